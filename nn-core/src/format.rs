@@ -1,0 +1,1 @@
+//! The model file. (Placeholder: the format lands with its decoder.)

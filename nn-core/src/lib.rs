@@ -1,0 +1,20 @@
+#![no_std]
+#![deny(missing_docs)]
+#![doc = include_str!("../README.md")]
+
+pub mod activation;
+pub mod error;
+pub mod format;
+pub mod kernels;
+pub mod matrix;
+pub mod model;
+
+pub use activation::Activation;
+pub use error::Error;
+pub use matrix::{Matrix, Vector};
+pub use model::{Dense, DenseRef, InputScaling, Mlp, MlpRef, Prediction};
+
+/// Pixels in one MNIST image (28 × 28).
+pub const IMAGE_PIXELS: usize = 784;
+/// Classes in MNIST (the digits 0–9).
+pub const CLASSES: usize = 10;

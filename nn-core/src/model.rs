@@ -1,0 +1,191 @@
+//! Dense layers and the two-layer perceptron `IN → H → OUT`, owned ([`Mlp`]) or borrowed
+//! from bytes that live elsewhere, e.g. in flash ([`MlpRef`]). Inference runs on the
+//! borrowed form only, through one size-erased function, so it is compiled once.
+
+use serde::{Deserialize, Serialize};
+
+use crate::activation::Activation;
+use crate::error::Error;
+use crate::kernels;
+use crate::matrix::{Matrix, Vector};
+
+/// How raw pixels become network inputs: `x = pixel * scale + offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct InputScaling {
+    /// Multiplier applied to each 0–255 pixel.
+    pub scale: f32,
+    /// Added after scaling.
+    pub offset: f32,
+}
+
+impl InputScaling {
+    /// Raw 0–255 pixels, as the seed's Keras model was fed.
+    pub const RAW: Self = Self {
+        scale: 1.0,
+        offset: 0.0,
+    };
+    /// Pixels mapped to 0–1.
+    pub const UNIT: Self = Self {
+        scale: 1.0 / 255.0,
+        offset: 0.0,
+    };
+}
+
+/// One fully connected layer `y = W x + b` with `W` of shape `(OUT, IN)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dense<const IN: usize, const OUT: usize> {
+    /// `(OUT, IN)`, row-major: row `o` holds the weights into output `o`.
+    pub weights: Matrix<OUT, IN>,
+    /// `(OUT)`.
+    pub bias: Vector<OUT>,
+}
+
+/// A [`Dense`] layer borrowed from storage it does not own (4-byte alignment suffices).
+#[derive(Clone, Copy, Debug)]
+pub struct DenseRef<'a, const IN: usize, const OUT: usize> {
+    /// `(OUT, IN)`, row-major.
+    pub weights: &'a [[f32; IN]; OUT],
+    /// `(OUT)`.
+    pub bias: &'a [f32; OUT],
+}
+
+/// `IN → H (hidden activation) → OUT (output activation)`, owned.
+///
+/// A 784-1024-10 model is 3.2 MB: keep it in a `static` or on the heap, never on a stack.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mlp<const IN: usize, const H: usize, const OUT: usize> {
+    /// Input to hidden.
+    pub hidden: Dense<IN, H>,
+    /// Hidden to output.
+    pub output: Dense<H, OUT>,
+    /// Applied to the hidden layer's output.
+    pub hidden_activation: Activation,
+    /// Applied to the output layer's output (softmax for a classifier).
+    pub output_activation: Activation,
+    /// How pixels are turned into inputs.
+    pub scaling: InputScaling,
+}
+
+/// An [`Mlp`] whose weights are borrowed, e.g. from flash or from a model file's bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct MlpRef<'a, const IN: usize, const H: usize, const OUT: usize> {
+    /// Input to hidden.
+    pub hidden: DenseRef<'a, IN, H>,
+    /// Hidden to output.
+    pub output: DenseRef<'a, H, OUT>,
+    /// Applied to the hidden layer's output.
+    pub hidden_activation: Activation,
+    /// Applied to the output layer's output.
+    pub output_activation: Activation,
+    /// How pixels are turned into inputs.
+    pub scaling: InputScaling,
+}
+
+/// The answer of a classifier: the winning class and every class's probability.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Prediction<const OUT: usize> {
+    /// Index of the largest probability (the first on ties).
+    pub class: usize,
+    /// The output layer after its activation (sums to 1 for softmax).
+    pub probabilities: [f32; OUT],
+}
+
+impl<const IN: usize, const H: usize, const OUT: usize> Mlp<IN, H, OUT> {
+    /// Number of f32 parameters: `H*IN + H + OUT*H + OUT`.
+    pub const PARAMETERS: usize = H * IN + H + OUT * H + OUT;
+
+    /// The borrowed form, on which inference runs.
+    pub fn as_ref(&self) -> MlpRef<'_, IN, H, OUT> {
+        MlpRef {
+            hidden: DenseRef {
+                weights: &self.hidden.weights.0,
+                bias: &self.hidden.bias.0,
+            },
+            output: DenseRef {
+                weights: &self.output.weights.0,
+                bias: &self.output.bias.0,
+            },
+            hidden_activation: self.hidden_activation,
+            output_activation: self.output_activation,
+            scaling: self.scaling,
+        }
+    }
+
+    /// See [`MlpRef::predict`].
+    pub fn predict(&self, x: &[f32; IN]) -> Result<Prediction<OUT>, Error> {
+        self.as_ref().predict(x)
+    }
+
+    /// See [`MlpRef::predict_pixels`].
+    pub fn predict_pixels(&self, pixels: &[u8; IN]) -> Prediction<OUT> {
+        self.as_ref().predict_pixels(pixels)
+    }
+}
+
+impl<'a, const IN: usize, const H: usize, const OUT: usize> MlpRef<'a, IN, H, OUT> {
+    /// Classifies inputs that are already scaled.
+    ///
+    /// Stack: `4 * (H + OUT)` bytes of scratch plus a few hundred of frames.
+    ///
+    /// # Errors
+    /// [`Error::NonFiniteInput`] if any input is NaN or infinite.
+    pub fn predict(&self, x: &[f32; IN]) -> Result<Prediction<OUT>, Error> {
+        if x.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteInput);
+        }
+        let mut hidden = [0.0f32; H];
+        let mut probabilities = [0.0f32; OUT];
+        forward(&self.erase(), x, &mut hidden, &mut probabilities);
+        Ok(Prediction {
+            class: kernels::argmax(&probabilities),
+            probabilities,
+        })
+    }
+
+    /// Scales 0–255 pixels as the model file says, then classifies them.
+    ///
+    /// Stack: `4 * (IN + H + OUT)` bytes of scratch (7.7 KB for 784-1024-10).
+    pub fn predict_pixels(&self, pixels: &[u8; IN]) -> Prediction<OUT> {
+        let mut x = [0.0f32; IN];
+        for (xi, &p) in x.iter_mut().zip(pixels) {
+            *xi = f32::from(p) * self.scaling.scale + self.scaling.offset;
+        }
+        let mut hidden = [0.0f32; H];
+        let mut probabilities = [0.0f32; OUT];
+        forward(&self.erase(), &x, &mut hidden, &mut probabilities);
+        Prediction {
+            class: kernels::argmax(&probabilities),
+            probabilities,
+        }
+    }
+
+    fn erase(&self) -> ErasedMlp<'a> {
+        ErasedMlp {
+            w1: self.hidden.weights.as_flattened(),
+            b1: self.hidden.bias,
+            w2: self.output.weights.as_flattened(),
+            b2: self.output.bias,
+            hidden_activation: self.hidden_activation,
+            output_activation: self.output_activation,
+        }
+    }
+}
+
+/// The model with its sizes erased into slice lengths, so [`forward`] is compiled once.
+struct ErasedMlp<'a> {
+    w1: &'a [f32],
+    b1: &'a [f32],
+    w2: &'a [f32],
+    b2: &'a [f32],
+    hidden_activation: Activation,
+    output_activation: Activation,
+}
+
+/// `out ← act2(W2 act1(W1 x + b1) + b2)`; `hidden` is scratch of length `H`.
+fn forward(m: &ErasedMlp<'_>, x: &[f32], hidden: &mut [f32], out: &mut [f32]) {
+    kernels::gemv_bias(m.w1, x, m.b1, hidden);
+    m.hidden_activation.apply(hidden);
+    kernels::gemv_bias(m.w2, hidden, m.b2, out);
+    m.output_activation.apply(out);
+}
