@@ -6,6 +6,7 @@
 //! Every kernel takes plain slices, so it is compiled once whatever the model's sizes.
 
 pub mod scalar;
+pub mod m4f;
 pub mod simd;
 
 #[cfg(feature = "scalar-kernels")]

@@ -1,0 +1,8 @@
+//! The std side of the project: MNIST on disk, training with Adam, the command line.
+//! `main.rs` only calls [`cli::main`].
+
+pub mod cli;
+pub mod data;
+pub mod device_eval;
+pub mod preprocess;
+pub mod train;
