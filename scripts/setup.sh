@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh machine, and nothing it finds already there:
+# the Cortex-M4F target, QEMU, defmt-print, and (for the fuzzers) cargo-fuzz on nightly.
+# MNIST itself is fetched by the trainer on first use (see README, "Data").
+set -euo pipefail
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+rustup target list --installed | grep -qx thumbv7em-none-eabihf \
+  || { say "adding the thumbv7em-none-eabihf target"; rustup target add thumbv7em-none-eabihf; }
+for c in rustfmt clippy; do
+  rustup component list --installed | grep -q "^$c" || rustup component add "$c"
+done
+
+if ! command -v qemu-system-arm >/dev/null; then
+  say "installing qemu-system-arm"
+  sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq qemu-system-arm >/dev/null
+fi
+
+command -v defmt-print >/dev/null \
+  || { say "installing defmt-print"; cargo install --locked defmt-print; }
+
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+  rustup toolchain list | grep -q '^nightly' \
+    || { say "installing the nightly toolchain (cargo-fuzz needs it)"; rustup toolchain install nightly --profile minimal; }
+  command -v cargo-fuzz >/dev/null \
+    || { say "installing cargo-fuzz"; cargo +nightly install --locked cargo-fuzz; }
+fi
+say "ready"
