@@ -1,1 +1,274 @@
-//! Turning a photo of a digit into an MNIST-style 28x28 (placeholder).
+//! Turning a picture of a digit (PNG, JPEG or PGM, any size) into an MNIST-style 28x28,
+//! the way MNIST itself was made:
+//!
+//! 1. to grey (transparent pixels count as white paper);
+//! 2. polarity from the border: its median is the paper, so dark ink on light paper and light
+//!    ink on dark both come out as MNIST's convention, background 0 and ink up to 255, the
+//!    contrast stretched so the strongest ink is 255 and faint noise is cut to 0;
+//! 3. crop to the ink's bounding box;
+//! 4. scale to fit 20x20 keeping the aspect ratio, anti-aliased (a triangle filter whose support
+//!    widens with the scale factor, i.e. area-like averaging when shrinking);
+//! 5. paste into 28x28 with the ink's centre of mass at pixel (14, 14) (row, column indices),
+//!    shifting by whole pixels (rounded) and never past the edge.
+//!
+//! Decoding runs under [`image::Limits`] so a header claiming 100000x100000 pixels is rejected
+//! before anything is allocated. Nothing here panics on any input (it is fuzzed).
+
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageBuffer, ImageError, Luma};
+
+use crate::data::PIXELS;
+
+/// Side of the output image.
+pub const SIDE: usize = 28;
+/// The digit is scaled so its longer side is this many pixels (MNIST's 20x20 box).
+pub const BOX: u32 = 20;
+/// Where the centre of mass lands, as (column, row) pixel indices.
+pub const CENTRE: f32 = 14.0;
+
+/// Largest width or height accepted when decoding.
+pub const MAX_SIDE: u32 = 16_384;
+/// Most memory the decoder may allocate (bytes).
+pub const MAX_ALLOC: u64 = 256 << 20;
+/// Largest image file read from disk (bytes).
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// Ink must differ from the paper by at least this much (0-255 grey levels), or the picture is blank.
+const MIN_CONTRAST: f32 = 40.0;
+/// After stretching to 0-255, ink below this is noise (JPEG artefacts, paper texture) and becomes 0.
+const NOISE_FLOOR: f32 = 26.0;
+
+/// Why a picture could not be turned into a 28x28 digit.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PreprocessError {
+    /// The file could not be read.
+    #[error("{path}: {source}", path = path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The bytes are not a PNG, JPEG or PGM/PNM image this program can decode.
+    #[error("{file}: cannot decode image: {source}")]
+    Decode {
+        /// The file (or `<bytes>`).
+        file: String,
+        /// What the decoder said.
+        source: ImageError,
+    },
+    /// The image (or the file) is larger than the limits.
+    #[error(
+        "{file}: image too large ({detail}); limits are {MAX_SIDE}x{MAX_SIDE} pixels and {MAX_FILE_BYTES} bytes"
+    )]
+    TooLarge {
+        /// The file (or `<bytes>`).
+        file: String,
+        /// What exceeded the limit.
+        detail: String,
+    },
+    /// No ink: the image is empty, uniform, or has too little contrast.
+    #[error("{file}: no digit found (blank image or too little contrast)")]
+    Blank {
+        /// The file (or `<image>`).
+        file: String,
+    },
+}
+
+/// Reads, decodes and preprocesses the image file at `path`.
+pub fn load_image(path: &Path) -> Result<[u8; PIXELS], PreprocessError> {
+    let io_err = |source| PreprocessError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let name = path.display().to_string();
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(io_err)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(PreprocessError::TooLarge {
+            file: name,
+            detail: "file size".to_owned(),
+        });
+    }
+    let img = decode(&bytes, &name)?;
+    preprocess_named(&img, &name)
+}
+
+/// Decodes an encoded image (PNG, JPEG, PGM/PNM) under the limits and preprocesses it.
+pub fn from_bytes(bytes: &[u8]) -> Result<[u8; PIXELS], PreprocessError> {
+    let img = decode(bytes, "<bytes>")?;
+    preprocess_named(&img, "<bytes>")
+}
+
+/// Preprocesses an already decoded image into MNIST's 28x28 form (see the module docs).
+pub fn preprocess(img: &DynamicImage) -> Result<[u8; PIXELS], PreprocessError> {
+    preprocess_named(img, "<image>")
+}
+
+/// 28 lines of text showing `pixels` as the model sees them: two characters per pixel (so the
+/// digit looks square in a terminal), from `' '` for 0 to `'@'` for 255, each line ending in `\n`.
+pub fn render_ascii(pixels: &[u8; PIXELS]) -> String {
+    const RAMP: &[u8] = b" .:-=+*#%@";
+    let mut out = String::with_capacity(SIDE * (2 * SIDE + 1));
+    for row in pixels.chunks_exact(SIDE) {
+        for &v in row {
+            let c = char::from(RAMP[usize::from(v) * RAMP.len() / 256]);
+            out.push(c);
+            out.push(c);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn decode(bytes: &[u8], name: &str) -> Result<DynamicImage, PreprocessError> {
+    let decode_err = |source: ImageError| match source {
+        ImageError::Limits(e) => PreprocessError::TooLarge {
+            file: name.to_owned(),
+            detail: e.to_string(),
+        },
+        source => PreprocessError::Decode {
+            file: name.to_owned(),
+            source,
+        },
+    };
+    let mut reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| decode_err(ImageError::IoError(e)))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    reader.decode().map_err(decode_err)
+}
+
+fn preprocess_named(img: &DynamicImage, name: &str) -> Result<[u8; PIXELS], PreprocessError> {
+    let blank = || PreprocessError::Blank {
+        file: name.to_owned(),
+    };
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if w == 0 || h == 0 {
+        return Err(blank());
+    }
+
+    // 1. Grey, composited over white paper.
+    let grey: Vec<f32> = img
+        .to_luma_alpha8()
+        .pixels()
+        .map(|p| {
+            let (l, a) = (f32::from(p[0]), f32::from(p[1]) / 255.0);
+            l * a + 255.0 * (1.0 - a)
+        })
+        .collect();
+
+    // 2. The border's median is the paper; ink is how far a pixel is from it, towards the
+    //    other end of the scale.
+    let paper = median(border(&grey, w, h));
+    let dark_ink = paper > 127.5;
+    let mut ink: Vec<f32> = grey
+        .iter()
+        .map(|&v| if dark_ink { paper - v } else { v - paper }.max(0.0))
+        .collect();
+    let peak = ink.iter().copied().fold(0.0, f32::max);
+    if peak < MIN_CONTRAST {
+        return Err(blank());
+    }
+    for v in &mut ink {
+        *v *= 255.0 / peak;
+        if *v < NOISE_FLOOR {
+            *v = 0.0;
+        }
+    }
+
+    // 3. Bounding box of the ink (not empty: the peak pixel is 255).
+    let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
+    for (i, _) in ink.iter().enumerate().filter(|&(_, &v)| v > 0.0) {
+        let (x, y) = (i % w, i / w);
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+    }
+    let (cw, ch) = (x1 + 1 - x0, y1 + 1 - y0);
+    let cropped = ImageBuffer::from_fn(cw as u32, ch as u32, |x, y| {
+        Luma([ink[(y0 + y as usize) * w + x0 + x as usize]])
+    });
+
+    // 4. Longer side to BOX pixels, the other in proportion (at least 1).
+    let long = cw.max(ch) as f32;
+    let fit = |side: usize| ((side as f32 * BOX as f32 / long).round() as u32).clamp(1, BOX);
+    let (nw, nh) = (fit(cw), fit(ch));
+    let scaled = image::imageops::resize(&cropped, nw, nh, FilterType::Triangle);
+
+    // 5. Whole-pixel shift putting the centre of mass on CENTRE, kept inside the 28x28.
+    let (mut mass, mut mx, mut my) = (0.0f32, 0.0f32, 0.0f32);
+    for (x, y, p) in scaled.enumerate_pixels() {
+        let v = p[0].clamp(0.0, 255.0);
+        mass += v;
+        mx += v * x as f32;
+        my += v * y as f32;
+    }
+    if mass <= 0.0 {
+        return Err(blank());
+    }
+    let offset = |com: f32, size: u32| {
+        (CENTRE - com)
+            .round()
+            .clamp(0.0, (SIDE as u32 - size) as f32) as usize
+    };
+    let (ox, oy) = (offset(mx / mass, nw), offset(my / mass, nh));
+
+    let mut out = [0u8; PIXELS];
+    for (x, y, p) in scaled.enumerate_pixels() {
+        out[(oy + y as usize) * SIDE + ox + x as usize] = p[0].clamp(0.0, 255.0).round() as u8;
+    }
+    Ok(out)
+}
+
+/// The pixels on the image's edge (each once).
+fn border(grey: &[f32], w: usize, h: usize) -> Vec<f32> {
+    (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .filter(|&(x, y)| x == 0 || y == 0 || x == w - 1 || y == h - 1)
+        .map(|(x, y)| grey[y * w + x])
+        .collect()
+}
+
+/// Median (upper median for an even count) of a non-empty list.
+fn median(mut values: Vec<f32>) -> f32 {
+    values.sort_by(f32::total_cmp);
+    values[values.len() / 2]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_border_by_hand() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 3.0);
+        // 3x3: every pixel but the centre (index 4) is on the border.
+        let grey: Vec<f32> = (0..9).map(|i| i as f32).collect();
+        assert_eq!(
+            border(&grey, 3, 3),
+            vec![0.0, 1.0, 2.0, 3.0, 5.0, 6.0, 7.0, 8.0]
+        );
+    }
+
+    #[test]
+    fn ascii_has_28_lines_of_56_and_maps_the_ends_of_the_ramp() {
+        let mut pixels = [0u8; PIXELS];
+        pixels[0] = 255;
+        let text = render_ascii(&pixels);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 28);
+        assert!(lines.iter().all(|l| l.len() == 56));
+        assert!(lines[0].starts_with("@@ "));
+        assert_eq!(lines[1], " ".repeat(56));
+    }
+}

