@@ -1,6 +1,7 @@
 //! The std side of the project: MNIST on disk, training with Adam, the command line.
 //! `main.rs` only calls [`cli::main`].
 
+pub mod atomic;
 pub mod cli;
 pub mod data;
 pub mod device_eval;

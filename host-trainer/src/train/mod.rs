@@ -1,1 +1,324 @@
-//! Training (placeholder).
+//! Training the `784 → H → 10` MLP by hand: mini-batch Adam on sparse categorical
+//! cross-entropy, a checkpoint after every epoch, the model file at the end.
+//!
+//! - [`network`]: the flat parameters and each layer's forward and backward pass.
+//! - [`adam`]: the optimizer, one loop over flat buffers.
+//! - [`rng`]: the seeded generator behind init and shuffling.
+//! - [`presets`]: the named recipes (`seed`, `default`, `mcu`).
+//! - [`checkpoint`]: everything needed to resume, written atomically with a checksum.
+//! - [`export`]: the nn-core model file, written and read back.
+//!
+//! [`Trainer`] holds the whole state of a run; [`run`] drives it epoch by epoch.
+
+pub mod adam;
+pub mod checkpoint;
+pub mod export;
+pub mod network;
+pub mod presets;
+pub mod rng;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use nn_core::InputScaling;
+use serde::{Deserialize, Serialize};
+
+use crate::data::Dataset;
+use adam::{Adam, AdamConfig};
+use network::{Flat, Hidden, Network, Shape, Workspace};
+use rng::Rng;
+
+/// Everything that decides a run's result. A checkpoint stores it, and `--resume` refuses a
+/// checkpoint whose configuration differs (except `epochs`, which may grow).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// The preset the run started from (its name).
+    pub preset: String,
+    /// Hidden units.
+    pub hidden: usize,
+    /// Hidden activation.
+    pub activation: Hidden,
+    /// How pixels become inputs.
+    pub scaling: InputScaling,
+    /// Examples per Adam step (the last batch of an epoch may be smaller).
+    pub batch_size: usize,
+    /// Epochs in the whole run.
+    pub epochs: usize,
+    /// Optimizer hyper-parameters.
+    pub adam: AdamConfig,
+    /// Seeds weight init and every epoch's shuffle.
+    pub seed: u64,
+}
+
+impl TrainConfig {
+    /// The network's sizes.
+    pub fn shape(&self) -> Shape {
+        Shape::mnist(self.hidden)
+    }
+}
+
+/// Why training stopped without a model.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// The loss became NaN or infinite: the learning rate is too high for this setup.
+    #[error(
+        "training diverged: loss is {loss} at epoch {epoch}, batch {batch} (try a lower --lr); no model written"
+    )]
+    Diverged {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based batch in the epoch.
+        batch: usize,
+        /// The non-finite mean loss of that batch.
+        loss: f32,
+    },
+    /// A setting that cannot train (zero batch size, zero hidden units, no data...).
+    #[error("invalid training setup: {0}")]
+    Invalid(String),
+    /// Reading or writing the checkpoint failed.
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
+    /// Writing the model file failed.
+    #[error(transparent)]
+    Export(#[from] export::ExportError),
+}
+
+/// One finished epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// 1-based.
+    pub epoch: usize,
+    /// Wall time of the training pass (no evaluation, no checkpoint).
+    pub seconds: f64,
+    /// Mean training loss over the epoch, as Keras prints it.
+    pub loss: f64,
+    /// Training accuracy over the epoch (0–1).
+    pub accuracy: f64,
+}
+
+/// Loss and accuracy over a whole data set.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalStats {
+    /// Mean cross-entropy (nats).
+    pub loss: f64,
+    /// Fraction classified correctly (0–1).
+    pub accuracy: f64,
+    /// Examples evaluated.
+    pub examples: usize,
+}
+
+/// Told about a run's progress; the CLI draws bars or prints lines, tests ignore it.
+pub trait Observer {
+    /// An epoch of `examples` training examples starts.
+    fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _examples: usize) {}
+    /// `done` examples of the epoch are through, with the running mean loss and accuracy.
+    fn batch_end(&mut self, _done: usize, _loss: f64, _accuracy: f64) {}
+    /// The epoch is over.
+    fn epoch_end(&mut self, _stats: &EpochStats) {}
+}
+
+/// An [`Observer`] that ignores everything.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Silent;
+
+impl Observer for Silent {}
+
+/// The whole state of a training run: what a checkpoint saves.
+#[derive(Debug)]
+pub struct Trainer {
+    /// The run's settings.
+    pub config: TrainConfig,
+    /// The parameters being trained.
+    pub net: Network,
+    /// The optimizer and its moments.
+    pub adam: Adam,
+    /// The generator, as it stands after the last completed epoch.
+    pub rng: Rng,
+    /// Epochs completed.
+    pub epoch: usize,
+    grads: Flat,
+    ws: Workspace,
+}
+
+impl Trainer {
+    /// A fresh run: Glorot-uniform weights drawn from `config.seed`.
+    pub fn new(config: TrainConfig) -> Result<Self, TrainError> {
+        if config.batch_size == 0 || config.hidden == 0 {
+            return Err(TrainError::Invalid(
+                "batch size and hidden units must be at least 1".into(),
+            ));
+        }
+        let mut rng = Rng::new(config.seed);
+        let params = Flat::glorot(config.shape(), &mut rng);
+        Ok(Self::assemble(config, params, None, rng, 0))
+    }
+
+    /// A run continuing from saved state (see [`checkpoint`]).
+    pub fn assemble(
+        config: TrainConfig,
+        params: Flat,
+        adam: Option<Adam>,
+        rng: Rng,
+        epoch: usize,
+    ) -> Self {
+        let shape = params.shape;
+        let adam = adam.unwrap_or_else(|| Adam::new(config.adam, &params));
+        Self {
+            net: Network {
+                params,
+                hidden: config.activation,
+            },
+            adam,
+            rng,
+            epoch,
+            grads: Flat::zeros(shape),
+            ws: Workspace::new(shape, config.batch_size),
+            config,
+        }
+    }
+
+    /// One pass over `train` in a fresh random order, one Adam step per batch.
+    ///
+    /// # Errors
+    /// [`TrainError::Diverged`] as soon as a batch's loss is not finite.
+    pub fn train_epoch(
+        &mut self,
+        train: &Dataset,
+        observer: &mut dyn Observer,
+    ) -> Result<EpochStats, TrainError> {
+        if train.is_empty() {
+            return Err(TrainError::Invalid("the training set is empty".into()));
+        }
+        let start = Instant::now();
+        let epoch = self.epoch + 1;
+        let n = train.len();
+        observer.epoch_start(epoch, self.config.epochs, n);
+        let mut order: Vec<usize> = (0..n).collect();
+        self.rng.shuffle(&mut order);
+        let (mut loss_sum, mut correct, mut done) = (0.0f64, 0usize, 0usize);
+        for (batch, indices) in order.chunks(self.config.batch_size).enumerate() {
+            let b = self
+                .ws
+                .load(&train.images, &train.labels, indices, self.config.scaling);
+            let stats = network::forward(&self.net, &mut self.ws, b);
+            let mean = (stats.loss_sum / b as f64) as f32;
+            if !mean.is_finite() {
+                return Err(TrainError::Diverged {
+                    epoch,
+                    batch: batch + 1,
+                    loss: mean,
+                });
+            }
+            network::backward(&self.net, &mut self.ws, &mut self.grads, b);
+            self.adam.step(&mut self.net.params, &self.grads);
+            loss_sum += stats.loss_sum;
+            correct += stats.correct;
+            done += b;
+            observer.batch_end(done, loss_sum / done as f64, correct as f64 / done as f64);
+        }
+        self.epoch = epoch;
+        let stats = EpochStats {
+            epoch,
+            seconds: start.elapsed().as_secs_f64(),
+            loss: loss_sum / n as f64,
+            accuracy: correct as f64 / n as f64,
+        };
+        observer.epoch_end(&stats);
+        Ok(stats)
+    }
+}
+
+/// Examples per evaluation batch: large products keep gemm busy on every core.
+const EVAL_BATCH: usize = 1000;
+
+/// Loss and accuracy of `net` on `data`, its pixels scaled by `scaling`.
+pub fn evaluate(net: &Network, scaling: InputScaling, data: &Dataset) -> EvalStats {
+    let n = data.len();
+    let mut ws = Workspace::new(net.params.shape, EVAL_BATCH.min(n.max(1)));
+    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+    let all: Vec<usize> = (0..n).collect();
+    for indices in all.chunks(ws.capacity) {
+        let b = ws.load(&data.images, &data.labels, indices, scaling);
+        let stats = network::forward(net, &mut ws, b);
+        loss_sum += stats.loss_sum;
+        correct += stats.correct;
+    }
+    EvalStats {
+        loss: loss_sum / n.max(1) as f64,
+        accuracy: correct as f64 / n.max(1) as f64,
+        examples: n,
+    }
+}
+
+/// Where a run writes: the model file and, beside it, its checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outputs {
+    /// The model file (e.g. `models/seed.nnm`).
+    pub model: PathBuf,
+    /// The checkpoint (`<model>.ckpt`).
+    pub checkpoint: PathBuf,
+}
+
+impl Outputs {
+    /// The model at `model`, its checkpoint at `<model>.ckpt`.
+    pub fn beside(model: &Path) -> Self {
+        let mut ckpt = model.as_os_str().to_owned();
+        ckpt.push(".ckpt");
+        Self {
+            model: model.to_path_buf(),
+            checkpoint: PathBuf::from(ckpt),
+        }
+    }
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    /// The epochs this invocation trained (not those before a resume).
+    pub epochs: Vec<EpochStats>,
+    /// The epoch the run resumed after, if it did.
+    pub resumed_from_epoch: Option<usize>,
+    /// On the test set, after the last epoch.
+    pub test: EvalStats,
+    /// The final network.
+    pub net: Network,
+}
+
+/// Trains `config.epochs` epochs on `train` (or the rest of them when `resume` is set and
+/// a checkpoint exists), checkpointing after each, then evaluates on `test` and writes the
+/// model file. Nothing is written once the loss diverges.
+///
+/// # Errors
+/// Divergence, a checkpoint that is corrupt or from another configuration, or I/O.
+pub fn run(
+    config: &TrainConfig,
+    train: &Dataset,
+    test: &Dataset,
+    out: &Outputs,
+    resume: bool,
+    observer: &mut dyn Observer,
+) -> Result<RunSummary, TrainError> {
+    let (mut trainer, resumed_from_epoch) = if resume && out.checkpoint.exists() {
+        let t = checkpoint::load(&out.checkpoint, config)?;
+        let from = t.epoch;
+        (t, Some(from))
+    } else {
+        (Trainer::new(config.clone())?, None)
+    };
+    // The stored config may have fewer epochs; this invocation's count wins.
+    trainer.config.epochs = config.epochs;
+    let mut epochs = Vec::new();
+    while trainer.epoch < config.epochs {
+        epochs.push(trainer.train_epoch(train, observer)?);
+        checkpoint::save(&out.checkpoint, &trainer)?;
+    }
+    let test = evaluate(&trainer.net, config.scaling, test);
+    export::write_model(&out.model, &trainer.net, config.scaling)?;
+    Ok(RunSummary {
+        epochs,
+        resumed_from_epoch,
+        test,
+        net: trainer.net,
+    })
+}

@@ -1,0 +1,107 @@
+//! The trained network as an nn-core model file (`nn_core::format`), written atomically,
+//! and read back into the trainer's flat layout for `eval`.
+//!
+//! The flat buffer's views are already the file's tensors in the file's order and layout
+//! (`W1 (H,IN)`, `b1`, `W2 (OUT,H)`, `b2`), so export is one `encode` call.
+
+use std::path::{Path, PathBuf};
+
+use nn_core::format::{self, Header, ModelFile};
+use nn_core::{Activation, InputScaling};
+
+use super::network::{Flat, Hidden, Network, Shape};
+
+/// Why a model file could not be written or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// Reading or writing the file failed.
+    #[error("model {path}: {source}")]
+    Io {
+        /// The model file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// nn-core refused to encode or decode it.
+    #[error("model {path}: {source}")]
+    Format {
+        /// The model file.
+        path: PathBuf,
+        /// What nn-core said.
+        source: nn_core::Error,
+    },
+    /// A valid file describing a network this trainer does not build.
+    #[error("model {path}: {why}")]
+    Unsupported {
+        /// The model file.
+        path: PathBuf,
+        /// What is unusual about it.
+        why: String,
+    },
+}
+
+/// The model file's bytes for `net` fed with pixels scaled by `scaling`.
+pub fn encode(net: &Network, scaling: InputScaling) -> Result<Vec<u8>, nn_core::Error> {
+    let s = net.params.shape;
+    let header = Header::new(
+        [s.inputs, s.hidden, s.outputs],
+        net.hidden.activation(),
+        Activation::Softmax,
+        scaling,
+    )?;
+    let mut bytes = vec![0u8; format::encoded_len(&header)?];
+    let v = net.params.views();
+    let n = format::encode(&header, [v.w1, v.b1, v.w2, v.b2], &mut bytes)?;
+    bytes.truncate(n);
+    Ok(bytes)
+}
+
+/// Writes `net` to `path` atomically (see [`crate::atomic`]).
+pub fn write_model(path: &Path, net: &Network, scaling: InputScaling) -> Result<(), ExportError> {
+    let bytes = encode(net, scaling).map_err(|source| ExportError::Format {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    crate::atomic::write(path, &bytes).map_err(|source| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads a model file into the trainer's form, with the scaling it expects.
+pub fn read_model(path: &Path) -> Result<(Network, InputScaling), ExportError> {
+    let bytes = std::fs::read(path).map_err(|source| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let format_err = |source| ExportError::Format {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = ModelFile::parse(&bytes).map_err(format_err)?;
+    let header = *file.header();
+    let unsupported = |why: String| ExportError::Unsupported {
+        path: path.to_path_buf(),
+        why,
+    };
+    let hidden = match header.hidden_activation {
+        Activation::Sigmoid => Hidden::Sigmoid,
+        Activation::Relu => Hidden::Relu,
+        other => return Err(unsupported(format!("hidden activation {other:?}"))),
+    };
+    if header.output_activation != Activation::Softmax {
+        return Err(unsupported(format!(
+            "output activation {:?}, expected Softmax",
+            header.output_activation
+        )));
+    }
+    let [inputs, hidden_units, outputs] = file.shape();
+    let mut params = Flat::zeros(Shape {
+        inputs,
+        hidden: hidden_units,
+        outputs,
+    });
+    file.copy_parameters(&mut params.data).map_err(format_err)?;
+    Ok((Network { params, hidden }, header.scaling))
+}
