@@ -1,18 +1,172 @@
 //! Everything that can go wrong in nn-core, as one flat enum.
 
-/// An error from decoding a model file or running inference.
+use crate::format::Tensor;
+
+/// An error from decoding or encoding a model file, encoding a serial frame, or running
+/// inference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Error {
     /// An input to the network was NaN or infinite.
     NonFiniteInput,
+    /// The file does not start with `NNMF`; `found` holds its first bytes (zero-filled if short).
+    BadMagic {
+        /// The first four bytes of the file.
+        found: [u8; 4],
+    },
+    /// The file's format version is not one this crate reads.
+    UnsupportedVersion {
+        /// The version the file claims.
+        found: u16,
+    },
+    /// The header is not a valid postcard `Header` (e.g. an unknown activation or element type).
+    BadHeader,
+    /// The header's sizes overflow this machine's address space (hostile or corrupt header).
+    TooLarge,
+    /// The model's shape differs from the one asked for; shapes are `[input, hidden, output]`.
+    ShapeMismatch {
+        /// The shape of the type decoded into.
+        expected: [usize; 3],
+        /// The shape in the file.
+        found: [usize; 3],
+    },
+    /// The bytes end early: at least `needed` bytes were required, `found` were given.
+    Truncated {
+        /// Bytes required (a lower bound when the header itself is cut).
+        needed: usize,
+        /// Bytes given.
+        found: usize,
+    },
+    /// Bytes follow the checksum: the header accounts for `expected`, `found` were given.
+    TrailingBytes {
+        /// The file length the header implies.
+        expected: usize,
+        /// Bytes given.
+        found: usize,
+    },
+    /// The padding between header and weights holds a non-zero byte at `offset`.
+    NonZeroPadding {
+        /// Offset of the first non-zero padding byte from the start of the file.
+        offset: usize,
+    },
+    /// The CRC-32 stored in the file differs from the one computed over its bytes.
+    BadChecksum {
+        /// The CRC-32 in the file's last four bytes.
+        stored: u32,
+        /// The CRC-32 of every byte before them.
+        computed: u32,
+    },
+    /// A weight or bias is NaN or infinite.
+    NonFiniteWeight {
+        /// The tensor that holds it.
+        tensor: Tensor,
+        /// Its index in that tensor, row-major.
+        index: usize,
+    },
+    /// A slice passed in has a length that does not fit the model.
+    LengthMismatch {
+        /// The tensor it stands for, if it is one.
+        tensor: Option<Tensor>,
+        /// The length the model needs.
+        expected: usize,
+        /// The length given.
+        found: usize,
+    },
+    /// The weights are not 4-byte aligned in memory, so they cannot be borrowed as f32.
+    Misaligned,
+    /// Borrowing little-endian weights in place needs a little-endian target.
+    BigEndianTarget,
+    /// The output buffer is too small.
+    BufferTooSmall {
+        /// Bytes that suffice.
+        needed: usize,
+        /// Bytes given.
+        found: usize,
+    },
 }
 
 impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
+        match *self {
             Error::NonFiniteInput => f.write_str("an input is NaN or infinite"),
+            Error::BadMagic { found } => {
+                write!(
+                    f,
+                    "not a model file: starts with {found:02x?}, not \"NNMF\""
+                )
+            }
+            Error::UnsupportedVersion { found } => {
+                write!(
+                    f,
+                    "model file version {found} is not supported (this crate reads version {})",
+                    crate::format::VERSION
+                )
+            }
+            Error::BadHeader => {
+                f.write_str("the model header is malformed (unknown activation or element type?)")
+            }
+            Error::TooLarge => f.write_str("the model header claims sizes larger than memory"),
+            Error::ShapeMismatch { expected, found } => write!(
+                f,
+                "model shape {}-{}-{} differs from the expected {}-{}-{}",
+                found[0], found[1], found[2], expected[0], expected[1], expected[2]
+            ),
+            Error::Truncated { needed, found } => {
+                write!(
+                    f,
+                    "truncated: at least {needed} bytes needed, {found} given"
+                )
+            }
+            Error::TrailingBytes { expected, found } => {
+                write!(
+                    f,
+                    "{} trailing bytes: the header implies {expected} bytes, {found} given",
+                    found.saturating_sub(expected)
+                )
+            }
+            Error::NonZeroPadding { offset } => {
+                write!(f, "non-zero padding byte at offset {offset}")
+            }
+            Error::BadChecksum { stored, computed } => {
+                write!(
+                    f,
+                    "bad checksum: the file says {stored:#010x}, its bytes give {computed:#010x}"
+                )
+            }
+            Error::NonFiniteWeight { tensor, index } => {
+                write!(f, "{tensor}[{index}] is NaN or infinite")
+            }
+            Error::LengthMismatch {
+                tensor: Some(tensor),
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "{tensor} has {found} elements, the model needs {expected}"
+                )
+            }
+            Error::LengthMismatch {
+                tensor: None,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "a slice has {found} elements, the model needs {expected}"
+                )
+            }
+            Error::Misaligned => f.write_str("the model bytes are not 4-byte aligned"),
+            Error::BigEndianTarget => {
+                f.write_str("borrowing weights in place needs a little-endian target")
+            }
+            Error::BufferTooSmall { needed, found } => {
+                write!(
+                    f,
+                    "output buffer of {found} bytes is too small ({needed} suffice)"
+                )
+            }
         }
     }
 }

@@ -8,11 +8,12 @@ pub mod format;
 pub mod kernels;
 pub mod matrix;
 pub mod model;
+pub mod protocol;
 
 pub use activation::Activation;
 pub use error::Error;
 pub use matrix::{Matrix, Vector};
-pub use model::{Dense, DenseRef, InputScaling, Mlp, MlpRef, Prediction};
+pub use model::{Dense, DenseRef, InputScaling, Mlp, MlpRef, MlpSlices, Prediction};
 
 /// Pixels in one MNIST image (28 × 28).
 pub const IMAGE_PIXELS: usize = 784;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::error::Error;
+use crate::format::Tensor;
 use crate::kernels;
 use crate::matrix::{Matrix, Vector};
 
@@ -136,7 +137,7 @@ impl<'a, const IN: usize, const H: usize, const OUT: usize> MlpRef<'a, IN, H, OU
         }
         let mut hidden = [0.0f32; H];
         let mut probabilities = [0.0f32; OUT];
-        forward(&self.erase(), x, &mut hidden, &mut probabilities);
+        forward(&self.slices(), x, &mut hidden, &mut probabilities);
         Ok(Prediction {
             class: kernels::argmax(&probabilities),
             probabilities,
@@ -153,37 +154,108 @@ impl<'a, const IN: usize, const H: usize, const OUT: usize> MlpRef<'a, IN, H, OU
         }
         let mut hidden = [0.0f32; H];
         let mut probabilities = [0.0f32; OUT];
-        forward(&self.erase(), &x, &mut hidden, &mut probabilities);
+        forward(&self.slices(), &x, &mut hidden, &mut probabilities);
         Prediction {
             class: kernels::argmax(&probabilities),
             probabilities,
         }
     }
 
-    fn erase(&self) -> ErasedMlp<'a> {
-        ErasedMlp {
+    /// The size-erased form of this model, which borrows the same weights.
+    pub fn slices(&self) -> MlpSlices<'a> {
+        MlpSlices {
             w1: self.hidden.weights.as_flattened(),
             b1: self.hidden.bias,
             w2: self.output.weights.as_flattened(),
             b2: self.output.bias,
+            input: IN,
+            hidden: H,
+            output: OUT,
             hidden_activation: self.hidden_activation,
             output_activation: self.output_activation,
+            scaling: self.scaling,
         }
     }
 }
 
-/// The model with its sizes erased into slice lengths, so [`forward`] is compiled once.
-struct ErasedMlp<'a> {
-    w1: &'a [f32],
-    b1: &'a [f32],
-    w2: &'a [f32],
-    b2: &'a [f32],
-    hidden_activation: Activation,
-    output_activation: Activation,
+/// A model whose sizes are only known at run time (a host loading any model file): the
+/// weights as plain slices, with the sizes they must have. [`MlpRef`] runs on the same
+/// private `forward`, so it is compiled once for both.
+#[derive(Clone, Copy, Debug)]
+pub struct MlpSlices<'a> {
+    /// First-layer weights, `(hidden, input)` row-major.
+    pub w1: &'a [f32],
+    /// First-layer bias, `(hidden)`.
+    pub b1: &'a [f32],
+    /// Second-layer weights, `(output, hidden)` row-major.
+    pub w2: &'a [f32],
+    /// Second-layer bias, `(output)`.
+    pub b2: &'a [f32],
+    /// Inputs.
+    pub input: usize,
+    /// Hidden units.
+    pub hidden: usize,
+    /// Outputs.
+    pub output: usize,
+    /// Applied to the hidden layer's output.
+    pub hidden_activation: Activation,
+    /// Applied to the output layer's output.
+    pub output_activation: Activation,
+    /// How pixels are turned into inputs.
+    pub scaling: InputScaling,
 }
 
-/// `out ← act2(W2 act1(W1 x + b1) + b2)`; `hidden` is scratch of length `H`.
-fn forward(m: &ErasedMlp<'_>, x: &[f32], hidden: &mut [f32], out: &mut [f32]) {
+impl MlpSlices<'_> {
+    /// Classifies inputs that are already scaled: writes the output layer (after its
+    /// activation) to `probabilities_out` and returns the index of its largest value.
+    /// `x` is `(input)`, `hidden_scratch` is `(hidden)` and may hold anything,
+    /// `probabilities_out` is `(output)`.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if a weight slice or an argument has the wrong length (or
+    /// [`Error::TooLarge`] if the sizes overflow); [`Error::NonFiniteInput`] if any input is
+    /// NaN or infinite.
+    pub fn predict_into(
+        &self,
+        x: &[f32],
+        hidden_scratch: &mut [f32],
+        probabilities_out: &mut [f32],
+    ) -> Result<usize, Error> {
+        let w1 = self.hidden.checked_mul(self.input).ok_or(Error::TooLarge)?;
+        let w2 = self
+            .output
+            .checked_mul(self.hidden)
+            .ok_or(Error::TooLarge)?;
+        let lengths = [
+            (Some(Tensor::W1), w1, self.w1.len()),
+            (Some(Tensor::B1), self.hidden, self.b1.len()),
+            (Some(Tensor::W2), w2, self.w2.len()),
+            (Some(Tensor::B2), self.output, self.b2.len()),
+            (None, self.input, x.len()),
+            (None, self.hidden, hidden_scratch.len()),
+            (None, self.output, probabilities_out.len()),
+        ];
+        for (tensor, expected, found) in lengths {
+            if expected != found {
+                return Err(Error::LengthMismatch {
+                    tensor,
+                    expected,
+                    found,
+                });
+            }
+        }
+        if x.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteInput);
+        }
+        forward(self, x, hidden_scratch, probabilities_out);
+        Ok(kernels::argmax(probabilities_out))
+    }
+}
+
+/// `out ← act2(W2 act1(W1 x + b1) + b2)`; `hidden` is scratch of length `H`. The caller
+/// guarantees every length matches (the typed [`MlpRef`] by construction, [`MlpSlices`] by
+/// checking).
+fn forward(m: &MlpSlices<'_>, x: &[f32], hidden: &mut [f32], out: &mut [f32]) {
     kernels::gemv_bias(m.w1, x, m.b1, hidden);
     m.hidden_activation.apply(hidden);
     kernels::gemv_bias(m.w2, hidden, m.b2, out);

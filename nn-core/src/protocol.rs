@@ -1,0 +1,311 @@
+//! The serial protocol between a host and the board: the host sends a [`Request`] (one image),
+//! the board answers with a [`Response`] (its prediction, or why it could not read the frame).
+//!
+//! A frame is `COBS(postcard(message) ++ crc32_le(postcard(message))) ++ [0x00]`: COBS removes
+//! every zero byte, so the single `0x00` marks the end of a frame and a reader that joins in
+//! the middle of a stream (or after garbage) resynchronises at the next one. The CRC is
+//! CRC-32/ISO-HDLC, as in the model file. Nothing allocates; [`FrameReader`] collects bytes
+//! in a fixed buffer.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::format::CRC;
+use crate::model::Prediction;
+use crate::{CLASSES, IMAGE_PIXELS};
+
+/// One image to classify.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// Chosen by the host and echoed in the [`Response`], to pair answers with questions.
+    pub id: u32,
+    /// Raw 0–255 pixels, row-major; the board scales them as its model file says.
+    #[serde(with = "byte_array")]
+    pub pixels: [u8; IMAGE_PIXELS],
+}
+
+/// The board's answer to one frame.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Response {
+    /// The request's id (0 when the request could not be read).
+    pub id: u32,
+    /// What the board made of it.
+    pub body: ResponseBody,
+}
+
+/// A prediction or the reason there is none.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ResponseBody {
+    /// The model's answer.
+    Prediction {
+        /// The most probable digit.
+        class: u8,
+        /// Every digit's probability (the softmax output).
+        probabilities: [f32; CLASSES],
+    },
+    /// The request frame could not be read.
+    Error(FrameError),
+}
+
+/// Why a frame could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum FrameError {
+    /// More bytes arrived before the terminator than the reader's buffer holds.
+    Oversized,
+    /// The bytes are not valid COBS.
+    Corrupt,
+    /// The frame ends before its checksum or its message does.
+    Truncated,
+    /// The checksum does not match the message.
+    BadCrc,
+    /// The checksum matches but the bytes are not the expected message (or have bytes left over).
+    Malformed,
+}
+
+impl core::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            FrameError::Oversized => "frame longer than the receive buffer",
+            FrameError::Corrupt => "frame is not valid COBS",
+            FrameError::Truncated => "frame ends early",
+            FrameError::BadCrc => "frame checksum mismatch",
+            FrameError::Malformed => "frame does not hold the expected message",
+        })
+    }
+}
+
+impl core::error::Error for FrameError {}
+
+impl Response {
+    /// The response that carries `prediction`.
+    pub fn from_prediction(id: u32, prediction: &Prediction<CLASSES>) -> Self {
+        Self {
+            id,
+            body: ResponseBody::Prediction {
+                // A class is an index below CLASSES = 10, so it always fits.
+                class: u8::try_from(prediction.class).unwrap_or(u8::MAX),
+                probabilities: prediction.probabilities,
+            },
+        }
+    }
+}
+
+/// Bytes of the checksum in every frame.
+const CRC_LEN: usize = 4;
+/// Longest postcard [`Request`]: id (varint ≤ 5) and the pixels (no length prefix).
+pub const REQUEST_MAX_LEN: usize = 5 + IMAGE_PIXELS;
+/// Longest postcard [`Response`]: id (≤ 5), body tag (1), class (1), probabilities (4 each).
+/// An error body is shorter: tag, error tag.
+pub const RESPONSE_MAX_LEN: usize = 5 + 1 + 1 + 4 * CLASSES;
+
+/// Bytes of a frame around a message of at most `message` bytes: checksum, COBS overhead, terminator.
+const fn frame_len(message: usize) -> usize {
+    cobs::max_encoding_length(message + CRC_LEN) + 1
+}
+
+/// The longest request frame, terminator included.
+pub const MAX_REQUEST_FRAME: usize = frame_len(REQUEST_MAX_LEN);
+/// The longest response frame, terminator included.
+pub const MAX_RESPONSE_FRAME: usize = frame_len(RESPONSE_MAX_LEN);
+/// The longest frame of either kind, terminator included: a buffer this long encodes any
+/// message, and a `FrameReader<MAX_FRAME>` receives any frame.
+pub const MAX_FRAME: usize = if MAX_REQUEST_FRAME > MAX_RESPONSE_FRAME {
+    MAX_REQUEST_FRAME
+} else {
+    MAX_RESPONSE_FRAME
+};
+
+/// Writes `request` as a frame into `out` and returns the frame, terminator included.
+///
+/// # Errors
+/// [`Error::BufferTooSmall`] if `out` is too short ([`MAX_REQUEST_FRAME`] bytes always suffice).
+pub fn encode_request<'a>(request: &Request, out: &'a mut [u8]) -> Result<&'a [u8], Error> {
+    encode(request, out, MAX_REQUEST_FRAME)
+}
+
+/// Writes `response` as a frame into `out` and returns the frame, terminator included.
+///
+/// # Errors
+/// [`Error::BufferTooSmall`] if `out` is too short ([`MAX_RESPONSE_FRAME`] bytes always suffice).
+pub fn encode_response<'a>(response: &Response, out: &'a mut [u8]) -> Result<&'a [u8], Error> {
+    encode(response, out, MAX_RESPONSE_FRAME)
+}
+
+/// Reads a request from one frame, with or without its terminator. COBS is undone in place,
+/// so `frame` holds garbage afterwards.
+///
+/// # Errors
+/// The [`FrameError`] that says what is wrong with the frame.
+pub fn decode_request(frame: &mut [u8]) -> Result<Request, FrameError> {
+    decode(frame)
+}
+
+/// Reads a response from one frame, with or without its terminator; see [`decode_request`].
+///
+/// # Errors
+/// The [`FrameError`] that says what is wrong with the frame.
+pub fn decode_response(frame: &mut [u8]) -> Result<Response, FrameError> {
+    decode(frame)
+}
+
+/// postcard → CRC → COBS → terminator, in one pass through postcard's flavors: the CRC flavor
+/// sees the message bytes and appends their checksum, the COBS flavor below it encodes both.
+fn encode<'a, T: Serialize>(
+    message: &T,
+    out: &'a mut [u8],
+    enough: usize,
+) -> Result<&'a [u8], Error> {
+    use postcard::ser_flavors::{Cobs, Slice, crc::CrcModifier};
+    let too_small = Error::BufferTooSmall {
+        needed: enough,
+        found: out.len(),
+    };
+    let cobs = Cobs::try_new(Slice::new(out)).map_err(|_| too_small)?;
+    postcard::serialize_with_flavor(message, CrcModifier::new(cobs, CRC.digest()))
+        .map(|frame: &'a mut [u8]| &*frame)
+        .map_err(|_| too_small)
+}
+
+/// The inverse of [`encode`], checking each layer: COBS, then the CRC, then postcard, and
+/// insisting that the message fills the frame exactly.
+fn decode<'de, T: Deserialize<'de>>(frame: &'de mut [u8]) -> Result<T, FrameError> {
+    let encoded = match frame {
+        [rest @ .., 0] => rest,
+        all => all,
+    };
+    if encoded.is_empty() {
+        return Err(FrameError::Truncated);
+    }
+    // A zero inside would end the frame early: the decoder would silently drop the rest.
+    if encoded.contains(&0) {
+        return Err(FrameError::Corrupt);
+    }
+    let len = cobs::decode_in_place(encoded).map_err(|_| FrameError::Corrupt)?;
+    let decoded: &'de [u8] = encoded.get(..len).ok_or(FrameError::Corrupt)?;
+    let (message, crc) = decoded
+        .split_last_chunk::<CRC_LEN>()
+        .ok_or(FrameError::Truncated)?;
+    if CRC.checksum(message) != u32::from_le_bytes(*crc) {
+        return Err(FrameError::BadCrc);
+    }
+    let (value, rest) = postcard::take_from_bytes(message).map_err(|e| match e {
+        postcard::Error::DeserializeUnexpectedEnd => FrameError::Truncated,
+        _ => FrameError::Malformed,
+    })?;
+    if rest.is_empty() {
+        Ok(value)
+    } else {
+        Err(FrameError::Malformed)
+    }
+}
+
+/// Collects bytes from a serial line into frames in a fixed `N`-byte buffer.
+///
+/// `FrameReader<MAX_REQUEST_FRAME>` (or [`MAX_FRAME`]) holds any request frame. Empty frames
+/// (two zeros in a row) are skipped, so a host may send a lone `0x00` first to end whatever
+/// garbage the board has seen.
+#[derive(Clone, Debug)]
+pub struct FrameReader<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+    /// The current frame outgrew `buf`: drop bytes until the terminator, then report it.
+    overflowed: bool,
+}
+
+impl<const N: usize> Default for FrameReader<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> FrameReader<N> {
+    /// An empty reader.
+    pub const fn new() -> Self {
+        Self {
+            buf: [0; N],
+            len: 0,
+            overflowed: false,
+        }
+    }
+
+    /// Takes one byte from the line. At a `0x00` that ends a non-empty frame, returns the
+    /// frame without its terminator (pass it to [`decode_request`] or [`decode_response`]),
+    /// or [`FrameError::Oversized`] if it did not fit in `N` bytes; otherwise `None`. The
+    /// next byte starts a new frame either way.
+    pub fn push(&mut self, byte: u8) -> Option<Result<&mut [u8], FrameError>> {
+        if byte == 0 {
+            let len = core::mem::take(&mut self.len);
+            if core::mem::take(&mut self.overflowed) {
+                return Some(Err(FrameError::Oversized));
+            }
+            if len == 0 {
+                return None;
+            }
+            return self.buf.get_mut(..len).map(Ok);
+        }
+        if !self.overflowed {
+            match self.buf.get_mut(self.len) {
+                Some(slot) => {
+                    *slot = byte;
+                    self.len += 1;
+                }
+                None => {
+                    self.overflowed = true;
+                    self.len = 0;
+                }
+            }
+        }
+        None
+    }
+}
+
+/// serde for `[u8; N]` beyond serde's 32-element limit, as a tuple: postcard writes the `N`
+/// bytes as they are, with no length prefix.
+mod byte_array {
+    use core::fmt;
+
+    use serde::de::{self, SeqAccess, Visitor};
+    use serde::ser::SerializeTuple;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer, const N: usize>(
+        bytes: &[u8; N],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut tuple = s.serialize_tuple(N)?;
+        for b in bytes {
+            tuple.serialize_element(b)?;
+        }
+        tuple.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<[u8; N], D::Error> {
+        struct Bytes<const N: usize>;
+
+        impl<'de, const N: usize> Visitor<'de> for Bytes<N> {
+            type Value = [u8; N];
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{N} bytes")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<[u8; N], A::Error> {
+                let mut out = [0u8; N];
+                for (i, b) in out.iter_mut().enumerate() {
+                    *b = seq
+                        .next_element()?
+                        .ok_or_else(|| de::Error::invalid_length(i, &self))?;
+                }
+                Ok(out)
+            }
+        }
+
+        d.deserialize_tuple(N, Bytes::<N>)
+    }
+}
