@@ -1,0 +1,350 @@
+//! Serial frames: exact bytes, round trips, every `FrameError`, resynchronisation after
+//! garbage, and random input that must never panic.
+
+use nn_core::Error;
+use nn_core::protocol::{
+    self, FrameError, FrameReader, MAX_FRAME, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME, Request,
+    Response, ResponseBody,
+};
+use proptest::prelude::*;
+
+/// CRC-32/ISO-HDLC bit by bit (see tests/format.rs), to build frames independently of the crate.
+fn crc32_reference(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// COBS from its definition: each zero-free run is prefixed by its length + 1, and runs are
+/// cut at 254 bytes. Then the terminator.
+fn cobs_reference(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut run = Vec::new();
+    for &b in data {
+        if b == 0 {
+            out.push(run.len() as u8 + 1);
+            out.append(&mut run);
+        } else {
+            run.push(b);
+            if run.len() == 254 {
+                out.push(0xFF);
+                out.append(&mut run);
+            }
+        }
+    }
+    out.push(run.len() as u8 + 1);
+    out.append(&mut run);
+    out.push(0);
+    out
+}
+
+/// A frame around arbitrary message bytes, built without the crate.
+fn frame_of(message: &[u8]) -> Vec<u8> {
+    let mut body = message.to_vec();
+    body.extend_from_slice(&crc32_reference(message).to_le_bytes());
+    cobs_reference(&body)
+}
+
+fn encode_response(response: &Response) -> Vec<u8> {
+    let mut out = [0u8; MAX_RESPONSE_FRAME];
+    protocol::encode_response(response, &mut out)
+        .unwrap()
+        .to_vec()
+}
+
+fn encode_request(request: &Request) -> Vec<u8> {
+    let mut out = [0u8; MAX_REQUEST_FRAME];
+    protocol::encode_request(request, &mut out)
+        .unwrap()
+        .to_vec()
+}
+
+fn bad_crc_response() -> Response {
+    Response {
+        id: 1,
+        body: ResponseBody::Error(FrameError::BadCrc),
+    }
+}
+
+/// id 1 (varint 01), body variant 1 = Error (01), FrameError variant 3 = BadCrc (03);
+/// zlib.crc32 of 01 01 03 is 0x7e91d3de; COBS: one zero-free run of 7 bytes (08 ...), then 00.
+const BAD_CRC_FRAME: [u8; 9] = [0x08, 0x01, 0x01, 0x03, 0xDE, 0xD3, 0x91, 0x7E, 0x00];
+
+#[test]
+fn frame_sizes_match_a_hand_count() {
+    // Request: id ≤ 5 + 784 pixels + CRC 4 = 793 bytes; COBS adds one byte per 254 started
+    // (4); then the terminator.
+    assert_eq!(MAX_REQUEST_FRAME, 793 + 4 + 1);
+    // Response: id 5 + tag 1 + class 1 + 40 + CRC 4 = 51; COBS 1; terminator 1.
+    assert_eq!(MAX_RESPONSE_FRAME, 53);
+    assert_eq!(MAX_FRAME, MAX_REQUEST_FRAME);
+}
+
+#[test]
+fn an_error_response_encodes_to_exact_bytes() {
+    assert_eq!(encode_response(&bad_crc_response()), BAD_CRC_FRAME);
+    assert_eq!(frame_of(&[0x01, 0x01, 0x03]), BAD_CRC_FRAME);
+}
+
+#[test]
+fn a_prediction_response_encodes_to_exact_bytes() {
+    let mut probabilities = [0.0; 10];
+    probabilities[3] = 1.0;
+    let response = Response {
+        id: 300,
+        body: ResponseBody::Prediction {
+            class: 3,
+            probabilities,
+        },
+    };
+    // id 300 = varint AC 02, variant 0 = Prediction, class 3, then ten LE f32 (1.0 = 00 00 80 3F),
+    // then CRC 0x1f1cb1e1; every zero is replaced by COBS's run lengths.
+    #[rustfmt::skip]
+    let expected = [
+        0x03, 0xAC, 0x02, 0x02, 0x03, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01,
+        0x01, 0x01, 0x01, 0x01, 0x03, 0x80, 0x3F, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01,
+        0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01,
+        0x01, 0x01, 0x05, 0xE1, 0xB1, 0x1C, 0x1F, 0x00,
+    ];
+    assert_eq!(encode_response(&response), expected);
+    let mut frame = expected;
+    assert_eq!(protocol::decode_response(&mut frame), Ok(response));
+}
+
+#[test]
+fn requests_round_trip_including_the_worst_case() {
+    let mut pixels = [0u8; 784];
+    for (i, p) in pixels.iter_mut().enumerate() {
+        *p = (i % 256) as u8;
+    }
+    for request in [
+        Request { id: 0, pixels },
+        Request {
+            id: u32::MAX,
+            pixels: [0xFF; 784],
+        },
+        Request {
+            id: 7,
+            pixels: [0; 784],
+        },
+    ] {
+        let mut frame = encode_request(&request);
+        assert!(frame.len() <= MAX_REQUEST_FRAME);
+        assert_eq!(frame.last(), Some(&0));
+        assert!(!frame[..frame.len() - 1].contains(&0));
+        // The frame is exactly the reference framing of postcard's message bytes.
+        let message = postcard::to_allocvec(&request).unwrap();
+        assert_eq!(
+            message.len(),
+            postcard::to_allocvec(&request.id).unwrap().len() + 784
+        );
+        assert_eq!(frame, frame_of(&message));
+        assert_eq!(protocol::decode_request(&mut frame), Ok(request));
+    }
+}
+
+#[test]
+fn decoding_accepts_frames_with_or_without_the_terminator() {
+    let mut with = BAD_CRC_FRAME;
+    assert_eq!(protocol::decode_response(&mut with), Ok(bad_crc_response()));
+    let mut without = BAD_CRC_FRAME;
+    assert_eq!(
+        protocol::decode_response(&mut without[..8]),
+        Ok(bad_crc_response())
+    );
+}
+
+#[test]
+fn a_too_small_buffer_is_reported() {
+    let mut out = [0u8; 8];
+    assert_eq!(
+        protocol::encode_response(&bad_crc_response(), &mut out),
+        Err(Error::BufferTooSmall {
+            needed: MAX_RESPONSE_FRAME,
+            found: 8
+        })
+    );
+    let mut out = [0u8; 100];
+    assert!(matches!(
+        protocol::encode_request(
+            &Request {
+                id: 1,
+                pixels: [1; 784]
+            },
+            &mut out
+        ),
+        Err(Error::BufferTooSmall { .. })
+    ));
+}
+
+#[test]
+fn an_oversized_frame_is_reported_at_its_terminator_then_the_reader_recovers() {
+    let mut reader = FrameReader::<16>::new();
+    for _ in 0..40 {
+        assert_eq!(reader.push(0x55), None);
+    }
+    assert_eq!(reader.push(0), Some(Err(FrameError::Oversized)));
+    let mut decoded = None;
+    for &b in &BAD_CRC_FRAME {
+        if let Some(frame) = reader.push(b) {
+            decoded = Some(protocol::decode_response(frame.unwrap()));
+        }
+    }
+    assert_eq!(decoded, Some(Ok(bad_crc_response())));
+}
+
+#[test]
+fn a_frame_of_exactly_n_bytes_fits() {
+    let mut reader = FrameReader::<8>::new();
+    let mut frames = Vec::new();
+    for &b in &BAD_CRC_FRAME {
+        if let Some(frame) = reader.push(b) {
+            frames.push(frame.map(|f| f.to_vec()));
+        }
+    }
+    assert_eq!(frames, [Ok(BAD_CRC_FRAME[..8].to_vec())]);
+}
+
+#[test]
+fn invalid_cobs_is_corrupt() {
+    // The first code byte promises 9 more bytes; only 7 follow.
+    let mut overrun = BAD_CRC_FRAME;
+    overrun[0] = 0x0A;
+    assert_eq!(
+        protocol::decode_response(&mut overrun),
+        Err(FrameError::Corrupt)
+    );
+    // A zero inside a frame cannot come from COBS.
+    let mut inner_zero = BAD_CRC_FRAME;
+    inner_zero[3] = 0;
+    assert_eq!(
+        protocol::decode_response(&mut inner_zero),
+        Err(FrameError::Corrupt)
+    );
+}
+
+#[test]
+fn a_changed_byte_is_a_bad_crc() {
+    let mut frame = BAD_CRC_FRAME;
+    frame[3] = 0x02; // BadCrc → Truncated in the message; the checksum is still BadCrc's
+    assert_eq!(
+        protocol::decode_response(&mut frame),
+        Err(FrameError::BadCrc)
+    );
+}
+
+#[test]
+fn short_frames_are_truncated() {
+    // Nothing at all, and fewer bytes than a checksum.
+    assert_eq!(
+        protocol::decode_response(&mut [0]),
+        Err(FrameError::Truncated)
+    );
+    assert_eq!(
+        protocol::decode_response(&mut []),
+        Err(FrameError::Truncated)
+    );
+    assert_eq!(
+        protocol::decode_response(&mut cobs_reference(&[1, 2, 3])),
+        Err(FrameError::Truncated)
+    );
+    // A valid checksum over a message that stops after its id.
+    assert_eq!(
+        protocol::decode_response(&mut frame_of(&[0x01])),
+        Err(FrameError::Truncated)
+    );
+    // A response is far too short to be a request.
+    assert_eq!(
+        protocol::decode_request(&mut BAD_CRC_FRAME.clone()),
+        Err(FrameError::Truncated)
+    );
+}
+
+#[test]
+fn a_checked_but_wrong_message_is_malformed() {
+    // Body variant 5 does not exist.
+    assert_eq!(
+        protocol::decode_response(&mut frame_of(&[0x01, 0x05])),
+        Err(FrameError::Malformed)
+    );
+    // A whole response and one byte more.
+    assert_eq!(
+        protocol::decode_response(&mut frame_of(&[0x01, 0x01, 0x03, 0x09])),
+        Err(FrameError::Malformed)
+    );
+}
+
+#[test]
+fn garbage_then_a_valid_frame_still_decodes() {
+    let request = Request {
+        id: 42,
+        pixels: core::array::from_fn(|i| (i * 7 % 256) as u8),
+    };
+    let mut stream = vec![0x13, 0x37, 0xFF, 0x02, 0x00, 0x02, 0x09, 0x00, 0x00];
+    stream.extend(encode_request(&request));
+    let mut reader = FrameReader::<MAX_FRAME>::new();
+    let mut results = Vec::new();
+    for b in stream {
+        if let Some(frame) = reader.push(b) {
+            results.push(frame.and_then(protocol::decode_request));
+        }
+    }
+    assert_eq!(
+        results,
+        [
+            Err(FrameError::Corrupt),
+            Err(FrameError::Truncated),
+            Ok(request)
+        ]
+    );
+}
+
+proptest! {
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let mut reader = FrameReader::<64>::new();
+        for &b in &bytes {
+            if let Some(Ok(frame)) = reader.push(b) {
+                let mut copy = frame.to_vec();
+                let _ = protocol::decode_response(frame);
+                let _ = protocol::decode_request(&mut copy);
+            }
+        }
+        let mut whole = bytes.clone();
+        let _ = protocol::decode_request(&mut whole);
+    }
+
+    #[test]
+    fn responses_round_trip(
+        id in any::<u32>(),
+        class in any::<u8>(),
+        probabilities in proptest::array::uniform10(-1e30f32..1e30),
+    ) {
+        let response = Response { id, body: ResponseBody::Prediction { class, probabilities } };
+        let mut frame = encode_response(&response);
+        prop_assert!(frame.len() <= MAX_RESPONSE_FRAME);
+        prop_assert_eq!(protocol::decode_response(&mut frame), Ok(response));
+    }
+
+    #[test]
+    fn requests_round_trip_through_a_reader(id in any::<u32>(), seed in any::<u8>()) {
+        let request = Request { id, pixels: core::array::from_fn(|i| seed.wrapping_mul(i as u8)) };
+        let mut reader = FrameReader::<MAX_FRAME>::new();
+        let mut got = None;
+        for b in encode_request(&request) {
+            if let Some(frame) = reader.push(b) {
+                got = Some(frame.and_then(protocol::decode_request));
+            }
+        }
+        prop_assert_eq!(got, Some(Ok(request)));
+    }
+}
