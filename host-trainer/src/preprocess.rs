@@ -194,39 +194,99 @@ fn preprocess_named(img: &DynamicImage, name: &str) -> Result<[u8; PIXELS], Prep
         (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
     }
     let (cw, ch) = (x1 + 1 - x0, y1 + 1 - y0);
-    let cropped = ImageBuffer::from_fn(cw as u32, ch as u32, |x, y| {
-        Luma([ink[(y0 + y as usize) * w + x0 + x as usize]])
-    });
+    let crop: Vec<f32> = (y0..=y1)
+        .flat_map(|y| ink[y * w + x0..=y * w + x1].iter().copied())
+        .collect();
 
-    // 4. Longer side to BOX pixels, the other in proportion (at least 1).
+    // 4. Longer side to BOX pixels, the other in proportion (at least 1). Shrinking averages
+    //    areas, as MNIST's anti-aliasing did; enlarging a tiny picture interpolates instead of
+    //    making blocks. Then the strongest ink is stretched back to 255, as in MNIST's digits.
     let long = cw.max(ch) as f32;
-    let fit = |side: usize| ((side as f32 * BOX as f32 / long).round() as u32).clamp(1, BOX);
+    let fit =
+        |side: usize| ((side as f32 * BOX as f32 / long).round() as usize).clamp(1, BOX as usize);
     let (nw, nh) = (fit(cw), fit(ch));
-    let scaled = image::imageops::resize(&cropped, nw, nh, FilterType::Triangle);
+    let mut scaled = if cw.max(ch) >= BOX as usize {
+        area_resize(&crop, cw, ch, nw, nh)
+    } else {
+        // `image` clamps f32 pixels to 0..=1, so the crop is handed over scaled to that range.
+        let small = ImageBuffer::from_fn(cw as u32, ch as u32, |x, y| {
+            Luma([crop[y as usize * cw + x as usize] / 255.0])
+        });
+        let big = image::imageops::resize(&small, nw as u32, nh as u32, FilterType::Triangle);
+        big.pixels().map(|p| p[0] * 255.0).collect()
+    };
+    let peak = scaled.iter().copied().fold(0.0, f32::max);
+    if peak <= 0.0 {
+        return Err(blank());
+    }
+    for v in &mut scaled {
+        *v = (*v * 255.0 / peak).clamp(0.0, 255.0);
+    }
 
     // 5. Whole-pixel shift putting the centre of mass on CENTRE, kept inside the 28x28.
     let (mut mass, mut mx, mut my) = (0.0f32, 0.0f32, 0.0f32);
-    for (x, y, p) in scaled.enumerate_pixels() {
-        let v = p[0].clamp(0.0, 255.0);
+    for (i, &v) in scaled.iter().enumerate() {
         mass += v;
-        mx += v * x as f32;
-        my += v * y as f32;
+        mx += v * (i % nw) as f32;
+        my += v * (i / nw) as f32;
     }
     if mass <= 0.0 {
         return Err(blank());
     }
-    let offset = |com: f32, size: u32| {
-        (CENTRE - com)
-            .round()
-            .clamp(0.0, (SIDE as u32 - size) as f32) as usize
-    };
+    let offset =
+        |com: f32, size: usize| (CENTRE - com).round().clamp(0.0, (SIDE - size) as f32) as usize;
     let (ox, oy) = (offset(mx / mass, nw), offset(my / mass, nh));
 
     let mut out = [0u8; PIXELS];
-    for (x, y, p) in scaled.enumerate_pixels() {
-        out[(oy + y as usize) * SIDE + ox + x as usize] = p[0].clamp(0.0, 255.0).round() as u8;
+    for (row, src) in out[oy * SIDE..]
+        .chunks_exact_mut(SIDE)
+        .zip(scaled.chunks_exact(nw))
+    {
+        for (dst, &v) in row[ox..ox + nw].iter_mut().zip(src) {
+            *dst = v.round() as u8;
+        }
     }
     Ok(out)
+}
+
+/// Resamples a `w` x `h` image (row-major) to `nw` x `nh`: each output pixel is the mean of the
+/// input area it covers, partly covered input pixels counting in proportion. Separable: rows
+/// first, then columns.
+fn area_resize(src: &[f32], w: usize, h: usize, nw: usize, nh: usize) -> Vec<f32> {
+    let (wx, wy) = (area_weights(w, nw), area_weights(h, nh));
+    let mut rows = vec![0.0f32; h * nw];
+    for (y, out) in rows.chunks_exact_mut(nw).enumerate() {
+        for (o, weights) in out.iter_mut().zip(&wx) {
+            *o = weights.iter().map(|&(x, k)| k * src[y * w + x]).sum();
+        }
+    }
+    let mut out = vec![0.0f32; nh * nw];
+    for (o, weights) in out.chunks_exact_mut(nw).zip(&wy) {
+        for x in 0..nw {
+            o[x] = weights.iter().map(|&(y, k)| k * rows[y * nw + x]).sum();
+        }
+    }
+    out
+}
+
+/// For each of `dst` output cells spread over `src` input cells: the input cells it overlaps
+/// and the fraction of the output cell each covers (the fractions sum to 1).
+fn area_weights(src: usize, dst: usize) -> Vec<Vec<(usize, f32)>> {
+    let scale = src as f64 / dst as f64;
+    (0..dst)
+        .map(|j| {
+            let (lo, hi) = (j as f64 * scale, (j + 1) as f64 * scale);
+            (lo.floor() as usize..(hi.ceil() as usize).min(src))
+                .map(|i| {
+                    (
+                        i,
+                        ((hi.min(i as f64 + 1.0) - lo.max(i as f64)) / scale) as f32,
+                    )
+                })
+                .filter(|&(_, k)| k > 0.0)
+                .collect()
+        })
+        .collect()
 }
 
 /// The pixels on the image's edge (each once).
@@ -247,6 +307,22 @@ fn median(mut values: Vec<f32>) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn area_resize_by_hand() {
+        // 3 -> 2: the middle input pixel is split evenly between the two outputs.
+        assert_eq!(area_resize(&[0.0, 3.0, 6.0], 3, 1, 2, 1), vec![1.0, 5.0]);
+        // 4x2 -> 2x1: plain 2x2 means.
+        assert_eq!(
+            area_resize(&[1.0, 3.0, 5.0, 7.0, 3.0, 5.0, 7.0, 9.0], 4, 2, 2, 1),
+            vec![3.0, 7.0]
+        );
+        for (src, dst) in [(7, 3), (100, 20), (21, 20)] {
+            for weights in area_weights(src, dst) {
+                assert!((weights.iter().map(|w| w.1).sum::<f32>() - 1.0).abs() < 1e-5);
+            }
+        }
+    }
 
     #[test]
     fn median_and_border_by_hand() {
