@@ -83,10 +83,11 @@ impl Adam {
             .zip(self.v.data.par_chunks_mut(CHUNK))
             .zip(grads.data.par_chunks(CHUNK))
             .for_each(|(((p, m), v), g)| {
-                for i in 0..p.len() {
-                    m[i] += (g[i] - m[i]) * one_m_b1;
-                    v[i] += (g[i] * g[i] - v[i]) * one_m_b2;
-                    p[i] -= alpha * m[i] / (v[i].sqrt() + c.epsilon);
+                // Zipped iterators, not indices: no bounds checks, so the loop vectorises.
+                for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+                    *m += (g - *m) * one_m_b1;
+                    *v += (g * g - *v) * one_m_b2;
+                    *p -= alpha * *m / (v.sqrt() + c.epsilon);
                 }
             });
     }

@@ -8,12 +8,13 @@ use super::adam::AdamConfig;
 use super::network::Hidden;
 
 /// A named recipe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Preset {
     /// The seed blog's Keras model exactly: 784-1024-10 sigmoid on raw 0–255 pixels,
     /// batch 32, 5 epochs, Adam lr 1e-3 (Keras reaches 93.82 % on the test set).
     Seed,
     /// 784-1024-10 relu on 0–1 pixels, batch 32, 5 epochs (≥ 97.8 %).
+    #[default]
     Default,
     /// 784-128-10 relu on 0–1 pixels: 407 KB of f32, fits the board's 512 KB flash (≥ 97 %).
     Mcu,

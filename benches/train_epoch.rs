@@ -1,0 +1,69 @@
+//! One training step of the seed preset (784-1024-10 sigmoid, batch 32) and its parts:
+//! forward, backward, the Adam update. An epoch is 1,875 such steps, so
+//! `seconds per epoch ≈ 1875 × step`. Run with `cargo bench --bench train_epoch`.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use host_trainer::data::Dataset;
+use host_trainer::train::network::{self, Flat, Workspace};
+use host_trainer::train::presets::Preset;
+use host_trainer::train::rng::Rng;
+use host_trainer::train::{Silent, Trainer};
+
+const BATCH: usize = 32;
+
+/// MNIST-like synthetic digits: about a fifth of the pixels inked, as in MNIST, so the
+/// products see the same numbers of zeros without needing the data set on disk.
+fn synthetic(n: usize) -> Dataset {
+    let mut rng = Rng::new(9);
+    let images = (0..n * 784)
+        .map(|_| {
+            if rng.below(5) == 0 {
+                rng.below(256) as u8
+            } else {
+                0
+            }
+        })
+        .collect();
+    let labels = (0..n).map(|_| rng.below(10) as u8).collect();
+    Dataset { images, labels }
+}
+
+fn step(c: &mut Criterion) {
+    let config = Preset::Seed.config(1);
+    let data = synthetic(BATCH);
+    let mut trainer = Trainer::new(config.clone()).expect("valid preset");
+    let mut ws = Workspace::new(config.shape(), BATCH);
+    let indices: Vec<usize> = (0..BATCH).collect();
+    ws.load(&data.images, &data.labels, &indices, config.scaling);
+    let mut grads = Flat::zeros(config.shape());
+
+    let mut g = c.benchmark_group("seed_step");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.bench_function("forward", |b| {
+        b.iter(|| network::forward(&trainer.net, &mut ws, BATCH))
+    });
+    g.bench_function("backward", |b| {
+        b.iter(|| network::backward(&trainer.net, &mut ws, &mut grads, BATCH))
+    });
+    g.bench_function("adam", |b| {
+        b.iter(|| trainer.adam.step(&mut trainer.net.params, &grads))
+    });
+    g.finish();
+
+    // A short epoch over 100 batches through the real loop (shuffle, load, step).
+    let data = synthetic(100 * BATCH);
+    let mut g = c.benchmark_group("seed_epoch");
+    g.throughput(Throughput::Elements(data.len() as u64));
+    g.sample_size(10);
+    g.bench_function("100_batches", |b| {
+        b.iter(|| {
+            trainer
+                .train_epoch(&data, &mut Silent)
+                .expect("finite loss")
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, step);
+criterion_main!(benches);
