@@ -528,23 +528,14 @@ impl<'a> ModelFile<'a> {
         &self,
     ) -> Result<MlpRef<'a, IN, H, OUT>, Error> {
         self.check_shape([IN, H, OUT])?;
-        let w1 = self.borrow_tensor(Tensor::W1)?;
-        let b1 = self.borrow_tensor(Tensor::B1)?;
-        let w2 = self.borrow_tensor(Tensor::W2)?;
-        let b2 = self.borrow_tensor(Tensor::B2)?;
-        // The shape check makes every length match, so these conversions cannot fail.
-        let mismatch = Error::ShapeMismatch {
-            expected: [IN, H, OUT],
-            found: self.layout.shape,
-        };
         Ok(MlpRef {
             hidden: DenseRef {
-                weights: w1.as_chunks::<IN>().0.try_into().map_err(|_| mismatch)?,
-                bias: b1.try_into().map_err(|_| mismatch)?,
+                weights: self.borrow_array(Tensor::W1)?,
+                bias: self.borrow_array(Tensor::B1)?,
             },
             output: DenseRef {
-                weights: w2.as_chunks::<H>().0.try_into().map_err(|_| mismatch)?,
-                bias: b2.try_into().map_err(|_| mismatch)?,
+                weights: self.borrow_array(Tensor::W2)?,
+                bias: self.borrow_array(Tensor::B2)?,
             },
             hidden_activation: self.header.hidden_activation,
             output_activation: self.header.output_activation,
@@ -594,6 +585,22 @@ impl<'a> ModelFile<'a> {
             return Err(Error::BigEndianTarget);
         }
         bytemuck::try_cast_slice(self.tensor_bytes(t)).map_err(|_| Error::Misaligned)
+    }
+
+    /// Tensor `t` as a fixed-size array in place; the caller has checked the shape, so only
+    /// the alignment (or the target's byte order) can be wrong.
+    fn borrow_array<T: bytemuck::Pod>(&self, t: Tensor) -> Result<&'a T, Error> {
+        if cfg!(target_endian = "big") {
+            return Err(Error::BigEndianTarget);
+        }
+        bytemuck::try_from_bytes(self.tensor_bytes(t)).map_err(|e| match e {
+            bytemuck::PodCastError::SizeMismatch => Error::LengthMismatch {
+                tensor: Some(t),
+                expected: core::mem::size_of::<T>() / 4,
+                found: self.layout.tensor_lens[t.index()],
+            },
+            _ => Error::Misaligned,
+        })
     }
 
     fn slices_of<'b>(&self, [w1, b1, w2, b2]: [&'b [f32]; 4]) -> MlpSlices<'b> {

@@ -1,6 +1,7 @@
 //! Dense layers and the two-layer perceptron `IN → H → OUT`, owned ([`Mlp`]) or borrowed
-//! from bytes that live elsewhere, e.g. in flash ([`MlpRef`]). Inference runs on the
-//! borrowed form only, through one size-erased function, so it is compiled once.
+//! from bytes that live elsewhere, e.g. in flash ([`MlpRef`]), or with sizes known only at
+//! run time ([`MlpSlices`]). Inference runs through one size-erased function, so it is
+//! compiled once.
 
 use serde::{Deserialize, Serialize};
 

@@ -16,6 +16,7 @@ use crate::{CLASSES, IMAGE_PIXELS};
 
 /// One image to classify.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Request {
     /// Chosen by the host and echoed in the [`Response`], to pair answers with questions.
     pub id: u32,

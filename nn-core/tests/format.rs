@@ -607,6 +607,28 @@ fn slices_reject_wrong_lengths() {
     );
 }
 
+#[test]
+fn a_model_with_no_inputs_views_without_panicking() {
+    let header = Header::new(
+        [0, 3, 2],
+        Activation::Relu,
+        Activation::Identity,
+        InputScaling::RAW,
+    )
+    .unwrap();
+    let mut out = [0u8; 128];
+    let b1 = [1.0, 2.0, 3.0];
+    let w2 = [1.0, 0.0, 0.0, 0.0, 0.0, 1.0];
+    let n = format::encode(&header, [&[], &b1, &w2, &[0.5, 0.25]], &mut out).unwrap();
+    // Header 19 bytes, padded to 32; 3 + 6 + 2 weights; checksum.
+    assert_eq!(n, 32 + 4 * 11 + 4);
+    let aligned = AlignedBuf::new(&out[..n], 0);
+    let file = ModelFile::parse(aligned.bytes()).unwrap();
+    let view = file.view::<0, 3, 2>().unwrap();
+    assert_eq!(view.hidden.bias, &b1);
+    assert_eq!(view.output.bias, &[0.5, 0.25]);
+}
+
 proptest! {
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
