@@ -20,7 +20,7 @@ pub enum Error {
         /// The version the file claims.
         found: u16,
     },
-    /// The header is not a valid postcard `Header` (e.g. an unknown activation or element type).
+    /// The header is not a valid `Header` (e.g. an unknown activation or element type, NaN scaling).
     BadHeader,
     /// The header's sizes overflow this machine's address space (hostile or corrupt header).
     TooLarge,

@@ -109,6 +109,16 @@ impl Header {
         )
     }
 
+    /// A NaN or infinite scale or offset would turn every input into NaN: such a header is
+    /// as unusable as one with an unknown activation.
+    fn check_scaling(&self) -> Result<(), Error> {
+        if self.scaling.scale.is_finite() && self.scaling.offset.is_finite() {
+            Ok(())
+        } else {
+            Err(Error::BadHeader)
+        }
+    }
+
     /// `[input, hidden, output]` as sizes on this machine.
     ///
     /// # Errors
@@ -231,6 +241,7 @@ pub fn encoded_len(header: &Header) -> Result<usize, Error> {
 ///
 /// # Errors
 /// [`Error::BadMagic`] or [`Error::UnsupportedVersion`] if the header is not a version-1 header;
+/// [`Error::BadHeader`] if its input scaling is not finite;
 /// [`Error::LengthMismatch`] if a tensor's length disagrees with the header;
 /// [`Error::NonFiniteWeight`] for a NaN or infinite weight; [`Error::BufferTooSmall`] if `out`
 /// is shorter than [`encoded_len`]; [`Error::TooLarge`] for sizes that overflow `usize`.
@@ -246,6 +257,7 @@ pub fn encode(header: &Header, tensors: [&[f32]; 4], out: &mut [u8]) -> Result<u
         });
     }
     let mut head = [0u8; HEADER_MAX_LEN];
+    header.check_scaling()?;
     let header_len = encode_header(header, &mut head)?;
     let layout = Layout::new(header, header_len)?;
     for (t, tensor) in Tensor::ALL.into_iter().zip(tensors) {
@@ -365,6 +377,7 @@ impl<'a> ModelFile<'a> {
         }
         let (header, after_header) =
             postcard::take_from_bytes::<Header>(bytes).map_err(|e| header_error(e, found))?;
+        header.check_scaling()?;
 
         let layout = Layout::new(&header, found - after_header.len())?;
         if found < layout.total {

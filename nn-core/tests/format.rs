@@ -337,6 +337,9 @@ fn unknown_activation_or_element_type_is_a_bad_header() {
     let mut element = tiny_bytes();
     element[18] = 1; // one past F32
     assert_eq!(parse(&element).unwrap_err(), Error::BadHeader);
+    let mut nan_scale = tiny_bytes();
+    nan_scale[10..14].copy_from_slice(&f32::NAN.to_le_bytes()); // scaling.scale
+    assert_eq!(parse(&with_crc(nan_scale)).unwrap_err(), Error::BadHeader);
     let mut varint = tiny_bytes();
     // A u16 varint that needs more than three bytes.
     varint[4..8].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0x01]);
@@ -551,6 +554,21 @@ fn encode_rejects_what_parse_would() {
             needed: 104,
             found: 103
         })
+    );
+    let infinite_offset = Header {
+        scaling: InputScaling {
+            scale: 1.0,
+            offset: f32::INFINITY,
+        },
+        ..header
+    };
+    assert_eq!(
+        format::encode(
+            &infinite_offset,
+            [w1, r.hidden.bias, w2, r.output.bias],
+            &mut out
+        ),
+        Err(Error::BadHeader)
     );
     let v2 = Header {
         version: 2,
