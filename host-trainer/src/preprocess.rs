@@ -5,9 +5,12 @@
 //! 2. polarity from the border: its median is the paper, so dark ink on light paper and light
 //!    ink on dark both come out as MNIST's convention, background 0 and ink up to 255, the
 //!    contrast stretched so the strongest ink is 255 and faint noise is cut to 0;
-//! 3. crop to the ink's bounding box;
-//! 4. scale to fit 20x20 keeping the aspect ratio, anti-aliased (a triangle filter whose support
-//!    widens with the scale factor, i.e. area-like averaging when shrinking);
+//! 3. crop to the ink's bounding box; strokes far thinner than MNIST's (a fine pen on a big
+//!    canvas, which would shrink to faint 1-pixel lines) are thickened to about a tenth of the
+//!    digit's size, MNIST's usual stroke (MNIST digits themselves are never touched);
+//! 4. scale to fit 20x20 keeping the aspect ratio, anti-aliased by area averaging when
+//!    shrinking (how MNIST's bilevel NIST digits got their grey edges), bilinear when enlarging;
+//!    then stretch again so the strongest ink is 255;
 //! 5. paste into 28x28 with the ink's centre of mass at pixel (14, 14) (row, column indices),
 //!    shifting by whole pixels (rounded) and never past the edge.
 //!
@@ -197,6 +200,7 @@ fn preprocess_named(img: &DynamicImage, name: &str) -> Result<[u8; PIXELS], Prep
     let crop: Vec<f32> = (y0..=y1)
         .flat_map(|y| ink[y * w + x0..=y * w + x1].iter().copied())
         .collect();
+    let (crop, cw, ch) = thicken_thin_strokes(crop, cw, ch);
 
     // 4. Longer side to BOX pixels, the other in proportion (at least 1). Shrinking averages
     //    areas, as MNIST's anti-aliasing did; enlarging a tiny picture interpolates instead of
@@ -247,6 +251,95 @@ fn preprocess_named(img: &DynamicImage, name: &str) -> Result<[u8; PIXELS], Prep
         }
     }
     Ok(out)
+}
+
+/// Strokes thinner than this fraction of the digit's longer side get thickened...
+const THIN_STROKE: f32 = 0.035;
+/// ...to about this fraction (MNIST: strokes of 2-3 pixels in a 20-pixel box).
+const STROKE: f32 = 0.1;
+
+/// Thickens the strokes of a cropped digit (`w` x `h`, ink 0-255) whose stroke width is below
+/// [`THIN_STROKE`] of its longer side, by a square max filter bringing it to about [`STROKE`];
+/// returns the (padded, so nothing is cut) image and its size, or the input unchanged.
+///
+/// Stroke width is estimated as 2 * area / boundary over the pixels above half ink: a stroke of
+/// width `s` and length `L` covers `s L` pixels of which about `2 L` touch the background.
+/// The estimate never goes below 2, so 1- and 2-pixel strokes look alike; both are thin here.
+fn thicken_thin_strokes(crop: Vec<f32>, w: usize, h: usize) -> (Vec<f32>, usize, usize) {
+    let is_ink = |x: usize, y: usize| crop[y * w + x] > 127.5;
+    let (mut area, mut boundary) = (0usize, 0usize);
+    for y in 0..h {
+        for x in 0..w {
+            if !is_ink(x, y) {
+                continue;
+            }
+            area += 1;
+            // Pixels on the crop's edge count as boundary (the crop is the ink's bounding box).
+            let interior = x > 0 && y > 0 && x + 1 < w && y + 1 < h;
+            let surrounded = interior
+                && is_ink(x - 1, y)
+                && is_ink(x + 1, y)
+                && is_ink(x, y - 1)
+                && is_ink(x, y + 1);
+            if !surrounded {
+                boundary += 1;
+            }
+        }
+    }
+    let long = w.max(h) as f32;
+    if boundary == 0 {
+        return (crop, w, h);
+    }
+    let stroke = 2.0 * area as f32 / boundary as f32;
+    if stroke >= THIN_STROKE * long {
+        return (crop, w, h);
+    }
+    let r = ((STROKE * long - stroke) / 2.0).ceil() as usize;
+    let (pw, ph) = (w + 2 * r, h + 2 * r);
+    let mut padded = vec![0.0f32; pw * ph];
+    for (y, row) in crop.chunks_exact(w).enumerate() {
+        padded[(y + r) * pw + r..(y + r) * pw + r + w].copy_from_slice(row);
+    }
+    // A square max filter is separable: rows, then columns.
+    for row in padded.chunks_exact_mut(pw) {
+        let out = running_max(row, r);
+        row.copy_from_slice(&out);
+    }
+    for x in 0..pw {
+        let column: Vec<f32> = (0..ph).map(|y| padded[y * pw + x]).collect();
+        for (y, v) in running_max(&column, r).into_iter().enumerate() {
+            padded[y * pw + x] = v;
+        }
+    }
+    (padded, pw, ph)
+}
+
+/// `out[i] = max(v[i - r ..= i + r])` (clipped to the slice), in O(n) whatever `r`
+/// (van Herk / Gil-Werman: prefix and suffix maxima within blocks of `k = 2r + 1`).
+fn running_max(v: &[f32], r: usize) -> Vec<f32> {
+    let k = 2 * r + 1;
+    // Padding with r of -inf each side makes every window exactly k long, so it spans the
+    // tail of one block and the head of the next (or is one whole block).
+    let padded: Vec<f32> = std::iter::repeat_n(f32::NEG_INFINITY, r)
+        .chain(v.iter().copied())
+        .chain(std::iter::repeat_n(f32::NEG_INFINITY, r))
+        .collect();
+    let n = padded.len();
+    let (mut prefix, mut suffix) = (padded.clone(), padded);
+    for i in 1..n {
+        if i % k != 0 {
+            prefix[i] = prefix[i].max(prefix[i - 1]);
+        }
+    }
+    for i in (0..n.saturating_sub(1)).rev() {
+        if (i + 1) % k != 0 {
+            suffix[i] = suffix[i].max(suffix[i + 1]);
+        }
+    }
+    // Window i of the input is padded[i ..= i + 2r].
+    (0..v.len())
+        .map(|i| suffix[i].max(prefix[i + 2 * r]))
+        .collect()
 }
 
 /// Resamples a `w` x `h` image (row-major) to `nw` x `nh`: each output pixel is the mean of the
@@ -322,6 +415,34 @@ mod tests {
                 assert!((weights.iter().map(|w| w.1).sum::<f32>() - 1.0).abs() < 1e-5);
             }
         }
+    }
+
+    #[test]
+    fn running_max_matches_the_naive_window() {
+        let v: Vec<f32> = (0..37).map(|i| ((i * 7919) % 23) as f32).collect();
+        for r in 0..12 {
+            let naive: Vec<f32> = (0..v.len())
+                .map(|i| {
+                    let (lo, hi) = (i.saturating_sub(r), (i + r).min(v.len() - 1));
+                    v[lo..=hi].iter().copied().fold(f32::MIN, f32::max)
+                })
+                .collect();
+            assert_eq!(running_max(&v, r), naive, "r = {r}");
+        }
+        assert!(running_max(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn thin_strokes_are_thickened_and_thick_ones_left_alone() {
+        // A 1-pixel vertical line 100 long: stroke estimate 2 < 3.5, radius ceil((10 - 2) / 2) = 4.
+        let line = vec![255.0f32; 100];
+        let (out, w, h) = thicken_thin_strokes(line, 1, 100);
+        assert_eq!((w, h), (9, 108));
+        assert_eq!(out[50 * 9..51 * 9], [255.0; 9]);
+        // A 10-wide bar 100 long is already a tenth: unchanged.
+        let bar = vec![255.0f32; 1000];
+        let (out, w, h) = thicken_thin_strokes(bar.clone(), 10, 100);
+        assert_eq!((out, w, h), (bar, 10, 100));
     }
 
     #[test]

@@ -49,15 +49,17 @@ fn assert_mnist_like(pixels: &[u8; 784]) {
         (cx - 14.0).abs() <= 0.5 && (cy - 14.0).abs() <= 0.5,
         "centre of mass ({cx}, {cy})"
     );
-    assert!(
-        pixels.contains(&255),
-        "strongest ink should be 255"
-    );
+    assert!(pixels.contains(&255), "strongest ink should be 255");
 }
 
 /// A "7" in black on a white 300x400 canvas, strokes 30 px thick: a bar on top and a
 /// diagonal, placed off-centre so the centring has work to do.
 fn drawn_seven() -> GrayImage {
+    seven_with_stroke(15.0)
+}
+
+/// The same "7" with strokes `half_width` pixels either side of the centre lines.
+fn seven_with_stroke(half_width: f64) -> GrayImage {
     let segments = [
         ((60.0, 80.0), (230.0, 80.0)),
         ((230.0, 80.0), (110.0, 330.0)),
@@ -67,7 +69,7 @@ fn drawn_seven() -> GrayImage {
         let near = segments.iter().any(|&((ax, ay), (bx, by))| {
             let (dx, dy) = (bx - ax, by - ay);
             let t = (((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy)).clamp(0.0, 1.0);
-            (px - ax - t * dx).hypot(py - ay - t * dy) <= 15.0
+            (px - ax - t * dx).hypot(py - ay - t * dy) <= half_width
         });
         Luma([if near { 0 } else { 255 }])
     })
@@ -94,6 +96,29 @@ fn a_drawn_seven_becomes_an_mnist_style_digit() {
     assert_eq!(ink_box(&out, 0), (14, 20));
     assert_eq!(preprocess::render_ascii(&out).lines().count(), 28);
     assert_eq!([out[0], out[27], out[27 * 28], out[783]], [0; 4]);
+}
+
+/// A fine pen (5 px strokes on a 300x400 canvas) would shrink to faint 1-pixel lines; the
+/// strokes are thickened, so the digit looks like the one drawn with a 30 px pen.
+#[test]
+fn a_fine_pen_drawing_gets_mnist_thick_strokes() {
+    let thin = preprocess::preprocess(&DynamicImage::ImageLuma8(seven_with_stroke(2.5))).unwrap();
+    let thick = preprocess::preprocess(&DynamicImage::ImageLuma8(drawn_seven())).unwrap();
+    assert_mnist_like(&thin);
+    let solid = |p: &[u8; 784]| p.iter().filter(|&&v| v >= 128).count();
+    // Measured: 74 solid (>= 128) pixels for the fine pen (33 without thickening), 68 for the
+    // 30 px pen; ink IoU 0.58 (the strokes' edges fall differently).
+    assert!(
+        solid(&thin) * 5 >= solid(&thick) * 4,
+        "{} vs {} solid pixels",
+        solid(&thin),
+        solid(&thick)
+    );
+    assert!(
+        ink_iou(&thin, &thick) > 0.5,
+        "IoU {}",
+        ink_iou(&thin, &thick)
+    );
 }
 
 #[test]
@@ -275,11 +300,10 @@ fn shifted_iou(a: &[u8; 784], b: &[u8; 784]) -> f64 {
     best
 }
 
-/// The first 500 MNIST test digits blown up 4x with `filter`, inverted to dark ink on white
+/// The first `n` MNIST test digits blown up 4x with `filter`, inverted to dark ink on white
 /// paper and preprocessed back: (mean, worst) shifted IoU against the originals.
-fn mnist_round_trip(filter: image::imageops::FilterType) -> (f64, f64) {
+fn mnist_round_trip(filter: image::imageops::FilterType, n: usize) -> (f64, f64) {
     let test = data::load_test(&data::default_dir(), Fetch::Allowed).unwrap();
-    let n = 500;
     let (mut sum, mut worst) = (0.0, 1.0f64);
     for i in 0..n {
         let original = test.image(i);
@@ -293,19 +317,23 @@ fn mnist_round_trip(filter: image::imageops::FilterType) -> (f64, f64) {
     (sum / n as f64, worst)
 }
 
-/// Blocky 4x blow-ups: area averaging undoes them exactly, so every digit comes back (measured:
-/// IoU 1.0 for all 500), which shows the crop, 20x20 fit and centring follow MNIST's own.
+/// Blocky 4x blow-ups: area averaging undoes them exactly, so every digit of the test set comes
+/// back (measured: mean IoU 0.99995, all but one 1.0, the worst 0.744), which shows the crop, 20x20 fit and centring follow
+/// MNIST's own, and that no MNIST digit counts as thin-stroked.
 #[test]
 fn mnist_digits_blown_up_blockily_come_back_exactly() {
-    let (mean, worst) = mnist_round_trip(image::imageops::FilterType::Nearest);
-    assert!(worst > 0.95, "mean IoU {mean}, worst {worst}");
+    let (mean, worst) = mnist_round_trip(image::imageops::FilterType::Nearest, 10_000);
+    assert!(
+        mean > 0.999 && worst > 0.7,
+        "mean IoU {mean}, worst {worst}"
+    );
 }
 
 /// Smooth 4x blow-ups (blurred edges, like a photo): close, not exact (measured: mean 0.86,
 /// worst 0.67).
 #[test]
 fn mnist_digits_blown_up_smoothly_stay_close() {
-    let (mean, worst) = mnist_round_trip(image::imageops::FilterType::Triangle);
+    let (mean, worst) = mnist_round_trip(image::imageops::FilterType::Triangle, 500);
     assert!(mean > 0.8 && worst > 0.55, "mean IoU {mean}, worst {worst}");
 }
 
