@@ -5,7 +5,7 @@
 //! instructions: 12 instructions per 8 multiply-accumulates, against ~26 for the naive
 //! loop (load, load, multiply-add, two pointer increments, compare, branch, per element).
 //!
-//! On other targets [`dot`] is the same computation in portable Rust, fused multiply-add
+//! On other targets `gemv_blocks` is the same computation in portable Rust, fused multiply-add
 //! for fused multiply-add in the same order, so the host tests the arithmetic the board
 //! does; the scalar twin in [`super::scalar`] is the reference both are tested against.
 
@@ -25,90 +25,118 @@ pub fn gemv_bias(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     let cols = x.len();
     assert_eq!(w.len(), y.len() * cols, "gemv_bias: w is not (rows, cols)");
     assert_eq!(b.len(), y.len(), "gemv_bias: b is not (rows)");
-    for ((yi, row), bi) in y.iter_mut().zip(w.chunks_exact(cols.max(1))).zip(b) {
-        *yi = dot(row, x) + bi;
-    }
-}
-
-/// `Σ_j a_j b_j` for `a` and `b` of equal length, in the order [`gemv_bias`] documents.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let blocks = a.len() / BLOCK;
+    let blocks = cols / BLOCK;
     let whole = blocks * BLOCK;
-    let [s0, s1, s2, s3] = if blocks == 0 {
-        [0.0; 4]
+    if blocks == 0 || y.is_empty() {
+        y.fill(0.0);
     } else {
-        // Safety: `a` and `b` both hold at least `blocks * BLOCK` elements.
-        unsafe { dot_blocks(a.as_ptr(), b.as_ptr(), blocks) }
-    };
-    let mut sum = (s0 + s1) + (s2 + s3);
-    for (ai, bi) in a[whole..].iter().zip(&b[whole..]) {
-        sum += ai * bi;
+        // Safety: `w` holds `y.len()` rows of `cols` ≥ `blocks * BLOCK` elements, `x` holds
+        // `cols`, and `y` is `y.len()` long: exactly what `gemv_blocks` reads and writes.
+        unsafe { gemv_blocks(w.as_ptr(), x.as_ptr(), y.as_mut_ptr(), y.len(), blocks, cols) };
     }
-    sum
+    for ((yi, row), bi) in y.iter_mut().zip(w.chunks_exact(cols.max(1))).zip(b) {
+        let mut sum = *yi;
+        for (wij, xj) in row[whole..].iter().zip(&x[whole..]) {
+            sum += wij * xj;
+        }
+        *yi = sum + bi;
+    }
 }
 
-/// The four partial sums over `blocks` blocks of 8 columns.
+/// `y_i ← (s0 + s1) + (s2 + s3)` for every row, over the first `blocks * 8` columns
+/// (the partial sums of [`gemv_bias`]'s contract).
 ///
 /// # Safety
-/// `a` and `b` must each point to `blocks * 8` readable, 4-byte-aligned f32, and `blocks`
-/// must be at least 1.
+/// `w` must point to `rows * cols` readable f32, `x` to `blocks * 8` (with `blocks * 8 ≤
+/// cols`), `y` to `rows` writable f32 that nothing else references; all 4-byte aligned;
+/// `rows` and `blocks` at least 1.
 #[cfg(target_arch = "arm")]
-unsafe fn dot_blocks(a: *const f32, b: *const f32, blocks: usize) -> [f32; 4] {
-    let (mut s0, mut s1, mut s2, mut s3) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-    // Safety: the loop reads exactly `blocks * 8` f32 from each pointer (the caller's
-    // promise), writes only the registers declared, and touches no stack.
+unsafe fn gemv_blocks(
+    w: *const f32,
+    x: *const f32,
+    y: *mut f32,
+    rows: usize,
+    blocks: usize,
+    cols: usize,
+) {
+    static ZEROS: [f32; 4] = [0.0; 4];
+    // Bytes of each row's tail, which the loop steps over.
+    let skip = (cols - blocks * BLOCK) * 4;
+    // Safety: reads `rows * cols` f32 from `w` and `blocks * 8` from `x` (per row), writes
+    // `rows` f32 to `y`: the caller's promises. Rust does not know this target's FPU
+    // registers (no `vfp2` target feature on stable), so the block saves and restores
+    // every one it touches itself.
     unsafe {
         core::arch::asm!(
+            "vpush {{s0-s23}}",
             "2:",
-            "vldmia {a}!, {{s16-s23}}",
-            "vldmia {b}!, {{s8-s15}}",
-            "vfma.f32 {s0}, s16, s8",
-            "vfma.f32 {s1}, s17, s9",
-            "vfma.f32 {s2}, s18, s10",
-            "vfma.f32 {s3}, s19, s11",
-            "vfma.f32 {s0}, s20, s12",
-            "vfma.f32 {s1}, s21, s13",
-            "vfma.f32 {s2}, s22, s14",
-            "vfma.f32 {s3}, s23, s15",
+            "vldmia {zeros}, {{s0-s3}}",
+            "mov {n}, {blocks}",
+            "mov {xp}, {x}",
+            "3:",
+            "vldmia {w}!, {{s16-s23}}",
+            "vldmia {xp}!, {{s8-s15}}",
+            "vfma.f32 s0, s16, s8",
+            "vfma.f32 s1, s17, s9",
+            "vfma.f32 s2, s18, s10",
+            "vfma.f32 s3, s19, s11",
+            "vfma.f32 s0, s20, s12",
+            "vfma.f32 s1, s21, s13",
+            "vfma.f32 s2, s22, s14",
+            "vfma.f32 s3, s23, s15",
             "subs {n}, {n}, #1",
+            "bne 3b",
+            "vadd.f32 s0, s0, s1",
+            "vadd.f32 s2, s2, s3",
+            "vadd.f32 s0, s0, s2",
+            "vstmia {y}!, {{s0}}",
+            "add {w}, {w}, {skip}",
+            "subs {rows}, {rows}, #1",
             "bne 2b",
-            a = inout(reg) a => _,
-            b = inout(reg) b => _,
-            n = inout(reg) blocks => _,
-            s0 = inout(sreg) s0,
-            s1 = inout(sreg) s1,
-            s2 = inout(sreg) s2,
-            s3 = inout(sreg) s3,
-            out("s8") _, out("s9") _, out("s10") _, out("s11") _,
-            out("s12") _, out("s13") _, out("s14") _, out("s15") _,
-            out("s16") _, out("s17") _, out("s18") _, out("s19") _,
-            out("s20") _, out("s21") _, out("s22") _, out("s23") _,
-            options(nostack, readonly),
+            "vpop {{s0-s23}}",
+            w = inout(reg) w => _,
+            y = inout(reg) y => _,
+            rows = inout(reg) rows => _,
+            x = in(reg) x,
+            blocks = in(reg) blocks,
+            skip = in(reg) skip,
+            zeros = in(reg) ZEROS.as_ptr(),
+            n = out(reg) _,
+            xp = out(reg) _,
         );
     }
-    [s0, s1, s2, s3]
 }
 
 /// The portable twin of the assembly loop: the same fused multiply-adds in the same order.
 ///
 /// # Safety
-/// `a` and `b` must each point to `blocks * 8` readable, aligned f32.
+/// As the assembly version.
 #[cfg(not(target_arch = "arm"))]
-unsafe fn dot_blocks(a: *const f32, b: *const f32, blocks: usize) -> [f32; 4] {
-    // Safety: the caller promises `blocks * BLOCK` elements behind each pointer.
-    let (a, b) = unsafe {
+unsafe fn gemv_blocks(
+    w: *const f32,
+    x: *const f32,
+    y: *mut f32,
+    rows: usize,
+    blocks: usize,
+    cols: usize,
+) {
+    // Safety: the caller promises these lengths and that `y` is not aliased.
+    let (w, x, y) = unsafe {
         (
-            core::slice::from_raw_parts(a, blocks * BLOCK),
-            core::slice::from_raw_parts(b, blocks * BLOCK),
+            core::slice::from_raw_parts(w, rows * cols),
+            core::slice::from_raw_parts(x, blocks * BLOCK),
+            core::slice::from_raw_parts_mut(y, rows),
         )
     };
-    let mut s = [0.0f32; 4];
-    for (wa, xb) in a.chunks_exact(BLOCK).zip(b.chunks_exact(BLOCK)) {
-        for j in 0..BLOCK {
-            s[j % 4] = libm::fmaf(wa[j], xb[j], s[j % 4]);
+    for (yi, row) in y.iter_mut().zip(w.chunks_exact(cols)) {
+        let mut s = [0.0f32; 4];
+        for (wa, xb) in row.chunks_exact(BLOCK).zip(x.chunks_exact(BLOCK)) {
+            for j in 0..BLOCK {
+                s[j % 4] = libm::fmaf(wa[j], xb[j], s[j % 4]);
+            }
         }
+        *yi = (s[0] + s[1]) + (s[2] + s[3]);
     }
-    s
 }
 
 #[cfg(test)]

@@ -1,0 +1,125 @@
+//! What the firmware does, whatever the board: classify the built-in digits and report,
+//! then answer classification requests framed by `nn_core::protocol`.
+
+use embedded_hal_nb::serial::{Read, Write};
+use nn_core::protocol::{
+    self, FrameError, FrameReader, MAX_FRAME, Request, Response, ResponseBody,
+};
+
+use crate::digits::Digits;
+use crate::weights::Model;
+
+/// Counts the work a closure does: instructions in QEMU, cycles on hardware.
+pub trait Stopwatch {
+    /// Runs `f`, returning its result and the count it took.
+    fn measure<T>(&mut self, f: impl FnOnce() -> T) -> (T, u32);
+}
+
+/// The outcome of the boot-time self-test.
+pub struct Report {
+    images: u32,
+    correct: u32,
+    /// Outputs that are not a probability distribution (non-finite, or not summing to 1).
+    malformed: u32,
+    counted: u64,
+}
+
+/// How far the probabilities may sum from 1 (ten f32 roundings of numbers ≤ 1).
+const SUM_TOLERANCE: f32 = 1e-4;
+
+/// Classifies every built-in digit, logging each result and the count it took.
+pub fn self_test(model: &Model, digits: &Digits, stopwatch: &mut impl Stopwatch) -> Report {
+    let mut report = Report {
+        images: 0,
+        correct: 0,
+        malformed: 0,
+        counted: 0,
+    };
+    for (i, (image, &label)) in digits.images.iter().zip(digits.labels).enumerate() {
+        let (prediction, count) = stopwatch.measure(|| model.predict_pixels(image));
+        let p = &prediction.probabilities;
+        let sum: f32 = p.iter().sum();
+        let distribution = p.iter().all(|v| v.is_finite() && *v >= 0.0)
+            && (model.output_activation != nn_core::Activation::Softmax
+                || (sum - 1.0).abs() <= SUM_TOLERANCE);
+        defmt::info!(
+            "digit {=usize} label={=u8} class={=usize} count={=u32} p={}",
+            i,
+            label,
+            prediction.class,
+            count,
+            p
+        );
+        report.images += 1;
+        report.correct += u32::from(prediction.class == usize::from(label));
+        report.malformed += u32::from(!distribution);
+        report.counted += u64::from(count);
+    }
+    report
+}
+
+impl Report {
+    /// True when every digit got a well-formed answer (accuracy is the model's business).
+    pub fn passed(&self) -> bool {
+        self.images > 0 && self.malformed == 0
+    }
+
+    /// One summary line, the one tests and README read.
+    pub fn log(&self, unit: &str) {
+        let images = self.images.max(1);
+        defmt::info!(
+            "self-test images={=u32} correct={=u32} accuracy={=f32} malformed={=u32} {=str}_per_inference={=u64}",
+            self.images,
+            self.correct,
+            self.correct as f32 / images as f32,
+            self.malformed,
+            unit,
+            self.counted / u64::from(images)
+        );
+    }
+}
+
+/// Answers requests on `serial` forever. A frame that is oversized, corrupt or not a
+/// request gets an error reply (with id 0 when the id could not be read), and the loop
+/// resynchronises on the next frame delimiter.
+pub fn serve<S: Read<u8> + Write<u8>>(serial: &mut S, model: &Model) -> ! {
+    defmt::info!(
+        "serving requests (frames of at most {=usize} bytes)",
+        MAX_FRAME
+    );
+    let mut frames = FrameReader::<MAX_FRAME>::new();
+    let mut reply = [0u8; MAX_FRAME];
+    loop {
+        let Ok(byte) = nb::block!(serial.read()) else {
+            // A line error (overrun, framing) corrupts the frame; its CRC will say so.
+            defmt::warn!("serial read error");
+            continue;
+        };
+        let Some(frame) = frames.push(byte) else {
+            continue;
+        };
+        let response = answer(model, frame);
+        match protocol::encode_response(&response, &mut reply) {
+            Ok(bytes) => {
+                for &b in bytes.iter() {
+                    // A write error is lost with the reply; the host's timeout reports it.
+                    let _ = nb::block!(serial.write(b));
+                }
+            }
+            Err(e) => defmt::error!("cannot encode a reply: {}", e),
+        }
+    }
+}
+
+fn answer(model: &Model, frame: Result<&mut [u8], FrameError>) -> Response {
+    match frame.and_then(|f| protocol::decode_request(f)) {
+        Ok(Request { id, pixels }) => Response::from_prediction(id, &model.predict_pixels(&pixels)),
+        Err(e) => {
+            defmt::warn!("bad frame: {}", e);
+            Response {
+                id: 0,
+                body: ResponseBody::Error(e),
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! QEMU's mps2-an386 (Cortex-M4F at 25 MHz): the CMSDK APB UART0, SysTick as an
+//! instruction counter, defmt and the exit status over semihosting.
+
+use core::convert::Infallible;
+use core::ptr::{read_volatile, write_volatile};
+
+use cortex_m::peripheral::{SYST, syst::SystClkSource};
+use cortex_m_semihosting::{debug, nr, syscall};
+use defmt_semihosting as _;
+
+use crate::app::Stopwatch;
+
+/// What the stopwatch counts here.
+pub const COUNTER_UNIT: &str = "instructions";
+
+/// The peripherals the application uses.
+pub struct Board {
+    /// UART0, which QEMU connects to its first `-serial`.
+    pub serial: Uart0,
+    /// SysTick, counting instructions.
+    pub stopwatch: SysTickStopwatch,
+}
+
+impl Board {
+    /// Takes the peripherals and sets up the UART and SysTick.
+    pub fn init() -> Self {
+        let Some(core) = cortex_m::Peripherals::take() else {
+            // Only reachable if something took them before main.
+            defmt::panic!("the core peripherals were already taken");
+        };
+        Self {
+            serial: Uart0::init(),
+            stopwatch: SysTickStopwatch::init(core.SYST),
+        }
+    }
+
+    /// True when QEMU was started with `serve` among the semihosting arguments
+    /// (`-semihosting-config enable=on,arg=mnist-firmware,arg=serve`).
+    pub fn serve_requested(&self) -> bool {
+        let mut cmdline = [0u8; 64];
+        // SYS_GET_CMDLINE fills the buffer and writes the length back into the block.
+        let mut block = [cmdline.as_mut_ptr() as usize, cmdline.len()];
+        // Safety: the block names a live buffer of the length given, as the call requires.
+        let failed = unsafe { syscall(nr::GET_CMDLINE, &mut block) } != 0;
+        let len = block[1].min(cmdline.len());
+        !failed
+            && cmdline[..len]
+                .split(|&b| b == b' ')
+                .any(|word| word == b"serve")
+    }
+}
+
+/// Ends the program: QEMU exits with status 0 for `true`, 1 for `false`.
+pub fn exit(success: bool) -> ! {
+    debug::exit(if success {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    // Without a semihosting host nothing ends the program; stop here rather than run on.
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+/// The CMSDK APB UART0 of the MPS2 boards, polled.
+pub struct Uart0 {
+    _private: (),
+}
+
+impl Uart0 {
+    const BASE: usize = 0x4000_4000;
+    const DATA: *mut u32 = Self::BASE as *mut u32;
+    const STATE: *mut u32 = (Self::BASE + 0x04) as *mut u32;
+    const CTRL: *mut u32 = (Self::BASE + 0x08) as *mut u32;
+    const BAUDDIV: *mut u32 = (Self::BASE + 0x10) as *mut u32;
+    const STATE_TX_FULL: u32 = 1 << 0;
+    const STATE_RX_FULL: u32 = 1 << 1;
+    const CTRL_TX_RX_ENABLE: u32 = 0b11;
+    /// 25 MHz / 115200 baud (QEMU ignores the rate but rejects divisors below 16).
+    const DIVISOR: u32 = 217;
+
+    fn init() -> Self {
+        // Safety: UART0's registers, owned by this one value (Board::init runs once).
+        unsafe {
+            write_volatile(Self::BAUDDIV, Self::DIVISOR);
+            write_volatile(Self::CTRL, Self::CTRL_TX_RX_ENABLE);
+        }
+        Self { _private: () }
+    }
+
+    fn state(&self) -> u32 {
+        // Safety: a read of the UART's status register, which has no side effects.
+        unsafe { read_volatile(Self::STATE) }
+    }
+}
+
+impl embedded_hal_nb::serial::ErrorType for Uart0 {
+    type Error = Infallible;
+}
+
+impl embedded_hal_nb::serial::Read<u8> for Uart0 {
+    fn read(&mut self) -> nb::Result<u8, Infallible> {
+        if self.state() & Self::STATE_RX_FULL == 0 {
+            return Err(nb::Error::WouldBlock);
+        }
+        // Safety: reading DATA pops the received byte; this value owns the UART.
+        Ok(unsafe { read_volatile(Self::DATA) } as u8)
+    }
+}
+
+impl embedded_hal_nb::serial::Write<u8> for Uart0 {
+    fn write(&mut self, byte: u8) -> nb::Result<(), Infallible> {
+        if self.state() & Self::STATE_TX_FULL != 0 {
+            return Err(nb::Error::WouldBlock);
+        }
+        // Safety: writing DATA queues one byte; this value owns the UART.
+        unsafe { write_volatile(Self::DATA, u32::from(byte)) };
+        Ok(())
+    }
+
+    fn flush(&mut self) -> nb::Result<(), Infallible> {
+        if self.state() & Self::STATE_TX_FULL != 0 {
+            return Err(nb::Error::WouldBlock);
+        }
+        Ok(())
+    }
+}
+
+/// SysTick counting down from 2^24 at the 25 MHz core clock. Under `-icount shift=0` an
+/// instruction is one nanosecond of virtual time, so one tick is 40 instructions.
+pub struct SysTickStopwatch {
+    _syst: SYST,
+}
+
+impl SysTickStopwatch {
+    const MASK: u32 = 0x00FF_FFFF;
+    const INSTRUCTIONS_PER_TICK: u32 = 40;
+
+    fn init(mut syst: SYST) -> Self {
+        syst.set_clock_source(SystClkSource::Core);
+        syst.set_reload(Self::MASK);
+        syst.clear_current();
+        syst.enable_counter();
+        Self { _syst: syst }
+    }
+}
+
+impl Stopwatch for SysTickStopwatch {
+    fn measure<T>(&mut self, f: impl FnOnce() -> T) -> (T, u32) {
+        let start = SYST::get_current();
+        let value = f();
+        let end = SYST::get_current();
+        // Counts down, wrapping at 2^24: one wrap is 671 M instructions, far above one call.
+        let ticks = start.wrapping_sub(end) & Self::MASK;
+        (value, ticks * Self::INSTRUCTIONS_PER_TICK)
+    }
+}

@@ -1,0 +1,26 @@
+//! Classifies MNIST digits on a Cortex-M4F with the network in flash: a self-test on the
+//! built-in digits at boot, then (when asked, or always on a real board) the serial
+//! protocol of `nn_core::protocol` on the board's UART. See README.md.
+#![no_std]
+#![no_main]
+
+mod app;
+mod boards;
+mod digits;
+mod weights;
+
+use boards::Board;
+
+#[cortex_m_rt::entry]
+fn main() -> ! {
+    let mut board = Board::init();
+    weights::log_model();
+
+    let report = app::self_test(&weights::MODEL, &digits::DIGITS, &mut board.stopwatch);
+    report.log(boards::COUNTER_UNIT);
+
+    if !board.serve_requested() {
+        boards::exit(report.passed());
+    }
+    app::serve(&mut board.serial, &weights::MODEL)
+}
