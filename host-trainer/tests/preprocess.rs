@@ -337,6 +337,32 @@ fn mnist_digits_blown_up_smoothly_stay_close() {
     assert!(mean > 0.8 && worst > 0.55, "mean IoU {mean}, worst {worst}");
 }
 
+/// The committed fixtures (see `tests/fixtures/README.md`) come back as the MNIST test digits
+/// their names give, labels included.
+#[test]
+fn fixtures_come_back_as_their_mnist_digits() {
+    let test = data::load_test(&data::default_dir(), Fetch::Allowed).unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        // mnist-test-<index>-label-<label>-...
+        let Some(rest) = name.strip_prefix("mnist-test-") else {
+            continue;
+        };
+        let parts: Vec<&str> = rest.split('-').collect();
+        let (index, label): (usize, u8) = (parts[0].parse().unwrap(), parts[2].parse().unwrap());
+        assert_eq!(test.label(index), label, "{name}");
+        let out = preprocess::load_image(&path).unwrap();
+        assert_mnist_like(&out);
+        let iou = shifted_iou(test.image(index), &out);
+        assert!(iou > 0.7, "{name}: IoU {iou}");
+        seen += 1;
+    }
+    assert_eq!(seen, 4);
+}
+
 /// MNIST's own convention: its digits' centres of mass average (14, 14) in pixel indices, the
 /// target this preprocessing uses.
 #[test]
