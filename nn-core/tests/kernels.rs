@@ -494,6 +494,26 @@ fn argmax_ties_and_positions() {
     }
 }
 
+#[test]
+fn argmax_skips_a_nan_in_the_same_lane_as_the_maximum() {
+    // A NaN in the tail, in the lane where an earlier vector holds the maximum: a
+    // lane-wise maximum that started from the tail would stay NaN there and lose it.
+    let lanes = simd::LANES;
+    for max_at in [0, 1, lanes - 1] {
+        let mut x = vec![0.0; 2 * lanes + max_at + 1];
+        x[max_at] = 5.0;
+        x[2 * lanes + max_at] = f32::NAN;
+        for v in &VARIANTS {
+            assert_eq!(
+                (v.argmax)(&x),
+                max_at,
+                "{}: NaN in lane {max_at} of the tail",
+                v.name
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------- random inputs
 
 proptest! {
@@ -520,6 +540,13 @@ proptest! {
     fn random_extreme_softmax(x in prop::collection::vec(prop_oneof![-1e4f32..1e4, Just(1e4), Just(-1e4)], 1..100)) {
         for v in &VARIANTS {
             check_softmax(v, &x);
+            check_argmax(v, &x);
+        }
+    }
+
+    #[test]
+    fn random_argmax_with_nans(x in prop::collection::vec(prop_oneof![3 => -10.0f32..10.0, 1 => Just(f32::NAN)], 0..70)) {
+        for v in &VARIANTS {
             check_argmax(v, &x);
         }
     }

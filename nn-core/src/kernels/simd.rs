@@ -26,8 +26,9 @@ pub use super::m4f::gemv_bias;
 /// `y ← W x + b`. `w` is `(rows, cols)` row-major, `x` is `(cols)`, `b` and `y` are `(rows)`;
 /// `y` need not be initialised.
 ///
-/// Four rows at a time share each vector of `x` loaded once, and their four accumulators
-/// are four independent FMA chains, so the loop runs at the speed `w` streams in.
+/// Four rows at a time share each vector of `x` loaded once, with two accumulators each,
+/// so the loop runs at the speed `w` streams in (measured: as fast as a loop that only
+/// sums `w`; see `benches/README.md`).
 ///
 /// Error: each `y_i` is a sum in another order than the twin's (lane-wise partial sums,
 /// then a tree across lanes), with one rounding per FMA, so
@@ -78,17 +79,28 @@ pub fn gemv_bias(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
 fn dot_rows<const R: usize>(rows: [&[f32]; R], x_body: &[[f32; LANES]], x_tail: V) -> [f32; R] {
     let split = x_body.len() * LANES;
     let bodies: [&[[f32; LANES]]; R] = core::array::from_fn(|r| rows[r][..split].as_chunks().0);
-    let mut acc = [V::ZERO; R];
-    for (k, xk) in x_body.iter().enumerate() {
-        let xk = V::new(*xk);
+    // Two accumulators per row, for even and odd vectors of `x`: 2R independent FMA
+    // chains, enough to hide the FMA latency behind the loads.
+    let mut even = [V::ZERO; R];
+    let mut odd = [V::ZERO; R];
+    let (x_pairs, x_last) = x_body.as_chunks::<2>();
+    for (k, [x0, x1]) in x_pairs.iter().enumerate() {
+        let (x0, x1) = (V::new(*x0), V::new(*x1));
         for r in 0..R {
-            acc[r] = V::new(bodies[r][k]).mul_add(xk, acc[r]);
+            even[r] = V::new(bodies[r][2 * k]).mul_add(x0, even[r]);
+            odd[r] = V::new(bodies[r][2 * k + 1]).mul_add(x1, odd[r]);
+        }
+    }
+    if let [x_last] = x_last {
+        let x_last = V::new(*x_last);
+        for r in 0..R {
+            even[r] = V::new(bodies[r][x_body.len() - 1]).mul_add(x_last, even[r]);
         }
     }
     core::array::from_fn(|r| {
         // The padding of `x_tail` is zero, so what the row's padding holds does not count.
-        let tail = padded(&rows[r][split..], 0.0).mul_add(x_tail, acc[r]);
-        tail.reduce_add()
+        let tail = padded(&rows[r][split..], 0.0).mul_add(x_tail, odd[r]);
+        (even[r] + tail).reduce_add()
     })
 }
 
@@ -129,16 +141,8 @@ pub fn softmax(x: &mut [f32]) {
     if x.is_empty() {
         return;
     }
-    let (body, tail) = x.as_chunks::<LANES>();
-    let mut max = padded(tail, f32::NEG_INFINITY);
-    for chunk in body {
-        max = nan_ignoring_max(max, V::new(*chunk));
-    }
-    let max = max
-        .to_array()
-        .into_iter()
-        .fold(f32::NEG_INFINITY, |m, v| if v > m { v } else { m });
-    let max = V::splat(max);
+    // A NaN is skipped here but turns its own term, hence the sum, hence every output, NaN.
+    let max = V::splat(max_skipping_nan(x));
 
     let (body, tail) = x.as_chunks_mut::<LANES>();
     let mut sum = V::ZERO;
@@ -147,31 +151,26 @@ pub fn softmax(x: &mut [f32]) {
         sum += e;
         *chunk = e.to_array();
     }
-    // The tail's padding is −∞, whose term is exactly 0.
-    let e = exp_nonpositive(padded(tail, f32::NEG_INFINITY) - max);
-    sum += e;
-    tail.copy_from_slice(&e.as_array()[..tail.len()]);
+    // The tail's padding is −∞, whose term is exactly 0. The tail stays in a register
+    // until it is scaled: for 10 logits it is the whole softmax.
+    let tail_e = exp_nonpositive(padded(tail, f32::NEG_INFINITY) - max);
+    sum += tail_e;
 
     let inverse = V::splat(1.0 / sum.reduce_add());
-    map_in_place(x, |e| e * inverse);
+    for chunk in body {
+        *chunk = (V::new(*chunk) * inverse).to_array();
+    }
+    store_tail(tail, tail_e * inverse);
 }
 
 /// The index of the first largest element, NaNs skipped; 0 for an empty or all-NaN slice.
 /// Exact (comparisons only), same answer as the twin for every input.
 pub fn argmax(x: &[f32]) -> usize {
-    let (body, tail) = x.as_chunks::<LANES>();
-    let mut max = padded(tail, f32::NEG_INFINITY);
-    for chunk in body {
-        max = nan_ignoring_max(max, V::new(*chunk));
-    }
-    let max = max
-        .to_array()
-        .into_iter()
-        .fold(f32::NEG_INFINITY, |m, v| if v > m { v } else { m });
-
+    let max = max_skipping_nan(x);
     // The first chunk holding the maximum, then the first lane in it. No element equals
     // the maximum only when all are NaN (or −∞ stands alone with NaNs: then it matches).
     let target = V::splat(max);
+    let (body, tail) = x.as_chunks::<LANES>();
     for (k, chunk) in body.iter().enumerate() {
         let hits = V::new(*chunk).simd_eq(target).to_bitmask();
         if hits != 0 {
@@ -197,12 +196,14 @@ fn exp_nonpositive(v: V) -> V {
     // ln 2 split so that `n * LN2_HI` is exact for |n| ≤ 2⁹: the reduction loses nothing.
     const LN2_HI: f32 = 0.693_359_4; // 355 / 512 exactly
     const LN2_LO: f32 = -2.121_944_4e-4;
-    // 2²³ + 127: adding it to an integer-valued `n` in [-126, 0] puts `n + 127` in the
-    // low mantissa bits, which a shift by 23 moves into the exponent field.
-    const EXPONENT_SHIFTER: f32 = 8_388_735.0;
+    // 2²³ + 127: in [2²³, 2²⁴) floats are the integers, so `v log2 e + SHIFTER` rounds
+    // `v log2 e` to the nearest integer `n` and holds `n + 127` in its low mantissa bits,
+    // which a shift by 23 moves into the exponent field: the bits of 2ⁿ, for n in [-126, 0].
+    const SHIFTER: f32 = 8_388_735.0;
 
     let flush = v.simd_lt(V::splat(-87.0));
-    let n = (v * V::splat(core::f32::consts::LOG2_E)).round_ties_even();
+    let shifted = v.mul_add(V::splat(core::f32::consts::LOG2_E), V::splat(SHIFTER));
+    let n = shifted - V::splat(SHIFTER);
     let r = n.mul_neg_add(V::splat(LN2_HI), v);
     let r = n.mul_neg_add(V::splat(LN2_LO), r);
     let p = V::splat(1.987_569_2e-4)
@@ -212,15 +213,34 @@ fn exp_nonpositive(v: V) -> V {
         .mul_add(r, V::splat(1.666_666_5e-1))
         .mul_add(r, V::splat(0.5));
     let e_r = (r * r).mul_add(p, r) + V::ONE;
-    let two_n: V = bytemuck::cast(bytemuck::cast::<V, U>(n + V::splat(EXPONENT_SHIFTER)) << 23u32);
+    let two_n: V = bytemuck::cast(bytemuck::cast::<V, U>(shifted) << 23u32);
     flush.select(V::ZERO, e_r * two_n)
 }
 
-/// Lane-wise `max(a, b)` that never picks a NaN of `b` (`a` starts at −∞, so NaNs are
-/// skipped). `wide`'s `fast_max` answers NaN differently on SSE and on plain arrays.
+/// The largest element of `x`, NaNs skipped; −∞ when `x` is empty or all NaN.
 #[inline(always)]
-fn nan_ignoring_max(a: V, b: V) -> V {
-    b.simd_gt(a).select(b, a)
+fn max_skipping_nan(x: &[f32]) -> f32 {
+    // Lane-wise `b > max ? b : max` from −∞ never takes a NaN. (`wide`'s `max` and
+    // `fast_max` answer NaN differently on SSE and on plain arrays.)
+    let skip_nan = |max: V, b: V| b.simd_gt(max).select(b, max);
+    let (body, tail) = x.as_chunks::<LANES>();
+    let mut max = skip_nan(V::splat(f32::NEG_INFINITY), padded(tail, f32::NEG_INFINITY));
+    for chunk in body {
+        max = skip_nan(max, V::new(*chunk));
+    }
+    // No lane is NaN now. Halving the lanes is a tree of log2(LANES) steps where a fold
+    // would be a chain of LANES - 1, the critical path of a 10-class softmax.
+    let mut lanes = max.to_array();
+    let mut width = LANES / 2;
+    while width > 0 {
+        for i in 0..width {
+            // No NaN to care for, so a plain comparison (`f32::max` adds a NaN test).
+            let (a, b) = (lanes[i], lanes[i + width]);
+            lanes[i] = if b > a { b } else { a };
+        }
+        width /= 2;
+    }
+    lanes[0]
 }
 
 /// `x_i ← f(x_i)` for a lane-wise `f`, the tail through one padded vector.
@@ -231,17 +251,65 @@ fn map_in_place(x: &mut [f32], f: impl Fn(V) -> V) {
         *chunk = f(V::new(*chunk)).to_array();
     }
     if !tail.is_empty() {
-        let v = f(padded(tail, 0.0));
-        tail.copy_from_slice(&v.as_array()[..tail.len()]);
+        store_tail(tail, f(padded(tail, 0.0)));
     }
 }
 
 /// `tail` (shorter than a vector) followed by `fill` in the remaining lanes.
+///
+/// With AVX-512 one masked load. Elsewhere the tail is copied into an array, in pieces of
+/// fixed size (a `copy_from_slice` of unknown length is a call to `memcpy`), and the
+/// array is loaded: the load waits for those narrower stores, a stall the masked load
+/// avoids; for a 10-class softmax, which is all tail, that stall is most of the time.
 #[inline(always)]
 fn padded(tail: &[f32], fill: f32) -> V {
-    let mut lanes = [fill; LANES];
-    lanes[..tail.len()].copy_from_slice(tail);
-    V::new(lanes)
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    {
+        use core::arch::x86_64::{_mm512_mask_loadu_ps, _mm512_set1_ps};
+        debug_assert!(tail.len() < LANES);
+        let mask = (1u16 << tail.len()) - 1;
+        // Safety: the mask enables exactly the first `tail.len()` lanes, all inside `tail`;
+        // masked-off lanes are neither read nor able to fault.
+        V::from(unsafe { _mm512_mask_loadu_ps(_mm512_set1_ps(fill), mask, tail.as_ptr()) })
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+    {
+        let mut lanes = [fill; LANES];
+        copy_short(&mut lanes[..tail.len()], tail);
+        V::new(lanes)
+    }
+}
+
+/// The first `tail.len()` lanes of `v` into `tail` (shorter than a vector).
+#[inline(always)]
+fn store_tail(tail: &mut [f32], v: V) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    {
+        use core::arch::x86_64::_mm512_mask_storeu_ps;
+        debug_assert!(tail.len() < LANES);
+        let mask = (1u16 << tail.len()) - 1;
+        // Safety: the mask enables exactly the first `tail.len()` lanes, all inside `tail`;
+        // masked-off lanes are not written.
+        unsafe { _mm512_mask_storeu_ps(tail.as_mut_ptr(), mask, v.into()) }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+    copy_short(tail, &v.as_array()[..tail.len()]);
+}
+
+/// `dst.copy_from_slice(src)` for fewer than `LANES` elements, as at most log2(LANES)
+/// copies of fixed sizes (e.g. 4, 2, 1), each a register move.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+#[inline(always)]
+fn copy_short(dst: &mut [f32], src: &[f32]) {
+    let mut done = 0;
+    let mut width = LANES / 2;
+    while width > 0 {
+        if src.len() - done >= width {
+            dst[done..done + width].copy_from_slice(&src[done..done + width]);
+            done += width;
+        }
+        width /= 2;
+    }
 }
 
 #[cfg(test)]
