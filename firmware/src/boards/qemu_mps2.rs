@@ -4,7 +4,8 @@
 use core::convert::Infallible;
 use core::ptr::{read_volatile, write_volatile};
 
-use cortex_m::peripheral::{SYST, syst::SystClkSource};
+use cortex_m::interrupt::InterruptNumber;
+use cortex_m::peripheral::{NVIC, SYST, syst::SystClkSource};
 use cortex_m_semihosting::{debug, nr, syscall};
 use defmt_semihosting as _;
 
@@ -63,7 +64,10 @@ pub fn exit(success: bool) -> ! {
     }
 }
 
-/// The CMSDK APB UART0 of the MPS2 boards, polled.
+/// The CMSDK APB UART0 of the MPS2 boards. Waiting for a byte sleeps in `wfi` with
+/// interrupts masked: the RX interrupt still wakes the core (and no handler runs), and
+/// the sleeping core lets QEMU deliver the next byte at once, ~2× the throughput of a
+/// busy-polled status register.
 pub struct Uart0 {
     _private: (),
 }
@@ -76,7 +80,10 @@ impl Uart0 {
     const BAUDDIV: *mut u32 = (Self::BASE + 0x10) as *mut u32;
     const STATE_TX_FULL: u32 = 1 << 0;
     const STATE_RX_FULL: u32 = 1 << 1;
-    const CTRL_TX_RX_ENABLE: u32 = 0b11;
+    const INTCLEAR: *mut u32 = (Self::BASE + 0x0C) as *mut u32;
+    /// TX enable, RX enable, RX interrupt enable.
+    const CTRL_ENABLE: u32 = 0b1011;
+    const INT_RX: u32 = 1 << 1;
     /// 25 MHz / 115200 baud (QEMU ignores the rate but rejects divisors below 16).
     const DIVISOR: u32 = 217;
 
@@ -84,8 +91,13 @@ impl Uart0 {
         // Safety: UART0's registers, owned by this one value (Board::init runs once).
         unsafe {
             write_volatile(Self::BAUDDIV, Self::DIVISOR);
-            write_volatile(Self::CTRL, Self::CTRL_TX_RX_ENABLE);
+            write_volatile(Self::CTRL, Self::CTRL_ENABLE);
         }
+        // The RX interrupt only wakes `wfi`; with PRIMASK set its handler never runs.
+        cortex_m::interrupt::disable();
+        // Safety: unmasking cannot break a critical section: PRIMASK is set just above
+        // and stays set.
+        unsafe { NVIC::unmask(Uart0Rx) };
         Self { _private: () }
     }
 
@@ -102,10 +114,20 @@ impl embedded_hal_nb::serial::ErrorType for Uart0 {
 impl embedded_hal_nb::serial::Read<u8> for Uart0 {
     fn read(&mut self) -> nb::Result<u8, Infallible> {
         if self.state() & Self::STATE_RX_FULL == 0 {
+            // Returns on the RX interrupt's pending bit (or any other event).
+            cortex_m::asm::wfi();
             return Err(nb::Error::WouldBlock);
         }
-        // Safety: reading DATA pops the received byte; this value owns the UART.
-        Ok(unsafe { read_volatile(Self::DATA) } as u8)
+        // Safety: reading DATA pops the received byte; clearing the interrupt (in the
+        // UART, then in the NVIC) lets the next byte wake `wfi` again. This value owns
+        // the UART.
+        let byte = unsafe {
+            let byte = read_volatile(Self::DATA) as u8;
+            write_volatile(Self::INTCLEAR, Self::INT_RX);
+            byte
+        };
+        NVIC::unpend(Uart0Rx);
+        Ok(byte)
     }
 }
 
@@ -124,6 +146,17 @@ impl embedded_hal_nb::serial::Write<u8> for Uart0 {
             return Err(nb::Error::WouldBlock);
         }
         Ok(())
+    }
+}
+
+/// UART0's receive interrupt on mps2-an386.
+#[derive(Clone, Copy)]
+struct Uart0Rx;
+
+// Safety: 0 is UART0's RX line on mps2-an385/386, a valid external interrupt number.
+unsafe impl InterruptNumber for Uart0Rx {
+    fn number(self) -> u16 {
+        0
     }
 }
 
