@@ -1,0 +1,108 @@
+//! One whole inference, `nn_core::Mlp::predict` (the dispatched SIMD kernels) beside the
+//! same steps through the scalar twins, for a 784-1024-10 and a 784-128-10 model with
+//! random weights. Throughput is the model's bytes, which every inference streams.
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use nn_core::kernels::scalar;
+use nn_core::{Activation, InputScaling, Mlp};
+
+use super::{Rng, config};
+
+/// A model with weights uniform in ±1/√fan-in, on the heap: 784-1024-10 is 3.2 MB, too
+/// big for a stack, and `Box::new(Mlp { .. })` may build it on one first.
+fn boxed_model<const IN: usize, const H: usize, const OUT: usize>(
+    rng: &mut Rng,
+) -> Box<Mlp<IN, H, OUT>> {
+    let mut uninit = Box::<Mlp<IN, H, OUT>>::new_uninit();
+    let p = uninit.as_mut_ptr();
+    // Safety: `p` points to memory for one `Mlp`, which is zeroed first: zero bytes are a
+    // valid f32 (0.0), so every weight, bias and scaling field is then initialised. The
+    // two `Activation` fields, for which zero bytes need not name a variant, are written
+    // through raw pointers and never read before.
+    let mut model = unsafe {
+        p.write_bytes(0, 1);
+        (&raw mut (*p).hidden_activation).write(Activation::Sigmoid);
+        (&raw mut (*p).output_activation).write(Activation::Softmax);
+        uninit.assume_init()
+    };
+    model.scaling = InputScaling::UNIT;
+    fill(
+        model.hidden.weights.as_mut_slice(),
+        rng,
+        1.0 / (IN as f32).sqrt(),
+    );
+    fill(model.hidden.bias.as_mut_slice(), rng, 0.1);
+    fill(
+        model.output.weights.as_mut_slice(),
+        rng,
+        1.0 / (H as f32).sqrt(),
+    );
+    fill(model.output.bias.as_mut_slice(), rng, 0.1);
+    model
+}
+
+fn fill(dst: &mut [f32], rng: &mut Rng, scale: f32) {
+    for v in dst {
+        *v = rng.next() * scale;
+    }
+}
+
+/// What `Mlp::predict` does, step for step, through the scalar twins.
+fn predict_scalar<const IN: usize, const H: usize, const OUT: usize>(
+    m: &Mlp<IN, H, OUT>,
+    x: &[f32; IN],
+) -> usize {
+    assert!(x.iter().all(|v| v.is_finite()));
+    let mut hidden = [0.0f32; H];
+    let mut out = [0.0f32; OUT];
+    scalar::gemv_bias(
+        m.hidden.weights.as_slice(),
+        x,
+        m.hidden.bias.as_slice(),
+        &mut hidden,
+    );
+    scalar::sigmoid(&mut hidden);
+    scalar::gemv_bias(
+        m.output.weights.as_slice(),
+        &hidden,
+        m.output.bias.as_slice(),
+        &mut out,
+    );
+    scalar::softmax(&mut out);
+    scalar::argmax(&out)
+}
+
+fn bench_model<const IN: usize, const H: usize, const OUT: usize>(
+    c: &mut Criterion,
+    rng: &mut Rng,
+) {
+    let model = boxed_model::<IN, H, OUT>(rng);
+    let mut x = [0.0f32; IN];
+    fill(&mut x, rng, 1.0);
+    let name = format!("{IN}-{H}-{OUT}");
+    let mut group = c.benchmark_group("inference");
+    group.throughput(Throughput::Bytes(
+        (Mlp::<IN, H, OUT>::PARAMETERS * size_of::<f32>()) as u64,
+    ));
+    group.bench_function(BenchmarkId::new("scalar", &name), |b| {
+        b.iter(|| predict_scalar(black_box(&model), black_box(&x)))
+    });
+    group.bench_function(BenchmarkId::new("simd", &name), |b| {
+        b.iter(|| black_box(&model).predict(black_box(&x)).map(|p| p.class))
+    });
+    group.finish();
+}
+
+fn inference(c: &mut Criterion) {
+    let mut rng = Rng(0x5eed_0001);
+    bench_model::<784, 1024, 10>(c, &mut rng);
+    bench_model::<784, 128, 10>(c, &mut rng);
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = inference
+}
