@@ -1,0 +1,86 @@
+//! Writes the seed corpora into `fuzz/seeds/<target>/`: small valid inputs of each kind, so
+//! libFuzzer starts from bytes that get past the magic numbers and checksums.
+//!
+//! `cd fuzz && cargo run --example make_seeds` (scripts/fuzz.sh runs it when seeds are missing).
+
+use std::fs;
+use std::io::Cursor;
+use std::path::Path;
+
+use nn_core::format::{Header, encode, encoded_len};
+use nn_core::protocol::{
+    MAX_FRAME, Request, Response, ResponseBody, encode_request, encode_response,
+};
+use nn_core::{Activation, InputScaling};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
+    let write = |target: &str, name: &str, bytes: &[u8]| -> std::io::Result<()> {
+        let dir = root.join(target);
+        fs::create_dir_all(&dir)?;
+        fs::write(dir.join(name), bytes)
+    };
+
+    // Model files: the 2-3-2 shape the fuzz target views as a typed model, and a 4-2-3 one.
+    for (name, shape, hidden, scaling) in [
+        ("mlp-2-3-2-sigmoid", [2, 3, 2], Activation::Sigmoid, InputScaling::RAW),
+        ("mlp-4-2-3-relu", [4, 2, 3], Activation::Relu, InputScaling::UNIT),
+    ] {
+        let header = Header::new(shape, hidden, Activation::Softmax, scaling)?;
+        let [i, h, o] = shape;
+        let ramp = |n: usize, k: f32| (0..n).map(|j| (j as f32 - k) * 0.25).collect::<Vec<_>>();
+        let (w1, b1, w2, b2) = (ramp(h * i, 1.0), ramp(h, 0.5), ramp(o * h, 2.0), ramp(o, 0.0));
+        let mut out = vec![0u8; encoded_len(&header)?];
+        let n = encode(&header, [&w1, &b1, &w2, &b2], &mut out)?;
+        write("model_file", &format!("{name}.nnm"), &out[..n])?;
+    }
+
+    // Frames: a request, a prediction and an error response, and all three on one line.
+    let mut pixels = [0u8; 784];
+    for (j, p) in pixels.iter_mut().enumerate() {
+        *p = if (j / 28) % 7 < 3 { 255 } else { (j % 251) as u8 };
+    }
+    let mut buf = [0u8; MAX_FRAME];
+    let request = encode_request(&Request { id: 7, pixels }, &mut buf)?.to_vec();
+    let prediction = Response {
+        id: 7,
+        body: ResponseBody::Prediction {
+            class: 3,
+            probabilities: [0.05, 0.05, 0.05, 0.55, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05],
+        },
+    };
+    let prediction = encode_response(&prediction, &mut buf)?.to_vec();
+    let error = Response {
+        id: 0,
+        body: ResponseBody::Error(nn_core::protocol::FrameError::BadCrc),
+    };
+    let error = encode_response(&error, &mut buf)?.to_vec();
+    write("frame", "request", &request)?;
+    write("frame", "prediction", &prediction)?;
+    write("frame", "error-response", &error)?;
+    write("frame", "stream", &[&b"garbage"[..], &[0], &request, &prediction, &error].concat())?;
+
+    // IDX: two 28×28 images and their labels.
+    let mut images = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28];
+    images.extend(pixels.iter().chain(pixels.iter().rev()));
+    write("idx", "images-2", &images)?;
+    write("idx", "labels-2", &[0, 0, 8, 1, 0, 0, 0, 2, 7, 2])?;
+
+    // Images: a small dark "7" on white in each format `predict` reads, and one inverted.
+    let seven = image::GrayImage::from_fn(16, 20, |x, y| {
+        let ink = y < 3 && x > 2 || (y >= 3 && x + y / 2 >= 12 && x + y / 2 <= 14);
+        image::Luma([if ink { 20 } else { 240 }])
+    });
+    let inverted = image::GrayImage::from_fn(16, 20, |x, y| image::Luma([255 - seven[(x, y)].0[0]]));
+    for (name, img, format) in [
+        ("seven.png", &seven, image::ImageFormat::Png),
+        ("seven.jpg", &seven, image::ImageFormat::Jpeg),
+        ("seven.pgm", &seven, image::ImageFormat::Pnm),
+        ("seven-inverted.png", &inverted, image::ImageFormat::Png),
+    ] {
+        let mut bytes = Cursor::new(Vec::new());
+        img.write_to(&mut bytes, format)?;
+        write("preprocess", name, bytes.get_ref())?;
+    }
+    Ok(())
+}
