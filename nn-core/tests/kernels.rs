@@ -66,7 +66,7 @@ const SIGMOID_BOUND: f64 = 2e-7;
 /// The softmax's contract: relative error of each output, plus `|x_i − max x| · 2⁻²⁴`
 /// relative from rounding that f32 difference, plus what flushing terms below e^-87
 /// (≈ 1.6e-38) of the largest may cost.
-const SOFTMAX_RELATIVE: f64 = 2.5e-7;
+const SOFTMAX_RELATIVE: f64 = 5e-7;
 const SOFTMAX_FLUSH: f64 = 2e-38;
 /// Lengths around a vector's width (4, 8 or 16 lanes) and the model's layer sizes.
 const LENGTHS: [usize; 9] = [0, 1, 3, 15, 16, 17, 33, 784, 1024];

@@ -59,9 +59,10 @@ pub fn relu(x: &mut [f32]) {
 /// `x_i ← e^(x_i - max x) / Σ_j e^(x_j - max x)`, in place.
 ///
 /// Stable: for finite inputs of any size (±1e4 included) there is no overflow and no NaN,
-/// every output is within 2.5e-7 relative of the exact value (terms below e^-87 of the
-/// largest may be 0), and the outputs sum to 1 within 1e-6. A NaN anywhere, a +∞, or
-/// all −∞ makes every output NaN.
+/// every output `p_i` is within `(5e-7 + |x_i − max x| · 2⁻²⁴) · p_i` of the exact value
+/// (the second term is the rounding of the f32 difference `x_i − max x`; terms below
+/// e^-87 of the largest may be 0), and the outputs sum to 1 within 1e-6. A NaN anywhere,
+/// a +∞, or all −∞ makes every output NaN.
 #[inline]
 pub fn softmax(x: &mut [f32]) {
     chosen::softmax(x)
