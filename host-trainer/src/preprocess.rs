@@ -175,10 +175,11 @@ fn preprocess_named(img: &DynamicImage, name: &str) -> Result<[u8; PIXELS], Prep
     //    other end of the scale.
     let paper = median(border(&grey, w, h));
     let dark_ink = paper > 127.5;
-    let mut ink: Vec<f32> = grey
-        .iter()
-        .map(|&v| if dark_ink { paper - v } else { v - paper }.max(0.0))
-        .collect();
+    // In place: a phone photo is tens of megapixels, and each f32 copy is 4 bytes a pixel.
+    let mut ink = grey;
+    for v in &mut ink {
+        *v = if dark_ink { paper - *v } else { *v - paper }.max(0.0);
+    }
     let peak = ink.iter().copied().fold(0.0, f32::max);
     if peak < MIN_CONTRAST {
         return Err(blank());
