@@ -68,6 +68,9 @@ pub struct TrainArgs {
     /// Adam's learning rate.
     #[arg(long)]
     pub lr: Option<f32>,
+    /// Multiply the learning rate by this after every epoch (1 = constant).
+    #[arg(long)]
+    pub lr_decay: Option<f32>,
     /// Seeds weight init and shuffling; the same seed and thread count give the same model.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -163,6 +166,9 @@ impl TrainArgs {
         if let Some(v) = self.lr {
             c.adam.lr = v;
         }
+        if let Some(v) = self.lr_decay {
+            c.lr_decay = v;
+        }
         c
     }
 }
@@ -175,6 +181,12 @@ fn train_command(args: &TrainArgs) -> Result<()> {
     if !(config.adam.lr.is_finite() && config.adam.lr > 0.0) {
         bail!("--lr must be a positive number, got {}", config.adam.lr);
     }
+    if !(config.lr_decay.is_finite() && config.lr_decay > 0.0) {
+        bail!(
+            "--lr-decay must be a positive number, got {}",
+            config.lr_decay
+        );
+    }
     let out = args
         .out
         .clone()
@@ -184,13 +196,14 @@ fn train_command(args: &TrainArgs) -> Result<()> {
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
     let mnist = data::load(&dir, Fetch::Allowed)?;
     println!(
-        "training {}: 784-{}-10 {:?}, batch {}, {} epochs, lr {}, seed {}, {} threads, {} examples",
+        "training {}: 784-{}-10 {:?}, batch {}, {} epochs, lr {} (x{} per epoch), seed {}, {} threads, {} examples",
         config.preset,
         config.hidden,
         config.activation,
         config.batch_size,
         config.epochs,
         config.adam.lr,
+        config.lr_decay,
         config.seed,
         threads,
         mnist.train.len()

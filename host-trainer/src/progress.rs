@@ -79,7 +79,7 @@ impl Observer for Progress {
     fn batch_end(&mut self, done: usize, loss: f64, accuracy: f64) {
         self.batches += 1;
         if let Some(bar) = &self.bar {
-            if self.batches % BAR_EVERY == 0 || done == self.examples {
+            if self.batches.is_multiple_of(BAR_EVERY) || done == self.examples {
                 bar.set_position(done as u64);
                 bar.set_message(format!(
                     "loss {loss:.4} accuracy {accuracy:.4} {:.0} samples/s",

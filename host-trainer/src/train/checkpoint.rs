@@ -175,7 +175,7 @@ fn decode(bytes: &[u8], expected: &TrainConfig) -> Result<Trainer, Problem> {
 }
 
 fn check_config(saved: &TrainConfig, wanted: &TrainConfig) -> Result<(), Problem> {
-    let fields: [(&'static str, String, String); 7] = [
+    let fields: [(&'static str, String, String); 8] = [
         ("preset", saved.preset.clone(), wanted.preset.clone()),
         (
             "hidden",
@@ -201,6 +201,11 @@ fn check_config(saved: &TrainConfig, wanted: &TrainConfig) -> Result<(), Problem
             "adam",
             format!("{:?}", saved.adam),
             format!("{:?}", wanted.adam),
+        ),
+        (
+            "lr-decay",
+            saved.lr_decay.to_string(),
+            wanted.lr_decay.to_string(),
         ),
         ("seed", saved.seed.to_string(), wanted.seed.to_string()),
     ];

@@ -6,12 +6,14 @@
 //! - [`rng`]: the seeded generator behind init and shuffling.
 //! - [`presets`]: the named recipes (`seed`, `default`, `mcu`).
 //! - [`checkpoint`]: everything needed to resume, written atomically with a checksum.
+//! - [`denormals`]: flush-to-zero, without which saturated sigmoids crawl.
 //! - [`export`]: the nn-core model file, written and read back.
 //!
 //! [`Trainer`] holds the whole state of a run; [`run`] drives it epoch by epoch.
 
 pub mod adam;
 pub mod checkpoint;
+pub mod denormals;
 pub mod export;
 pub mod network;
 pub mod presets;
@@ -44,13 +46,27 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Epochs in the whole run.
     pub epochs: usize,
-    /// Optimizer hyper-parameters.
+    /// Optimizer hyper-parameters; `adam.lr` is the first epoch's learning rate.
     pub adam: AdamConfig,
+    /// Each epoch's learning rate is the previous one's times this (1 = constant, as the
+    /// seed's Keras model). Smaller steps late in training settle into a better minimum.
+    #[serde(default = "constant_lr")]
+    pub lr_decay: f32,
     /// Seeds weight init and every epoch's shuffle.
     pub seed: u64,
 }
 
+fn constant_lr() -> f32 {
+    1.0
+}
+
 impl TrainConfig {
+    /// The learning rate of 1-based `epoch`.
+    pub fn lr_at(&self, epoch: usize) -> f32 {
+        let decays = i32::try_from(epoch.saturating_sub(1)).unwrap_or(i32::MAX);
+        self.adam.lr * self.lr_decay.powi(decays)
+    }
+
     /// The network's sizes.
     pub fn shape(&self) -> Shape {
         Shape::mnist(self.hidden)
@@ -190,9 +206,11 @@ impl Trainer {
         if train.is_empty() {
             return Err(TrainError::Invalid("the training set is empty".into()));
         }
+        denormals::flush_to_zero_everywhere();
         let start = Instant::now();
         let epoch = self.epoch + 1;
         let n = train.len();
+        self.adam.config.lr = self.config.lr_at(epoch);
         observer.epoch_start(epoch, self.config.epochs, n);
         let mut order: Vec<usize> = (0..n).collect();
         self.rng.shuffle(&mut order);
@@ -210,8 +228,13 @@ impl Trainer {
                     loss: mean,
                 });
             }
-            network::backward(&self.net, &mut self.ws, &mut self.grads, b);
-            self.adam.step(&mut self.net.params, &self.grads);
+            network::backward_and_step(
+                &mut self.net,
+                &mut self.ws,
+                &mut self.grads,
+                &mut self.adam,
+                b,
+            );
             loss_sum += stats.loss_sum;
             correct += stats.correct;
             done += b;
