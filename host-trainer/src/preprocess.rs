@@ -34,6 +34,9 @@ pub const CENTRE: f32 = 14.0;
 
 /// Largest width or height accepted when decoding.
 pub const MAX_SIDE: u32 = 16_384;
+/// Most pixels preprocessed (a 48 MP phone photo fits); each costs about 6 bytes of working
+/// memory on top of the decoded image.
+pub const MAX_PIXELS: u64 = 50_000_000;
 /// Most memory the decoder may allocate (bytes).
 pub const MAX_ALLOC: u64 = 256 << 20;
 /// Largest image file read from disk (bytes).
@@ -66,7 +69,7 @@ pub enum PreprocessError {
     },
     /// The image (or the file) is larger than the limits.
     #[error(
-        "{file}: image too large ({detail}); limits are {MAX_SIDE}x{MAX_SIDE} pixels and {MAX_FILE_BYTES} bytes"
+        "{file}: image too large ({detail}); limits are {MAX_SIDE} pixels a side, {MAX_PIXELS} pixels, {MAX_FILE_BYTES} bytes of file"
     )]
     TooLarge {
         /// The file (or `<bytes>`).
@@ -159,6 +162,12 @@ fn preprocess_named(img: &DynamicImage, name: &str) -> Result<[u8; PIXELS], Prep
     let (w, h) = (img.width() as usize, img.height() as usize);
     if w == 0 || h == 0 {
         return Err(blank());
+    }
+    if u64::from(img.width()) * u64::from(img.height()) > MAX_PIXELS {
+        return Err(PreprocessError::TooLarge {
+            file: name.to_owned(),
+            detail: format!("{w}x{h} is over {MAX_PIXELS} pixels"),
+        });
     }
 
     // 1. Grey, composited over white paper.

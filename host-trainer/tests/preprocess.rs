@@ -261,6 +261,12 @@ fn absurd_dimensions_are_rejected_before_allocating() {
         let err = preprocess::from_bytes(&bytes).unwrap_err();
         assert!(matches!(err, PreprocessError::TooLarge { .. }), "{err:?}");
     }
+    // Decodable, but more pixels than preprocessing takes on.
+    let huge = DynamicImage::ImageLuma8(GrayImage::new(10_000, 5_001));
+    assert!(matches!(
+        preprocess::preprocess(&huge),
+        Err(PreprocessError::TooLarge { .. })
+    ));
     // The same header with sane dimensions fails for the missing data instead.
     assert!(matches!(
         preprocess::from_bytes(&png_header(28, 28)),
