@@ -269,7 +269,9 @@ pub fn load_test(dir: &Path, fetch: Fetch) -> Result<Dataset, DataError> {
 pub fn ensure(dir: &Path) -> Result<(), DataError> {
     prepare(dir, Fetch::Allowed, &ALL_FILES)?;
     for file in fetch::fetched_files(dir)? {
-        fetch::verify_file(&dir.join(file.name), file)?;
+        if let Some(path) = find(dir, file) {
+            fetch::verify_file(&path, file)?;
+        }
     }
     Ok(())
 }
