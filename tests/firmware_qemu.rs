@@ -1,0 +1,200 @@
+//! The firmware, end to end: built for the Cortex-M4F, run in QEMU (mps2-an386), checked
+//! against the host's own nn-core results. Needs `qemu-system-arm` and `defmt-print`
+//! (scripts/setup.sh installs both) and the MNIST test set (fetched on first use).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use host_trainer::data::{self, Fetch};
+use host_trainer::device_eval::{self, DeviceEvalArgs, HostModel, Link, Qemu};
+use nn_core::IMAGE_PIXELS;
+use nn_core::protocol::{self, FrameError, MAX_FRAME, Request, ResponseBody};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn firmware_dir() -> PathBuf {
+    root().join("firmware")
+}
+
+/// Runs cargo in firmware/ (its own config, target and lock file) and asserts success.
+fn cargo_in_firmware(args: &[&str]) {
+    let status = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(firmware_dir())
+        // The firmware's ELF must land where device-eval looks for it.
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "cargo {args:?} in firmware/ failed");
+}
+
+/// The QEMU firmware's ELF, built once for all tests in this file.
+fn elf() -> &'static Path {
+    static ELF: OnceLock<PathBuf> = OnceLock::new();
+    ELF.get_or_init(|| {
+        cargo_in_firmware(&["build", "--release"]);
+        root().join(device_eval::DEFAULT_ELF)
+    })
+}
+
+fn host_model() -> HostModel {
+    HostModel::load(&root().join(device_eval::DEFAULT_MODEL)).expect("the firmware's model loads")
+}
+
+#[test]
+fn self_test_in_qemu_agrees_with_the_host_digit_by_digit() {
+    let elf = elf();
+    let output = Command::new(firmware_dir().join("scripts/qemu-run.sh"))
+        .arg(elf)
+        .output()
+        .expect("the QEMU runner starts");
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "self-test failed: {}\n{log}",
+        output.status
+    );
+
+    // The same 100 digits, classified by the host's kernels.
+    let images = std::fs::read(firmware_dir().join("data/t10k-100-images.bin")).unwrap();
+    let labels = std::fs::read(firmware_dir().join("data/t10k-100-labels.bin")).unwrap();
+    let model = host_model();
+    let mut correct = 0;
+    for (i, (image, &label)) in images.chunks_exact(IMAGE_PIXELS).zip(&labels).enumerate() {
+        let (class, _) = model.predict_pixels(image.try_into().unwrap()).unwrap();
+        correct += usize::from(class == usize::from(label));
+        let line = format!("digit {i} label={label} class={class} ");
+        assert!(
+            log.contains(&line),
+            "the firmware does not say `{line}`:\n{log}"
+        );
+    }
+
+    let summary = log
+        .lines()
+        .find(|l| l.contains("self-test images="))
+        .unwrap_or_else(|| panic!("no summary line:\n{log}"));
+    let field = |name: &str| -> &str {
+        summary
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in `{summary}`"))
+    };
+    let accuracy: f64 = field("accuracy=").parse().unwrap();
+    assert!(
+        (accuracy - correct as f64 / 100.0).abs() < 1e-6,
+        "{summary}"
+    );
+    let instructions: u64 = field("instructions_per_inference=").parse().unwrap();
+    // At least one instruction per multiply-accumulate of a 784-H-10 network.
+    assert!(instructions > 101_632, "{summary}");
+}
+
+#[test]
+fn device_eval_over_the_whole_test_set_matches_the_host() {
+    let elf = elf();
+    let test = data::load_test(&data::default_dir(), Fetch::Allowed).expect("MNIST test set");
+    let images: Vec<&[u8; IMAGE_PIXELS]> = (0..test.len()).map(|i| test.image(i)).collect();
+    let labels: Vec<u8> = (0..test.len()).map(|i| test.label(i)).collect();
+    let (_qemu, stream) = Qemu::start(elf).expect("QEMU starts");
+    let mut link = Link::new(stream);
+    let report = device_eval::evaluate(&mut link, &host_model(), &images, &labels, 8).unwrap();
+    assert_eq!(report.images, 10_000);
+    assert_eq!(report.agree_with_host, 10_000, "{report:?}");
+    assert!(report.max_prob_diff <= 1e-5, "{report:?}");
+}
+
+#[test]
+fn device_eval_command_writes_its_metrics() {
+    let metrics = std::env::temp_dir().join(format!("device-eval-{}.json", std::process::id()));
+    let args = DeviceEvalArgs {
+        port: None,
+        qemu: Some(elf().to_path_buf()),
+        model: root().join(device_eval::DEFAULT_MODEL),
+        data: None,
+        limit: Some(20),
+        in_flight: None,
+        metrics: Some(metrics.clone()),
+    };
+    device_eval::run(&args).unwrap();
+    let json = std::fs::read_to_string(&metrics).unwrap();
+    let _ = std::fs::remove_file(&metrics);
+    for key in [
+        "\"images\": 20",
+        "\"agree_with_host\": 20",
+        "\"accuracy\"",
+        "\"max_prob_diff\"",
+    ] {
+        assert!(json.contains(key), "{key} missing from {json}");
+    }
+}
+
+#[test]
+fn broken_frames_get_error_replies_and_serving_goes_on() {
+    let (_qemu, stream) = Qemu::start(elf()).expect("QEMU starts");
+    let mut link = Link::new(stream);
+    let image = [7u8; IMAGE_PIXELS];
+    let mut buf = [0u8; MAX_FRAME];
+
+    // A valid frame with one byte changed inside: COBS still parses, the CRC does not.
+    let mut corrupt = protocol::encode_request(
+        &Request {
+            id: 5,
+            pixels: image,
+        },
+        &mut buf,
+    )
+    .unwrap()
+    .to_vec();
+    corrupt[100] = corrupt[100].wrapping_add(1).max(1);
+    link.send_raw(&corrupt).unwrap();
+    let reply = link.read_response().unwrap();
+    assert_eq!(reply.id, 0);
+    assert!(
+        matches!(
+            reply.body,
+            ResponseBody::Error(FrameError::BadCrc | FrameError::Corrupt)
+        ),
+        "{reply:?}"
+    );
+
+    // Twice the longest frame, then the terminator.
+    let mut oversized = vec![0x55u8; 2 * MAX_FRAME];
+    oversized.push(0);
+    link.send_raw(&oversized).unwrap();
+    let reply = link.read_response().unwrap();
+    assert_eq!(
+        reply.body,
+        ResponseBody::Error(FrameError::Oversized),
+        "{reply:?}"
+    );
+
+    link.send_request(&Request {
+        id: 42,
+        pixels: image,
+    })
+    .unwrap();
+    let reply = link.read_response().unwrap();
+    assert_eq!(reply.id, 42);
+    let (host_class, host_p) = host_model().predict_pixels(&image).unwrap();
+    match reply.body {
+        ResponseBody::Prediction {
+            class,
+            probabilities,
+        } => {
+            assert_eq!(usize::from(class), host_class);
+            for (d, h) in probabilities.iter().zip(&host_p) {
+                assert!((d - h).abs() <= 1e-5, "{probabilities:?} vs {host_p:?}");
+            }
+        }
+        other => panic!("expected a prediction, got {other:?}"),
+    }
+}
+
+#[test]
+fn nucleo_f411re_firmware_compiles() {
+    cargo_in_firmware(&["build-nucleo"]);
+}
