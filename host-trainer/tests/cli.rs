@@ -165,3 +165,55 @@ fn resume_with_other_settings_fails_in_one_line() {
     ]);
     assert_one_line_failure(&again, "m.nnm.ckpt");
 }
+
+#[test]
+fn kill_9_then_resume_gives_the_uninterrupted_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train", "--preset", "mcu", "--hidden", "48", "--epochs", "4", "--seed", "7",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(["--out".to_string(), out.display().to_string()])
+        .collect()
+    };
+    let whole = dir.path().join("whole.nnm");
+    let o = bin(&args(&whole).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let killed = dir.path().join("killed.nnm");
+    let ckpt = dir.path().join("killed.nnm.ckpt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_host-trainer"))
+        .args(args(&killed))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // SIGKILL as soon as the first epoch's checkpoint lands, mid-way through the second.
+    while !ckpt.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "exited before its first checkpoint"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!killed.exists(), "killed before the end, so no model yet");
+
+    let mut resume = args(&killed);
+    resume.push("--resume".into());
+    let o = bin(&resume.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let from = out
+        .lines()
+        .find_map(|l| l.strip_prefix("(resumed after epoch "))
+        .expect("the run says it resumed");
+    assert!(from.starts_with(['1', '2', '3']), "{out}");
+    assert_eq!(
+        std::fs::read(&killed).unwrap(),
+        std::fs::read(&whole).unwrap(),
+        "byte-identical to the uninterrupted run"
+    );
+}
