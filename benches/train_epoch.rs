@@ -1,6 +1,7 @@
 //! One training step of the seed preset (784-1024-10 sigmoid, batch 32) and its parts:
-//! forward, backward, the Adam update. An epoch is 1,875 such steps, so
-//! `seconds per epoch ≈ 1875 × step`. Run with `cargo bench --bench train_epoch`.
+//! forward, backward, the Adam update, and backward fused with the update as training runs
+//! it. An epoch is 1,875 steps, so `seconds per epoch ≈ 1875 × (forward + fused)`.
+//! Run with `cargo bench --bench train_epoch`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use host_trainer::data::Dataset;
@@ -37,6 +38,7 @@ fn step(c: &mut Criterion) {
     ws.load(&data.images, &data.labels, &indices, config.scaling);
     let mut grads = Flat::zeros(config.shape());
 
+    host_trainer::train::denormals::flush_to_zero_everywhere();
     let mut g = c.benchmark_group("seed_step");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.bench_function("forward", |b| {
@@ -47,6 +49,17 @@ fn step(c: &mut Criterion) {
     });
     g.bench_function("adam", |b| {
         b.iter(|| trainer.adam.step(&mut trainer.net.params, &grads))
+    });
+    g.bench_function("backward_and_step_fused", |b| {
+        b.iter(|| {
+            network::backward_and_step(
+                &mut trainer.net,
+                &mut ws,
+                &mut grads,
+                &mut trainer.adam,
+                BATCH,
+            )
+        })
     });
     g.finish();
 
