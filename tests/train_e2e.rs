@@ -18,7 +18,15 @@ fn train(preset: &str) -> serde_json::Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "--quiet", "--release", "-p", "host-trainer", "--", "train"])
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "host-trainer",
+            "--",
+            "train",
+        ])
         .args(["--preset", preset, "--seed", "1"])
         .arg("--out")
         .arg(&model)
@@ -36,7 +44,9 @@ fn train(preset: &str) -> serde_json::Value {
 }
 
 fn accuracy(m: &serde_json::Value) -> f64 {
-    m["test_accuracy"].as_f64().expect("test_accuracy is a number")
+    m["test_accuracy"]
+        .as_f64()
+        .expect("test_accuracy is a number")
 }
 
 #[test]
