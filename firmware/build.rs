@@ -120,19 +120,27 @@ fn run() -> Result<(), String> {
         scale = header.scaling.scale.to_bits(),
         offset = header.scaling.offset.to_bits(),
     );
-    for (name, (ty, inner)) in names.iter().zip([
-        ("nn_core::Matrix<HIDDEN, INPUT>", "Matrix"),
-        ("nn_core::Vector<HIDDEN>", "Vector"),
-        ("nn_core::Matrix<OUTPUT, HIDDEN>", "Matrix"),
-        ("nn_core::Vector<OUTPUT>", "Vector"),
-    ]) {
-        // Safety (of the generated code): the file holds exactly size_of::<ty>() bytes of
-        // little-endian f32 (checked by the decoder above), the target is little-endian,
-        // and every bit pattern is a valid f32.
+    let types = [
+        ("Matrix<HIDDEN, INPUT>", "Matrix", "[[f32; INPUT]; HIDDEN]"),
+        ("Vector<HIDDEN>", "Vector", "[f32; HIDDEN]"),
+        (
+            "Matrix<OUTPUT, HIDDEN>",
+            "Matrix",
+            "[[f32; HIDDEN]; OUTPUT]",
+        ),
+        ("Vector<OUTPUT>", "Vector", "[f32; OUTPUT]"),
+    ];
+    for ((name, tensor), (ty, wrapper, array)) in names.iter().zip(Tensor::ALL).zip(types) {
+        // Safety (of the generated code): the file holds exactly the array's bytes as
+        // little-endian f32 (checked by the decoder above, and by transmute's size check),
+        // the target is little-endian, and every bit pattern is a valid f32.
         let _ = writeln!(
             rust,
-            "static {upper}: {ty} = nn_core::{inner}(unsafe {{ core::mem::transmute(*include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{name}.bin\"))) }});",
+            "static {upper}: nn_core::{ty} = nn_core::{wrapper}(unsafe {{ \
+             core::mem::transmute::<[u8; {len}], {array}>(\
+             *include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{name}.bin\"))) }});",
             upper = name.to_uppercase(),
+            len = model.tensor_bytes(tensor).len(),
         );
     }
     write(&out.join("model.rs"), rust.as_bytes())?;

@@ -112,7 +112,7 @@ pub fn serve<S: Read<u8> + Write<u8>>(serial: &mut S, model: &Model) -> ! {
 }
 
 fn answer(model: &Model, frame: Result<&mut [u8], FrameError>) -> Response {
-    match frame.and_then(|f| protocol::decode_request(f)) {
+    match frame.and_then(protocol::decode_request) {
         Ok(Request { id, pixels }) => Response::from_prediction(id, &model.predict_pixels(&pixels)),
         Err(e) => {
             defmt::warn!("bad frame: {}", e);

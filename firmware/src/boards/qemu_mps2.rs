@@ -6,7 +6,7 @@ use core::ptr::{read_volatile, write_volatile};
 
 use cortex_m::interrupt::InterruptNumber;
 use cortex_m::peripheral::{NVIC, SYST, syst::SystClkSource};
-use cortex_m_semihosting::{debug, nr, syscall};
+use cortex_m_semihosting::{debug, nr, syscall1};
 use defmt_semihosting as _;
 
 use crate::app::Stopwatch;
@@ -41,8 +41,9 @@ impl Board {
         let mut cmdline = [0u8; 64];
         // SYS_GET_CMDLINE fills the buffer and writes the length back into the block.
         let mut block = [cmdline.as_mut_ptr() as usize, cmdline.len()];
-        // Safety: the block names a live buffer of the length given, as the call requires.
-        let failed = unsafe { syscall(nr::GET_CMDLINE, &mut block) } != 0;
+        // Safety: the block names a live buffer of the length given, as the call requires,
+        // and the host writes only into the buffer and the block.
+        let failed = unsafe { syscall1(nr::GET_CMDLINE, block.as_mut_ptr() as usize) } != 0;
         let len = block[1].min(cmdline.len());
         !failed
             && cmdline[..len]
