@@ -392,12 +392,7 @@ impl Qemu {
             .context("opening a local socket for QEMU")?;
         let port = listener.local_addr()?.port();
         let child = Command::new("qemu-system-arm")
-            .args([
-                "-machine",
-                "mps2-an386",
-                "-cpu",
-                "cortex-m4",
-            ])
+            .args(["-machine", "mps2-an386", "-cpu", "cortex-m4"])
             .args(["-display", "none", "-monitor", "none"])
             .args(["-serial", &format!("tcp:127.0.0.1:{port}")])
             .args([
