@@ -24,6 +24,27 @@ pub struct Report {
     counted: u64,
 }
 
+/// Runs the M4F kernel on a shape the model never has (an odd row count, a tail of 5
+/// columns after two blocks of 8) and compares it with the scalar twin. Every product and
+/// partial sum here is a multiple of 1/32 below 2^10, so both must be exact and equal.
+pub fn kernel_check() -> bool {
+    const ROWS: usize = 5;
+    const COLS: usize = 21;
+    let w: [f32; ROWS * COLS] = core::array::from_fn(|i| ((i * 7 % 13) as f32 - 6.0) * 0.125);
+    let x: [f32; COLS] = core::array::from_fn(|j| (j as f32 - 9.0) * 0.25);
+    let b = [0.5, -1.0, 2.0, 0.0, 1.5];
+    let (mut fast, mut reference) = ([0.0f32; ROWS], [0.0f32; ROWS]);
+    nn_core::kernels::m4f::gemv_bias(&w, &x, &b, &mut fast);
+    nn_core::kernels::scalar::gemv_bias(&w, &x, &b, &mut reference);
+    let equal = fast == reference;
+    if equal {
+        defmt::info!("kernel check: m4f gemv equals the scalar twin on 5x21");
+    } else {
+        defmt::error!("kernel check: m4f gemv {} != scalar {}", fast, reference);
+    }
+    equal
+}
+
 /// How far the probabilities may sum from 1 (ten f32 roundings of numbers ≤ 1).
 const SUM_TOLERANCE: f32 = 1e-4;
 

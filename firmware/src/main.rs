@@ -16,11 +16,12 @@ fn main() -> ! {
     let mut board = Board::init();
     weights::log_model();
 
+    let kernel_ok = app::kernel_check();
     let report = app::self_test(&weights::MODEL, &digits::DIGITS, &mut board.stopwatch);
     report.log(boards::COUNTER_UNIT);
 
     if !board.serve_requested() {
-        boards::exit(report.passed());
+        boards::exit(kernel_ok && report.passed());
     }
     app::serve(&mut board.serial, &weights::MODEL)
 }
