@@ -209,6 +209,12 @@ fn train_command(args: &TrainArgs) -> Result<()> {
         mnist.train.len()
     );
     let outputs = Outputs::beside(&out);
+    if args.resume && !outputs.checkpoint.exists() {
+        println!(
+            "no checkpoint at {}: starting from scratch",
+            outputs.checkpoint.display()
+        );
+    }
     let mut progress = Progress::new();
     let summary = pool.install(|| {
         train::run(
