@@ -3,6 +3,7 @@
 # committed seeds in fuzz/seeds/<target>/ plus whatever fuzz/corpus/<target>/ has gathered.
 # Installs cargo-fuzz on the nightly toolchain when it is missing. A crash stops the script
 # with a non-zero status; libFuzzer leaves the input in fuzz/artifacts/<target>/.
+# Inputs in fuzz/regressions/<target>/ (crashes found before) are replayed first.
 # TARGETS="frame idx" picks some; JOBS=2 runs two targets at a time.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
@@ -23,6 +24,12 @@ cargo +nightly fuzz build
 run_one() {
   local t="$1"
   mkdir -p "corpus/$t" target/fuzz-logs
+  # Inputs that once crashed a target are replayed first: each is a regression test.
+  if [ -n "$(ls -A "regressions/$t" 2>/dev/null)" ]; then
+    say "$t: replaying fuzz/regressions/$t"
+    cargo +nightly fuzz run "$t" "regressions/$t" -- -runs=0 >"target/fuzz-logs/$t.regressions.log" 2>&1 \
+      || { say "$t: a regression input fails again"; tail -40 "target/fuzz-logs/$t.regressions.log" >&2; return 1; }
+  fi
   say "$t: ${seconds} s"
   # -rss_limit_mb: the image decoder's limits must hold well under this; -timeout: one input
   # taking longer than 10 s is a hang worth reporting.
