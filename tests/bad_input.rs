@@ -170,13 +170,16 @@ fn damaged_checkpoints_stop_resume_and_leave_the_model_alone() {
     }
 }
 
+/// Changes a file's bytes in place.
+type Damage = fn(&mut Vec<u8>);
+
 /// IDX files damaged in each way the reader checks, in a `--data` directory of their own.
 #[test]
 fn damaged_idx_files_are_refused_by_train_and_eval() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("ok.nnm");
     fs::write(&model, valid_model()).unwrap();
-    let cases: [(&str, &str, fn(&mut Vec<u8>)); 7] = [
+    let cases: [(&str, &str, Damage); 7] = [
         ("t10k-images-idx3-ubyte", "truncated images", |b| {
             b.truncate(b.len() - 100)
         }),
