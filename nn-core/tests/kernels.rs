@@ -400,6 +400,7 @@ fn sigmoid_dense_sweep() {
         .chain(fine)
         .chain([1e4, -1e4, 88.0, -88.0, 104.0, -104.0])
         .collect();
+    eprintln!("the dispatcher runs the {} kernels", kernels::CHOSEN);
     for v in &VARIANTS {
         let worst = check_sigmoid(v, &x);
         eprintln!(
