@@ -43,9 +43,11 @@ pub fn gemv_bias(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
             )
         };
     }
-    for ((yi, row), bi) in y.iter_mut().zip(w.chunks_exact(cols.max(1))).zip(b) {
+    // By index, not `chunks_exact`, so that zero columns still give `y = b`.
+    for (r, (yi, bi)) in y.iter_mut().zip(b).enumerate() {
+        let tail = &w[r * cols + whole..(r + 1) * cols];
         let mut sum = *yi;
-        for (wij, xj) in row[whole..].iter().zip(&x[whole..]) {
+        for (wij, xj) in tail.iter().zip(&x[whole..]) {
             sum += wij * xj;
         }
         *yi = sum + bi;
