@@ -43,6 +43,13 @@ pub fn gemv_bias(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
             )
         };
     }
+    if whole == cols {
+        // No tail (784 and 128 columns): skip the per-row slicing below.
+        for (yi, bi) in y.iter_mut().zip(b) {
+            *yi += bi;
+        }
+        return;
+    }
     // By index, not `chunks_exact`, so that zero columns still give `y = b`.
     for (r, (yi, bi)) in y.iter_mut().zip(b).enumerate() {
         let tail = &w[r * cols + whole..(r + 1) * cols];
