@@ -23,13 +23,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Model files: the 2-3-2 shape the fuzz target views as a typed model, and a 4-2-3 one.
     for (name, shape, hidden, scaling) in [
-        ("mlp-2-3-2-sigmoid", [2, 3, 2], Activation::Sigmoid, InputScaling::RAW),
-        ("mlp-4-2-3-relu", [4, 2, 3], Activation::Relu, InputScaling::UNIT),
+        (
+            "mlp-2-3-2-sigmoid",
+            [2, 3, 2],
+            Activation::Sigmoid,
+            InputScaling::RAW,
+        ),
+        (
+            "mlp-4-2-3-relu",
+            [4, 2, 3],
+            Activation::Relu,
+            InputScaling::UNIT,
+        ),
     ] {
         let header = Header::new(shape, hidden, Activation::Softmax, scaling)?;
         let [i, h, o] = shape;
         let ramp = |n: usize, k: f32| (0..n).map(|j| (j as f32 - k) * 0.25).collect::<Vec<_>>();
-        let (w1, b1, w2, b2) = (ramp(h * i, 1.0), ramp(h, 0.5), ramp(o * h, 2.0), ramp(o, 0.0));
+        let (w1, b1, w2, b2) = (
+            ramp(h * i, 1.0),
+            ramp(h, 0.5),
+            ramp(o * h, 2.0),
+            ramp(o, 0.0),
+        );
         let mut out = vec![0u8; encoded_len(&header)?];
         let n = encode(&header, [&w1, &b1, &w2, &b2], &mut out)?;
         write("model_file", &format!("{name}.nnm"), &out[..n])?;
@@ -38,7 +53,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Frames: a request, a prediction and an error response, and all three on one line.
     let mut pixels = [0u8; 784];
     for (j, p) in pixels.iter_mut().enumerate() {
-        *p = if (j / 28) % 7 < 3 { 255 } else { (j % 251) as u8 };
+        *p = if (j / 28) % 7 < 3 {
+            255
+        } else {
+            (j % 251) as u8
+        };
     }
     let mut buf = [0u8; MAX_FRAME];
     let request = encode_request(&Request { id: 7, pixels }, &mut buf)?.to_vec();
@@ -58,7 +77,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     write("frame", "request", &request)?;
     write("frame", "prediction", &prediction)?;
     write("frame", "error-response", &error)?;
-    write("frame", "stream", &[&b"garbage"[..], &[0], &request, &prediction, &error].concat())?;
+    write(
+        "frame",
+        "stream",
+        &[&b"garbage"[..], &[0], &request, &prediction, &error].concat(),
+    )?;
 
     // IDX: two 28×28 images and their labels.
     let mut images = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28];
@@ -71,7 +94,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let ink = y < 3 && x > 2 || (y >= 3 && x + y / 2 >= 12 && x + y / 2 <= 14);
         image::Luma([if ink { 20 } else { 240 }])
     });
-    let inverted = image::GrayImage::from_fn(16, 20, |x, y| image::Luma([255 - seven[(x, y)].0[0]]));
+    let inverted =
+        image::GrayImage::from_fn(16, 20, |x, y| image::Luma([255 - seven[(x, y)].0[0]]));
     for (name, img, format) in [
         ("seven.png", &seven, image::ImageFormat::Png),
         ("seven.jpg", &seven, image::ImageFormat::Jpeg),

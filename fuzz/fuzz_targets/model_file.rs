@@ -22,7 +22,10 @@ fn exercise(bytes: &[u8]) {
         return;
     };
     let [input, hidden, output] = file.shape();
-    assert_eq!(file.parameter_count(), input * hidden + hidden + hidden * output + output);
+    assert_eq!(
+        file.parameter_count(),
+        input * hidden + hidden + hidden * output + output
+    );
     for t in Tensor::ALL {
         // parse promised finite weights.
         assert!(file.tensor(t).all(f32::is_finite));
