@@ -216,6 +216,16 @@ pub struct BatchStats {
 // ----------------------------------------------------------------------------------------
 // Dense layer: out = inp Wᵀ + b
 
+/// Threads for an `(m, k) · (k, n)` product: the output layer's products (32·10·1024) take
+/// microseconds, less than waking a second thread costs, so only big ones are split.
+fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
+    if m * n * k >= 1 << 20 {
+        Parallelism::Rayon(0)
+    } else {
+        Parallelism::None
+    }
+}
+
 /// `out (B,OC) ← inp (B,C) · weightᵀ + bias`, with `weight (OC,C)` and `bias (OC)`.
 /// `out` need not be initialised. Runs on gemm (SIMD, split over the rayon pool).
 pub fn matmul_forward(out: &mut [f32], inp: &[f32], weight: &[f32], bias: &[f32], b: usize) {
@@ -247,7 +257,7 @@ pub fn matmul_forward(out: &mut [f32], inp: &[f32], weight: &[f32], bias: &[f32]
             false,
             false,
             false,
-            Parallelism::Rayon(0),
+            parallelism(b, oc, c),
         );
     }
 }
@@ -306,7 +316,7 @@ pub fn matmul_backward(
                 false,
                 false,
                 false,
-                Parallelism::Rayon(0),
+                parallelism(b, c, oc),
             );
         }
     }
@@ -332,7 +342,7 @@ pub fn matmul_backward(
             false,
             false,
             false,
-            Parallelism::Rayon(0),
+            parallelism(oc, c, b),
         );
     }
     dbias.fill(0.0);
