@@ -65,6 +65,6 @@ print()
 print(f"{'':8} {'s/epoch (median, epochs 2..)':>29} {'test acc':>9}   all epochs (s)")
 for name, s, all_, acc in (("ours", ours, ours_all, ours_acc), ("keras", keras, keras_all, keras_acc)):
     print(f"{name:8} {s:29.2f} {100 * acc:8.2f}%   " + " ".join(f"{x:.2f}" for x in all_))
-print(f"ratio ours/keras: {ours / keras:.3f} (target <= 0.333); keras is {keras / ours:.1f}x slower")
+print(f"ratio ours/keras: {ours / keras:.3f} (target <= 0.333); keras/ours: {keras / ours:.1f}x")
 PY
 echo "records in $BENCH_DIR"
