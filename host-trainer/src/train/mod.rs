@@ -73,11 +73,18 @@ impl TrainConfig {
     }
 }
 
+/// A batch's mean cross-entropy above which training counts as diverged. Guessing
+/// uniformly over 10 classes costs ln 10 ≈ 2.3; a mean of 1000 means the logits are a
+/// thousand apart in the wrong direction, which only exploded weights produce (`--lr 1e9`
+/// reaches ~4e17 on MNIST while staying finite). No healthy run comes near it.
+pub const DIVERGED_LOSS: f32 = 1e3;
+
 /// Why training stopped without a model.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrainError {
-    /// The loss became NaN or infinite: the learning rate is too high for this setup.
+    /// The loss became NaN, infinite or larger than [`DIVERGED_LOSS`]: the learning rate
+    /// is too high for this setup.
     #[error(
         "training diverged: loss is {loss} at epoch {epoch}, batch {batch} (try a lower --lr); no model written"
     )]
@@ -86,7 +93,7 @@ pub enum TrainError {
         epoch: usize,
         /// 1-based batch in the epoch.
         batch: usize,
-        /// The non-finite mean loss of that batch.
+        /// The mean loss of that batch.
         loss: f32,
     },
     /// A setting that cannot train (zero batch size, zero hidden units, no data...).
@@ -197,7 +204,8 @@ impl Trainer {
     /// One pass over `train` in a fresh random order, one Adam step per batch.
     ///
     /// # Errors
-    /// [`TrainError::Diverged`] as soon as a batch's loss is not finite.
+    /// [`TrainError::Diverged`] as soon as a batch's mean loss is not finite or exceeds
+    /// [`DIVERGED_LOSS`].
     pub fn train_epoch(
         &mut self,
         train: &Dataset,
@@ -221,7 +229,7 @@ impl Trainer {
                 .load(&train.images, &train.labels, indices, self.config.scaling);
             let stats = network::forward(&self.net, &mut self.ws, b);
             let mean = (stats.loss_sum / b as f64) as f32;
-            if !mean.is_finite() {
+            if !mean.is_finite() || mean > DIVERGED_LOSS {
                 return Err(TrainError::Diverged {
                     epoch,
                     batch: batch + 1,
