@@ -39,8 +39,13 @@ fn binary() -> &'static Path {
     })
 }
 
-/// The real MNIST directory (the trainer fetches it there when it is missing).
+/// The real MNIST directory, fetched first if it is missing so that no run spends its time
+/// before the kill downloading.
 fn mnist() -> String {
+    static READY: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    READY.get_or_init(|| {
+        host_trainer::data::ensure(&host_trainer::data::default_dir()).expect("MNIST");
+    });
     host_trainer::data::default_dir()
         .to_str()
         .expect("a UTF-8 path")

@@ -9,7 +9,11 @@ use host_trainer::data::{self, Dataset, Fetch};
 use host_trainer::train::presets::Preset;
 use host_trainer::train::{self, Silent, Trainer, export};
 
+/// Runs the binary, with MNIST already in its default folder: on a fresh machine the first
+/// run would otherwise fetch it and report that on stderr, which these tests read.
 fn bin(args: &[&str]) -> Output {
+    static MNIST: OnceLock<()> = OnceLock::new();
+    MNIST.get_or_init(|| data::ensure(&data::default_dir()).expect("MNIST"));
     Command::new(env!("CARGO_BIN_EXE_host-trainer"))
         .args(args)
         .output()
