@@ -8,6 +8,9 @@
 use std::fs;
 use std::path::PathBuf;
 
+#[path = "common/mod.rs"]
+mod shared;
+
 use common::{Run, Synthetic, crc32, host_trainer};
 
 /// A failure as the CLI promises it: non-zero, not a panic, one line naming `file` and
@@ -358,31 +361,12 @@ mod common {
     use std::io::Read;
     use std::path::{Path, PathBuf};
     use std::process::{Command, Stdio};
-    use std::sync::OnceLock;
     use std::time::{Duration, Instant};
 
     /// No run here needs more than a few seconds; a run past this is a hang.
     const TIMEOUT: Duration = Duration::from_secs(120);
 
-    /// The release binary, built once for all tests (the root package cannot name another
-    /// package's binary with `CARGO_BIN_EXE_`).
-    pub fn binary() -> &'static Path {
-        static BIN: OnceLock<PathBuf> = OnceLock::new();
-        BIN.get_or_init(|| {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .current_dir(root)
-                .args(["build", "--quiet", "--release", "-p", "host-trainer"])
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building host-trainer failed");
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| root.join("target"));
-            target.join("release").join("host-trainer")
-        })
-    }
+    use super::shared::host_trainer_binary as binary;
 
     /// What a finished (or timed-out and killed) run left.
     #[derive(Debug)]

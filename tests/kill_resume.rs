@@ -18,31 +18,13 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// No run here takes more than a few seconds; a run past this is a hang.
 const TIMEOUT: Duration = Duration::from_secs(300);
 
-/// The release binary, built once (the root package cannot name another package's binary
-/// with `CARGO_BIN_EXE_`).
-fn binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(root)
-            .args(["build", "--quiet", "--release", "-p", "host-trainer"])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building host-trainer failed");
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"))
-            .join("release")
-            .join("host-trainer")
-    })
-}
+mod common;
+use common::host_trainer_binary as binary;
 
 /// The real MNIST directory, fetched first if it is missing so that no run spends its time
 /// before the kill downloading.
 fn mnist() -> String {
-    static READY: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
         host_trainer::data::ensure(&host_trainer::data::default_dir()).expect("MNIST");
     });
