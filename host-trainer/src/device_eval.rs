@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use nn_core::format::{Header, ModelFile};
-use nn_core::model::MlpSlices;
 use nn_core::protocol::{self, FrameReader, MAX_FRAME, Request, Response, ResponseBody};
 use nn_core::{CLASSES, IMAGE_PIXELS};
 
@@ -243,28 +242,6 @@ impl HostModel {
         })
     }
 
-    /// The network over [`HostModel::parameters`], sizes from the header (checked by
-    /// `ModelFile::parse` against the parameter count).
-    fn slices(&self) -> MlpSlices<'_> {
-        let h = &self.header;
-        let (input, hidden, output) = (h.input as usize, h.hidden as usize, h.output as usize);
-        let (w1, rest) = self.parameters.split_at(hidden * input);
-        let (b1, rest) = rest.split_at(hidden);
-        let (w2, b2) = rest.split_at(output * hidden);
-        MlpSlices {
-            w1,
-            b1,
-            w2,
-            b2,
-            input,
-            hidden,
-            output,
-            hidden_activation: h.hidden_activation,
-            output_activation: h.output_activation,
-            scaling: h.scaling,
-        }
-    }
-
     /// The class and the probabilities for 0–255 pixels, scaled as the model file says
     /// (the same arithmetic as the firmware's `predict_pixels`).
     ///
@@ -274,7 +251,10 @@ impl HostModel {
         &self,
         pixels: &[u8; IMAGE_PIXELS],
     ) -> anyhow::Result<(usize, [f32; CLASSES])> {
-        let slices = self.slices();
+        let slices = self
+            .header
+            .slices_in(&self.parameters)
+            .map_err(|e| anyhow::anyhow!("host model: {e}"))?;
         let x: Vec<f32> = pixels
             .iter()
             .map(|&p| f32::from(p) * slices.scaling.scale + slices.scaling.offset)

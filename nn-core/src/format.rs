@@ -127,6 +127,46 @@ impl Header {
         let size = |n: u32| usize::try_from(n).map_err(|_| Error::TooLarge);
         Ok([size(self.input)?, size(self.hidden)?, size(self.output)?])
     }
+
+    /// The size-erased model this header describes, over `parameters`: W1, b1, W2, b2 in
+    /// file order, e.g. a buffer filled by [`ModelFile::copy_parameters`]. For hosts that
+    /// keep the weights and the header and let the file's bytes go.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] if the sizes overflow `usize`; [`Error::LengthMismatch`] if
+    /// `parameters` is not exactly `hidden*input + hidden + output*hidden + output` long.
+    pub fn slices_in<'b>(&self, parameters: &'b [f32]) -> Result<MlpSlices<'b>, Error> {
+        let [input, hidden, output] = self.shape()?;
+        let w1 = input.checked_mul(hidden).ok_or(Error::TooLarge)?;
+        let w2 = output.checked_mul(hidden).ok_or(Error::TooLarge)?;
+        let expected = w1
+            .checked_add(hidden)
+            .and_then(|n| n.checked_add(w2))
+            .and_then(|n| n.checked_add(output))
+            .ok_or(Error::TooLarge)?;
+        if parameters.len() != expected {
+            return Err(Error::LengthMismatch {
+                tensor: None,
+                expected,
+                found: parameters.len(),
+            });
+        }
+        let (w1, rest) = parameters.split_at(w1);
+        let (b1, rest) = rest.split_at(hidden);
+        let (w2, b2) = rest.split_at(w2);
+        Ok(MlpSlices {
+            w1,
+            b1,
+            w2,
+            b2,
+            input,
+            hidden,
+            output,
+            hidden_activation: self.hidden_activation,
+            output_activation: self.output_activation,
+            scaling: self.scaling,
+        })
+    }
 }
 
 /// The four tensors of a model file, in file order.
@@ -502,18 +542,7 @@ impl<'a> ModelFile<'a> {
     /// # Errors
     /// [`Error::LengthMismatch`] if `parameters` has the wrong length.
     pub fn slices_in<'b>(&self, parameters: &'b [f32]) -> Result<MlpSlices<'b>, Error> {
-        if parameters.len() != self.layout.parameters {
-            return Err(Error::LengthMismatch {
-                tensor: None,
-                expected: self.layout.parameters,
-                found: parameters.len(),
-            });
-        }
-        let [w1, b1, w2, _] = self.layout.tensor_lens;
-        let (w1, rest) = parameters.split_at(w1);
-        let (b1, rest) = rest.split_at(b1);
-        let (w2, b2) = rest.split_at(w2);
-        Ok(self.slices_of([w1, b1, w2, b2]))
+        self.header.slices_in(parameters)
     }
 
     /// This model's size-erased form, borrowing the weights in place.

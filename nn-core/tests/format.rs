@@ -688,3 +688,31 @@ proptest! {
         }
     }
 }
+
+/// A host that kept only the header and a `Vec<f32>` gets the same network back, and a
+/// buffer of the wrong length is refused, not split at the wrong places.
+#[test]
+fn header_slices_in_splits_the_parameters_and_checks_their_length() {
+    let header = Header::new(
+        [2, 3, 2],
+        Activation::Sigmoid,
+        Activation::Softmax,
+        InputScaling::RAW,
+    )
+    .unwrap();
+    let parameters: Vec<f32> = (0..17).map(|i| i as f32).collect();
+    let m = header.slices_in(&parameters).unwrap();
+    assert_eq!((m.input, m.hidden, m.output), (2, 3, 2));
+    assert_eq!(m.w1, &parameters[0..6]);
+    assert_eq!(m.b1, &parameters[6..9]);
+    assert_eq!(m.w2, &parameters[9..15]);
+    assert_eq!(m.b2, &parameters[15..17]);
+    assert_eq!(
+        header.slices_in(&parameters[..16]).err(),
+        Some(Error::LengthMismatch {
+            tensor: None,
+            expected: 17,
+            found: 16
+        })
+    );
+}
