@@ -7,22 +7,8 @@ use nn_core::format::{
 use nn_core::{Activation, Dense, Error, InputScaling, Matrix, Mlp, Vector};
 use proptest::prelude::*;
 
-/// CRC-32/ISO-HDLC bit by bit, straight from its definition (reflected polynomial 0xEDB88320,
-/// init and final xor all ones): the reference the crate's table-driven CRC is checked against.
-fn crc32_reference(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
+mod common;
+use common::crc32_reference;
 
 #[test]
 fn reference_crc_matches_the_published_check_value() {

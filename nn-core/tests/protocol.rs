@@ -8,21 +8,8 @@ use nn_core::protocol::{
 };
 use proptest::prelude::*;
 
-/// CRC-32/ISO-HDLC bit by bit (see tests/format.rs), to build frames independently of the crate.
-fn crc32_reference(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
+mod common;
+use common::crc32_reference;
 
 /// COBS from its definition: each zero-free run is prefixed by its length + 1, and runs are
 /// cut at 254 bytes. Then the terminator.
