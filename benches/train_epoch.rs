@@ -1,10 +1,12 @@
-//! One training step of the seed preset (784-1024-10 sigmoid, batch 32) and its parts:
-//! forward, backward, the Adam update, and backward fused with the update as training runs
-//! it. An epoch is 1,875 steps, so `seconds per epoch ≈ 1875 × (forward + fused)`.
+//! One training step of the seed preset (784-1024-10 sigmoid, batch 32) and its parts, as
+//! training runs them (`train::fast`): forward, the Adam update alone, and backward fused
+//! with the update. An epoch is 1,875 steps, so `seconds per epoch ≈ 1875 × (forward +
+//! fused)`. The plain step of `train::network`, the readable one, is timed beside them.
 //! Run with `cargo bench --bench train_epoch`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use host_trainer::data::Dataset;
+use host_trainer::train::fast;
 use host_trainer::train::network::{self, Flat, Workspace};
 use host_trainer::train::presets::Preset;
 use host_trainer::train::rng::Rng;
@@ -42,17 +44,31 @@ fn step(c: &mut Criterion) {
     let mut g = c.benchmark_group("seed_step");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.bench_function("forward", |b| {
-        b.iter(|| network::forward(&trainer.net, &mut ws, BATCH))
-    });
-    g.bench_function("backward", |b| {
-        b.iter(|| network::backward(&trainer.net, &mut ws, &mut grads, BATCH))
+        b.iter(|| fast::forward(&trainer.net, &mut ws, BATCH))
     });
     g.bench_function("adam", |b| {
         b.iter(|| trainer.adam.step(&mut trainer.net.params, &grads))
     });
     g.bench_function("backward_and_step_fused", |b| {
         b.iter(|| {
-            network::backward_and_step(
+            fast::backward_and_step(
+                &mut trainer.net,
+                &mut ws,
+                &mut grads,
+                &mut trainer.adam,
+                BATCH,
+            )
+        })
+    });
+    g.finish();
+
+    // The readable step, naive loops throughout: what the fast one is tested against.
+    let mut g = c.benchmark_group("seed_step_plain");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.sample_size(10);
+    g.bench_function("step", |b| {
+        b.iter(|| {
+            network::step(
                 &mut trainer.net,
                 &mut ws,
                 &mut grads,
