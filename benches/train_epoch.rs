@@ -1,10 +1,12 @@
-//! One training step of the seed preset (784-1024-10 sigmoid, batch 32) and its parts:
-//! forward, backward, the Adam update, and backward fused with the update as training runs
-//! it. An epoch is 1,875 steps, so `seconds per epoch ≈ 1875 × (forward + fused)`.
+//! One training step of the seed preset (784-1024-10 sigmoid, batch 32) and its parts, as
+//! training runs them (`train::fast`): forward, the Adam update alone, and backward fused
+//! with the update. An epoch is 1,875 steps, so `seconds per epoch ≈ 1875 × (forward +
+//! fused)`. The plain step of `train::network`, the readable one, is timed beside them.
 //! Run with `cargo bench --bench train_epoch`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use host_trainer::data::Dataset;
+use host_trainer::train::fast;
 use host_trainer::train::network::{self, Flat, Workspace};
 use host_trainer::train::presets::Preset;
 use host_trainer::train::rng::Rng;
@@ -36,23 +38,23 @@ fn step(c: &mut Criterion) {
     let mut ws = Workspace::new(config.shape(), BATCH);
     let indices: Vec<usize> = (0..BATCH).collect();
     ws.load(&data.images, &data.labels, &indices, config.scaling);
+    // Real gradients for the Adam bench to apply (the fused step leaves grads.w1 alone).
     let mut grads = Flat::zeros(config.shape());
+    network::forward(&trainer.net, &mut ws, BATCH);
+    network::backward(&trainer.net, &mut ws, &mut grads, BATCH);
 
     host_trainer::train::denormals::flush_to_zero_everywhere();
     let mut g = c.benchmark_group("seed_step");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.bench_function("forward", |b| {
-        b.iter(|| network::forward(&trainer.net, &mut ws, BATCH))
-    });
-    g.bench_function("backward", |b| {
-        b.iter(|| network::backward(&trainer.net, &mut ws, &mut grads, BATCH))
+        b.iter(|| fast::forward(&trainer.net, &mut ws, BATCH))
     });
     g.bench_function("adam", |b| {
         b.iter(|| trainer.adam.step(&mut trainer.net.params, &grads))
     });
     g.bench_function("backward_and_step_fused", |b| {
         b.iter(|| {
-            network::backward_and_step(
+            fast::backward_and_step(
                 &mut trainer.net,
                 &mut ws,
                 &mut grads,
@@ -63,7 +65,26 @@ fn step(c: &mut Criterion) {
     });
     g.finish();
 
-    // A short epoch over 100 batches through the real loop (shuffle, load, step).
+    // The readable step, naive loops throughout: what the fast one is tested against.
+    let mut g = c.benchmark_group("seed_step_plain");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.sample_size(10);
+    g.bench_function("step", |b| {
+        b.iter(|| {
+            network::step(
+                &mut trainer.net,
+                &mut ws,
+                &mut grads,
+                &mut trainer.adam,
+                BATCH,
+            )
+        })
+    });
+    g.finish();
+
+    // A short epoch over 100 batches through the real loop (shuffle, load, step), from a
+    // fresh network: the one above has taken thousands of steps on a single batch.
+    let mut trainer = Trainer::new(config).expect("valid preset");
     let data = synthetic(100 * BATCH);
     let mut g = c.benchmark_group("seed_epoch");
     g.throughput(Throughput::Elements(data.len() as u64));

@@ -10,23 +10,15 @@ use nn_core::{Activation, InputScaling, Mlp};
 
 use super::{Rng, config};
 
-/// A model with weights uniform in ±1/√fan-in, on the heap: 784-1024-10 is 3.2 MB, too
-/// big for a stack, and `Box::new(Mlp { .. })` may build it on one first.
+/// A model with weights uniform in ±1/√fan-in, on the heap: 784-1024-10 is 3.2 MB.
+/// `Mlp::zeroed` may pass through the main thread's stack on its way into the box, which
+/// holds it (8 MB).
 fn boxed_model<const IN: usize, const H: usize, const OUT: usize>(
     rng: &mut Rng,
 ) -> Box<Mlp<IN, H, OUT>> {
-    let mut uninit = Box::<Mlp<IN, H, OUT>>::new_uninit();
-    let p = uninit.as_mut_ptr();
-    // Safety: `p` points to memory for one `Mlp`, which is zeroed first: zero bytes are a
-    // valid f32 (0.0), so every weight, bias and scaling field is then initialised. The
-    // two `Activation` fields, for which zero bytes need not name a variant, are written
-    // through raw pointers and never read before.
-    let mut model = unsafe {
-        p.write_bytes(0, 1);
-        (&raw mut (*p).hidden_activation).write(Activation::Sigmoid);
-        (&raw mut (*p).output_activation).write(Activation::Softmax);
-        uninit.assume_init()
-    };
+    let mut model = Box::new(Mlp::<IN, H, OUT>::zeroed());
+    model.hidden_activation = Activation::Sigmoid;
+    model.output_activation = Activation::Softmax;
     model.scaling = InputScaling::UNIT;
     fill(
         model.hidden.weights.as_mut_slice(),

@@ -5,7 +5,8 @@
 use std::sync::OnceLock;
 
 use host_trainer::data::{self, Fetch, Mnist};
-use host_trainer::train::network::{self, Workspace};
+use host_trainer::train::fast;
+use host_trainer::train::network::Workspace;
 use host_trainer::train::presets::Preset;
 use host_trainer::train::{self, Outputs, Silent, TrainConfig, TrainError, Trainer, export};
 use nn_core::format::ModelFile;
@@ -64,14 +65,12 @@ fn exported_model_predicts_in_nn_core_as_the_trainer_does() {
         let mut ws = Workspace::new(t.net.params.shape, n);
         let indices: Vec<usize> = (0..n).collect();
         ws.load(&m.test.images, &m.test.labels, &indices, t.config.scaling);
-        network::forward(&t.net, &mut ws, n);
+        // The forward pass evaluation runs, against nn-core's inference on the same file.
+        fast::forward(&t.net, &mut ws, n);
         let (mut hidden_buf, mut probs) = (vec![0.0f32; hidden], [0.0f32; 10]);
+        let mut x = [0.0f32; 784];
         for i in 0..n {
-            let pixels = m.test.image(i);
-            let x: Vec<f32> = pixels
-                .iter()
-                .map(|&p| f32::from(p) * mlp.scaling.scale + mlp.scaling.offset)
-                .collect();
+            mlp.scaling.apply(m.test.image(i), &mut x);
             let class = mlp.predict_into(&x, &mut hidden_buf, &mut probs).unwrap();
             let ours = &ws.probs[i * 10..(i + 1) * 10];
             assert_eq!(

@@ -13,7 +13,9 @@ pub mod protocol;
 pub use activation::Activation;
 pub use error::Error;
 pub use matrix::{Matrix, Vector};
-pub use model::{Dense, DenseRef, InputScaling, Mlp, MlpRef, MlpSlices, Prediction};
+pub use model::{
+    Dense, DenseRef, InputScaling, Mlp, MlpRef, MlpSlices, NonFiniteInput, Prediction,
+};
 
 /// Pixels in one MNIST image (28 × 28).
 pub const IMAGE_PIXELS: usize = 784;

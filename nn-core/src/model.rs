@@ -32,6 +32,31 @@ impl InputScaling {
         scale: 1.0 / 255.0,
         offset: 0.0,
     };
+
+    /// `x_i ← pixel_i · scale + offset`: how every part of the project, the board and the
+    /// trainer alike, turns 0–255 pixels into network inputs.
+    ///
+    /// # Panics
+    /// If `pixels` and `x` differ in length.
+    ///
+    /// ```
+    /// use nn_core::InputScaling;
+    ///
+    /// let centred = InputScaling { scale: 2.0 / 255.0, offset: -1.0 }; // to −1..1
+    /// let mut x = [0.0f32; 3];
+    /// centred.apply(&[0, 51, 255], &mut x);
+    /// let expected = [-1.0, -0.6, 1.0];
+    /// assert!(x.iter().zip(expected).all(|(a, e)| (a - e).abs() < 1e-6));
+    /// ```
+    pub fn apply(&self, pixels: &[u8], x: &mut [f32]) {
+        assert!(
+            pixels.len() == x.len(),
+            "InputScaling::apply: pixels and inputs differ in length"
+        );
+        for (xi, &p) in x.iter_mut().zip(pixels) {
+            *xi = f32::from(p) * self.scale + self.offset;
+        }
+    }
 }
 
 /// One fully connected layer `y = W x + b` with `W` of shape `(OUT, IN)`.
@@ -55,7 +80,10 @@ pub struct DenseRef<'a, const IN: usize, const OUT: usize> {
 /// `IN → H (hidden activation) → OUT (output activation)`, owned.
 ///
 /// A 784-1024-10 model is 3.2 MB: keep it in a `static` or on the heap, never on a stack.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// For that reason it is neither `Copy` nor `Clone`: start from [`Mlp::zeroed`] (a `const
+/// fn`, so it can initialise a `static`) or decode a model file into one
+/// ([`ModelFile::decode_into`](crate::format::ModelFile::decode_into)).
+#[derive(Debug, PartialEq)]
 pub struct Mlp<const IN: usize, const H: usize, const OUT: usize> {
     /// Input to hidden.
     pub hidden: Dense<IN, H>,
@@ -93,9 +121,62 @@ pub struct Prediction<const OUT: usize> {
     pub probabilities: [f32; OUT],
 }
 
+/// The one way [`MlpRef::predict`] can fail: an input is NaN or infinite.
+///
+/// It converts into [`Error::NonFiniteInput`], so `?` carries it into code that handles
+/// every nn-core error in one place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NonFiniteInput;
+
+impl core::fmt::Display for NonFiniteInput {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&Error::NonFiniteInput, f)
+    }
+}
+
+impl core::error::Error for NonFiniteInput {}
+
+impl From<NonFiniteInput> for Error {
+    fn from(_: NonFiniteInput) -> Self {
+        Error::NonFiniteInput
+    }
+}
+
+/// `Err(NonFiniteInput)` if any of `x` is NaN or infinite.
+fn check_finite(x: &[f32]) -> Result<(), NonFiniteInput> {
+    if x.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(NonFiniteInput)
+    }
+}
+
 impl<const IN: usize, const H: usize, const OUT: usize> Mlp<IN, H, OUT> {
     /// Number of f32 parameters: `H*IN + H + OUT*H + OUT`.
     pub const PARAMETERS: usize = H * IN + H + OUT * H + OUT;
+
+    /// Every weight and bias 0, both activations [`Activation::Identity`], pixels taken
+    /// as they are ([`InputScaling::RAW`]): a model to fill in place.
+    ///
+    /// `const`, so a `static` can hold even a large one; `Box::new(Mlp::zeroed())` may
+    /// build the value on the stack before moving it (3.2 MB for 784-1024-10), which a
+    /// host's main thread (8 MB) survives but a board's stack does not.
+    pub const fn zeroed() -> Self {
+        Self {
+            hidden: Dense {
+                weights: Matrix::zeros(),
+                bias: Vector::zeros(),
+            },
+            output: Dense {
+                weights: Matrix::zeros(),
+                bias: Vector::zeros(),
+            },
+            hidden_activation: Activation::Identity,
+            output_activation: Activation::Identity,
+            scaling: InputScaling::RAW,
+        }
+    }
 
     /// The borrowed form, on which inference runs.
     pub fn as_ref(&self) -> MlpRef<'_, IN, H, OUT> {
@@ -115,11 +196,30 @@ impl<const IN: usize, const H: usize, const OUT: usize> Mlp<IN, H, OUT> {
     }
 
     /// See [`MlpRef::predict`].
-    pub fn predict(&self, x: &[f32; IN]) -> Result<Prediction<OUT>, Error> {
+    pub fn predict(&self, x: &[f32; IN]) -> Result<Prediction<OUT>, NonFiniteInput> {
         self.as_ref().predict(x)
     }
 
     /// See [`MlpRef::predict_pixels`].
+    ///
+    /// A two-pixel "image" whose brighter pixel is the class:
+    ///
+    /// ```
+    /// use nn_core::{Activation, InputScaling, Mlp};
+    ///
+    /// let mut mlp = Mlp::<2, 2, 2>::zeroed();
+    /// mlp.hidden.weights.0 = [[1.0, 0.0], [0.0, 1.0]];
+    /// mlp.output.weights.0 = [[1.0, -1.0], [-1.0, 1.0]];
+    /// mlp.hidden_activation = Activation::Relu;
+    /// mlp.output_activation = Activation::Softmax;
+    /// mlp.scaling = InputScaling::UNIT;
+    ///
+    /// // Pixels (0, 255) → inputs (0, 1) → hidden (0, 1) → logits (−1, 1).
+    /// let prediction = mlp.predict_pixels(&[0, 255]);
+    /// assert_eq!(prediction.class, 1);
+    /// let p1 = 1.0 / (1.0 + (-2.0f32).exp()); // softmax(−1, 1)₁ = e / (e⁻¹ + e)
+    /// assert!((prediction.probabilities[1] - p1).abs() < 1e-6);
+    /// ```
     pub fn predict_pixels(&self, pixels: &[u8; IN]) -> Prediction<OUT> {
         self.as_ref().predict_pixels(pixels)
     }
@@ -131,11 +231,20 @@ impl<'a, const IN: usize, const H: usize, const OUT: usize> MlpRef<'a, IN, H, OU
     /// Stack: `4 * (H + OUT)` bytes of scratch plus a few hundred of frames.
     ///
     /// # Errors
-    /// [`Error::NonFiniteInput`] if any input is NaN or infinite.
-    pub fn predict(&self, x: &[f32; IN]) -> Result<Prediction<OUT>, Error> {
-        if x.iter().any(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteInput);
-        }
+    /// [`NonFiniteInput`] if any input is NaN or infinite: the only check, as the shapes
+    /// are in the types. (`?` turns it into [`Error::NonFiniteInput`] where needed.)
+    ///
+    /// ```
+    /// use nn_core::{Mlp, NonFiniteInput};
+    ///
+    /// let mlp = Mlp::<2, 3, 2>::zeroed();
+    /// assert_eq!(mlp.as_ref().predict(&[0.5, f32::NAN]), Err(NonFiniteInput));
+    /// // Identity layers of zeros: every output is 0, and the first index wins ties.
+    /// assert_eq!(mlp.as_ref().predict(&[0.5, 1.0])?.class, 0);
+    /// # Ok::<(), NonFiniteInput>(())
+    /// ```
+    pub fn predict(&self, x: &[f32; IN]) -> Result<Prediction<OUT>, NonFiniteInput> {
+        check_finite(x)?;
         let mut hidden = [0.0f32; H];
         let mut probabilities = [0.0f32; OUT];
         forward(&self.slices(), x, &mut hidden, &mut probabilities);
@@ -145,14 +254,16 @@ impl<'a, const IN: usize, const H: usize, const OUT: usize> MlpRef<'a, IN, H, OU
         })
     }
 
-    /// Scales 0–255 pixels as the model file says, then classifies them.
+    /// Scales 0–255 pixels as the model file says ([`InputScaling::apply`]), then
+    /// classifies them. Cannot fail: pixels are finite, and a model file's scaling is
+    /// checked finite when it is parsed.
     ///
     /// Stack: `4 * (IN + H + OUT)` bytes of scratch (7.7 KB for 784-1024-10).
+    ///
+    /// An example is on [`Mlp::predict_pixels`].
     pub fn predict_pixels(&self, pixels: &[u8; IN]) -> Prediction<OUT> {
         let mut x = [0.0f32; IN];
-        for (xi, &p) in x.iter_mut().zip(pixels) {
-            *xi = f32::from(p) * self.scaling.scale + self.scaling.offset;
-        }
+        self.scaling.apply(pixels, &mut x);
         let mut hidden = [0.0f32; H];
         let mut probabilities = [0.0f32; OUT];
         forward(&self.slices(), &x, &mut hidden, &mut probabilities);
@@ -216,6 +327,29 @@ impl MlpSlices<'_> {
     /// [`Error::LengthMismatch`] if a weight slice or an argument has the wrong length (or
     /// [`Error::TooLarge`] if the sizes overflow); [`Error::NonFiniteInput`] if any input is
     /// NaN or infinite.
+    ///
+    /// ```
+    /// use nn_core::{Activation, Error, InputScaling, MlpSlices};
+    ///
+    /// // 2 inputs → 2 relu units → 2 classes, the weights in plain slices.
+    /// let (w1, b1) = ([1.0, 0.0, 0.0, 1.0], [0.0, 0.0]);
+    /// let (w2, b2) = ([1.0, -1.0, -1.0, 1.0], [0.0, 0.0]);
+    /// let model = MlpSlices {
+    ///     w1: &w1, b1: &b1, w2: &w2, b2: &b2,
+    ///     input: 2, hidden: 2, output: 2,
+    ///     hidden_activation: Activation::Relu,
+    ///     output_activation: Activation::Softmax,
+    ///     scaling: InputScaling::UNIT,
+    /// };
+    /// let (mut hidden, mut probabilities) = ([0.0f32; 2], [0.0f32; 2]);
+    /// let class = model.predict_into(&[0.0, 1.0], &mut hidden, &mut probabilities)?;
+    /// assert_eq!(class, 1);
+    /// assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    /// // Three inputs for a two-input model: refused, nothing computed.
+    /// let wrong = model.predict_into(&[0.0, 1.0, 2.0], &mut hidden, &mut probabilities);
+    /// assert!(matches!(wrong, Err(Error::LengthMismatch { expected: 2, found: 3, .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn predict_into(
         &self,
         x: &[f32],
@@ -245,9 +379,7 @@ impl MlpSlices<'_> {
                 });
             }
         }
-        if x.iter().any(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteInput);
-        }
+        check_finite(x)?;
         forward(self, x, hidden_scratch, probabilities_out);
         Ok(kernels::argmax(probabilities_out))
     }

@@ -342,7 +342,7 @@ fn a_shape_other_than_the_type_is_a_shape_mismatch() {
     };
     assert_eq!(file.view::<2, 4, 2>().unwrap_err(), mismatch);
     let mut mlp = Box::new(tiny_with_hidden_4());
-    let before = *mlp;
+    let before = tiny_with_hidden_4();
     assert_eq!(file.decode_into(&mut mlp).unwrap_err(), mismatch);
     assert_eq!(*mlp, before);
 }

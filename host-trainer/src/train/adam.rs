@@ -113,8 +113,14 @@ impl AdamStep {
     /// Moves parameters `p` by gradients `g`, updating their moments `m` and `v`; all four
     /// slices are the same part of the flat layout. Memory-bound: 16 bytes read and 12
     /// written per parameter, so callers run it on data still in cache where they can.
+    ///
+    /// # Panics
+    /// If the four slices differ in length (zipping them would silently skip the rest).
     pub fn update(&self, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
-        debug_assert!(p.len() == m.len() && m.len() == v.len() && v.len() == g.len());
+        assert!(
+            p.len() == m.len() && m.len() == v.len() && v.len() == g.len(),
+            "Adam: parameters, moments and gradients differ in length"
+        );
         let (b1, b2) = (self.one_minus_beta1, self.one_minus_beta2);
         // Zipped iterators, not indices: no bounds checks, so the loop vectorises.
         for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {

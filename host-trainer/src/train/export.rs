@@ -46,7 +46,7 @@ pub fn encode(net: &Network, scaling: InputScaling) -> Result<Vec<u8>, nn_core::
     let s = net.params.shape;
     let header = Header::new(
         [s.inputs, s.hidden, s.outputs],
-        net.hidden.activation(),
+        Activation::from(net.activation),
         Activation::Softmax,
         scaling,
     )?;
@@ -85,11 +85,8 @@ pub fn read_model(path: &Path) -> Result<(Network, InputScaling), ExportError> {
         path: path.to_path_buf(),
         why,
     };
-    let hidden = match header.hidden_activation {
-        Activation::Sigmoid => Hidden::Sigmoid,
-        Activation::Relu => Hidden::Relu,
-        other => return Err(unsupported(format!("hidden activation {other:?}"))),
-    };
+    let activation = Hidden::try_from(header.hidden_activation)
+        .map_err(|other| unsupported(format!("hidden activation {other:?}")))?;
     if header.output_activation != Activation::Softmax {
         return Err(unsupported(format!(
             "output activation {:?}, expected Softmax",
@@ -103,5 +100,5 @@ pub fn read_model(path: &Path) -> Result<(Network, InputScaling), ExportError> {
         outputs,
     });
     file.copy_parameters(&mut params.data).map_err(format_err)?;
-    Ok((Network { params, hidden }, header.scaling))
+    Ok((Network { params, activation }, header.scaling))
 }

@@ -1,12 +1,23 @@
-//! The trainable network `inputs → hidden → outputs` with its sizes known only at run time:
-//! one flat parameter buffer with named views, and each layer's forward pass directly
-//! followed by its backward pass (llm.c style). `forward` and `backward` at the bottom
-//! chain the layers; `backward` reads as `forward` in reverse.
+//! The network `inputs → hidden → outputs`, trained from scratch, written to be read.
+//!
+//! 1. The parameters: one flat buffer with named views ([`Flat`]), so that Adam is one loop
+//!    and export writes the views as they are.
+//! 2. The layers, each forward pass directly above its backward pass: the dense layer
+//!    ([`matmul_forward`], [`matmul_backward`]), the hidden activation, and softmax fused
+//!    with the cross-entropy loss.
+//! 3. The whole network: [`forward`], [`backward`] (which reads as `forward` in reverse)
+//!    and [`step`], one update of Adam (in [`adam`](super::adam)).
+//!
+//! Every loop here is the naive one. Training runs the same arithmetic, faster, from
+//! [`fast`](super::fast): matrix products on the `gemm` crate and the first layer's
+//! gradient fused with Adam's update; a test there holds it equal to this file.
 //!
 //! Every matrix is row-major. A batch of `B` examples is `(B, C)`: one row per example.
 
-use gemm::Parallelism;
+use nn_core::Activation;
 use serde::{Deserialize, Serialize};
+
+use super::adam::Adam;
 
 /// Sizes of the network `inputs → hidden → outputs`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +46,7 @@ impl Shape {
     }
 }
 
-/// The hidden layer's activation.
+/// The hidden layer's activation: the ones this trainer can differentiate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Hidden {
@@ -45,13 +56,29 @@ pub enum Hidden {
     Relu,
 }
 
-impl Hidden {
-    /// The same function as nn-core names it in the model file.
-    pub fn activation(self) -> nn_core::Activation {
-        match self {
-            Hidden::Sigmoid => nn_core::Activation::Sigmoid,
-            Hidden::Relu => nn_core::Activation::Relu,
+/// The same function as nn-core names it in the model file: the one mapping between the
+/// two enums.
+impl From<Hidden> for Activation {
+    fn from(hidden: Hidden) -> Self {
+        match hidden {
+            Hidden::Sigmoid => Activation::Sigmoid,
+            Hidden::Relu => Activation::Relu,
         }
+    }
+}
+
+/// The inverse of `From<Hidden>`, read off it so that the pairs are written once; the
+/// error is the activation this trainer cannot train.
+impl TryFrom<Activation> for Hidden {
+    type Error = Activation;
+
+    fn try_from(activation: Activation) -> Result<Self, Activation> {
+        use clap::ValueEnum;
+        Hidden::value_variants()
+            .iter()
+            .copied()
+            .find(|&h| Activation::from(h) == activation)
+            .ok_or(activation)
     }
 }
 
@@ -141,8 +168,8 @@ impl Flat {
 pub struct Network {
     /// Weights and biases.
     pub params: Flat,
-    /// The hidden layer's activation.
-    pub hidden: Hidden,
+    /// The hidden layer's activation function.
+    pub activation: Hidden,
 }
 
 /// Per-batch activations and their gradients, sized for up to `capacity` examples.
@@ -150,11 +177,13 @@ pub struct Network {
 pub struct Workspace {
     /// Examples the buffers hold.
     pub capacity: usize,
-    /// `(B, IN)` scaled inputs.
+    /// `(B, IN)` inputs: the pixels, scaled.
     pub x: Vec<f32>,
     /// `(B, H)` hidden activations `act(x W1ᵀ + b1)`.
     pub a1: Vec<f32>,
-    /// `(B, OUT)` logits, turned into probabilities in place by [`softmax_crossentropy_forward`].
+    /// `(B, OUT)` logits `a1 W2ᵀ + b2`.
+    pub logits: Vec<f32>,
+    /// `(B, OUT)` probabilities, the softmax of each row of `logits`.
     pub probs: Vec<f32>,
     /// `(B)` class labels.
     pub labels: Vec<u8>,
@@ -171,6 +200,7 @@ impl Workspace {
             capacity,
             x: vec![0.0; capacity * shape.inputs],
             a1: vec![0.0; capacity * shape.hidden],
+            logits: vec![0.0; capacity * shape.outputs],
             probs: vec![0.0; capacity * shape.outputs],
             labels: vec![0; capacity],
             dlogits: vec![0.0; capacity * shape.outputs],
@@ -178,8 +208,8 @@ impl Workspace {
         }
     }
 
-    /// Loads examples `indices` of `images` (`n * IN` pixels) into `x` and `labels`,
-    /// scaling each pixel as `p * scale + offset`. Returns the batch size.
+    /// Loads examples `indices` of `images` (`n * IN` pixels) into `x`, each pixel scaled
+    /// by `scaling`, and their labels into `labels`. Returns the batch size.
     pub fn load(
         &mut self,
         images: &[u8],
@@ -193,11 +223,10 @@ impl Workspace {
             "batch larger than the workspace"
         );
         for (row, &i) in indices.iter().enumerate() {
-            let src = &images[i * inputs..(i + 1) * inputs];
-            let dst = &mut self.x[row * inputs..(row + 1) * inputs];
-            for (d, &p) in dst.iter_mut().zip(src) {
-                *d = f32::from(p) * scaling.scale + scaling.offset;
-            }
+            scaling.apply(
+                &images[i * inputs..(i + 1) * inputs],
+                &mut self.x[row * inputs..(row + 1) * inputs],
+            );
             self.labels[row] = labels[i];
         }
         indices.len()
@@ -216,69 +245,40 @@ pub struct BatchStats {
 // ----------------------------------------------------------------------------------------
 // Dense layer: out = inp Wᵀ + b
 
-/// Threads for an `(m, k) · (k, n)` product: the output layer's products (32·10·1024) take
-/// microseconds, less than waking a second thread costs, so only big ones are split.
-fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
-    if m * n * k >= 1 << 20 {
-        Parallelism::Rayon(0)
-    } else {
-        Parallelism::None
-    }
+/// The sizes `(OC, C)` of a dense layer run on `b` examples, checked against the lengths of
+/// `weight (OC,C)`, `bias (OC)`, `inp (B,C)` and `out (B,OC)`.
+///
+/// # Panics
+/// If any length disagrees: a wrong buffer is a bug in the caller, never data.
+pub(super) fn dense_sizes(
+    b: usize,
+    weight: usize,
+    bias: usize,
+    inp: usize,
+    out: usize,
+) -> (usize, usize) {
+    let oc = bias;
+    assert!(
+        oc > 0 && weight.is_multiple_of(oc),
+        "dense layer: a weight of {weight} is not (OC, C) for a bias of {oc}"
+    );
+    let c = weight / oc;
+    assert_eq!(inp, b * c, "dense layer: input is not (B, C) = ({b}, {c})");
+    assert_eq!(
+        out,
+        b * oc,
+        "dense layer: output is not (B, OC) = ({b}, {oc})"
+    );
+    (oc, c)
 }
 
-/// `out (B,OC) ← inp (B,C) · weightᵀ + bias`, with `weight (OC,C)` and `bias (OC)`.
-/// `out` need not be initialised. Runs on gemm (SIMD, split over the rayon pool).
+/// `out (B,OC) ← inp (B,C) · weightᵀ + bias`, with `weight (OC,C)` and `bias (OC)`:
+/// `out[r][o] = bias[o] + Σ_i inp[r][i] · weight[o][i]`. `out` need not be initialised.
+///
+/// # Panics
+/// If the lengths are not those shapes.
 pub fn matmul_forward(out: &mut [f32], inp: &[f32], weight: &[f32], bias: &[f32], b: usize) {
-    let (oc, c) = (bias.len(), weight.len() / bias.len());
-    debug_assert_eq!(out.len(), b * oc);
-    debug_assert_eq!(inp.len(), b * c);
-    // gemm transposes a problem whose destination is row-major, and then packs all of
-    // `weight` (3 MB for W1) on every call; into a column-major scratch it packs only the
-    // small `inp`. Copying the (B, OC) result into place with the bias costs far less
-    // (measured: 0.97 ms → 0.47 ms for the seed model's first layer).
-    // Kept per thread: a fresh 128 KB buffer per call would be an mmap and page faults.
-    thread_local! {
-        static COL: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    COL.with_borrow_mut(|col| {
-        col.clear();
-        col.resize(b * oc, 0.0);
-        // Safety: col is (b,oc) column-major (row stride 1, column stride b); inp (b,c)
-        // row-major; weightᵀ is (c,oc) read with row stride 1 and column stride c.
-        unsafe {
-            gemm::gemm(
-                b,
-                oc,
-                c,
-                col.as_mut_ptr(),
-                b as isize,
-                1,
-                false,
-                inp.as_ptr(),
-                1,
-                c as isize,
-                weight.as_ptr(),
-                c as isize,
-                1,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism(b, oc, c),
-            );
-        }
-        for (r, row) in out.chunks_exact_mut(oc).enumerate() {
-            for (o, (y, &bo)) in row.iter_mut().zip(bias).enumerate() {
-                *y = col[o * b + r] + bo;
-            }
-        }
-    });
-}
-
-/// The naive twin of [`matmul_forward`], kept to be read and to test it against.
-pub fn matmul_forward_slow(out: &mut [f32], inp: &[f32], weight: &[f32], bias: &[f32], b: usize) {
-    let (oc, c) = (bias.len(), weight.len() / bias.len());
+    let (oc, c) = dense_sizes(b, weight.len(), bias.len(), inp.len(), out.len());
     for r in 0..b {
         for o in 0..oc {
             let mut acc = bias[o];
@@ -293,7 +293,10 @@ pub fn matmul_forward_slow(out: &mut [f32], inp: &[f32], weight: &[f32], bias: &
 /// Given `dout (B,OC)` = ∂L/∂out of [`matmul_forward`]:
 /// `dweight (OC,C) ← doutᵀ · inp`, `dbias (OC) ← Σ_rows dout`, and, when asked,
 /// `dinp (B,C) ← dout · weight`. Outputs are overwritten, not accumulated: each step
-/// sees one batch, and overwriting saves a pass over the 3 MB weight gradient.
+/// sees one batch.
+///
+/// # Panics
+/// If the lengths are not those shapes.
 pub fn matmul_backward(
     dinp: Option<&mut [f32]>,
     dweight: &mut [f32],
@@ -303,80 +306,14 @@ pub fn matmul_backward(
     weight: &[f32],
     b: usize,
 ) {
-    let (oc, c) = (dbias.len(), dweight.len() / dbias.len());
-    debug_assert_eq!(dout.len(), b * oc);
-    debug_assert_eq!(inp.len(), b * c);
-    debug_assert_eq!(weight.len(), oc * c);
+    let (oc, c) = dense_sizes(b, weight.len(), dbias.len(), inp.len(), dout.len());
+    assert_eq!(
+        dweight.len(),
+        weight.len(),
+        "dense layer: dweight is not (OC, C)"
+    );
     if let Some(dinp) = dinp {
-        debug_assert_eq!(dinp.len(), b * c);
-        // Safety: dinp (b,c), dout (b,oc), weight (oc,c), all row-major, lengths asserted.
-        unsafe {
-            gemm::gemm(
-                b,
-                c,
-                oc,
-                dinp.as_mut_ptr(),
-                1,
-                c as isize,
-                false,
-                dout.as_ptr(),
-                1,
-                oc as isize,
-                weight.as_ptr(),
-                1,
-                c as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism(b, c, oc),
-            );
-        }
-    }
-    // Safety: dweight (oc,c) row-major; doutᵀ is (oc,b) read with row stride 1 and column
-    // stride oc; inp (b,c) row-major; lengths asserted.
-    unsafe {
-        gemm::gemm(
-            oc,
-            c,
-            b,
-            dweight.as_mut_ptr(),
-            1,
-            c as isize,
-            false,
-            dout.as_ptr(),
-            oc as isize,
-            1,
-            inp.as_ptr(),
-            1,
-            c as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism(oc, c, b),
-        );
-    }
-    dbias.fill(0.0);
-    for row in dout.chunks_exact(oc) {
-        dbias.iter_mut().zip(row).for_each(|(db, &d)| *db += d);
-    }
-}
-
-/// The naive twin of [`matmul_backward`].
-pub fn matmul_backward_slow(
-    dinp: Option<&mut [f32]>,
-    dweight: &mut [f32],
-    dbias: &mut [f32],
-    dout: &[f32],
-    inp: &[f32],
-    weight: &[f32],
-    b: usize,
-) {
-    let (oc, c) = (dbias.len(), dweight.len() / dbias.len());
-    if let Some(dinp) = dinp {
+        assert_eq!(dinp.len(), inp.len(), "dense layer: dinp is not (B, C)");
         for r in 0..b {
             for i in 0..c {
                 dinp[r * c + i] = (0..oc).map(|o| dout[r * oc + o] * weight[o * c + i]).sum();
@@ -394,16 +331,17 @@ pub fn matmul_backward_slow(
 // ----------------------------------------------------------------------------------------
 // Hidden activation
 
-/// `a ← act(a)` in place, with nn-core's kernels.
-pub fn activation_forward(a: &mut [f32], hidden: Hidden) {
-    hidden.activation().apply(a);
+/// `a ← act(a)` in place: sigmoid `1 / (1 + e^−z)` or relu `max(z, 0)`, computed by
+/// nn-core's kernels, so that training sees exactly the numbers the board will.
+pub fn activation_forward(a: &mut [f32], activation: Hidden) {
+    Activation::from(activation).apply(a);
 }
 
 /// Given `a` = the activation's output and `da` = ∂L/∂a, turns `da` into ∂L/∂z in place.
 /// Both derivatives are written from the output alone: sigmoid' = a(1 − a), and relu'
 /// is 1 where a > 0 (the same as z > 0), so the pre-activation need not be kept.
-pub fn activation_backward(da: &mut [f32], a: &[f32], hidden: Hidden) {
-    match hidden {
+pub fn activation_backward(da: &mut [f32], a: &[f32], activation: Hidden) {
+    match activation {
         Hidden::Sigmoid => da.iter_mut().zip(a).for_each(|(d, &y)| *d *= y * (1.0 - y)),
         Hidden::Relu => da.iter_mut().zip(a).for_each(|(d, &y)| {
             if y <= 0.0 {
@@ -416,27 +354,39 @@ pub fn activation_backward(da: &mut [f32], a: &[f32], hidden: Hidden) {
 // ----------------------------------------------------------------------------------------
 // Softmax + sparse categorical cross-entropy, fused
 
-/// Turns each row of `logits (B,OUT)` into probabilities in place and measures the
-/// cross-entropy against `labels (B)`.
+/// `probs (B,OUT) ← softmax(logits (B,OUT))` row by row, and the cross-entropy of each row
+/// against `labels (B)`.
 ///
 /// The loss comes from the logits (`ln Σ e^(z−max) − (z_y − max)`), never from `ln p_y`,
 /// so a saturated network with `p_y` rounded to 0 still reports a finite loss, as Keras
 /// does when it reads the softmax's logits.
-pub fn softmax_crossentropy_forward(logits: &mut [f32], labels: &[u8]) -> BatchStats {
+pub fn softmax_crossentropy_forward(
+    probs: &mut [f32],
+    logits: &[f32],
+    labels: &[u8],
+) -> BatchStats {
+    assert_eq!(
+        probs.len(),
+        logits.len(),
+        "probs and logits differ in shape"
+    );
     let outputs = logits.len() / labels.len();
     let mut stats = BatchStats::default();
-    for (row, &y) in logits.chunks_exact_mut(outputs).zip(labels) {
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let zy = row[usize::from(y)];
+    for ((p, z), &y) in probs
+        .chunks_exact_mut(outputs)
+        .zip(logits.chunks_exact(outputs))
+        .zip(labels)
+    {
+        let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut sum = 0.0f32;
-        for z in row.iter_mut() {
-            *z = (*z - max).exp();
-            sum += *z;
+        for (pk, &zk) in p.iter_mut().zip(z) {
+            *pk = (zk - max).exp();
+            sum += *pk;
         }
-        stats.loss_sum += f64::from(sum.ln() - (zy - max));
+        stats.loss_sum += f64::from(sum.ln() - (z[usize::from(y)] - max));
         let inv = 1.0 / sum;
-        row.iter_mut().for_each(|p| *p *= inv);
-        if nn_core::kernels::argmax(row) == usize::from(y) {
+        p.iter_mut().for_each(|pk| *pk *= inv);
+        if nn_core::kernels::argmax(p) == usize::from(y) {
             stats.correct += 1;
         }
     }
@@ -463,18 +413,18 @@ pub fn crossentropy_softmax_backward(dlogits: &mut [f32], probs: &[f32], labels:
 // ----------------------------------------------------------------------------------------
 // The whole network
 
-/// Runs the first `b` examples loaded in `ws` through `net`: fills `a1` and `probs` and
-/// returns the batch's loss and correct count.
+/// Runs the first `b` examples loaded in `ws` through `net`: fills `a1`, `logits` and
+/// `probs` and returns the batch's loss and correct count.
 pub fn forward(net: &Network, ws: &mut Workspace, b: usize) -> BatchStats {
     let s = net.params.shape;
     let p = net.params.views();
     let x = &ws.x[..b * s.inputs];
     let a1 = &mut ws.a1[..b * s.hidden];
-    let logits = &mut ws.probs[..b * s.outputs];
+    let logits = &mut ws.logits[..b * s.outputs];
     matmul_forward(a1, x, p.w1, p.b1, b);
-    activation_forward(a1, net.hidden);
+    activation_forward(a1, net.activation);
     matmul_forward(logits, a1, p.w2, p.b2, b);
-    softmax_crossentropy_forward(logits, &ws.labels[..b])
+    softmax_crossentropy_forward(&mut ws.probs[..b * s.outputs], logits, &ws.labels[..b])
 }
 
 /// The gradient of the batch's mean loss with respect to every parameter, into `grads`.
@@ -489,117 +439,38 @@ pub fn backward(net: &Network, ws: &mut Workspace, grads: &mut Flat, b: usize) {
     let dlogits = &mut ws.dlogits[..b * s.outputs];
     let da1 = &mut ws.da1[..b * s.hidden];
     crossentropy_softmax_backward(dlogits, probs, &ws.labels[..b]);
-    matmul_backward(Some(da1), g.w2, g.b2, dlogits, a1, p.w2, b);
-    activation_backward(da1, a1, net.hidden);
+    matmul_backward(Some(&mut *da1), g.w2, g.b2, dlogits, a1, p.w2, b);
+    activation_backward(da1, a1, net.activation);
     matmul_backward(None, g.w1, g.b1, da1, x, p.w1, b);
 }
 
-/// Rows of `W1` per fused task: 64 rows of 784 are 200 KB in each of the four buffers, so
-/// a block's gradient is still in L2 (2 MB a core here) when Adam reads it; gemm packs the
-/// batch's inputs once per block, so fewer, larger blocks pack less. 16 blocks share two cores.
-const FUSED_ROWS: usize = 64;
-
-/// [`backward`] followed by `adam`'s step, fused where memory traffic decides the speed.
-///
-/// The step itself is memory-bound (W1, its gradient and both moments are 13 MB for the
-/// seed model, far past L2), so the first layer's weight gradient is computed one block of
-/// rows at a time into a per-thread scratch and Adam moves that block while it is hot: the
-/// 3 MB gradient is never written out and read back, so `grads.w1` is left untouched.
-/// The numbers are those of [`backward`] then [`Adam::step`](super::adam::Adam::step), up
-/// to the summation order inside gemm.
-pub fn backward_and_step(
+/// One training step on the first `b` examples loaded in `ws`: [`forward`], [`backward`]
+/// into `grads`, then Adam moves every parameter. Returns what the forward pass measured.
+pub fn step(
     net: &mut Network,
     ws: &mut Workspace,
     grads: &mut Flat,
-    adam: &mut super::adam::Adam,
+    adam: &mut Adam,
     b: usize,
-) {
-    use rayon::prelude::*;
-    let s = net.params.shape;
-    let x = &ws.x[..b * s.inputs];
-    let a1 = &ws.a1[..b * s.hidden];
-    let probs = &ws.probs[..b * s.outputs];
-    let dlogits = &mut ws.dlogits[..b * s.outputs];
-    let da1 = &mut ws.da1[..b * s.hidden];
-    {
-        let p = net.params.views();
-        let g = grads.views_mut();
-        crossentropy_softmax_backward(dlogits, probs, &ws.labels[..b]);
-        matmul_backward(Some(&mut *da1), g.w2, g.b2, dlogits, a1, p.w2, b);
-        activation_backward(da1, a1, net.hidden);
-        let dz1: &[f32] = da1;
-        g.b1.fill(0.0);
-        for row in dz1.chunks_exact(s.hidden) {
-            g.b1.iter_mut().zip(row).for_each(|(db, &d)| *db += d);
-        }
-    }
-    let step = adam.next_step();
-    let (p, m, v) = (
-        net.params.views_mut(),
-        adam.m.views_mut(),
-        adam.v.views_mut(),
-    );
-    let block = FUSED_ROWS * s.inputs;
-    let dz1: &[f32] = da1;
-    p.w1.par_chunks_mut(block)
-        .zip(m.w1.par_chunks_mut(block))
-        .zip(v.w1.par_chunks_mut(block))
-        .enumerate()
-        .for_each_init(
-            || vec![0.0f32; block],
-            |scratch, (i, ((pw, mw), vw))| {
-                let rows = pw.len() / s.inputs;
-                let gw = &mut scratch[..pw.len()];
-                // gw (rows, IN) ← dZ1[:, i·R .. i·R+rows]ᵀ · x, the block's rows of dW1.
-                // Safety: gw is (rows, IN) row-major; the lhs starts at column i·R of dZ1
-                // (B, H) and reads rows × B elements with row stride 1 and column stride H,
-                // all inside dz1; x is (B, IN) row-major.
-                unsafe {
-                    gemm::gemm(
-                        rows,
-                        s.inputs,
-                        b,
-                        gw.as_mut_ptr(),
-                        1,
-                        s.inputs as isize,
-                        false,
-                        dz1.as_ptr().add(i * FUSED_ROWS),
-                        s.hidden as isize,
-                        1,
-                        x.as_ptr(),
-                        1,
-                        s.inputs as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        Parallelism::None,
-                    );
-                }
-                step.update(pw, mw, vw, gw);
-            },
-        );
-    // b1, W2 and b2 are contiguous after W1 and small: one pass.
-    let tail = s.hidden * s.inputs;
-    step.update(
-        &mut net.params.data[tail..],
-        &mut adam.m.data[tail..],
-        &mut adam.v.data[tail..],
-        &grads.data[tail..],
-    );
+) -> BatchStats {
+    let stats = forward(net, ws, b);
+    backward(net, ws, grads, b);
+    adam.step(&mut net.params, grads);
+    stats
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::train::rng::Rng;
 
-    fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
+    /// `n` values uniform in ±1.
+    pub(in crate::train) fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
         (0..n).map(|_| rng.uniform(-1.0, 1.0)).collect()
     }
 
-    fn close(a: &[f32], b: &[f32], tol: f32) {
+    /// Asserts `|a_i − b_i| ≤ tol · (1 + |b_i|)` for every element.
+    pub(in crate::train) fn close(a: &[f32], b: &[f32], tol: f32) {
         assert_eq!(a.len(), b.len());
         for (i, (x, y)) in a.iter().zip(b).enumerate() {
             assert!((x - y).abs() <= tol * (1.0 + y.abs()), "at {i}: {x} vs {y}");
@@ -607,86 +478,70 @@ mod tests {
     }
 
     #[test]
-    fn gemm_layer_matches_the_naive_twin() {
-        let mut rng = Rng::new(7);
-        let (b, c, oc) = (5, 37, 19);
-        let inp = random(b * c, &mut rng);
-        let w = random(oc * c, &mut rng);
-        let bias = random(oc, &mut rng);
-        let dout = random(b * oc, &mut rng);
-        let (mut fast, mut slow) = (vec![9.0; b * oc], vec![0.0; b * oc]);
-        matmul_forward(&mut fast, &inp, &w, &bias, b);
-        matmul_forward_slow(&mut slow, &inp, &w, &bias, b);
-        close(&fast, &slow, 1e-5);
-        let (mut di_f, mut dw_f, mut db_f) = (vec![9.0; b * c], vec![9.0; oc * c], vec![9.0; oc]);
-        let (mut di_s, mut dw_s, mut db_s) = (vec![0.0; b * c], vec![0.0; oc * c], vec![0.0; oc]);
-        matmul_backward(Some(&mut di_f), &mut dw_f, &mut db_f, &dout, &inp, &w, b);
-        matmul_backward_slow(Some(&mut di_s), &mut dw_s, &mut db_s, &dout, &inp, &w, b);
-        close(&di_f, &di_s, 1e-5);
-        close(&dw_f, &dw_s, 1e-5);
-        close(&db_f, &db_s, 1e-5);
+    fn the_mapping_to_nn_core_round_trips() {
+        for h in [Hidden::Sigmoid, Hidden::Relu] {
+            assert_eq!(Hidden::try_from(Activation::from(h)), Ok(h));
+        }
+        assert_eq!(Activation::from(Hidden::Relu), Activation::Relu);
+        assert_eq!(
+            Hidden::try_from(Activation::Softmax),
+            Err(Activation::Softmax)
+        );
+        assert_eq!(
+            Hidden::try_from(Activation::Identity),
+            Err(Activation::Identity)
+        );
+    }
+
+    #[test]
+    fn dense_layer_matches_hand_values() {
+        // inp (2,2) = [[1, 2], [3, 4]], weight (3,2) = [[1, 0], [0, 1], [1, 1]], bias (1, 2, 3).
+        let (inp, w, bias) = (
+            [1.0, 2.0, 3.0, 4.0],
+            [1.0, 0.0, 0.0, 1.0, 1.0, 1.0],
+            [1.0, 2.0, 3.0],
+        );
+        let mut out = [0.0; 6];
+        matmul_forward(&mut out, &inp, &w, &bias, 2);
+        assert_eq!(out, [2.0, 4.0, 6.0, 4.0, 6.0, 10.0]);
+        // dout (2,3) = [[1, 0, 0], [0, 0, 1]].
+        let dout = [1.0, 0.0, 0.0, 0.0, 0.0, 1.0];
+        let (mut dinp, mut dw, mut db) = ([9.0; 4], [9.0; 6], [9.0; 3]);
+        matmul_backward(Some(&mut dinp), &mut dw, &mut db, &dout, &inp, &w, 2);
+        assert_eq!(dinp, [1.0, 0.0, 1.0, 1.0], "dout · weight");
+        assert_eq!(dw, [1.0, 2.0, 0.0, 0.0, 3.0, 4.0], "doutᵀ · inp");
+        assert_eq!(db, [1.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "input is not (B, C)")]
+    fn dense_layer_refuses_a_short_input() {
+        let mut out = [0.0; 3];
+        matmul_forward(
+            &mut out,
+            &[1.0],
+            &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0],
+            &[0.0; 3],
+            1,
+        );
     }
 
     #[test]
     fn softmax_crossentropy_matches_hand_values() {
         // logits (0, ln 3): p = (1/4, 3/4); label 1 → loss −ln(3/4).
-        let mut logits = vec![0.0, 3.0f32.ln()];
-        let stats = softmax_crossentropy_forward(&mut logits, &[1]);
-        close(&logits, &[0.25, 0.75], 1e-6);
+        let mut probs = vec![0.0; 2];
+        let stats = softmax_crossentropy_forward(&mut probs, &[0.0, 3.0f32.ln()], &[1]);
+        close(&probs, &[0.25, 0.75], 1e-6);
         assert!((stats.loss_sum - (4.0f64 / 3.0).ln()).abs() < 1e-6);
         assert_eq!(stats.correct, 1);
         // A saturated row keeps a finite, exact loss: p_0 underflows but the loss is 200.
-        let mut logits = vec![0.0, 200.0];
-        let stats = softmax_crossentropy_forward(&mut logits, &[0]);
+        let stats = softmax_crossentropy_forward(&mut probs, &[0.0, 200.0], &[0]);
         assert_eq!(stats.loss_sum, 200.0);
         assert_eq!(stats.correct, 0);
-    }
-
-    #[test]
-    fn fused_backward_and_step_matches_backward_then_adam() {
-        use crate::train::adam::{Adam, AdamConfig};
-        // 37 hidden units: two full fused blocks and a partial one.
-        let shape = Shape {
-            inputs: 20,
-            hidden: 37,
-            outputs: 10,
-        };
-        let b = 7;
-        let mut rng = Rng::new(5);
-        let net = Network {
-            params: Flat::glorot(shape, &mut rng),
-            hidden: Hidden::Sigmoid,
-        };
-        let mut ws = Workspace::new(shape, b);
-        ws.x.copy_from_slice(&random(b * shape.inputs, &mut rng));
-        ws.labels.copy_from_slice(&[0, 9, 2, 3, 3, 7, 1]);
-        forward(&net, &mut ws, b);
-
-        let (mut ref_net, mut ref_grads) = (net.clone(), Flat::zeros(shape));
-        let mut ref_adam = Adam::new(AdamConfig::default(), &net.params);
-        backward(&ref_net, &mut ws, &mut ref_grads, b);
-        ref_adam.step(&mut ref_net.params, &ref_grads);
-
-        let (mut fused_net, mut fused_grads) = (net.clone(), Flat::zeros(shape));
-        let mut fused_adam = Adam::new(AdamConfig::default(), &net.params);
-        backward_and_step(
-            &mut fused_net,
-            &mut ws,
-            &mut fused_grads,
-            &mut fused_adam,
-            b,
-        );
-
-        let w1 = shape.hidden * shape.inputs;
-        close(&fused_grads.data[w1..], &ref_grads.data[w1..], 1e-6);
-        close(&fused_adam.m.data, &ref_adam.m.data, 1e-6);
-        close(&fused_adam.v.data, &ref_adam.v.data, 1e-6);
-        close(&fused_net.params.data, &ref_net.params.data, 1e-6);
-        assert_ne!(
-            fused_net.params.data, net.params.data,
-            "the step moved the parameters"
-        );
-        assert_eq!(fused_adam.t, 1);
+        // Backward: (p − onehot) / B.
+        let mut dlogits = vec![9.0; 4];
+        crossentropy_softmax_backward(&mut dlogits, &[0.25, 0.75, 0.5, 0.5], &[1, 0]);
+        assert_eq!(dlogits, [0.125, -0.125, -0.25, 0.25]);
     }
 
     /// Sum over the batch of the loss, in f64 from scratch, as the finite-difference reference.
@@ -702,7 +557,7 @@ mod tests {
                         + (0..s.inputs)
                             .map(|i| f64::from(p.w1[j * s.inputs + i]) * f64::from(xr[i]))
                             .sum::<f64>();
-                    match net.hidden {
+                    match net.activation {
                         Hidden::Sigmoid => 1.0 / (1.0 + (-z).exp()),
                         Hidden::Relu => z.max(0.0),
                     }
@@ -724,7 +579,7 @@ mod tests {
     }
 
     /// Central differences in f64 around the f32 parameters, against `backward`.
-    fn check_gradients(hidden: Hidden) {
+    fn check_gradients(activation: Hidden) {
         let shape = Shape {
             inputs: 6,
             hidden: 5,
@@ -734,7 +589,7 @@ mod tests {
         let mut rng = Rng::new(11);
         let mut net = Network {
             params: Flat::glorot(shape, &mut rng),
-            hidden,
+            activation,
         };
         // Non-zero biases so relu units sit on both sides of the kink, away from it.
         for v in net.params.views_mut().b1.iter_mut() {
@@ -763,7 +618,7 @@ mod tests {
             let analytic = f64::from(grads.data[i]);
             assert!(
                 (numeric - analytic).abs() < 1e-4 + 1e-3 * numeric.abs(),
-                "{hidden:?} parameter {i}: numeric {numeric}, backward {analytic}"
+                "{activation:?} parameter {i}: numeric {numeric}, backward {analytic}"
             );
         }
     }
@@ -776,5 +631,39 @@ mod tests {
     #[test]
     fn backward_matches_finite_differences_relu() {
         check_gradients(Hidden::Relu);
+    }
+
+    #[test]
+    fn step_is_forward_backward_then_adam() {
+        use crate::train::adam::AdamConfig;
+        let shape = Shape {
+            inputs: 4,
+            hidden: 3,
+            outputs: 2,
+        };
+        let b = 2;
+        let mut rng = Rng::new(3);
+        let net = Network {
+            params: Flat::glorot(shape, &mut rng),
+            activation: Hidden::Relu,
+        };
+        let mut ws = Workspace::new(shape, b);
+        ws.x.copy_from_slice(&random(b * shape.inputs, &mut rng));
+        ws.labels.copy_from_slice(&[1, 0]);
+
+        let (mut by_hand, mut hand_grads) = (net.clone(), Flat::zeros(shape));
+        let mut hand_adam = Adam::new(AdamConfig::default(), &net.params);
+        let hand_stats = forward(&by_hand, &mut ws, b);
+        backward(&by_hand, &mut ws, &mut hand_grads, b);
+        hand_adam.step(&mut by_hand.params, &hand_grads);
+
+        let (mut stepped, mut grads) = (net.clone(), Flat::zeros(shape));
+        let mut adam = Adam::new(AdamConfig::default(), &net.params);
+        let stats = step(&mut stepped, &mut ws, &mut grads, &mut adam, b);
+        assert_eq!(stats, hand_stats);
+        assert_eq!(grads, hand_grads);
+        assert_eq!(adam, hand_adam);
+        assert_eq!(stepped, by_hand);
+        assert_ne!(stepped.params, net.params, "the step moved the parameters");
     }
 }
