@@ -461,6 +461,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_jpeg_cut_anywhere_after_its_header_is_refused_and_a_whole_one_is_not() {
+        let img = image::GrayImage::from_fn(32, 32, |x, y| image::Luma([((x * y) % 256) as u8]));
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new(&mut jpeg)
+            .encode_image(&img)
+            .unwrap();
+        assert!(jpeg_is_complete(&jpeg));
+        for cut in [4, 20, jpeg.len() / 2, jpeg.len() - 2, jpeg.len() - 1] {
+            assert!(
+                !jpeg_is_complete(&jpeg[..cut]),
+                "cut at {cut} of {}",
+                jpeg.len()
+            );
+        }
+        // Bytes after the end marker (some cameras append data) are the decoder's business.
+        jpeg.extend(b"trailer");
+        assert!(jpeg_is_complete(&jpeg));
+        assert!(jpeg_is_complete(b"\x89PNG not a jpeg"));
+        assert!(matches!(
+            from_bytes(&jpeg[..jpeg.len() / 2]),
+            Err(PreprocessError::TruncatedJpeg { .. })
+        ));
+    }
+
+    #[test]
     fn area_resize_by_hand() {
         // 3 -> 2: the middle input pixel is split evenly between the two outputs.
         assert_eq!(area_resize(&[0.0, 3.0, 6.0], 3, 1, 2, 1), vec![1.0, 5.0]);

@@ -77,7 +77,7 @@ pub enum Error {
     Misaligned,
     /// Borrowing little-endian weights in place needs a little-endian target.
     BigEndianTarget,
-    /// The shape is not a usable classifier: fewer than 1 input, 1 hidden unit or
+    /// The shape is not a usable classifier: no hidden unit, or fewer than
     /// [`MIN_OUTPUTS`](crate::format::MIN_OUTPUTS) outputs; shapes are `[input, hidden, output]`.
     BadShape {
         /// The shape in the file.
@@ -180,7 +180,7 @@ impl core::fmt::Display for Error {
             }
             Error::BadShape { shape: [i, h, o] } => write!(
                 f,
-                "shape {i}-{h}-{o} is not a classifier: at least 1 input, 1 hidden unit and {} outputs needed",
+                "shape {i}-{h}-{o} is not a classifier: at least 1 hidden unit and {} outputs needed",
                 crate::format::MIN_OUTPUTS
             ),
             Error::ScalingTooLarge => write!(

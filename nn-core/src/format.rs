@@ -481,7 +481,9 @@ impl<'a> ModelFile<'a> {
     /// The limits that make every accepted model runnable, checked last by [`ModelFile::parse`]
     /// (see "Limits and the finite-output guarantee" in the crate README):
     ///
-    /// 1. shape: at least 1 input and 1 hidden unit, at least [`MIN_OUTPUTS`] outputs;
+    /// 1. shape: at least 1 hidden unit and [`MIN_OUTPUTS`] outputs (any number of inputs,
+    ///    0 included: such a model is a constant, still finite; hosts check the input count
+    ///    against their data);
     /// 2. bounded activations: for pixels in 0–255, `|x| ≤ 255·|scale| + |offset|`; each
     ///    hidden pre-activation is at most `Σ|W1_row|·max|x| + |b1|`; a hidden output is at
     ///    most that (identity, ReLU) or 1 (sigmoid, softmax); each logit is at most
@@ -491,7 +493,7 @@ impl<'a> ModelFile<'a> {
     ///    largest logit), so inference on an accepted file never yields NaN or infinity.
     fn check_limits(&self) -> Result<(), Error> {
         let [input, hidden, output] = self.layout.shape;
-        if input < 1 || hidden < 1 || output < MIN_OUTPUTS {
+        if hidden < 1 || output < MIN_OUTPUTS {
             return Err(Error::BadShape {
                 shape: self.layout.shape,
             });

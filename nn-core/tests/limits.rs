@@ -41,7 +41,7 @@ fn outputs(bytes: &[u8], pixel: u8) -> Vec<f32> {
 
 #[test]
 fn shapes_that_are_not_classifiers_are_refused() {
-    for shape in [[0, 3, 2], [2, 0, 2], [2, 3, 0], [2, 3, 1]] {
+    for shape in [[2, 0, 2], [2, 3, 0], [2, 3, 1], [0, 0, 0]] {
         let bytes = file(shape, Activation::Relu, InputScaling::RAW, 0.5, 0.5);
         assert_eq!(
             ModelFile::parse(&bytes).unwrap_err(),

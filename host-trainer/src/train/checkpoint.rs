@@ -293,4 +293,20 @@ mod tests {
         more_epochs.epochs = 9;
         assert!(decode(&encode(&t), &more_epochs).is_ok());
     }
+
+    #[test]
+    fn a_nan_under_a_valid_checksum_is_corrupt_not_divergence() {
+        let mut t = Trainer::new(tiny()).unwrap();
+        t.net.params.data[3] = f32::NAN;
+        match decode(&encode(&t), &tiny()) {
+            Err(Problem::Corrupt(why)) => assert_eq!(why, "parameter 3 is NaN or infinite"),
+            _ => panic!("a NaN parameter must make the checkpoint corrupt"),
+        }
+        let mut t = Trainer::new(tiny()).unwrap();
+        t.adam.v.data[1] = f32::INFINITY;
+        assert!(matches!(
+            decode(&encode(&t), &tiny()),
+            Err(Problem::Corrupt(_))
+        ));
+    }
 }
