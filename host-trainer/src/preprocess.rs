@@ -52,7 +52,7 @@ const NOISE_FLOOR: f32 = 26.0;
 #[non_exhaustive]
 pub enum PreprocessError {
     /// The file could not be read.
-    #[error("{path}: {source}", path = path.display())]
+    #[error("{path}: {source}", path = crate::io::show(path))]
     Io {
         /// The file.
         path: PathBuf,
@@ -104,11 +104,19 @@ pub enum PreprocessError {
 /// [`MAX_FILE_BYTES`]).
 pub fn load_image(path: &Path) -> Result<[u8; PIXELS], PreprocessError> {
     let name = crate::io::show(path);
-    let bytes = crate::io::read_capped(path, MAX_FILE_BYTES, "an image").map_err(|source| {
-        PreprocessError::Read {
+    let bytes = crate::io::read_capped(path, MAX_FILE_BYTES, "an image").map_err(|e| match e {
+        crate::io::ReadError::Io(source) => PreprocessError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        crate::io::ReadError::TooLarge { size, .. } => PreprocessError::TooLarge {
+            file: name.clone(),
+            detail: format!("{size} bytes of file"),
+        },
+        source => PreprocessError::Read {
             file: name.clone(),
             source,
-        }
+        },
     })?;
     let img = decode(&bytes, &name)?;
     preprocess_named(&img, &name)
@@ -152,11 +160,6 @@ fn decode(bytes: &[u8], name: &str) -> Result<DynamicImage, PreprocessError> {
             source,
         },
     };
-    if !jpeg_is_complete(bytes) {
-        return Err(PreprocessError::TruncatedJpeg {
-            file: name.to_owned(),
-        });
-    }
     let mut reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| decode_err(ImageError::IoError(e)))?;
@@ -165,7 +168,14 @@ fn decode(bytes: &[u8], name: &str) -> Result<DynamicImage, PreprocessError> {
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
-    reader.decode().map_err(decode_err)
+    let img = reader.decode().map_err(decode_err)?;
+    // The decoder fills what a cut JPEG lacks with grey; only the end marker tells.
+    if !jpeg_is_complete(bytes) {
+        return Err(PreprocessError::TruncatedJpeg {
+            file: name.to_owned(),
+        });
+    }
+    Ok(img)
 }
 
 /// False only for a JPEG (it starts with SOI, `FF D8`) whose marker segments are intact up
