@@ -26,9 +26,12 @@ const DIGEST: usize = 32;
 const MAX_HEADER: usize = 64 << 10;
 /// The largest checkpoint read: the header, and parameters plus both Adam moments of the
 /// largest network the trainer builds (784-`MAX_HIDDEN`-10).
-pub const MAX_BYTES: u64 =
-    (MAGIC.len() + 4 + MAX_HEADER + 12 * (crate::model::MAX_HIDDEN * (784 + 1 + 10) + 10) + DIGEST)
-        as u64;
+pub const MAX_BYTES: u64 = (MAGIC.len()
+    + 4
+    + MAX_HEADER
+    + 12 * (crate::model::MAX_HIDDEN * (nn_core::IMAGE_PIXELS + 1 + nn_core::CLASSES)
+        + nn_core::CLASSES)
+    + DIGEST) as u64;
 
 /// Why a checkpoint could not be written or used.
 #[derive(Debug, thiserror::Error)]
