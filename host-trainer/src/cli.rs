@@ -69,10 +69,10 @@ pub struct TrainArgs {
     /// Epochs to train (with --resume: the total, counting those already done).
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Examples per Adam step.
+    /// Examples per Adam step (1 to 65536).
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Hidden units.
+    /// Hidden units (1 to 16384).
     #[arg(long)]
     pub hidden: Option<usize>,
     /// Hidden activation.
@@ -87,7 +87,7 @@ pub struct TrainArgs {
     /// Seeds weight init and shuffling; the same seed and thread count give the same model.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Worker threads (default: one per core).
+    /// Worker threads (default: one per core; at most 1024).
     #[arg(long)]
     pub threads: Option<usize>,
     /// Directory with the MNIST IDX files (fetched there when missing).
