@@ -8,7 +8,12 @@
 #
 # `-icount shift=0` makes one instruction one nanosecond of virtual time, so SysTick
 # counts instructions, deterministically.
+#
+# The board's flags live in qemu-board.args (one argument a line), which host-trainer's
+# `device-eval --qemu` compiles in: one list, so both run the same emulated board.
 set -uo pipefail
+here=$(dirname "$0")
+mapfile -t board < <(grep -v '^[[:space:]]*$' "$here/qemu-board.args")
 elf=$1
 shift
 serial=(-serial null)
@@ -21,8 +26,8 @@ for arg in "$@"; do
     echo "serving the UART on 127.0.0.1:$port (QEMU waits for a client)" >&2
   fi
 done
-qemu-system-arm -machine mps2-an386 -cpu cortex-m4 -icount shift=0 \
-  -nographic -monitor none "${serial[@]}" \
+qemu-system-arm "${board[@]}" -icount shift=0 \
+  -nographic "${serial[@]}" \
   -semihosting-config "$semihosting" -kernel "$elf" \
   | defmt-print -e "$elf"
 exit "${PIPESTATUS[0]}"

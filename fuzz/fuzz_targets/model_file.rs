@@ -1,6 +1,7 @@
 //! Any bytes given to the model-file decoder: `ModelFile::parse` must answer with a typed
 //! error or a file whose every accessor (tensors, size-erased inference, zero-copy view,
-//! decode into an owned model) works without panicking.
+//! decode into an owned model) works without panicking, and whose outputs are finite for
+//! any pixels (the decoder's activation bounds).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -39,6 +40,21 @@ fn exercise(bytes: &[u8]) {
     let mut scratch = vec![0.0f32; hidden];
     let mut probabilities = vec![0.0f32; output];
     let _ = slices.predict_into(&x, &mut scratch, &mut probabilities);
+    // parse promised finite outputs for any 0-255 pixels: all-black and all-white images,
+    // and a checkerboard of both, through the file's own scaling.
+    let s = slices.scaling;
+    for pattern in [[0u8, 0], [255, 255], [0, 255]] {
+        let x: Vec<f32> = (0..input)
+            .map(|i| f32::from(pattern[i % 2]) * s.scale + s.offset)
+            .collect();
+        slices
+            .predict_into(&x, &mut scratch, &mut probabilities)
+            .expect("finite pixels into an accepted model");
+        assert!(
+            probabilities.iter().all(|p| p.is_finite()),
+            "{probabilities:?}"
+        );
+    }
     if let Ok(borrowed) = file.slices() {
         let _ = borrowed.predict_into(&x, &mut scratch, &mut probabilities);
     }

@@ -17,7 +17,7 @@
 //! Decoding runs under [`image::Limits`] so a header claiming 100000x100000 pixels is rejected
 //! before anything is allocated. Nothing here panics on any input (it is fuzzed).
 
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use image::imageops::FilterType;
@@ -52,12 +52,27 @@ const NOISE_FLOOR: f32 = 26.0;
 #[non_exhaustive]
 pub enum PreprocessError {
     /// The file could not be read.
-    #[error("{path}: {source}", path = path.display())]
+    #[error("{path}: {source}", path = crate::io::show(path))]
     Io {
         /// The file.
         path: PathBuf,
         /// What the OS said.
         source: std::io::Error,
+    },
+    /// The file could not be read: not a regular file, or over [`MAX_FILE_BYTES`].
+    #[error("{file}: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// What went wrong.
+        source: crate::io::ReadError,
+    },
+    /// A JPEG whose data stops before its end-of-image marker: a file cut short, which the
+    /// decoder would otherwise fill with grey and classify.
+    #[error("{file}: the JPEG data ends before its end-of-image marker (is the file cut short?)")]
+    TruncatedJpeg {
+        /// The file (or `<bytes>`).
+        file: String,
     },
     /// The bytes are not a PNG, JPEG or PGM/PNM image this program can decode.
     #[error("{file}: cannot decode image: {source}")]
@@ -85,23 +100,24 @@ pub enum PreprocessError {
     },
 }
 
-/// Reads, decodes and preprocesses the image file at `path`.
+/// Reads, decodes and preprocesses the image file at `path` (a regular file of at most
+/// [`MAX_FILE_BYTES`]).
 pub fn load_image(path: &Path) -> Result<[u8; PIXELS], PreprocessError> {
-    let io_err = |source| PreprocessError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let name = path.display().to_string();
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(io_err)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(PreprocessError::TooLarge {
-            file: name,
-            detail: "file size".to_owned(),
-        });
-    }
+    let name = crate::io::show(path);
+    let bytes = crate::io::read_capped(path, MAX_FILE_BYTES, "an image").map_err(|e| match e {
+        crate::io::ReadError::Io(source) => PreprocessError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        crate::io::ReadError::TooLarge { size, .. } => PreprocessError::TooLarge {
+            file: name.clone(),
+            detail: format!("{size} bytes of file"),
+        },
+        source => PreprocessError::Read {
+            file: name.clone(),
+            source,
+        },
+    })?;
     let img = decode(&bytes, &name)?;
     preprocess_named(&img, &name)
 }
@@ -152,7 +168,50 @@ fn decode(bytes: &[u8], name: &str) -> Result<DynamicImage, PreprocessError> {
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
-    reader.decode().map_err(decode_err)
+    let img = reader.decode().map_err(decode_err)?;
+    // The decoder fills what a cut JPEG lacks with grey; only the end marker tells.
+    if !jpeg_is_complete(bytes) {
+        return Err(PreprocessError::TruncatedJpeg {
+            file: name.to_owned(),
+        });
+    }
+    Ok(img)
+}
+
+/// False only for a JPEG (it starts with SOI, `FF D8`) whose marker segments are intact up
+/// to the first scan and whose scan data has no end-of-image marker (`FF D9`) after it: the
+/// file was cut. Inside scan data a `FF` byte is always followed by `00` or a restart
+/// marker, so `FF D9` there can only be the end. Anything else is left to the decoder.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return true;
+    }
+    let mut i = 2;
+    loop {
+        let (Some(&ff), Some(&marker)) = (bytes.get(i), bytes.get(i + 1)) else {
+            return false;
+        };
+        if ff != 0xFF {
+            return true;
+        }
+        match marker {
+            0xFF => i += 1,
+            0xD9 => return true,
+            0x01 | 0xD0..=0xD8 => i += 2,
+            _ => {
+                let (Some(&hi), Some(&lo)) = (bytes.get(i + 2), bytes.get(i + 3)) else {
+                    return false;
+                };
+                let end = i + 2 + usize::from(u16::from_be_bytes([hi, lo]));
+                if marker == 0xDA {
+                    return bytes
+                        .get(end..)
+                        .is_some_and(|scan| scan.windows(2).any(|w| w == [0xFF, 0xD9]));
+                }
+                i = end;
+            }
+        }
+    }
 }
 
 fn preprocess_named(img: &DynamicImage, name: &str) -> Result<[u8; PIXELS], PreprocessError> {
@@ -410,6 +469,31 @@ fn median(mut values: Vec<f32>) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_jpeg_cut_anywhere_after_its_header_is_refused_and_a_whole_one_is_not() {
+        let img = image::GrayImage::from_fn(32, 32, |x, y| image::Luma([((x * y) % 256) as u8]));
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new(&mut jpeg)
+            .encode_image(&img)
+            .unwrap();
+        assert!(jpeg_is_complete(&jpeg));
+        for cut in [4, 20, jpeg.len() / 2, jpeg.len() - 2, jpeg.len() - 1] {
+            assert!(
+                !jpeg_is_complete(&jpeg[..cut]),
+                "cut at {cut} of {}",
+                jpeg.len()
+            );
+        }
+        // Bytes after the end marker (some cameras append data) are the decoder's business.
+        jpeg.extend(b"trailer");
+        assert!(jpeg_is_complete(&jpeg));
+        assert!(jpeg_is_complete(b"\x89PNG not a jpeg"));
+        assert!(matches!(
+            from_bytes(&jpeg[..jpeg.len() / 2]),
+            Err(PreprocessError::TruncatedJpeg { .. })
+        ));
+    }
 
     #[test]
     fn area_resize_by_hand() {

@@ -2,7 +2,7 @@
 //! a terminal; plain lines (every quarter of an epoch, then a summary) when stdout is a
 //! file or a pipe, so CI logs stay readable.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -88,14 +88,14 @@ impl Observer for Progress {
             }
         } else if done >= self.next_line && done < self.examples {
             self.next_line += self.examples / 4;
-            println!(
+            // A closed or full stdout must not stop training: the model file is the result.
+            let _ = crate::io::print_line(&format!(
                 "epoch {}/{} {:>3}% loss {loss:.4} accuracy {accuracy:.4} {:.0} samples/s",
                 self.epoch,
                 self.epochs,
                 100 * done / self.examples,
                 self.rate(done)
-            );
-            let _ = std::io::stdout().flush();
+            ));
         }
     }
 
@@ -111,8 +111,9 @@ impl Observer for Progress {
         );
         match self.bar.take() {
             Some(bar) => bar.finish_with_message(line),
-            None => println!("{line}"),
+            None => {
+                let _ = crate::io::print_line(&line);
+            }
         }
-        let _ = std::io::stdout().flush();
     }
 }

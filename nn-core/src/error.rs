@@ -77,6 +77,23 @@ pub enum Error {
     Misaligned,
     /// Borrowing little-endian weights in place needs a little-endian target.
     BigEndianTarget,
+    /// The shape is not a usable classifier: no hidden unit, or fewer than
+    /// [`MIN_OUTPUTS`](crate::format::MIN_OUTPUTS) outputs; shapes are `[input, hidden, output]`.
+    BadShape {
+        /// The shape in the file.
+        shape: [usize; 3],
+    },
+    /// The input scaling can make an input larger than
+    /// [`MAX_ACTIVATION`](crate::format::MAX_ACTIVATION).
+    ScalingTooLarge,
+    /// A row of `tensor` can drive an activation past
+    /// [`MAX_ACTIVATION`](crate::format::MAX_ACTIVATION), so the outputs could overflow.
+    MayOverflow {
+        /// The weight tensor (`W1` or `W2`).
+        tensor: Tensor,
+        /// The row (hidden unit for `W1`, output for `W2`).
+        row: usize,
+    },
     /// The output buffer is too small.
     BufferTooSmall {
         /// Bytes that suffice.
@@ -161,6 +178,21 @@ impl core::fmt::Display for Error {
             Error::BigEndianTarget => {
                 f.write_str("borrowing weights in place needs a little-endian target")
             }
+            Error::BadShape { shape: [i, h, o] } => write!(
+                f,
+                "shape {i}-{h}-{o} is not a classifier: at least 1 hidden unit and {} outputs needed",
+                crate::format::MIN_OUTPUTS
+            ),
+            Error::ScalingTooLarge => write!(
+                f,
+                "the input scaling can make inputs larger than {:e}; outputs could overflow",
+                crate::format::MAX_ACTIVATION
+            ),
+            Error::MayOverflow { tensor, row } => write!(
+                f,
+                "{tensor} row {row} is so large that activations could pass {:e} and outputs overflow",
+                crate::format::MAX_ACTIVATION
+            ),
             Error::BufferTooSmall { needed, found } => {
                 write!(
                     f,

@@ -25,6 +25,13 @@ pub const WEIGHTS_ALIGN: usize = 16;
 pub const HEADER_MAX_LEN: usize = 4 + 3 + 3 * 5 + 1 + 1 + 8 + 1;
 /// Bytes of the trailing checksum.
 pub const CHECKSUM_LEN: usize = 4;
+/// The fewest outputs a model file may have: a classifier needs two classes to choose from.
+pub const MIN_OUTPUTS: usize = 2;
+/// The largest magnitude any input, hidden pre-activation or logit of an accepted model can
+/// reach (a bound computed from its weights by [`ModelFile::parse`]). Summing up to 2^32
+/// terms in f32 rounds a sum up by less than a factor of 257, so activations stay below
+/// `f32::MAX` (3.4e38) and every output is finite.
+pub const MAX_ACTIVATION: f32 = 1e36;
 
 /// CRC-32/ISO-HDLC, the one zlib, PNG and `crc32` compute (also used by the serial frames).
 pub(crate) static CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
@@ -390,14 +397,16 @@ fn le_f32s(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
 
 impl<'a> ModelFile<'a> {
     /// Checks `bytes` as a complete model file, in this order: magic, version, header, sizes
-    /// and length, padding, checksum, finite weights. Reads every byte once for the checksum
-    /// and once for finiteness; allocates nothing; never panics.
+    /// and length, padding, checksum, finite weights, then the limits that make its outputs
+    /// finite (shape and activation bounds, see `check_limits`). Reads every byte once for the
+    /// checksum, once for finiteness and once for the bounds; allocates nothing; never panics.
     ///
     /// # Errors
     /// One variant per failure: [`Error::BadMagic`], [`Error::UnsupportedVersion`],
     /// [`Error::BadHeader`], [`Error::TooLarge`], [`Error::Truncated`],
     /// [`Error::TrailingBytes`], [`Error::NonZeroPadding`], [`Error::BadChecksum`],
-    /// [`Error::NonFiniteWeight`].
+    /// [`Error::NonFiniteWeight`], and for a file that is intact but not runnable
+    /// [`Error::BadShape`], [`Error::ScalingTooLarge`], [`Error::MayOverflow`].
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
         let found = bytes.len();
         let mut magic = [0u8; 4];
@@ -465,7 +474,62 @@ impl<'a> ModelFile<'a> {
                 return Err(Error::NonFiniteWeight { tensor: t, index });
             }
         }
+        file.check_limits()?;
         Ok(file)
+    }
+
+    /// The limits that make every accepted model runnable, checked last by [`ModelFile::parse`]
+    /// (see "Limits and the finite-output guarantee" in the crate README):
+    ///
+    /// 1. shape: at least 1 hidden unit and [`MIN_OUTPUTS`] outputs (any number of inputs,
+    ///    0 included: such a model is a constant, still finite; hosts check the input count
+    ///    against their data);
+    /// 2. bounded activations: for pixels in 0–255, `|x| ≤ 255·|scale| + |offset|`; each
+    ///    hidden pre-activation is at most `Σ|W1_row|·max|x| + |b1|`; a hidden output is at
+    ///    most that (identity, ReLU) or 1 (sigmoid, softmax); each logit is at most
+    ///    `Σ|W2_row|·max|h| + |b2|`. Every bound, computed in f64, must stay within
+    ///    [`MAX_ACTIVATION`], far enough below `f32::MAX` that f32 rounding in any order of
+    ///    summation cannot reach infinity. Finite logits give a finite softmax (it subtracts the
+    ///    largest logit), so inference on an accepted file never yields NaN or infinity.
+    fn check_limits(&self) -> Result<(), Error> {
+        let [input, hidden, output] = self.layout.shape;
+        if hidden < 1 || output < MIN_OUTPUTS {
+            return Err(Error::BadShape {
+                shape: self.layout.shape,
+            });
+        }
+        let limit = f64::from(MAX_ACTIVATION);
+        let scaling = self.header.scaling;
+        let x_max = 255.0 * f64::from(scaling.scale).abs() + f64::from(scaling.offset).abs();
+        if x_max > limit {
+            return Err(Error::ScalingTooLarge);
+        }
+        // The largest `Σ|w_row|·in_max + |b|` over the rows of a layer, or the first row past
+        // the limit.
+        let layer = |w: Tensor, b: Tensor, row_len: usize, in_max: f64| -> Result<f64, Error> {
+            let mut worst = 0.0f64;
+            let mut weights = self.tensor(w);
+            for (row, bias) in self.tensor(b).enumerate() {
+                let sum: f64 = weights
+                    .by_ref()
+                    .take(row_len)
+                    .map(|v| f64::from(v).abs())
+                    .sum();
+                let bound = sum * in_max + f64::from(bias).abs();
+                if bound > limit {
+                    return Err(Error::MayOverflow { tensor: w, row });
+                }
+                worst = worst.max(bound);
+            }
+            Ok(worst)
+        };
+        let pre_max = layer(Tensor::W1, Tensor::B1, input, x_max)?;
+        let h_max = match self.header.hidden_activation {
+            Activation::Sigmoid | Activation::Softmax => 1.0,
+            Activation::Identity | Activation::Relu => pre_max,
+        };
+        layer(Tensor::W2, Tensor::B2, hidden, h_max)?;
+        Ok(())
     }
 
     /// The decoded header.

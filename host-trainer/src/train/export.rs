@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nn_core::format::{self, Header, ModelFile};
+use nn_core::format::{self, Header};
 use nn_core::{Activation, InputScaling};
 
 use super::network::{Flat, Hidden, Network, Shape};
@@ -31,6 +31,9 @@ pub enum ExportError {
         /// What nn-core said.
         source: nn_core::Error,
     },
+    /// The host's model loader refused it (it names the file).
+    #[error(transparent)]
+    Load(#[from] crate::model::ModelError),
     /// A valid file describing a network this trainer does not build.
     #[error("model {path}: {why}")]
     Unsupported {
@@ -69,18 +72,11 @@ pub fn write_model(path: &Path, net: &Network, scaling: InputScaling) -> Result<
     })
 }
 
-/// Reads a model file into the trainer's form, with the scaling it expects.
+/// Reads a model file into the trainer's form, with the scaling it expects, through the
+/// host's one loader ([`crate::model::HostModel::load`]).
 pub fn read_model(path: &Path) -> Result<(Network, InputScaling), ExportError> {
-    let bytes = std::fs::read(path).map_err(|source| ExportError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let format_err = |source| ExportError::Format {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = ModelFile::parse(&bytes).map_err(format_err)?;
-    let header = *file.header();
+    let model = crate::model::HostModel::load(path)?;
+    let header = *model.header();
     let unsupported = |why: String| ExportError::Unsupported {
         path: path.to_path_buf(),
         why,
@@ -93,12 +89,15 @@ pub fn read_model(path: &Path) -> Result<(Network, InputScaling), ExportError> {
             header.output_activation
         )));
     }
-    let [inputs, hidden_units, outputs] = file.shape();
-    let mut params = Flat::zeros(Shape {
+    let [inputs, hidden_units, outputs] = model.shape();
+    let shape = Shape {
         inputs,
         hidden: hidden_units,
         outputs,
-    });
-    file.copy_parameters(&mut params.data).map_err(format_err)?;
+    };
+    let params = Flat {
+        shape,
+        data: model.into_parameters(),
+    };
     Ok((Network { params, activation }, header.scaling))
 }
