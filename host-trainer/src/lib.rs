@@ -8,4 +8,5 @@ pub mod device_eval;
 pub mod metrics;
 pub mod preprocess;
 pub mod progress;
+pub mod quantize;
 pub mod train;
