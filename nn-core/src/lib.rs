@@ -9,6 +9,7 @@ pub mod kernels;
 pub mod matrix;
 pub mod model;
 pub mod protocol;
+pub mod quant;
 
 pub use activation::Activation;
 pub use error::Error;
