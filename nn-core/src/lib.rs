@@ -10,6 +10,7 @@ pub mod matrix;
 pub mod model;
 pub mod model_i8;
 pub mod protocol;
+pub mod quant;
 
 pub use activation::Activation;
 pub use error::Error;
