@@ -838,3 +838,25 @@ fn dense_i8_params_clamp_as_the_reference_does() {
     kernels::dense_i8(&[1], &[0], &[0], &[R1[0]], p, &mut y);
     assert_eq!(y, [-100]);
 }
+
+#[test]
+fn quant_header_max_len_is_reached_by_the_largest_quant_header() {
+    let extreme = TensorQuant {
+        scale: 1.0,
+        zero_point: i32::MIN,
+    };
+    let header = nn_core::format::QuantHeader {
+        input: extreme,
+        hidden: extreme,
+        logits: extreme,
+        softmax_input_multiplier: i32::MIN,
+        softmax_input_left_shift: i32::MIN,
+        softmax_diff_min: i32::MIN,
+        hidden_channels: u32::MAX,
+        output_channels: u32::MAX,
+    };
+    assert_eq!(
+        postcard::to_allocvec(&header).unwrap().len(),
+        format::QUANT_HEADER_MAX_LEN
+    );
+}
