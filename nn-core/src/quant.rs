@@ -152,9 +152,7 @@ impl SoftmaxI8Params {
             diff_min: -input_radius(shift),
         })
     }
-}
 
-impl SoftmaxI8Params {
     /// Whether decoded parameters are ones [`SoftmaxI8Params::from_input_scale`] can
     /// produce (decoder check): `input_multiplier` in `[2³⁰, 2³¹)`, `input_left_shift` in
     /// `[1, 31]`, and `diff_min` the radius that shift gives.
