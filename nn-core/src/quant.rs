@@ -146,15 +146,29 @@ impl SoftmaxI8Params {
         }
         // Above 1, so the shift is at least 1 (TFLite checks it); at most 31 under the cap.
         let (multiplier, shift) = quantize_multiplier(real)?;
-        let radius = f64::from((1 << SCALED_DIFF_INTEGER_BITS) - 1)
-            * (1u64 << (31 - SCALED_DIFF_INTEGER_BITS)) as f64
-            / (1u64 << shift) as f64;
         Some(Self {
             input_multiplier: multiplier,
             input_left_shift: shift,
-            diff_min: -(libm::floor(radius) as i32),
+            diff_min: -input_radius(shift),
         })
     }
+
+    /// Whether decoded parameters are ones [`SoftmaxI8Params::from_input_scale`] can
+    /// produce (decoder check): `input_multiplier` in `[2³⁰, 2³¹)`, `input_left_shift` in
+    /// `[1, 31]`, and `diff_min` the radius that shift gives.
+    pub fn is_valid(self) -> bool {
+        self.input_multiplier >= 1 << 30
+            && (1..=31).contains(&self.input_left_shift)
+            && self.diff_min == -input_radius(self.input_left_shift)
+    }
+}
+
+/// TFLite's `CalculateInputRadius(5, left_shift)`: `floor(31 · 2²⁶ / 2^left_shift)`, the
+/// largest input difference whose scaled value stays within Q5.26 (computed exactly in
+/// integers here, which is what TFLite's double arithmetic gives: every term is exact).
+fn input_radius(left_shift: i32) -> i32 {
+    let max_scaled = ((1i64 << SCALED_DIFF_INTEGER_BITS) - 1) << (31 - SCALED_DIFF_INTEGER_BITS);
+    (max_scaled >> left_shift.clamp(0, 62)) as i32
 }
 
 // ---------------------------------------------------------------- gemmlowp primitives

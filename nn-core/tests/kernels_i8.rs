@@ -481,6 +481,9 @@ proptest! {
         // The scaled difference of diff_min must not pass −32 in Q5.26 (TFLite's reason
         // for the radius), and one step further must (or be out of int8's reach).
         let p = SoftmaxI8Params::from_input_scale(scale).unwrap();
+        prop_assert!(p.is_valid(), "{p:?}");
+        let off_by_one = SoftmaxI8Params { diff_min: p.diff_min - 1, ..p };
+        prop_assert!(!off_by_one.is_valid());
         prop_assert!(p.input_left_shift >= 1 && p.diff_min <= 0);
         let scaled = |d: i32| quant::saturating_rounding_doubling_high_mul(d << p.input_left_shift, p.input_multiplier);
         // diff_min · 2^left_shift is the last multiple of 2^left_shift at or above
@@ -502,5 +505,18 @@ proptest! {
         for (&got, &w) in y.iter().zip(&want) {
             prop_assert!((i32::from(got) - w).abs() <= 1, "{got} vs {w}");
         }
+    }
+
+    #[test]
+    fn softmax_with_any_parameters_does_not_panic(
+        x in prop::collection::vec(any::<i8>(), 0..=256),
+        input_multiplier in any::<i32>(),
+        input_left_shift in any::<i32>(),
+        diff_min in any::<i32>(),
+    ) {
+        // What a corrupt model file could hold: the output is unspecified, but it comes.
+        let p = SoftmaxI8Params { input_multiplier, input_left_shift, diff_min };
+        let mut y = vec![0i8; x.len()];
+        kernels::softmax_i8(&x, p, &mut y);
     }
 }

@@ -4,7 +4,7 @@
 
 use super::{check_dense_shapes, output};
 use crate::quant::{
-    self, DenseI8Params, Requant, SoftmaxI8Params, exp_on_negative_values, get_reciprocal,
+    DenseI8Params, Requant, SoftmaxI8Params, exp_on_negative_values, get_reciprocal,
     rounding_divide_by_pot, saturating_rounding_doubling_high_mul,
 };
 
@@ -47,7 +47,8 @@ const ACCUMULATION_INTEGER_BITS: i32 = 12;
 /// 4. The sum's reciprocal `2^k / sum` in Q0.31 ([`get_reciprocal`]).
 /// 5. `y = (reciprocal · e) / 2^(k + 23)` rounded, − 128, clamped to [−128, 127].
 ///
-/// A `input_left_shift` outside [0, 31] is clamped into it (TFLite's is in [1, 31]).
+/// For parameters [`SoftmaxI8Params::is_valid`] rejects the output is unspecified, but
+/// it is still computed without a panic (shifts are clamped into range).
 pub fn softmax_i8(x: &[i8], p: SoftmaxI8Params, y: &mut [i8]) {
     assert_eq!(x.len(), y.len(), "softmax_i8: x and y differ in length");
     assert!(
@@ -76,14 +77,15 @@ pub fn softmax_i8(x: &[i8], p: SoftmaxI8Params, y: &mut [i8]) {
         }
     }
     let (reciprocal, bits_over_unit) = get_reciprocal(sum, ACCUMULATION_INTEGER_BITS);
-    // The largest element's own term makes the sum at least 2^19, so this is at least 23,
-    // and with at most 256 elements at most 31.
-    let exponent = (bits_over_unit + 31 - 8) as u32;
+    // For valid parameters the largest element's own term makes the sum at least 2^19,
+    // so this is at least 23, and with at most 256 elements at most 31. The clamp only
+    // keeps parameters no scale produces (a decoder's job to reject) from panicking.
+    let exponent = (bits_over_unit + 31 - 8).clamp(0, 31) as u32;
     for (yc, &xc) in y.iter_mut().zip(x) {
         *yc = match exp(xc) {
             Some(e) => {
                 let unsaturated = rounding_divide_by_pot(
-                    quant::saturating_rounding_doubling_high_mul(reciprocal, e),
+                    saturating_rounding_doubling_high_mul(reciprocal, e),
                     exponent,
                 );
                 (unsaturated - 128).clamp(-128, 127) as i8

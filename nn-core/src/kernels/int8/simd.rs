@@ -176,59 +176,83 @@ pub mod vnni {
         y: &mut [i8],
     ) {
         let cols = x.len();
-        let whole = cols / STEP;
-        let tail = cols % STEP;
-        // The tail's lanes: masked loads read exactly these bytes and zero the rest.
-        let mask: u64 = if tail == 0 {
-            0
-        } else {
-            u64::MAX >> (64 - tail)
-        };
-        // 128 + zp, modulo 2³²: what each unit of Σ w is worth in the correction.
+        // 128 + zp, modulo 2³²: what each unit of Σ w is worth in the correction. It is 0
+        // for the usual zero point of −128 (pixels, and activations after a ReLU), and
+        // then the weight sums are not computed at all: half the multiply-adds.
         let correction = 128i32.wrapping_add(p.input_zero_point);
-        by_row_groups(w, cols, bias, requant, p, y, |rows| {
-            // Safety: every load below reads `STEP` bytes at offset `k * STEP` with
-            // `k < whole`, so `(k + 1) * STEP ≤ cols` bytes, inside `x` and each row (all
-            // `cols` long); the masked tail loads read only the `tail` bytes after those,
-            // also inside (masked-off lanes are neither read nor able to fault). The
-            // build has AVX-512F, BW and VNNI (this module's `cfg`).
-            unsafe {
-                let flip = _mm512_set1_epi8(-128);
-                let ones = _mm512_set1_epi8(1);
-                let mut dots = [_mm512_setzero_si512(); ROWS];
-                let mut sums = [_mm512_setzero_si512(); ROWS];
-                let mut step = |xv: __m512i, wv: [__m512i; ROWS]| {
-                    let xu = _mm512_xor_si512(xv, flip);
-                    for r in 0..ROWS {
-                        dots[r] = _mm512_dpbusd_epi32(dots[r], xu, wv[r]);
+        if correction == 0 {
+            by_row_groups(w, cols, bias, requant, p, y, |rows| {
+                dots::<false>(rows, x, 0)
+            });
+        } else {
+            by_row_groups(w, cols, bias, requant, p, y, |rows| {
+                dots::<true>(rows, x, correction)
+            });
+        }
+    }
+
+    /// `Σ_c rows[r][c] · x'[c] − correction · Σ_c rows[r][c]` for each row, modulo 2³²,
+    /// with `x' = x + 128`; `SUMS = false` leaves out the second term (for a `correction`
+    /// of 0).
+    ///
+    /// # Panics
+    /// If a row is not `x.len()` long.
+    #[inline(always)]
+    fn dots<const SUMS: bool>(rows: [&[i8]; ROWS], x: &[i8], correction: i32) -> [i32; ROWS] {
+        assert!(
+            rows.iter().all(|row| row.len() == x.len()),
+            "dense_i8: a row is not (cols)"
+        );
+        // Safety: every load reads `STEP` bytes at offset `k * STEP` with `k < whole`, so
+        // below `whole * STEP ≤ x.len()`, inside `x` and each row (asserted above); the
+        // masked tail loads read only the `x.len() % STEP` bytes after those, also inside
+        // (masked-off lanes are neither read nor able to fault). The build has AVX-512F,
+        // BW and VNNI (this module's `cfg`).
+        unsafe {
+            let whole = x.len() / STEP;
+            // The tail's bytes: masked loads read exactly these and zero the other lanes.
+            let mask = u64::MAX
+                .checked_shr((STEP - x.len() % STEP) as u32)
+                .unwrap_or(0);
+            let flip = _mm512_set1_epi8(-128);
+            let ones = _mm512_set1_epi8(1);
+            let mut dots = [_mm512_setzero_si512(); ROWS];
+            let mut sums = [_mm512_setzero_si512(); ROWS];
+            let mut step = |xv: __m512i, wv: [__m512i; ROWS]| {
+                let xu = _mm512_xor_si512(xv, flip);
+                for r in 0..ROWS {
+                    dots[r] = _mm512_dpbusd_epi32(dots[r], xu, wv[r]);
+                    if SUMS {
                         sums[r] = _mm512_dpbusd_epi32(sums[r], ones, wv[r]);
                     }
-                };
-                for k in 0..whole {
-                    let at = k * STEP;
-                    step(
-                        _mm512_loadu_si512(x.as_ptr().add(at).cast()),
-                        core::array::from_fn(|r| {
-                            _mm512_loadu_si512(rows[r].as_ptr().add(at).cast())
-                        }),
-                    );
                 }
-                if tail != 0 {
-                    let at = whole * STEP;
-                    // A masked-off byte of x is 0, flipped to 128, times a weight of 0.
-                    step(
-                        _mm512_maskz_loadu_epi8(mask, x.as_ptr().add(at)),
-                        core::array::from_fn(|r| {
-                            _mm512_maskz_loadu_epi8(mask, rows[r].as_ptr().add(at))
-                        }),
-                    );
-                }
-                core::array::from_fn(|r| {
-                    let dot = _mm512_reduce_add_epi32(dots[r]);
-                    let sum = _mm512_reduce_add_epi32(sums[r]);
-                    dot.wrapping_sub(correction.wrapping_mul(sum))
-                })
+            };
+            for k in 0..whole {
+                let at = k * STEP;
+                step(
+                    _mm512_loadu_si512(x.as_ptr().add(at).cast()),
+                    core::array::from_fn(|r| _mm512_loadu_si512(rows[r].as_ptr().add(at).cast())),
+                );
             }
-        });
+            if mask != 0 {
+                let at = whole * STEP;
+                // A masked-off byte of x is 0, flipped to 128, times a weight of 0.
+                step(
+                    _mm512_maskz_loadu_epi8(mask, x.as_ptr().add(at)),
+                    core::array::from_fn(|r| {
+                        _mm512_maskz_loadu_epi8(mask, rows[r].as_ptr().add(at))
+                    }),
+                );
+            }
+            core::array::from_fn(|r| {
+                let dot = _mm512_reduce_add_epi32(dots[r]);
+                let sum = if SUMS {
+                    _mm512_reduce_add_epi32(sums[r])
+                } else {
+                    0
+                };
+                dot.wrapping_sub(correction.wrapping_mul(sum))
+            })
+        }
     }
 }
