@@ -119,7 +119,8 @@ pub enum Error {
         /// The zero point in the file.
         found: i32,
     },
-    /// An int8 file's softmax parameters are outside the ranges TFLite's preparation produces.
+    /// An int8 file's softmax parameters are not ones TFLite's preparation produces
+    /// (`SoftmaxI8Params::is_valid`).
     BadSoftmaxParams,
     /// An int8 file's per-channel count differs from the layer's outputs.
     ChannelCountMismatch {
@@ -262,7 +263,9 @@ impl core::fmt::Display for Error {
                     "int8 zero point of {tensor} is {found}, outside [-128, 127]"
                 )
             }
-            Error::BadSoftmaxParams => f.write_str("the int8 softmax parameters are out of range"),
+            Error::BadSoftmaxParams => {
+                f.write_str("the int8 softmax parameters are not ones TFLite would compute")
+            }
             Error::ChannelCountMismatch {
                 tensor,
                 expected,

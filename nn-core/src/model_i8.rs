@@ -442,8 +442,8 @@ fn check_tensor_quant(tensor: QuantTensor, q: TensorQuant) -> Result<(), Error> 
 pub const MAX_OUTPUTS: usize = 256;
 
 /// The checks of an int8 file's header fields: activations, at most [`MAX_OUTPUTS`] outputs,
-/// the three activation quantisations, softmax's parameters (in the ranges TFLite's
-/// preparation produces) and the per-channel counts.
+/// the three activation quantisations, softmax's parameters (ones TFLite's preparation
+/// produces, `SoftmaxI8Params::is_valid`) and the per-channel counts.
 pub(crate) fn check_quant_header(header: &Header, q: &QuantHeader) -> Result<(), Error> {
     check_activations(header)?;
     if header.output as usize > MAX_OUTPUTS {
@@ -457,7 +457,7 @@ pub(crate) fn check_quant_header(header: &Header, q: &QuantHeader) -> Result<(),
         input_left_shift: q.softmax_input_left_shift,
         diff_min: q.softmax_diff_min,
     };
-    if !softmax_params_valid(&softmax) {
+    if !softmax.is_valid() {
         return Err(Error::BadSoftmaxParams);
     }
     for (tensor, expected, found) in [
@@ -473,13 +473,6 @@ pub(crate) fn check_quant_header(header: &Header, q: &QuantHeader) -> Result<(),
         }
     }
     Ok(())
-}
-
-/// Softmax's multiplier is a Q0.31 number in `[2^30, 2^31)` as `QuantizeMultiplier` makes it,
-/// its left shift in `[1, 31]` (TFLite's preparation makes a multiplier above 1), and
-/// `diff_min` at most 0.
-fn softmax_params_valid(p: &SoftmaxI8Params) -> bool {
-    p.input_multiplier >= 1 << 30 && (1..=31).contains(&p.input_left_shift) && p.diff_min <= 0
 }
 
 /// The checks of one layer's per-channel parameters and weights: each weight scale finite and

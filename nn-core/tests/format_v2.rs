@@ -534,8 +534,10 @@ fn every_bad_quantisation_field_has_its_error() {
             found: 128
         }
     );
-    // Softmax: left shift 0 (byte 50) is outside [1, 31].
+    // Softmax (`SoftmaxI8Params::is_valid`): left shift 0 (byte 50) is outside [1, 31].
     assert_eq!(parse(patched(50, &[0x00])), Error::BadSoftmaxParams);
+    // diff_min −247 (zigzag 493 = ed 03) is not the radius of shift 23 (−248).
+    assert_eq!(parse(patched(51, &[0xED, 0x03])), Error::BadSoftmaxParams);
     // Channel counts at 53, 54.
     assert_eq!(
         parse(patched(53, &[0x04])),
