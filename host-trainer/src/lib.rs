@@ -10,4 +10,5 @@ pub mod metrics;
 pub mod model;
 pub mod preprocess;
 pub mod progress;
+pub mod quantize;
 pub mod train;
