@@ -197,9 +197,7 @@ fn calibrate(m: &MlpSlices<'_>, images: &[u8]) -> [Range; 2] {
                 )
             },
             |(mut x, mut h, mut logits, mut ranges), pixels| {
-                for (xi, &p) in x.iter_mut().zip(pixels) {
-                    *xi = f32::from(p) * m.scaling.scale + m.scaling.offset;
-                }
+                m.scaling.apply(pixels, &mut x);
                 kernels::gemv_bias(m.w1, &x, m.b1, &mut h);
                 if m.hidden_activation == Activation::Relu {
                     kernels::relu(&mut h);
@@ -425,9 +423,7 @@ pub fn classify_f32(m: &MlpSlices<'_>, images: &[u8]) -> Result<Vec<usize>, nn_c
                 )
             },
             |(x, h, out), pixels| {
-                for (xi, &p) in x.iter_mut().zip(pixels) {
-                    *xi = f32::from(p) * m.scaling.scale + m.scaling.offset;
-                }
+                m.scaling.apply(pixels, x);
                 m.predict_into(x, h, out)
             },
         )
