@@ -208,11 +208,13 @@ fn i8_statics(m: &MlpI8<'_>, out: &Path, rust: &mut String) -> Result<(), String
     for (n, layer) in [(1, &m.layer1), (2, &m.layer2)] {
         let weights: Vec<u8> = layer.weights.iter().map(|&w| w as u8).collect();
         write(&out.join(format!("w{n}.bin")), &weights)?;
-        // Every byte is a valid i8, and transmute checks the length at compile time.
+        // Every byte is a valid i8, and transmute checks the length at compile time. The
+        // kernel loads 4 weights at a time: aligned, each load is one bus access.
         let _ = writeln!(
             rust,
-            "static W{n}: [i8; {len}] = unsafe {{ core::mem::transmute::<[u8; {len}], [i8; {len}]>(\
-             *include_bytes!(concat!(env!(\"OUT_DIR\"), \"/w{n}.bin\"))) }};",
+            "static W{n}: nn_core::format::Aligned<[i8; {len}]> = nn_core::format::Aligned(unsafe {{ \
+             core::mem::transmute::<[u8; {len}], [i8; {len}]>(\
+             *include_bytes!(concat!(env!(\"OUT_DIR\"), \"/w{n}.bin\"))) }});",
             len = weights.len()
         );
         let list = |items: Vec<String>| items.join(", ");
@@ -251,7 +253,7 @@ fn i8_statics(m: &MlpI8<'_>, out: &Path, rust: &mut String) -> Result<(), String
     );
     let layer = |n: u32| {
         format!(
-            "nn_core::model_i8::DenseI8 {{ weights: &W{n}, bias: &B{n}, requant: &R{n}, \
+            "nn_core::model_i8::DenseI8 {{ weights: &W{n}.0, bias: &B{n}, requant: &R{n}, \
              weight_scales: &S{n} }}"
         )
     };
