@@ -1,21 +1,28 @@
 //! Puts the model and the self-test digits into flash.
 //!
-//! The model file is `models/mcu.nnm` unless `NN_MODEL` names another one (a path relative
-//! to this directory, or absolute). It is validated with nn-core's own decoder, its four
-//! tensors are written to OUT_DIR as raw little-endian f32, and `OUT_DIR/model.rs` declares
-//! them as statics of nn-core's matrix types plus the model's sizes, activations and
-//! scaling as consts (see `src/weights.rs`). The build fails, naming the numbers, when the
-//! file is missing or invalid or when the model does not fit the board's flash or RAM.
+//! The model file is `models/mcu-int8.nnm` unless `NN_MODEL` names another one (a path
+//! relative to this directory, or absolute; `NN_MODEL=models/mcu.nnm` is the f32 model). It
+//! is validated with nn-core's own decoder, and `OUT_DIR/model.rs` declares the model's
+//! sizes, activation and scaling as consts and its arrays as statics (see `src/weights.rs`):
+//! - f32: the four tensors, written to OUT_DIR as raw little-endian f32, as statics of
+//!   nn-core's matrix types;
+//! - int8: the two weight matrices as raw `[i8; N]` statics, the per-channel biases,
+//!   requantisation pairs and scales and the sigmoid table as literals, and `MODEL_I8`, an
+//!   `nn_core::MlpI8` over them; the cfg `nn_model_i8` tells `src/weights.rs` which.
+//!
+//! The build fails, naming the numbers, when the file is missing or invalid or when the
+//! model does not fit the board's flash or RAM.
 
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use nn_core::format::{ModelFile, Tensor};
+use nn_core::format::{ElementType, ModelFile, SIGMOID_TABLE_LEN, Tensor};
+use nn_core::model_i8::{MlpI8, TensorQuant};
 
 /// The model the firmware is built with unless `NN_MODEL` says otherwise.
-const DEFAULT_MODEL: &str = "models/mcu.nnm";
+const DEFAULT_MODEL: &str = "models/mcu-int8.nnm";
 /// 100 MNIST test images (the first 100 of t10k, 784 bytes each) and their labels;
 /// README.md gives the command that made them.
 const DIGIT_IMAGES: &str = "data/t10k-100-images.bin";
@@ -46,6 +53,7 @@ fn run() -> Result<(), String> {
     let out = PathBuf::from(env::var("OUT_DIR").map_err(|e| e.to_string())?);
     let board = board()?;
 
+    println!("cargo::rustc-check-cfg=cfg(nn_model_i8)");
     println!("cargo:rerun-if-env-changed=NN_MODEL");
     let model_path = match env::var_os("NN_MODEL") {
         Some(p) => manifest.join(p),
@@ -77,10 +85,23 @@ fn run() -> Result<(), String> {
     }
 
     let digits = read_digits(&manifest)?;
-    let weight_bytes = 4 * model.parameter_count();
+    // The arrays that go into flash, and the scratch an inference keeps on the stack.
+    let (weight_bytes, scratch_bytes) = match model.element() {
+        ElementType::F32 => (4 * model.parameter_count(), 4 * (input + hidden + output)),
+        ElementType::I8 => (
+            // int8 weights, then per channel an i32 bias, a Requant pair and an f32 scale.
+            hidden * input
+                + output * hidden
+                + 16 * (hidden + output)
+                + match header.hidden_activation {
+                    nn_core::Activation::Sigmoid => SIGMOID_TABLE_LEN,
+                    _ => 0,
+                },
+            input + hidden + 2 * output,
+        ),
+    };
     let flash_needed = weight_bytes + digits + CODE_RESERVE;
-    // Inference scratch on the stack: the scaled input, the hidden layer and the output.
-    let ram_needed = 4 * (input + hidden + output) + RAM_RESERVE;
+    let ram_needed = scratch_bytes + RAM_RESERVE;
     if flash_needed > board.flash || ram_needed > board.ram {
         return Err(format!(
             "the {input}-{hidden}-{output} model ({weight_bytes} bytes of weights) does not fit the {}: \
@@ -90,10 +111,6 @@ fn run() -> Result<(), String> {
         ));
     }
 
-    let names = ["w1", "b1", "w2", "b2"];
-    for (name, tensor) in names.iter().zip(Tensor::ALL) {
-        write(&out.join(format!("{name}.bin")), model.tensor_bytes(tensor))?;
-    }
     let mut rust = String::new();
     let _ = write!(
         rust,
@@ -108,19 +125,47 @@ fn run() -> Result<(), String> {
          pub const HIDDEN: usize = {hidden};\n\
          /// Outputs (classes).\n\
          pub const OUTPUT: usize = {output};\n\
-         /// Bytes of weights and biases in flash.\n\
+         /// Bytes of weights and biases (and an int8 model's quantisation) in flash.\n\
          pub const WEIGHT_BYTES: usize = {weight_bytes};\n\
          const HIDDEN_ACTIVATION: nn_core::Activation = nn_core::Activation::{ha:?};\n\
-         const OUTPUT_ACTIVATION: nn_core::Activation = nn_core::Activation::{oa:?};\n\
          const SCALING: nn_core::InputScaling = nn_core::InputScaling {{ \
-            scale: f32::from_bits({scale:#010x}), offset: f32::from_bits({offset:#010x}) }};\n",
+            scale: {scale}, offset: {offset} }};\n",
         path = model_path.display().to_string(),
         crc = model.checksum(),
         ha = header.hidden_activation,
-        oa = header.output_activation,
-        scale = header.scaling.scale.to_bits(),
-        offset = header.scaling.offset.to_bits(),
+        scale = f32_literal(header.scaling.scale),
+        offset = f32_literal(header.scaling.offset),
     );
+    match model.element() {
+        ElementType::F32 => f32_statics(&model, &out, &mut rust)?,
+        ElementType::I8 => {
+            println!("cargo:rustc-cfg=nn_model_i8");
+            // Borrowing an int8 file's arrays needs 4-byte alignment, which a Vec<u8> lacks.
+            let aligned = Aligned16::new(&bytes);
+            let model = ModelFile::parse(aligned.bytes())
+                .and_then(|m| m.slices_i8())
+                .map_err(|e| format!("{}: {e}", model_path.display()))?;
+            i8_statics(&model, &out, &mut rust)?;
+        }
+    }
+    write(&out.join("model.rs"), rust.as_bytes())?;
+
+    write(&out.join("memory.x"), board.memory_x.as_bytes())?;
+    println!("cargo:rustc-link-search={}", out.display());
+    println!("cargo:rerun-if-changed=boards");
+    println!("cargo:rerun-if-changed=build.rs");
+    Ok(())
+}
+
+/// An f32 model: its four tensors as raw little-endian f32 files in `out`, declared as
+/// `nn_core::Matrix`/`Vector` statics.
+fn f32_statics(model: &ModelFile<'_>, out: &Path, rust: &mut String) -> Result<(), String> {
+    let _ = writeln!(
+        rust,
+        "const OUTPUT_ACTIVATION: nn_core::Activation = nn_core::Activation::{:?};",
+        model.header().output_activation
+    );
+    let names = ["w1", "b1", "w2", "b2"];
     let types = [
         ("Matrix<HIDDEN, INPUT>", "Matrix", "[[f32; INPUT]; HIDDEN]"),
         ("Vector<HIDDEN>", "Vector", "[f32; HIDDEN]"),
@@ -132,6 +177,8 @@ fn run() -> Result<(), String> {
         ("Vector<OUTPUT>", "Vector", "[f32; OUTPUT]"),
     ];
     for ((name, tensor), (ty, wrapper, array)) in names.iter().zip(Tensor::ALL).zip(types) {
+        let bytes = model.tensor_bytes(tensor);
+        write(&out.join(format!("{name}.bin")), bytes)?;
         // Safety (of the generated code): the file holds exactly the array's bytes as
         // little-endian f32 (checked by the decoder above, and by transmute's size check),
         // the target is little-endian, and every bit pattern is a valid f32.
@@ -141,16 +188,128 @@ fn run() -> Result<(), String> {
              core::mem::transmute::<[u8; {len}], {array}>(\
              *include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{name}.bin\"))) }});",
             upper = name.to_uppercase(),
-            len = model.tensor_bytes(tensor).len(),
+            len = bytes.len(),
         );
     }
-    write(&out.join("model.rs"), rust.as_bytes())?;
-
-    write(&out.join("memory.x"), board.memory_x.as_bytes())?;
-    println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=boards");
-    println!("cargo:rerun-if-changed=build.rs");
     Ok(())
+}
+
+/// An int8 model: the two weight matrices as raw files in `out` (`[i8; N]` statics), the
+/// per-channel arrays and the sigmoid table as literals, and `MODEL_I8`, an
+/// `nn_core::MlpI8` over them with the file's quantisation.
+fn i8_statics(m: &MlpI8<'_>, out: &Path, rust: &mut String) -> Result<(), String> {
+    let quant = |q: TensorQuant| {
+        format!(
+            "nn_core::TensorQuant {{ scale: {}, zero_point: {} }}",
+            f32_literal(q.scale),
+            q.zero_point
+        )
+    };
+    for (n, layer) in [(1, &m.layer1), (2, &m.layer2)] {
+        let weights: Vec<u8> = layer.weights.iter().map(|&w| w as u8).collect();
+        write(&out.join(format!("w{n}.bin")), &weights)?;
+        // Every byte is a valid i8, and transmute checks the length at compile time. The
+        // kernel loads 4 weights at a time: aligned, each load is one bus access.
+        let _ = writeln!(
+            rust,
+            "static W{n}: nn_core::format::Aligned<[i8; {len}]> = nn_core::format::Aligned(unsafe {{ \
+             core::mem::transmute::<[u8; {len}], [i8; {len}]>(\
+             *include_bytes!(concat!(env!(\"OUT_DIR\"), \"/w{n}.bin\"))) }});",
+            len = weights.len()
+        );
+        let list = |items: Vec<String>| items.join(", ");
+        let _ = writeln!(
+            rust,
+            "static B{n}: [i32; {len}] = [{}];\n\
+             static R{n}: [nn_core::quant::Requant; {len}] = [{}];\n\
+             static S{n}: [f32; {len}] = [{}];",
+            list(layer.bias.iter().map(i32::to_string).collect()),
+            list(
+                layer
+                    .requant
+                    .iter()
+                    .map(|r| format!(
+                        "nn_core::quant::Requant {{ multiplier: {}, shift: {} }}",
+                        r.multiplier, r.shift
+                    ))
+                    .collect()
+            ),
+            list(
+                layer
+                    .weight_scales
+                    .iter()
+                    .map(|&s| f32_literal(s))
+                    .collect()
+            ),
+            len = layer.bias.len(),
+        );
+    }
+    let table: Vec<String> = m.sigmoid_table.iter().map(i8::to_string).collect();
+    let _ = writeln!(
+        rust,
+        "static SIGMOID_TABLE: [i8; {}] = [{}];",
+        table.len(),
+        table.join(", ")
+    );
+    let layer = |n: u32| {
+        format!(
+            "nn_core::model_i8::DenseI8 {{ weights: &W{n}.0, bias: &B{n}, requant: &R{n}, \
+             weight_scales: &S{n} }}"
+        )
+    };
+    let _ = writeln!(
+        rust,
+        "/// The int8 network in flash, every array borrowed from the statics above.\n\
+         static MODEL_I8: nn_core::MlpI8<'static> = nn_core::MlpI8 {{\n\
+         input: INPUT, hidden: HIDDEN, output: OUTPUT,\n\
+         hidden_activation: HIDDEN_ACTIVATION, scaling: SCALING,\n\
+         input_quant: {iq}, hidden_quant: {hq}, logits_quant: {lq},\n\
+         softmax: nn_core::quant::SoftmaxI8Params {{ input_multiplier: {sm}, \
+         input_left_shift: {ss}, diff_min: {sd} }},\n\
+         layer1: {l1},\n\
+         layer2: {l2},\n\
+         sigmoid_table: &SIGMOID_TABLE,\n\
+         }};",
+        iq = quant(m.input_quant),
+        hq = quant(m.hidden_quant),
+        lq = quant(m.logits_quant),
+        sm = m.softmax.input_multiplier,
+        ss = m.softmax.input_left_shift,
+        sd = m.softmax.diff_min,
+        l1 = layer(1),
+        l2 = layer(2),
+    );
+    Ok(())
+}
+
+/// `x` as Rust source that evaluates to exactly `x` (`x` is finite: the decoder checked).
+fn f32_literal(x: f32) -> String {
+    format!("f32::from_bits({:#010x})", x.to_bits())
+}
+
+/// A copy of some bytes at a 16-byte aligned address.
+struct Aligned16 {
+    buf: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl Aligned16 {
+    fn new(bytes: &[u8]) -> Self {
+        let mut buf = vec![0u8; bytes.len() + 15];
+        // For a byte pointer the offset is always found, and below 16.
+        let start = buf.as_ptr().align_offset(16).min(15);
+        buf[start..start + bytes.len()].copy_from_slice(bytes);
+        Self {
+            buf,
+            start,
+            len: bytes.len(),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..self.start + self.len]
+    }
 }
 
 /// The board picked by the cargo features, exactly one.

@@ -15,6 +15,12 @@ step "formatting and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 (cd firmware && cargo fmt --check && cargo clippy --release -- -D warnings)
+# The firmware's f32 build (the default is int8; see firmware/README.md), and the blog's
+# 784-1024-10 in int8 running its self-test in QEMU. The end-to-end tests rebuild the
+# default, which recompiles only the firmware crate.
+(cd firmware && NN_MODEL=models/mcu.nnm cargo clippy --release -- -D warnings &&
+  NN_MODEL=models/mcu.nnm cargo build --release &&
+  NN_MODEL=models/seed-int8.nnm cargo run --release | grep -E "INFO  (model|self-test)")
 
 step "nn-core without std, for the board"
 cargo build -p nn-core --target thumbv7em-none-eabihf --release

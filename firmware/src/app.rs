@@ -7,7 +7,7 @@ use nn_core::protocol::{
 };
 
 use crate::digits::Digits;
-use crate::weights::Model;
+use crate::weights::{self, Model, SOFTMAX_OUTPUT, SUM_TOLERANCE};
 
 /// Counts the work a closure does: instructions in QEMU, cycles on hardware.
 pub trait Stopwatch {
@@ -86,9 +86,6 @@ fn kernel_check_i8() -> bool {
     equal
 }
 
-/// How far the probabilities may sum from 1 (ten f32 roundings of numbers ≤ 1).
-const SUM_TOLERANCE: f32 = 1e-4;
-
 /// Classifies every built-in digit, logging each result and the count it took.
 pub fn self_test(model: &Model, digits: &Digits, stopwatch: &mut impl Stopwatch) -> Report {
     let mut report = Report {
@@ -98,12 +95,11 @@ pub fn self_test(model: &Model, digits: &Digits, stopwatch: &mut impl Stopwatch)
         counted: 0,
     };
     for (i, (image, &label)) in digits.images.iter().zip(digits.labels).enumerate() {
-        let (prediction, count) = stopwatch.measure(|| model.predict_pixels(image));
+        let (prediction, count) = stopwatch.measure(|| weights::classify(model, image));
         let p = &prediction.probabilities;
         let sum: f32 = p.iter().sum();
         let distribution = p.iter().all(|v| v.is_finite() && *v >= 0.0)
-            && (model.output_activation != nn_core::Activation::Softmax
-                || (sum - 1.0).abs() <= SUM_TOLERANCE);
+            && (!SOFTMAX_OUTPUT || (sum - 1.0).abs() <= SUM_TOLERANCE);
         defmt::info!(
             "digit {=usize} label={=u8} class={=usize} count={=u32} p={}",
             i,
@@ -175,7 +171,9 @@ pub fn serve<S: Read<u8> + Write<u8>>(serial: &mut S, model: &Model) -> ! {
 
 fn answer(model: &Model, frame: Result<&mut [u8], FrameError>) -> Response {
     match frame.and_then(protocol::decode_request) {
-        Ok(Request { id, pixels }) => Response::from_prediction(id, &model.predict_pixels(&pixels)),
+        Ok(Request { id, pixels }) => {
+            Response::from_prediction(id, &weights::classify(model, &pixels))
+        }
         Err(e) => {
             defmt::warn!("bad frame: {}", e);
             Response {

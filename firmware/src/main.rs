@@ -15,13 +15,20 @@ use boards::Board;
 fn main() -> ! {
     let mut board = Board::init();
     weights::log_model();
+    let model = match weights::model() {
+        Ok(model) => model,
+        Err(e) => {
+            defmt::error!("the model built into this firmware is inconsistent: {}", e);
+            boards::exit(false)
+        }
+    };
 
     let kernel_ok = app::kernel_check();
-    let report = app::self_test(&weights::MODEL, &digits::DIGITS, &mut board.stopwatch);
+    let report = app::self_test(&model, &digits::DIGITS, &mut board.stopwatch);
     report.log(boards::COUNTER_UNIT);
 
     if !board.serve_requested() {
         boards::exit(kernel_ok && report.passed());
     }
-    app::serve(&mut board.serial, &weights::MODEL)
+    app::serve(&mut board.serial, &model)
 }

@@ -371,9 +371,11 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
 }
 
 fn eval_command(args: &EvalArgs) -> Result<()> {
-    if crate::quantize::is_int8_file(&args.model) {
+    let model = HostModel::load(&args.model)?;
+    if let crate::model::Classifier::I8(m) = model.classifier() {
         let dir = args.data.clone().unwrap_or_else(data::default_dir);
-        return crate::quantize::eval(&args.model, &data::load_test(&dir, Fetch::Allowed)?);
+        let test = data::load_test(&dir, Fetch::Allowed)?;
+        return crate::quantize::eval(&show(&args.model), &m, &test);
     }
     let (net, scaling) = export::read_model(&args.model)?;
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
@@ -400,15 +402,11 @@ struct PredictionJson<'a> {
 
 fn predict_command(args: &PredictArgs) -> Result<()> {
     let model = HostModel::load(&args.model)?;
-    let mlp = model.slices();
-    let mut x = [0.0f32; IMAGE_PIXELS];
-    let mut hidden = vec![0.0f32; mlp.hidden];
-    let mut probabilities = [0.0f32; CLASSES];
+    let classifier = model.classifier();
     for path in &args.images {
         let pixels = preprocess::load_image(path)?;
-        mlp.scaling.apply(&pixels, &mut x);
-        let class = mlp
-            .predict_into(&x, &mut hidden, &mut probabilities)
+        let (class, probabilities) = classifier
+            .predict_pixels(&pixels)
             .with_context(|| format!("{}: model {}", show(path), show(&args.model)))?;
         if args.json {
             let line = PredictionJson {
@@ -463,7 +461,10 @@ fn inspect_command(args: &InspectArgs) -> Result<()> {
         ),
     ];
     text.extend(crate::quantize::inspect_lines(&file));
-    text.push(format!("checksum:    ok (CRC-32 {:#010x})", file.checksum()));
+    text.push(format!(
+        "checksum:    ok (CRC-32 {:#010x})",
+        file.checksum()
+    ));
     print_line(&text.join("\n"))?;
     Ok(())
 }

@@ -5,14 +5,15 @@
 //!    [`MAX_MODEL_BYTES`]);
 //! 2. nn-core's decoder, [`ModelFile::parse`], which checks every byte, the shape limits and
 //!    that the outputs stay finite;
-//! 3. the parameters copied out, so the file's bytes can go;
+//! 3. an f32 model's parameters copied out, so the file's bytes can go; an int8 model's file
+//!    kept in 16-byte aligned memory, so nn-core borrows its arrays in place as on the board;
 //! 4. one shape check with one wording: the host runs MNIST classifiers,
 //!    [`IMAGE_PIXELS`] inputs and [`CLASSES`] outputs, with at most [`MAX_HIDDEN`] hidden units.
 
 use std::path::Path;
 
-use nn_core::format::{Header, ModelFile};
-use nn_core::{CLASSES, IMAGE_PIXELS, MlpSlices};
+use nn_core::format::{ElementType, Header, ModelFile};
+use nn_core::{CLASSES, IMAGE_PIXELS, MlpI8, MlpSlices, TensorQuant};
 
 use crate::io::{ReadError, read_capped, show};
 
@@ -75,15 +76,92 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ModelError> {
     })
 }
 
-/// A model file's header and parameters, checked and owned.
+/// A model file's header and weights, checked and owned.
 #[derive(Debug, Clone)]
 pub struct HostModel {
     header: Header,
     shape: [usize; 3],
-    /// `W1, b1, W2, b2` in file order.
-    parameters: Vec<f32>,
+    weights: Weights,
     bytes: usize,
     checksum: u32,
+}
+
+/// How a [`HostModel`] holds its weights.
+#[derive(Debug, Clone)]
+enum Weights {
+    /// `W1, b1, W2, b2` in file order.
+    F32(Vec<f32>),
+    /// The whole int8 file, which [`ModelFile::parse`] accepted.
+    I8(AlignedBytes),
+}
+
+/// A model file read into 16-byte aligned memory, so an int8 model borrows its arrays in
+/// place as it would from flash.
+#[derive(Clone, Debug)]
+pub struct AlignedBytes {
+    buf: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl AlignedBytes {
+    /// A 16-byte aligned copy of `bytes`.
+    pub fn new(bytes: &[u8]) -> Self {
+        let mut buf = vec![0u8; bytes.len() + 15];
+        // For a byte pointer the offset is always found, and below 16.
+        let start = buf.as_ptr().align_offset(16).min(15);
+        buf[start..start + bytes.len()].copy_from_slice(bytes);
+        Self {
+            buf,
+            start,
+            len: bytes.len(),
+        }
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..self.start + self.len]
+    }
+}
+
+/// A [`HostModel`] ready to classify: nn-core's size-erased f32 or int8 network, borrowing
+/// the model's weights.
+#[derive(Clone, Copy, Debug)]
+pub enum Classifier<'a> {
+    /// An f32 model.
+    F32(MlpSlices<'a>),
+    /// An int8 model.
+    I8(MlpI8<'a>),
+}
+
+impl Classifier<'_> {
+    /// The class and the probabilities for 0–255 pixels, computed as the firmware does: an
+    /// f32 model scales the pixels as its file says and runs `predict_into`; an int8 model
+    /// runs `MlpI8::predict_pixels_into`, and its probabilities are the exact `(q + 128) / 256`.
+    ///
+    /// # Errors
+    /// None for a model [`HostModel::load`] accepted; nn-core's error otherwise.
+    pub fn predict_pixels(
+        &self,
+        pixels: &[u8; IMAGE_PIXELS],
+    ) -> Result<(usize, [f32; CLASSES]), nn_core::Error> {
+        match self {
+            Classifier::F32(mlp) => {
+                let mut x = [0.0f32; IMAGE_PIXELS];
+                mlp.scaling.apply(pixels, &mut x);
+                let mut hidden = vec![0.0; mlp.hidden];
+                let mut probabilities = [0.0; CLASSES];
+                let class = mlp.predict_into(&x, &mut hidden, &mut probabilities)?;
+                Ok((class, probabilities))
+            }
+            Classifier::I8(mlp) => {
+                let mut scratch = vec![0i8; mlp.input + mlp.hidden + mlp.output];
+                let mut q = [0i8; CLASSES];
+                let class = mlp.predict_pixels_into(pixels, &mut scratch, &mut q)?;
+                Ok((class, q.map(|q| TensorQuant::PROBABILITY.dequantize(q))))
+            }
+        }
+    }
 }
 
 impl HostModel {
@@ -108,14 +186,25 @@ impl HostModel {
                 output,
             });
         }
-        let mut parameters = vec![0.0; file.parameter_count()];
-        file.copy_parameters(&mut parameters).map_err(format)?;
-        let header = *file.header();
-        header.slices_in(&parameters).map_err(format)?;
+        let weights = match file.element() {
+            ElementType::F32 => {
+                let mut parameters = vec![0.0; file.parameter_count()];
+                file.copy_parameters(&mut parameters).map_err(format)?;
+                file.header().slices_in(&parameters).map_err(format)?;
+                Weights::F32(parameters)
+            }
+            ElementType::I8 => {
+                let aligned = AlignedBytes::new(&bytes);
+                ModelFile::parse(aligned.bytes())
+                    .and_then(|f| f.slices_i8())
+                    .map_err(format)?;
+                Weights::I8(aligned)
+            }
+        };
         Ok(Self {
-            header,
+            header: *file.header(),
             shape,
-            parameters,
+            weights,
             bytes: bytes.len(),
             checksum: file.checksum(),
         })
@@ -131,14 +220,18 @@ impl HostModel {
         self.shape
     }
 
-    /// `W1, b1, W2, b2` in file order.
-    pub fn parameters(&self) -> &[f32] {
-        &self.parameters
+    /// How the file stores its weights.
+    pub fn element(&self) -> ElementType {
+        self.header.element
     }
 
-    /// The parameters, giving up the rest.
-    pub fn into_parameters(self) -> Vec<f32> {
-        self.parameters
+    /// An f32 model's `W1, b1, W2, b2` in file order, giving up the rest; `None` for an int8
+    /// model.
+    pub fn into_parameters(self) -> Option<Vec<f32>> {
+        match self.weights {
+            Weights::F32(parameters) => Some(parameters),
+            Weights::I8(_) => None,
+        }
     }
 
     /// The file's length in bytes.
@@ -151,16 +244,25 @@ impl HostModel {
         self.checksum
     }
 
-    /// The network as nn-core's size-erased model over the owned parameters.
-    pub fn slices(&self) -> MlpSlices<'_> {
-        // `load` made the same call on the same header and parameters, which are private.
-        self.header
-            .slices_in(&self.parameters)
-            .expect("HostModel::load checked the parameter split")
+    /// The network, ready to classify.
+    pub fn classifier(&self) -> Classifier<'_> {
+        // `load` made the same calls on the same header and bytes, which are private.
+        match &self.weights {
+            Weights::F32(parameters) => Classifier::F32(
+                self.header
+                    .slices_in(parameters)
+                    .expect("HostModel::load checked the parameter split"),
+            ),
+            Weights::I8(aligned) => Classifier::I8(
+                ModelFile::parse(aligned.bytes())
+                    .and_then(|f| f.slices_i8())
+                    .expect("HostModel::load checked the int8 file"),
+            ),
+        }
     }
 
-    /// The class and the probabilities for 0–255 pixels, scaled as the model file says
-    /// (the same arithmetic as the firmware's `predict_pixels`).
+    /// [`Classifier::predict_pixels`] of [`HostModel::classifier`]: for one image (the
+    /// int8 file is checked again on each call; classify many through one classifier).
     ///
     /// # Errors
     /// None for a model [`HostModel::load`] accepted; nn-core's error otherwise.
@@ -168,13 +270,7 @@ impl HostModel {
         &self,
         pixels: &[u8; IMAGE_PIXELS],
     ) -> Result<(usize, [f32; CLASSES]), nn_core::Error> {
-        let mlp = self.slices();
-        let mut x = [0.0f32; IMAGE_PIXELS];
-        mlp.scaling.apply(pixels, &mut x);
-        let mut hidden = vec![0.0; mlp.hidden];
-        let mut probabilities = [0.0; CLASSES];
-        let class = mlp.predict_into(&x, &mut hidden, &mut probabilities)?;
-        Ok((class, probabilities))
+        self.classifier().predict_pixels(pixels)
     }
 }
 

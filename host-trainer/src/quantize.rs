@@ -18,7 +18,7 @@
 //! 6. Write the int8 file (nn-core checks it as the decoder would) and evaluate both models
 //!    on the 10,000 test images.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -30,6 +30,7 @@ use nn_core::{Activation, InputScaling, MlpI8, MlpSlices, TensorQuant};
 use rayon::prelude::*;
 
 use crate::data::{self, Dataset, Fetch, PIXELS};
+use crate::model::AlignedBytes;
 
 /// Training images the activation ranges are measured on, by default.
 pub const DEFAULT_CALIBRATION: usize = 2000;
@@ -363,35 +364,6 @@ pub fn quantize(
     })
 }
 
-/// A model file read into 16-byte aligned memory, so an int8 model borrows its arrays in
-/// place as it would from flash.
-#[derive(Clone, Debug)]
-pub struct AlignedBytes {
-    buf: Vec<u8>,
-    start: usize,
-    len: usize,
-}
-
-impl AlignedBytes {
-    /// A 16-byte aligned copy of `bytes`.
-    pub fn new(bytes: &[u8]) -> Self {
-        let mut buf = vec![0u8; bytes.len() + 15];
-        // For a byte pointer the offset is always found, and below 16.
-        let start = buf.as_ptr().align_offset(16).min(15);
-        buf[start..start + bytes.len()].copy_from_slice(bytes);
-        Self {
-            buf,
-            start,
-            len: bytes.len(),
-        }
-    }
-
-    /// The bytes.
-    pub fn bytes(&self) -> &[u8] {
-        &self.buf[self.start..self.start + self.len]
-    }
-}
-
 /// Classes an int8 model gives `images` (784 bytes each), in order.
 ///
 /// # Errors
@@ -512,33 +484,19 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     Ok(())
 }
 
-/// Whether `path` holds a valid int8 model file (the f32 paths report anything else).
-pub fn is_int8_file(path: &Path) -> bool {
-    std::fs::read(path)
-        .is_ok_and(|bytes| ModelFile::parse(&bytes).is_ok_and(|f| f.element() == ElementType::I8))
-}
-
 /// `eval` of an int8 model: its accuracy on `test` (int8 gives probabilities in steps of
 /// 1/256, so there is no meaningful loss to print).
-pub fn eval(path: &Path, test: &Dataset) -> Result<()> {
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).with_context(|| format!("model {name}"))?;
-    let aligned = AlignedBytes::new(&bytes);
-    let file = ModelFile::parse(aligned.bytes()).with_context(|| format!("model {name}"))?;
-    let m = file.slices_i8().with_context(|| format!("model {name}"))?;
-    if m.input != PIXELS || m.output != data::CLASSES {
-        bail!(
-            "model {name}: shape {:?} does not take 28x28 images into 10 classes",
-            file.shape()
-        );
-    }
-    let classes = classify_i8(&m, &test.images)?;
+///
+/// # Errors
+/// Only if the model's sizes disagree with 28×28 images, or stdout fails.
+pub fn eval(name: &str, m: &MlpI8<'_>, test: &Dataset) -> Result<()> {
+    let classes = classify_i8(m, &test.images)?;
     let (correct, acc) = accuracy(&classes, &test.labels);
-    println!(
+    crate::io::print_line(&format!(
         "{name}: accuracy {:.2} % ({correct}/{}) int8",
         100.0 * acc,
         test.len()
-    );
+    ))?;
     Ok(())
 }
 

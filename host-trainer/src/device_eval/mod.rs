@@ -27,7 +27,7 @@ pub use qemu::Qemu;
 /// Where the firmware's build puts its ELF, relative to the repository root.
 pub const DEFAULT_ELF: &str = "firmware/target/thumbv7em-none-eabihf/release/mnist-firmware";
 /// The model the firmware is built with by default (see firmware/README.md).
-pub const DEFAULT_MODEL: &str = "firmware/models/mcu.nnm";
+pub const DEFAULT_MODEL: &str = "firmware/models/mcu-int8.nnm";
 /// The board's UART speed.
 pub const BAUD: u32 = 115_200;
 
@@ -166,6 +166,7 @@ pub fn evaluate<T: Read + Write>(
         labels.len()
     );
     let in_flight = in_flight.max(1);
+    let host_model = model.classifier();
     let start = Instant::now();
     let (mut sent, mut correct, mut agree, mut max_diff) = (0usize, 0usize, 0usize, 0.0f32);
     for (i, (image, &label)) in images.iter().zip(labels).enumerate() {
@@ -190,7 +191,7 @@ pub fn evaluate<T: Read + Write>(
             request_id(i),
             response.id
         );
-        let host = model
+        let host = host_model
             .predict_pixels(image)
             .context("the host's inference")?;
         correct += usize::from(usize::from(class) == usize::from(label));

@@ -97,7 +97,9 @@ pub fn read_model(path: &Path) -> Result<(Network, InputScaling), ExportError> {
     };
     let params = Flat {
         shape,
-        data: model.into_parameters(),
+        data: model.into_parameters().ok_or_else(|| {
+            unsupported("int8 weights (training and eval of loss read f32 models)".to_owned())
+        })?,
     };
     Ok((Network { params, activation }, header.scaling))
 }
