@@ -45,6 +45,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Run the test set on the board (or the firmware in QEMU) and compare with the host.
     DeviceEval(DeviceEvalArgs),
+    /// Convert a TensorFlow Lite model (Flatten, two FULLY_CONNECTED, SOFTMAX) into a model file.
+    Import(crate::import::ImportArgs),
 }
 
 /// Options of `train`. Flags left out come from the preset.
@@ -144,6 +146,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Predict(args)) => predict_command(&args),
         Some(Command::Inspect(args)) => inspect_command(&args),
         Some(Command::DeviceEval(args)) => device_eval::run(&args),
+        Some(Command::Import(args)) => crate::import::run(&args),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod cli;
 pub mod data;
 pub mod device_eval;
+pub mod import;
 pub mod metrics;
 pub mod preprocess;
 pub mod progress;

@@ -1,0 +1,226 @@
+//! `host-trainer import MODEL.tflite --out F.nnm`: a TensorFlow Lite model of this project's
+//! family into a model file.
+//!
+//! 1. Read the file, refusing anything that is not a regular file of at most
+//!    [`MAX_FILE_BYTES`] ([`read_bounded`]).
+//! 2. Check the `TFL3` identifier and verify the whole flatbuffer ([`schema::model`]).
+//! 3. Recognise `Flatten -> FULLY_CONNECTED (+ RELU or LOGISTIC) -> FULLY_CONNECTED ->
+//!    SOFTMAX`, float32 or int8, into a [`Network`] ([`graph::recognize`]).
+//! 4. Write the equivalent model file ([`model_file`]) with the input scaling given on the
+//!    command line: a `.tflite` does not say how pixels became its float input, so
+//!    `--input-scale` (default 1/255) and `--input-offset` (default 0) say it.
+//!
+//! The input is untrusted: nothing here panics or allocates by a size the file claims
+//! before the verifier has bounded it.
+
+pub mod graph;
+pub mod schema;
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use nn_core::activation::Activation;
+use nn_core::format::{self, Header};
+use nn_core::model::InputScaling;
+
+pub use graph::{DenseI8, Int8, Network, Quant, Weights};
+
+/// The largest `.tflite` the importer reads: this family's models are kilobytes to a few
+/// megabytes; the cap keeps a wrong path (a disk image, /dev/zero) from filling memory.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// Why a `.tflite` could not be imported. Shown after the file name, on one line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The file could not be opened or read.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// A directory, device or pipe.
+    #[error("not a regular file")]
+    NotAFile,
+    /// Over [`MAX_FILE_BYTES`].
+    #[error("{size} bytes, over the {} MiB limit", MAX_FILE_BYTES >> 20)]
+    TooLarge {
+        /// Bytes (at least), as found.
+        size: u64,
+    },
+    /// No `TFL3` file identifier.
+    #[error("not a TensorFlow Lite model (no TFL3 identifier)")]
+    NotTflite,
+    /// The flatbuffer failed verification.
+    #[error("malformed TFLite flatbuffer: {0}")]
+    Flatbuffer(#[from] flatbuffers::InvalidFlatbuffer),
+    /// Verified, but inconsistent (an index out of range, data of the wrong length...).
+    #[error("malformed TFLite model: {0}")]
+    Malformed(String),
+    /// An operator outside the family.
+    #[error("operator {name} is not supported (this importer reads {family})")]
+    UnsupportedOperator {
+        /// As TFLite names it, e.g. `CONV_2D`.
+        name: String,
+        /// What is supported.
+        family: &'static str,
+    },
+    /// A tensor type other than float32, int8 and (for biases) int32.
+    #[error(
+        "tensor '{tensor}' has type {type_name}, which is not supported (float32 or int8 models only)"
+    )]
+    UnsupportedType {
+        /// The tensor's name in the file.
+        tensor: String,
+        /// As TFLite names it, e.g. `FLOAT16`.
+        type_name: &'static str,
+    },
+    /// The family's operators, put together in a way it does not use.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Options of `import`.
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// The TensorFlow Lite model (float32 or int8).
+    pub model: PathBuf,
+    /// The model file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// What each 0-255 pixel was multiplied by to make the model's float input: `1/255`,
+    /// `0.00392`, `1`...
+    #[arg(long, default_value = "1/255", value_parser = parse_number)]
+    pub input_scale: f32,
+    /// What was then added.
+    #[arg(long, default_value = "0", value_parser = parse_number)]
+    pub input_offset: f32,
+}
+
+/// A finite number, written as a decimal or as a fraction `a/b`.
+pub fn parse_number(s: &str) -> Result<f32, String> {
+    let bad = || format!("'{s}' is not a number or a fraction like 1/255");
+    let value = match s.split_once('/') {
+        Some((a, b)) => {
+            let a: f64 = a.trim().parse().map_err(|_| bad())?;
+            let b: f64 = b.trim().parse().map_err(|_| bad())?;
+            a / b
+        }
+        None => s.trim().parse().map_err(|_| bad())?,
+    };
+    let value = value as f32;
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(bad())
+    }
+}
+
+/// Reads at most [`MAX_FILE_BYTES`] of a regular file.
+pub fn read_bounded(path: &Path) -> Result<Vec<u8>, ImportError> {
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(ImportError::NotAFile);
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(ImportError::TooLarge { size: meta.len() });
+    }
+    let mut bytes = Vec::new();
+    // `take` holds the cap even if the file grows after the size check.
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ImportError::TooLarge {
+            size: bytes.len() as u64,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Steps 2 and 3: the network a `.tflite`'s bytes hold.
+pub fn parse(bytes: &[u8]) -> Result<Network, ImportError> {
+    if bytes.get(4..8) != Some(b"TFL3") {
+        return Err(ImportError::NotTflite);
+    }
+    let model = schema::model(bytes)?;
+    graph::recognize(&model)
+}
+
+/// Steps 1 to 3 for a file.
+pub fn read(path: &Path) -> Result<Network, ImportError> {
+    parse(&read_bounded(path)?)
+}
+
+/// Step 4: the model file's bytes for `net`, run on pixels as `pixel * scale + offset`.
+pub fn model_file(net: &Network, scaling: InputScaling) -> Result<Vec<u8>> {
+    match &net.weights {
+        Weights::F32 { w1, b1, w2, b2 } => {
+            let header = Header::new(
+                [net.input, net.hidden, net.output],
+                net.hidden_activation,
+                Activation::Softmax,
+                scaling,
+            )?;
+            let mut out = vec![0u8; format::encoded_len(&header)?];
+            let n = format::encode(&header, [w1, b1, w2, b2], &mut out)?;
+            out.truncate(n);
+            Ok(out)
+        }
+        Weights::I8(_) => anyhow::bail!(
+            "int8 models cannot be written yet: this build's model file has no int8 element type"
+        ),
+    }
+}
+
+/// `host-trainer import`.
+pub fn run(args: &ImportArgs) -> Result<()> {
+    let net = read(&args.model).with_context(|| args.model.display().to_string())?;
+    let scaling = InputScaling {
+        scale: args.input_scale,
+        offset: args.input_offset,
+    };
+    let bytes = model_file(&net, scaling).with_context(|| args.model.display().to_string())?;
+    crate::atomic::write(&args.out, &bytes).with_context(|| args.out.display().to_string())?;
+    let kind = match net.weights {
+        Weights::F32 { .. } => "float32",
+        Weights::I8(_) => "int8",
+    };
+    println!(
+        "{}: {kind} {}-{}-{} {:?}, x = pixel * {} + {}; written to {}",
+        args.model.display(),
+        net.input,
+        net.hidden,
+        net.output,
+        net.hidden_activation,
+        scaling.scale,
+        scaling.offset,
+        args.out.display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_fractions_parse() {
+        assert_eq!(parse_number("1/255"), Ok(1.0 / 255.0));
+        assert_eq!(parse_number("0.00392"), Ok(0.00392));
+        assert_eq!(parse_number("1"), Ok(1.0));
+        assert_eq!(parse_number("-0.5"), Ok(-0.5));
+        assert!(parse_number("1/0").is_err());
+        assert!(parse_number("a/255").is_err());
+        assert!(parse_number("nan").is_err());
+        assert!(parse_number("").is_err());
+    }
+
+    #[test]
+    fn bytes_without_the_identifier_are_refused() {
+        assert!(matches!(parse(b""), Err(ImportError::NotTflite)));
+        assert!(matches!(
+            parse(b"\0\0\0\0NNMF"),
+            Err(ImportError::NotTflite)
+        ));
+    }
+}
