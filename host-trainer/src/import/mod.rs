@@ -14,6 +14,7 @@
 //! before the verifier has bounded it.
 
 pub mod graph;
+mod names;
 pub mod schema;
 
 use std::fs::File;
