@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine, and nothing it finds already there:
-# the Cortex-M4F target, QEMU, defmt-print, and (for the fuzzers) cargo-fuzz on nightly.
+# the Cortex-M targets, QEMU, defmt-print, and (for the fuzzers) cargo-fuzz on nightly.
 # MNIST itself is fetched by the trainer on first use (see README, "Data").
 set -euo pipefail
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-rustup target list --installed | grep -qx thumbv7em-none-eabihf \
-  || { say "adding the thumbv7em-none-eabihf target"; rustup target add thumbv7em-none-eabihf; }
+# The board's target, and every Cortex-M target nn-core is built for (scripts/test.sh).
+for target in thumbv7em-none-eabihf thumbv6m-none-eabi thumbv7m-none-eabi \
+  thumbv7em-none-eabi thumbv8m.main-none-eabihf; do
+  rustup target list --installed | grep -qx "$target" \
+    || { say "adding the $target target"; rustup target add "$target"; }
+done
 for c in rustfmt clippy; do
   rustup component list --installed | grep -q "^$c" || rustup component add "$c"
 done

@@ -19,6 +19,14 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "nn-core without std, for the board"
 cargo build -p nn-core --target thumbv7em-none-eabihf --release
 
+# nn-core on every Cortex-M: M0/M0+ (v6m), M3 (v7m), M4/M7 without and with FPU (v7em),
+# M33/M35P (v8m.main). Each assembly kernel is built only where its instructions exist.
+step "nn-core for every Cortex-M target"
+for target in thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabi \
+  thumbv7em-none-eabihf thumbv8m.main-none-eabihf; do
+  cargo build -p nn-core --target "$target" --release
+done
+
 step "the kernels' scalar path through the whole of nn-core"
 cargo test -p nn-core --features scalar-kernels
 

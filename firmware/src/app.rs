@@ -42,6 +42,47 @@ pub fn kernel_check() -> bool {
     } else {
         defmt::error!("kernel check: m4f gemv {} != scalar {}", fast, reference);
     }
+    equal & kernel_check_i8()
+}
+
+/// Runs the int8 `SMLAD` kernel on shapes the model never has (5 rows: two pairs and an
+/// odd one; 21 columns: two blocks of 8 and a tail of 5; 8 columns: no tail) at the ends
+/// of the input, weight and zero-point ranges, and compares it with the scalar twin:
+/// integer arithmetic, so they must be equal.
+fn kernel_check_i8() -> bool {
+    use nn_core::kernels::int8::{m4, scalar};
+    use nn_core::quant::{DenseI8Params, Requant};
+    const ROWS: usize = 5;
+    let w: [i8; ROWS * 21] = core::array::from_fn(|i| ((i * 37 % 255) as i32 - 127) as i8);
+    let x: [i8; 21] = core::array::from_fn(|j| ((j * 91 % 256) as i32 - 128) as i8);
+    let bias = [0, -70_000, 123_456, i32::MIN, 1000];
+    let requant =
+        [1.5e-4, 3e-4, 1e-4, 0.5, 5e-5].map(|m| Requant::from_real(m).unwrap_or_default());
+    let mut equal = true;
+    for (cols, izp) in [(21, -128), (21, 127), (8, 5), (3, 0)] {
+        let p = DenseI8Params {
+            input_zero_point: izp,
+            output_zero_point: -3,
+            min: -128,
+            max: 127,
+        };
+        let w = &w[..ROWS * cols];
+        let (mut fast, mut reference) = ([0i8; ROWS], [0i8; ROWS]);
+        m4::dense_i8(w, &x[..cols], &bias, &requant, p, &mut fast);
+        scalar::dense_i8(w, &x[..cols], &bias, &requant, p, &mut reference);
+        if fast != reference {
+            defmt::error!(
+                "kernel check: m4 dense_i8 {} != scalar {} on 5x{}",
+                fast,
+                reference,
+                cols
+            );
+            equal = false;
+        }
+    }
+    if equal {
+        defmt::info!("kernel check: m4 dense_i8 equals the scalar twin on 5x21, 5x8, 5x3");
+    }
     equal
 }
 

@@ -7,10 +7,14 @@ use std::fs;
 use std::io::Cursor;
 use std::path::Path;
 
-use nn_core::format::{Header, encode, encoded_len};
+use nn_core::format::{
+    Header, encode, encode_i8, encode_named, encoded_len, encoded_len_i8, encoded_len_named,
+};
+use nn_core::model_i8::{DenseI8, MlpI8, TensorQuant};
 use nn_core::protocol::{
     MAX_FRAME, Request, Response, ResponseBody, encode_request, encode_response,
 };
+use nn_core::quant::{Requant, SoftmaxI8Params};
 use nn_core::{Activation, InputScaling};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -48,6 +52,72 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut out = vec![0u8; encoded_len(&header)?];
         let n = encode(&header, [&w1, &b1, &w2, &b2], &mut out)?;
         write("model_file", &format!("{name}.nnm"), &out[..n])?;
+    }
+
+    // Version 2: an f32 file with class names, and int8 files (ReLU with names, sigmoid
+    // with its table) of the 2-3-2 shape the target views as typed models.
+    let header = Header::new(
+        [2, 3, 2],
+        Activation::Relu,
+        Activation::Softmax,
+        InputScaling::UNIT,
+    )?;
+    let ramp = |n: usize| (0..n).map(|j| (j as f32 - 2.0) * 0.25).collect::<Vec<_>>();
+    let (w1, b1, w2, b2) = (ramp(6), ramp(3), ramp(6), ramp(2));
+    let names = ["zero", "one"];
+    let mut out = vec![0u8; encoded_len_named(&header, &names)?];
+    let n = encode_named(&header, &names, [&w1, &b1, &w2, &b2], &mut out)?;
+    write("model_file", "mlp-2-3-2-relu-named.nnm", &out[..n])?;
+
+    let requant = |m: f64| Requant::from_real(m).ok_or("multiplier");
+    let r1 = [requant(0.004)?, requant(0.0021)?, requant(0.0007)?];
+    let r2 = [requant(0.03)?, requant(0.011)?];
+    let table: Vec<i8> = (0..256).map(|i| (i as i32 - 128) as i8).collect();
+    let relu = MlpI8 {
+        input: 2,
+        hidden: 3,
+        output: 2,
+        hidden_activation: Activation::Relu,
+        scaling: InputScaling::UNIT,
+        input_quant: TensorQuant {
+            scale: 1.0 / 255.0,
+            zero_point: -128,
+        },
+        hidden_quant: TensorQuant {
+            scale: 0.05,
+            zero_point: -128,
+        },
+        logits_quant: TensorQuant {
+            scale: 0.1,
+            zero_point: 3,
+        },
+        softmax: SoftmaxI8Params::from_input_scale(0.1).ok_or("softmax")?,
+        layer1: DenseI8 {
+            weights: &[127, -127, 64, 32, 0, -5],
+            bias: &[100, -200, 0],
+            requant: &r1,
+            weight_scales: &[0.01, 0.02, 0.03],
+        },
+        layer2: DenseI8 {
+            weights: &[10, -20, 30, -127, 127, 1],
+            bias: &[5, -5],
+            requant: &r2,
+            weight_scales: &[0.5, 0.25],
+        },
+        sigmoid_table: &[],
+    };
+    let sigmoid = MlpI8 {
+        hidden_activation: Activation::Sigmoid,
+        sigmoid_table: &table,
+        ..relu
+    };
+    for (name, model, names) in [
+        ("int8-2-3-2-relu-named.nnm", &relu, &["cat", "dog"][..]),
+        ("int8-2-3-2-sigmoid.nnm", &sigmoid, &[][..]),
+    ] {
+        let mut out = vec![0u8; encoded_len_i8(model, names)?];
+        let n = encode_i8(model, names, &mut out)?;
+        write("model_file", name, &out[..n])?;
     }
 
     // Frames: a request, a prediction and an error response, and all three on one line.

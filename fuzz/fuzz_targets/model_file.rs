@@ -1,10 +1,11 @@
 //! Any bytes given to the model-file decoder: `ModelFile::parse` must answer with a typed
 //! error or a file whose every accessor (tensors, size-erased inference, zero-copy view,
-//! decode into an owned model) works without panicking.
+//! decode into an owned model; for version 2 the class names and the int8 model) works
+//! without panicking.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nn_core::format::{ModelFile, Tensor};
+use nn_core::format::{CLASS_NAME_MAX_LEN, ElementType, ModelFile, Tensor};
 use nn_core::{Matrix, Mlp, Vector};
 
 fuzz_target!(|bytes: &[u8]| {
@@ -26,6 +27,19 @@ fn exercise(bytes: &[u8]) {
         file.parameter_count(),
         input * hidden + hidden + hidden * output + output
     );
+    // parse promised at most `output` names, each 1 to 32 bytes.
+    let names = file.class_names();
+    assert!(names.count() <= output);
+    assert_eq!(names.into_iter().count(), names.count());
+    assert!(
+        names
+            .into_iter()
+            .all(|n| !n.is_empty() && n.len() <= CLASS_NAME_MAX_LEN)
+    );
+    if file.element() == ElementType::I8 {
+        exercise_i8(&file);
+        return;
+    }
     for t in Tensor::ALL {
         // parse promised finite weights.
         assert!(file.tensor(t).all(f32::is_finite));
@@ -62,5 +76,28 @@ fn exercise(bytes: &[u8]) {
     });
     if file.decode_into(&mut mlp).is_ok() {
         let _ = mlp.as_ref().predict(&[0.5, 0.25]);
+    }
+}
+
+/// An int8 file: where it can be borrowed (aligned input), the model passes the encoder's own
+/// checks, runs on both APIs, and writes back to the same bytes.
+fn exercise_i8(file: &ModelFile<'_>) {
+    let mut parameters = vec![0.0f32; file.parameter_count()];
+    assert!(file.copy_parameters(&mut parameters).is_err());
+    assert!(file.slices().is_err());
+    let Ok(m) = file.slices_i8() else {
+        return;
+    };
+    m.check().expect("parse checked every int8 value");
+    let pixels = vec![200u8; m.input];
+    let mut scratch = vec![0i8; m.input + m.hidden + m.output];
+    let mut out = vec![0i8; m.output];
+    let class = m
+        .predict_pixels_into(&pixels, &mut scratch, &mut out)
+        .expect("lengths checked by parse");
+    assert!(class < m.output.max(1));
+    if let Ok(view) = file.view_i8::<2, 3, 2>() {
+        let p = view.predict_pixels(&[200, 200]);
+        assert_eq!(p.probabilities.as_slice(), out.as_slice());
     }
 }

@@ -1,4 +1,5 @@
-//! The command line: `train` (the default), `eval`, `predict`, `inspect` and `device-eval`.
+//! The command line: `train` (the default), `eval`, `predict`, `inspect`, `device-eval` and
+//! `quantize`.
 //!
 //! Every failure ends as one line on stderr naming the file and the problem, and a non-zero
 //! exit status; nothing here panics on what a user, a file or the network hands it.
@@ -45,6 +46,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Run the test set on the board (or the firmware in QEMU) and compare with the host.
     DeviceEval(DeviceEvalArgs),
+    /// Quantise an f32 model file to int8 (TFLite's scheme) and compare their test accuracy.
+    Quantize(crate::quantize::QuantizeArgs),
     /// Convert a TensorFlow Lite model (Flatten, two FULLY_CONNECTED, SOFTMAX) into a model file.
     Import(crate::import::ImportArgs),
 }
@@ -146,6 +149,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Predict(args)) => predict_command(&args),
         Some(Command::Inspect(args)) => inspect_command(&args),
         Some(Command::DeviceEval(args)) => device_eval::run(&args),
+        Some(Command::Quantize(args)) => crate::quantize::run(&args),
         Some(Command::Import(args)) => crate::import::run(&args),
     }
 }
@@ -259,6 +263,10 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
 }
 
 fn eval_command(args: &EvalArgs) -> Result<()> {
+    if crate::quantize::is_int8_file(&args.model) {
+        let dir = args.data.clone().unwrap_or_else(data::default_dir);
+        return crate::quantize::eval(&args.model, &data::load_test(&dir, Fetch::Allowed)?);
+    }
     let (net, scaling) = export::read_model(&args.model)?;
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
     let test = data::load_test(&dir, Fetch::Allowed)?;
@@ -365,8 +373,11 @@ fn inspect_command(args: &InspectArgs) -> Result<()> {
     println!(
         "parameters:  {} (W1 {hid}x{i}, b1 {hid}, W2 {o}x{hid}, b2 {o}), {} bytes of weights",
         file.parameter_count(),
-        4 * file.parameter_count()
+        bytes.len() - file.weights_offset() - nn_core::format::CHECKSUM_LEN
     );
+    for line in crate::quantize::inspect_lines(&file) {
+        println!("{line}");
+    }
     println!("checksum:    ok (CRC-32 {:#010x})", file.checksum());
     Ok(())
 }

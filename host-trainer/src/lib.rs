@@ -9,4 +9,5 @@ pub mod import;
 pub mod metrics;
 pub mod preprocess;
 pub mod progress;
+pub mod quantize;
 pub mod train;

@@ -1,6 +1,6 @@
 //! Everything that can go wrong in nn-core, as one flat enum.
 
-use crate::format::Tensor;
+use crate::format::{ElementType, QuantTensor, Tensor};
 
 /// An error from decoding or encoding a model file, encoding a serial frame, or running
 /// inference.
@@ -22,7 +22,8 @@ pub enum Error {
     },
     /// The header is not a valid `Header` (e.g. an unknown activation or element type, NaN scaling).
     BadHeader,
-    /// The header's sizes overflow this machine's address space (hostile or corrupt header).
+    /// The header's sizes overflow this machine's address space (hostile or corrupt header), or an
+    /// int8 model has more outputs than its softmax takes (`model_i8::MAX_OUTPUTS`).
     TooLarge,
     /// The model's shape differs from the one asked for; shapes are `[input, hidden, output]`.
     ShapeMismatch {
@@ -84,6 +85,73 @@ pub enum Error {
         /// Bytes given.
         found: usize,
     },
+    /// The file's weights are of another element type than the call needs (f32 vs int8).
+    ElementMismatch {
+        /// The element type the call works on.
+        expected: ElementType,
+        /// The file's.
+        found: ElementType,
+    },
+    /// A version-2 file lists more class names than the model has outputs.
+    TooManyClassNames {
+        /// Names in the file.
+        found: usize,
+        /// The model's outputs.
+        max: usize,
+    },
+    /// A class name is empty, longer than `format::CLASS_NAME_MAX_LEN` bytes, not UTF-8, or
+    /// holds a control character.
+    BadClassName {
+        /// Its position in the list (the output it names).
+        index: usize,
+    },
+    /// An int8 scale is NaN, infinite, zero or negative.
+    BadScale {
+        /// The tensor (or layer, for per-channel weight scales) it belongs to.
+        tensor: QuantTensor,
+        /// The channel, for a per-channel scale; 0 otherwise.
+        index: usize,
+    },
+    /// An int8 zero point lies outside `[-128, 127]`.
+    BadZeroPoint {
+        /// The tensor it belongs to.
+        tensor: QuantTensor,
+        /// The zero point in the file.
+        found: i32,
+    },
+    /// An int8 file's softmax parameters are outside the ranges TFLite's preparation produces.
+    BadSoftmaxParams,
+    /// An int8 file's per-channel count differs from the layer's outputs.
+    ChannelCountMismatch {
+        /// The layer.
+        tensor: QuantTensor,
+        /// The layer's outputs.
+        expected: usize,
+        /// The count in the file.
+        found: usize,
+    },
+    /// A requantisation pair is not one `Requant::from_real` makes (multiplier or shift out
+    /// of range).
+    BadRequant {
+        /// The layer.
+        tensor: QuantTensor,
+        /// The channel.
+        index: usize,
+    },
+    /// An int8 weight is -128 (TFLite's symmetric weights lie in `[-127, 127]`).
+    WeightOutOfRange {
+        /// The weight tensor.
+        tensor: Tensor,
+        /// Its index, row-major.
+        index: usize,
+    },
+    /// An int8 bias is so large that its row's int32 sum could overflow.
+    AccumulatorOverflow {
+        /// The bias tensor.
+        tensor: Tensor,
+        /// The row (channel).
+        index: usize,
+    },
 }
 
 impl core::fmt::Display for Error {
@@ -99,8 +167,9 @@ impl core::fmt::Display for Error {
             Error::UnsupportedVersion { found } => {
                 write!(
                     f,
-                    "model file version {found} is not supported (this crate reads version {})",
-                    crate::format::VERSION
+                    "model file version {found} is not supported (this crate reads versions {} to {})",
+                    crate::format::VERSION,
+                    crate::format::LATEST_VERSION
                 )
             }
             Error::BadHeader => {
@@ -167,6 +236,55 @@ impl core::fmt::Display for Error {
                     "output buffer of {found} bytes is too small ({needed} suffice)"
                 )
             }
+            Error::ElementMismatch { expected, found } => {
+                write!(
+                    f,
+                    "the model's weights are {found:?}; this needs {expected:?}"
+                )
+            }
+            Error::TooManyClassNames { found, max } => {
+                write!(f, "{found} class names for a model with {max} outputs")
+            }
+            Error::BadClassName { index } => write!(
+                f,
+                "class name {index} is empty, longer than {} bytes, not UTF-8 or holds a control character",
+                crate::format::CLASS_NAME_MAX_LEN
+            ),
+            Error::BadScale { tensor, index } => {
+                write!(
+                    f,
+                    "int8 scale of {tensor} [{index}] is not a finite positive number"
+                )
+            }
+            Error::BadZeroPoint { tensor, found } => {
+                write!(
+                    f,
+                    "int8 zero point of {tensor} is {found}, outside [-128, 127]"
+                )
+            }
+            Error::BadSoftmaxParams => f.write_str("the int8 softmax parameters are out of range"),
+            Error::ChannelCountMismatch {
+                tensor,
+                expected,
+                found,
+            } => write!(
+                f,
+                "{tensor} has {found} per-channel entries, the layer has {expected} outputs"
+            ),
+            Error::BadRequant { tensor, index } => write!(
+                f,
+                "requantisation multiplier or shift of {tensor} [{index}] is out of range"
+            ),
+            Error::WeightOutOfRange { tensor, index } => {
+                write!(
+                    f,
+                    "int8 weight {tensor}[{index}] is -128, outside [-127, 127]"
+                )
+            }
+            Error::AccumulatorOverflow { tensor, index } => write!(
+                f,
+                "int8 bias {tensor}[{index}] is so large that the int32 sum could overflow"
+            ),
         }
     }
 }

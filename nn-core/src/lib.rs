@@ -8,12 +8,15 @@ pub mod format;
 pub mod kernels;
 pub mod matrix;
 pub mod model;
+pub mod model_i8;
 pub mod protocol;
+pub mod quant;
 
 pub use activation::Activation;
 pub use error::Error;
 pub use matrix::{Matrix, Vector};
 pub use model::{Dense, DenseRef, InputScaling, Mlp, MlpRef, MlpSlices, Prediction};
+pub use model_i8::{MlpI8, MlpI8Ref, PredictionI8, TensorQuant};
 
 /// Pixels in one MNIST image (28 × 28).
 pub const IMAGE_PIXELS: usize = 784;

@@ -306,12 +306,17 @@ fn wrong_magic_is_bad_magic() {
 }
 
 #[test]
-fn version_2_is_unsupported() {
+fn version_3_is_unsupported() {
     let mut bytes = tiny_bytes();
-    bytes[4] = 2;
+    bytes[4] = 3;
     assert_eq!(
         parse(&bytes).unwrap_err(),
-        Error::UnsupportedVersion { found: 2 }
+        Error::UnsupportedVersion { found: 3 }
+    );
+    bytes[4] = 0;
+    assert_eq!(
+        parse(&bytes).unwrap_err(),
+        Error::UnsupportedVersion { found: 0 }
     );
 }
 

@@ -5,9 +5,11 @@
 //! instructions: 12 instructions per 8 multiply-accumulates, against ~26 for the naive
 //! loop (load, load, multiply-add, two pointer increments, compare, branch, per element).
 //!
-//! On other targets `gemv_blocks` is the same computation in portable Rust, fused multiply-add
-//! for fused multiply-add in the same order, so the host tests the arithmetic the board
-//! does; the scalar twin in [`super::scalar`] is the reference both are tested against.
+//! The assembly is built only for cores with a single-precision FPU (the `nn_arm_fpu` cfg
+//! that `build.rs` sets from the target). Elsewhere `gemv_blocks` is the same computation
+//! in portable Rust, fused multiply-add for fused multiply-add in the same order, so the
+//! host tests the arithmetic the board does; the scalar twin in [`super::scalar`] is the
+//! reference both are tested against.
 
 /// Columns per block: 8 weights and 8 inputs fill 16 of the FPU's 32 registers.
 const BLOCK: usize = 8;
@@ -69,7 +71,7 @@ pub fn gemv_bias(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
 /// `w` must point to `rows * cols` readable f32, `x` to `blocks * 8` (with `blocks * 8 ≤
 /// cols`), `y` to `rows` writable f32 that nothing else references; all 4-byte aligned;
 /// `rows` and `blocks` at least 1.
-#[cfg(target_arch = "arm")]
+#[cfg(nn_arm_fpu)]
 unsafe fn gemv_blocks(
     w: *const f32,
     x: *const f32,
@@ -104,7 +106,7 @@ unsafe fn gemv_blocks(
 ///
 /// # Safety
 /// As [`gemv_blocks`] with `rows = 2 * pairs`; `pairs` at least 1.
-#[cfg(target_arch = "arm")]
+#[cfg(nn_arm_fpu)]
 unsafe fn gemv_pairs(
     w: *const f32,
     x: *const f32,
@@ -177,7 +179,7 @@ unsafe fn gemv_pairs(
 ///
 /// # Safety
 /// As [`gemv_blocks`].
-#[cfg(target_arch = "arm")]
+#[cfg(nn_arm_fpu)]
 unsafe fn gemv_rows(
     w: *const f32,
     x: *const f32,
@@ -238,7 +240,7 @@ unsafe fn gemv_rows(
 ///
 /// # Safety
 /// As the assembly version.
-#[cfg(not(target_arch = "arm"))]
+#[cfg(not(nn_arm_fpu))]
 unsafe fn gemv_blocks(
     w: *const f32,
     x: *const f32,

@@ -10,10 +10,16 @@
 //!
 //! Non-finite inputs: the inference API rejects them before any kernel runs, so the
 //! NaN behaviour below is documented for completeness, not relied on.
+//!
+//! The int8 kernels ([`dense_i8`], [`softmax_i8`]) live in [`int8`], their versions picked
+//! here too; integer arithmetic has one right answer, so every version gives the same bits.
 
+pub mod int8;
 pub mod m4f;
 pub mod scalar;
 pub mod simd;
+
+pub use crate::quant::{DenseI8Params, Requant, SoftmaxI8Params};
 
 #[cfg(feature = "scalar-kernels")]
 use scalar as chosen;
@@ -22,6 +28,29 @@ use simd as chosen;
 
 /// Which version the functions of this module run: `"scalar"` or `"simd"`.
 pub const CHOSEN: &str = if cfg!(feature = "scalar-kernels") {
+    "scalar"
+} else {
+    "simd"
+};
+
+// The int8 choice: the twins when asked; on a Cortex-M with the DSP extension its
+// `SMLAD` kernel; on other Arm cores (no DSP, and `wide` has no vectors there) the twin;
+// everywhere else the SIMD version.
+#[cfg(all(not(feature = "scalar-kernels"), nn_arm_dsp))]
+use int8::m4 as chosen_i8;
+#[cfg(feature = "scalar-kernels")]
+use int8::scalar as chosen_i8;
+#[cfg(all(not(feature = "scalar-kernels"), target_arch = "arm", not(nn_arm_dsp)))]
+use int8::scalar as chosen_i8;
+#[cfg(all(not(feature = "scalar-kernels"), not(target_arch = "arm")))]
+use int8::simd as chosen_i8;
+
+/// Which version [`dense_i8`] runs: `"scalar"`, `"m4"` or `"simd"`.
+pub const CHOSEN_I8: &str = if cfg!(feature = "scalar-kernels") {
+    "scalar"
+} else if cfg!(nn_arm_dsp) {
+    "m4"
+} else if cfg!(target_arch = "arm") {
     "scalar"
 } else {
     "simd"
@@ -73,4 +102,42 @@ pub fn softmax(x: &mut [f32]) {
 #[inline]
 pub fn argmax(x: &[f32]) -> usize {
     chosen::argmax(x)
+}
+
+/// TFLite FULLY_CONNECTED, int8, per channel:
+/// `y[r] = clamp(p.output_zero_point + requant[r].apply(bias[r] + Σ_c w[r*cols + c] · (x[c] − p.input_zero_point)), p.min, p.max)`.
+/// `w` is `(rows, cols)` row-major, `x` is `(cols)`, `bias`, `requant` and `y` are `(rows)`.
+///
+/// Exact, and the same bits from every version: the accumulator is int32 and wraps modulo
+/// 2³² (TFLite's does the same on every machine it runs on; a real model never comes near:
+/// 1024 columns of 127 · 255 is below 2²⁵), [`Requant::apply`] is TFLite's
+/// `MultiplyByQuantizedMultiplier` bit for bit, the zero point is added without
+/// overflow and the clamp is TFLite's (`min` first, so `min > max` gives `max`).
+///
+/// # Panics
+/// If the lengths disagree (`w.len() != y.len() * x.len()`, `bias` or `requant` not
+/// `y.len()` long).
+#[inline]
+pub fn dense_i8(
+    w: &[i8],
+    x: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+    p: DenseI8Params,
+    y: &mut [i8],
+) {
+    chosen_i8::dense_i8(w, x, bias, requant, p, y)
+}
+
+/// TFLite's int8 SOFTMAX reference kernel (beta = 1), bit for bit: input int8 with the
+/// scale `p` was made from ([`SoftmaxI8Params::from_input_scale`]), output int8 with scale
+/// 1/256 and zero point −128, through the integer gemmlowp fixed-point path (no float).
+/// Steps in [`int8::scalar::softmax_i8`]; one version, the scalar one (10 elements).
+///
+/// # Panics
+/// If `x` and `y` differ in length, or hold more than 256 elements (past that TFLite's
+/// own fixed-point sum can overflow).
+#[inline]
+pub fn softmax_i8(x: &[i8], p: SoftmaxI8Params, y: &mut [i8]) {
+    int8::scalar::softmax_i8(x, p, y)
 }

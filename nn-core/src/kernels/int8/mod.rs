@@ -1,0 +1,37 @@
+//! The int8 kernels (TensorFlow Lite's int8 spec), each version in its own file with one
+//! contract, written on the dispatching functions in [`super`]: [`scalar`] is the
+//! reference, written to be read; [`simd`] the host's (`wide`, and AVX-512 VNNI where
+//! the build has it); [`m4`] the Cortex-M4's (`SXTB16`/`SMLAD`). Integer arithmetic has
+//! one right answer, so every version gives exactly the twin's output, bit for bit;
+//! `tests/kernels_i8.rs` checks that, and both against an independent i64 reference.
+//!
+//! What all versions share lives here, in one place: the shape check and the output stage
+//! (requantise, add the zero point, clamp).
+
+pub mod m4;
+pub mod scalar;
+pub mod simd;
+
+use crate::quant::{DenseI8Params, Requant};
+
+/// Panics unless `w` is `(y.len(), x.len())` and `bias`, `requant` are `(y.len())`.
+#[inline]
+pub(crate) fn check_dense_shapes(w: &[i8], x: &[i8], bias: &[i32], requant: &[Requant], y: &[i8]) {
+    assert_eq!(
+        w.len(),
+        y.len() * x.len(),
+        "dense_i8: w is not (rows, cols)"
+    );
+    assert_eq!(bias.len(), y.len(), "dense_i8: bias is not (rows)");
+    assert_eq!(requant.len(), y.len(), "dense_i8: requant is not (rows)");
+}
+
+/// The output stage of TFLite's int8 FULLY_CONNECTED for one row:
+/// `clamp(output_zero_point + requant.apply(acc), min, max)`, the sum exact (no wrap) and
+/// the clamp in TFLite's order (`max` with `min` first, then `min` with `max`, so a
+/// `min > max` gives `max`).
+#[inline]
+pub fn output(acc: i32, requant: Requant, p: DenseI8Params) -> i8 {
+    let v = i64::from(p.output_zero_point) + i64::from(requant.apply(acc));
+    v.max(i64::from(p.min)).min(i64::from(p.max)) as i8
+}

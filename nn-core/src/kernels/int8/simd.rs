@@ -1,0 +1,234 @@
+//! `dense_i8` on the host's vectors, exactly equal to the scalar twin.
+//!
+//! Two versions, picked at compile time from the build's target features, like the f32
+//! kernels' width:
+//! - **AVX-512 VNNI** (`avx512vnni` + `avx512bw`): `vpdpbusd` multiplies 64 unsigned bytes
+//!   by 64 signed bytes and adds each group of 4 products into one of 16 int32 lanes. The
+//!   inputs are made unsigned by `x' = x ^ 0x80 = x + 128`, and the row's weight sum,
+//!   accumulated alongside by a second `vpdpbusd` with 1s, takes the 128 back out:
+//!   `Σ w (x − zp) = Σ w x' − (128 + zp) Σ w`. Row and column tails are masked loads.
+//! - **`wide`** everywhere else: inputs and weights widened to i16 (`x − zp` fits there for
+//!   every zero point in [−32640, 32639]; any other falls back to the twin), multiplied
+//!   and summed in pairs into int32 lanes (`pmaddwd`): 32 bytes a step with AVX-512BW,
+//!   16 with AVX2 or SSE2 (plain arrays on targets without SIMD).
+//!
+//! Both accumulate modulo 2³², as the twin does, so they agree with it for every input:
+//! every product and pair sum is exact in int32 (at most 2 · 128 · 32768 = 2²³), and
+//! wrapping addition does not care about order.
+
+use super::{check_dense_shapes, output};
+use crate::quant::{DenseI8Params, Requant};
+
+/// Rows that share each vector of `x` loaded.
+const ROWS: usize = 4;
+
+/// `y[r] = clamp(zp_out + requant[r].apply(bias[r] + Σ_c w[r, c] · (x[c] − zp_in)))`;
+/// see [`crate::kernels::dense_i8`].
+///
+/// # Panics
+/// If the lengths disagree.
+pub fn dense_i8(
+    w: &[i8],
+    x: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+    p: DenseI8Params,
+    y: &mut [i8],
+) {
+    check_dense_shapes(w, x, bias, requant, y);
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx512vnni",
+        target_feature = "avx512bw"
+    ))]
+    vnni::dense_i8(w, x, bias, requant, p, y);
+    #[cfg(not(all(
+        target_arch = "x86_64",
+        target_feature = "avx512vnni",
+        target_feature = "avx512bw"
+    )))]
+    wide_i16::dense_i8(w, x, bias, requant, p, y);
+}
+
+/// Calls `dot(rows)` for each group of up to [`ROWS`] rows and turns the returned
+/// accumulators into outputs. `dot` gets the rows' weights and returns
+/// `Σ_c w[r, c] · (x[c] − zp_in)` (mod 2³²) for each; the first `n` are used.
+#[inline(always)]
+fn by_row_groups(
+    w: &[i8],
+    cols: usize,
+    bias: &[i32],
+    requant: &[Requant],
+    p: DenseI8Params,
+    y: &mut [i8],
+    mut dot: impl FnMut([&[i8]; ROWS]) -> [i32; ROWS],
+) {
+    let rows = y.len();
+    let mut r = 0;
+    while r < rows {
+        let n = (rows - r).min(ROWS);
+        // A short last group repeats its first row in the missing slots.
+        let group: [&[i8]; ROWS] = core::array::from_fn(|k| {
+            let row = r + if k < n { k } else { 0 };
+            &w[row * cols..(row + 1) * cols]
+        });
+        let dots = dot(group);
+        for k in 0..n {
+            y[r + k] = output(bias[r + k].wrapping_add(dots[k]), requant[r + k], p);
+        }
+        r += n;
+    }
+}
+
+/// The `wide` version: i16 lanes and pair-wise multiply-adds into i32 lanes.
+pub mod wide_i16 {
+    use super::{DenseI8Params, ROWS, Requant, by_row_groups};
+
+    #[cfg(not(target_feature = "avx512bw"))]
+    use wide::{i8x16 as B, i16x16 as H, i32x8 as I};
+    #[cfg(target_feature = "avx512bw")]
+    use wide::{i8x32 as B, i16x32 as H, i32x16 as I};
+
+    /// Bytes of `x` per step.
+    pub const STEP: usize = core::mem::size_of::<B>();
+
+    /// The zero points for which every `x − zp` fits in i16.
+    const ZERO_POINTS: core::ops::RangeInclusive<i32> = -32640..=32639;
+
+    #[inline(always)]
+    fn widen(v: &[i8; STEP]) -> H {
+        #[cfg(target_feature = "avx512bw")]
+        {
+            H::from_i8x32(B::new(*v))
+        }
+        #[cfg(not(target_feature = "avx512bw"))]
+        {
+            H::from_i8x16(B::new(*v))
+        }
+    }
+
+    /// As [`super::dense_i8`], shapes already checked.
+    pub fn dense_i8(
+        w: &[i8],
+        x: &[i8],
+        bias: &[i32],
+        requant: &[Requant],
+        p: DenseI8Params,
+        y: &mut [i8],
+    ) {
+        if !ZERO_POINTS.contains(&p.input_zero_point) {
+            return crate::kernels::int8::scalar::dense_i8(w, x, bias, requant, p, y);
+        }
+        let cols = x.len();
+        let zp = p.input_zero_point;
+        let zp_h = H::splat(zp as i16);
+        let (x_body, x_tail) = x.as_chunks::<STEP>();
+        let split = x_body.len() * STEP;
+        by_row_groups(w, cols, bias, requant, p, y, |rows| {
+            let bodies: [&[[i8; STEP]]; ROWS] =
+                core::array::from_fn(|r| rows[r][..split].as_chunks().0);
+            let mut acc = [I::ZERO; ROWS];
+            for (k, xk) in x_body.iter().enumerate() {
+                let xz = widen(xk) - zp_h;
+                for r in 0..ROWS {
+                    acc[r] += widen(&bodies[r][k]).dot(xz);
+                }
+            }
+            core::array::from_fn(|r| {
+                let body = acc[r]
+                    .to_array()
+                    .iter()
+                    .fold(0i32, |s, &v| s.wrapping_add(v));
+                rows[r][split..]
+                    .iter()
+                    .zip(x_tail)
+                    .fold(body, |s, (&wc, &xc)| {
+                        s.wrapping_add(i32::from(wc) * (i32::from(xc) - zp))
+                    })
+            })
+        });
+    }
+}
+
+/// The AVX-512 VNNI version.
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx512vnni",
+    target_feature = "avx512bw"
+))]
+pub mod vnni {
+    use super::{DenseI8Params, ROWS, Requant, by_row_groups};
+    use core::arch::x86_64::{
+        __m512i, _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_maskz_loadu_epi8,
+        _mm512_reduce_add_epi32, _mm512_set1_epi8, _mm512_setzero_si512, _mm512_xor_si512,
+    };
+
+    /// Bytes per vector.
+    const STEP: usize = 64;
+
+    /// As [`super::dense_i8`], shapes already checked.
+    pub fn dense_i8(
+        w: &[i8],
+        x: &[i8],
+        bias: &[i32],
+        requant: &[Requant],
+        p: DenseI8Params,
+        y: &mut [i8],
+    ) {
+        let cols = x.len();
+        let whole = cols / STEP;
+        let tail = cols % STEP;
+        // The tail's lanes: masked loads read exactly these bytes and zero the rest.
+        let mask: u64 = if tail == 0 {
+            0
+        } else {
+            u64::MAX >> (64 - tail)
+        };
+        // 128 + zp, modulo 2³²: what each unit of Σ w is worth in the correction.
+        let correction = 128i32.wrapping_add(p.input_zero_point);
+        by_row_groups(w, cols, bias, requant, p, y, |rows| {
+            // Safety: every load below reads `STEP` bytes at offset `k * STEP` with
+            // `k < whole`, so `(k + 1) * STEP ≤ cols` bytes, inside `x` and each row (all
+            // `cols` long); the masked tail loads read only the `tail` bytes after those,
+            // also inside (masked-off lanes are neither read nor able to fault). The
+            // build has AVX-512F, BW and VNNI (this module's `cfg`).
+            unsafe {
+                let flip = _mm512_set1_epi8(-128);
+                let ones = _mm512_set1_epi8(1);
+                let mut dots = [_mm512_setzero_si512(); ROWS];
+                let mut sums = [_mm512_setzero_si512(); ROWS];
+                let mut step = |xv: __m512i, wv: [__m512i; ROWS]| {
+                    let xu = _mm512_xor_si512(xv, flip);
+                    for r in 0..ROWS {
+                        dots[r] = _mm512_dpbusd_epi32(dots[r], xu, wv[r]);
+                        sums[r] = _mm512_dpbusd_epi32(sums[r], ones, wv[r]);
+                    }
+                };
+                for k in 0..whole {
+                    let at = k * STEP;
+                    step(
+                        _mm512_loadu_si512(x.as_ptr().add(at).cast()),
+                        core::array::from_fn(|r| {
+                            _mm512_loadu_si512(rows[r].as_ptr().add(at).cast())
+                        }),
+                    );
+                }
+                if tail != 0 {
+                    let at = whole * STEP;
+                    // A masked-off byte of x is 0, flipped to 128, times a weight of 0.
+                    step(
+                        _mm512_maskz_loadu_epi8(mask, x.as_ptr().add(at)),
+                        core::array::from_fn(|r| {
+                            _mm512_maskz_loadu_epi8(mask, rows[r].as_ptr().add(at))
+                        }),
+                    );
+                }
+                core::array::from_fn(|r| {
+                    let dot = _mm512_reduce_add_epi32(dots[r]);
+                    let sum = _mm512_reduce_add_epi32(sums[r]);
+                    dot.wrapping_sub(correction.wrapping_mul(sum))
+                })
+            }
+        });
+    }
+}

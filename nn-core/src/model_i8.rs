@@ -1,0 +1,537 @@
+//! The two-layer perceptron in TensorFlow Lite's int8 scheme, borrowed from a version-2 model
+//! file ([`MlpI8`], sizes known at run time; [`MlpI8Ref`], sizes in the type, for firmware).
+//!
+//! The scheme, TFLite's int8 specification:
+//! - an int8 value `q` of a tensor with quantisation `(scale, zero_point)` stands for
+//!   `scale * (q - zero_point)` ([`TensorQuant`]);
+//! - weights are symmetric int8 in `[-127, 127]` with one scale per output neuron and zero
+//!   point 0; biases are int32 with scale `input scale × weight scale`;
+//! - each layer is TFLite's FULLY_CONNECTED (`kernels::dense_i8`): an int32 sum requantised
+//!   by the channel's [`Requant`] pair (TFLite's `MultiplyByQuantizedMultiplier`), plus the
+//!   output zero point, clamped;
+//! - the input is `q = pixel - 128`; the file's input quantisation says what real input that
+//!   is (the quantiser writes `scale = scaling.scale`, `zero_point = -128` and folds the
+//!   scaling's offset into the first bias, so `x = pixel * scale + offset` exactly);
+//! - a ReLU hidden layer is the clamp `[hidden.zero_point, 127]`; a sigmoid is TFLite's int8
+//!   LOGISTIC, output scale 1/256 and zero point -128, as a 256-entry table stored in the file
+//!   (entry `q + 128` is the output for the int8 pre-activation `q`);
+//! - the output is TFLite's int8 SOFTMAX (`kernels::softmax_i8`), scale 1/256 and zero point
+//!   -128: probability `k` is `(q_k + 128) / 256`, bit for bit the same on the host and the board.
+//!
+//! The class is the first largest int8 logit: softmax is monotonic, so it is also a largest
+//! probability, and the logits break the ties the 1/256 probabilities would make.
+
+use serde::{Deserialize, Serialize};
+
+use crate::activation::Activation;
+use crate::error::Error;
+use crate::format::{Header, QuantHeader, QuantTensor, SIGMOID_TABLE_LEN, Shape, Tensor};
+use crate::kernels;
+use crate::model::InputScaling;
+use crate::quant::{DenseI8Params, Requant, SoftmaxI8Params};
+
+/// Scale and zero point of an int8 tensor: `q` stands for `scale * (q - zero_point)`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TensorQuant {
+    /// Real value of one step; finite and positive.
+    pub scale: f32,
+    /// The int8 value that stands for 0; in `[-128, 127]`.
+    pub zero_point: i32,
+}
+
+impl TensorQuant {
+    /// TFLite's fixed quantisation of int8 LOGISTIC and SOFTMAX outputs: a probability in
+    /// steps of 1/256, 0 at -128.
+    pub const PROBABILITY: Self = Self {
+        scale: 1.0 / 256.0,
+        zero_point: -128,
+    };
+
+    /// The real value `q` stands for.
+    pub fn dequantize(self, q: i8) -> f32 {
+        self.scale * (i32::from(q) - self.zero_point) as f32
+    }
+}
+
+/// One int8 fully connected layer, borrowed: `rows` outputs of `cols` inputs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DenseI8<'a> {
+    /// `(rows, cols)` row-major, in `[-127, 127]`.
+    pub weights: &'a [i8],
+    /// `(rows)`, scale `input scale × weight_scales[r]`, zero point 0.
+    pub bias: &'a [i32],
+    /// `(rows)`: `input scale × weight_scales[r] / output scale` as TFLite stores it.
+    pub requant: &'a [Requant],
+    /// `(rows)`: the real value of one weight step in row `r`. Inference does not read them;
+    /// they say what the weights mean (and let a tool dequantise them).
+    pub weight_scales: &'a [f32],
+}
+
+/// An int8 two-layer perceptron with its sizes known at run time (a host loading any model
+/// file), borrowing every array; see the module docs for the arithmetic.
+#[derive(Clone, Copy, Debug)]
+pub struct MlpI8<'a> {
+    /// Inputs.
+    pub input: usize,
+    /// Hidden units.
+    pub hidden: usize,
+    /// Outputs.
+    pub output: usize,
+    /// `Relu`, `Sigmoid` or `Identity`.
+    pub hidden_activation: Activation,
+    /// The f32 model's pixel scaling, kept for the record; the int8 input is `pixel - 128`.
+    pub scaling: InputScaling,
+    /// What the int8 input stands for.
+    pub input_quant: TensorQuant,
+    /// The first layer's output.
+    pub hidden_quant: TensorQuant,
+    /// The second layer's output (softmax's input).
+    pub logits_quant: TensorQuant,
+    /// Softmax's parameters, precomputed from `logits_quant.scale` so no float runs per call.
+    pub softmax: SoftmaxI8Params,
+    /// Input to hidden.
+    pub layer1: DenseI8<'a>,
+    /// Hidden to output.
+    pub layer2: DenseI8<'a>,
+    /// For a sigmoid hidden layer, [`SIGMOID_TABLE_LEN`] entries; empty otherwise.
+    pub sigmoid_table: &'a [i8],
+}
+
+impl MlpI8<'_> {
+    /// The sizes.
+    pub fn shape(&self) -> Shape {
+        Shape {
+            input: self.input,
+            hidden: self.hidden,
+            output: self.output,
+        }
+    }
+
+    /// What the second layer's int8 input stands for: a sigmoid's fixed output quantisation,
+    /// otherwise the first layer's output.
+    pub fn activated_quant(&self) -> TensorQuant {
+        match self.hidden_activation {
+            Activation::Sigmoid => TensorQuant::PROBABILITY,
+            _ => self.hidden_quant,
+        }
+    }
+
+    /// The first layer's output clamp: a ReLU is the clamp at the int8 value of 0.
+    fn hidden_clamp(&self) -> (i8, i8) {
+        match self.hidden_activation {
+            Activation::Relu => (
+                i8::try_from(self.hidden_quant.zero_point.clamp(-128, 127)).unwrap_or(i8::MIN),
+                i8::MAX,
+            ),
+            _ => (i8::MIN, i8::MAX),
+        }
+    }
+
+    /// The model file header of this model (version 2, int8, softmax output).
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] if a size does not fit the file's u32 fields.
+    pub fn header(&self) -> Result<Header, Error> {
+        Ok(Header {
+            version: crate::format::VERSION_2,
+            element: crate::format::ElementType::I8,
+            ..Header::new(
+                [self.input, self.hidden, self.output],
+                self.hidden_activation,
+                Activation::Softmax,
+                self.scaling,
+            )?
+        })
+    }
+
+    /// The quantisation header a model file stores for this model.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] if a size does not fit the file's u32 fields.
+    pub fn quant_header(&self) -> Result<QuantHeader, Error> {
+        let size = |n: usize| u32::try_from(n).map_err(|_| Error::TooLarge);
+        Ok(QuantHeader {
+            input: self.input_quant,
+            hidden: self.hidden_quant,
+            logits: self.logits_quant,
+            softmax_input_multiplier: self.softmax.input_multiplier,
+            softmax_input_left_shift: self.softmax.input_left_shift,
+            softmax_diff_min: self.softmax.diff_min,
+            hidden_channels: size(self.layer1.requant.len())?,
+            output_channels: size(self.layer2.requant.len())?,
+        })
+    }
+
+    /// Checks everything [`crate::format::ModelFile::parse`] checks in an int8 file: the
+    /// activations, every scale, zero point and requantisation pair, the softmax parameters,
+    /// every length, the weight range and that no int32 sum can overflow.
+    ///
+    /// # Errors
+    /// [`Error::BadHeader`] (an activation int8 has no kernel for, or a non-finite scaling),
+    /// [`Error::BadScale`], [`Error::BadZeroPoint`], [`Error::BadSoftmaxParams`],
+    /// [`Error::ChannelCountMismatch`], [`Error::LengthMismatch`], [`Error::BadRequant`],
+    /// [`Error::WeightOutOfRange`], [`Error::AccumulatorOverflow`], [`Error::TooLarge`].
+    pub fn check(&self) -> Result<(), Error> {
+        let header = self.header()?;
+        if !(self.scaling.scale.is_finite() && self.scaling.offset.is_finite()) {
+            return Err(Error::BadHeader);
+        }
+        check_quant_header(&header, &self.quant_header()?)?;
+        let shape = self.shape();
+        let [w1, _, w2, _] = shape.tensor_lens()?;
+        let table = match self.hidden_activation {
+            Activation::Sigmoid => SIGMOID_TABLE_LEN,
+            _ => 0,
+        };
+        let lengths = [
+            (Some(Tensor::W1), w1, self.layer1.weights.len()),
+            (Some(Tensor::B1), self.hidden, self.layer1.bias.len()),
+            (None, self.hidden, self.layer1.weight_scales.len()),
+            (Some(Tensor::W2), w2, self.layer2.weights.len()),
+            (Some(Tensor::B2), self.output, self.layer2.bias.len()),
+            (None, self.output, self.layer2.weight_scales.len()),
+            (None, table, self.sigmoid_table.len()),
+        ];
+        for (tensor, expected, found) in lengths {
+            if expected != found {
+                return Err(Error::LengthMismatch {
+                    tensor,
+                    expected,
+                    found,
+                });
+            }
+        }
+        for (layer, l, cols) in [
+            (QuantTensor::W1, &self.layer1, self.input),
+            (QuantTensor::W2, &self.layer2, self.hidden),
+        ] {
+            check_layer(
+                layer,
+                cols,
+                l.weights,
+                l.bias.iter().copied(),
+                l.requant.iter().copied(),
+                l.weight_scales.iter().copied(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Every slice's length against the sizes, so the kernels (which panic on a mismatch)
+    /// never see a wrong one.
+    fn check_lengths(&self, args: &[(usize, usize)]) -> Result<(), Error> {
+        if self.output > MAX_OUTPUTS {
+            return Err(Error::TooLarge);
+        }
+        let w1 = self.hidden.checked_mul(self.input).ok_or(Error::TooLarge)?;
+        let w2 = self
+            .output
+            .checked_mul(self.hidden)
+            .ok_or(Error::TooLarge)?;
+        let table = match self.hidden_activation {
+            Activation::Sigmoid => SIGMOID_TABLE_LEN,
+            _ => 0,
+        };
+        let own = [
+            (Some(Tensor::W1), w1, self.layer1.weights.len()),
+            (Some(Tensor::B1), self.hidden, self.layer1.bias.len()),
+            (None, self.hidden, self.layer1.requant.len()),
+            (Some(Tensor::W2), w2, self.layer2.weights.len()),
+            (Some(Tensor::B2), self.output, self.layer2.bias.len()),
+            (None, self.output, self.layer2.requant.len()),
+            (None, table, self.sigmoid_table.len()),
+        ];
+        let args = args
+            .iter()
+            .map(|&(expected, found)| (None, expected, found));
+        for (tensor, expected, found) in own.into_iter().chain(args) {
+            if expected != found {
+                return Err(Error::LengthMismatch {
+                    tensor,
+                    expected,
+                    found,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Classifies 0–255 pixels: writes the int8 softmax output to `out_q` (probability `k` is
+    /// `(out_q[k] + 128) / 256`) and returns the class (the first largest logit). `pixels` is
+    /// `(input)`, `scratch` is `(input + hidden + output)` and may hold anything, `out_q` is
+    /// `(output)`. The values are trusted as [`crate::format::ModelFile::parse`] or
+    /// [`MlpI8::check`] left them; only the lengths are checked here.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if an array or an argument has the wrong length,
+    /// [`Error::TooLarge`] if the sizes overflow.
+    pub fn predict_pixels_into(
+        &self,
+        pixels: &[u8],
+        scratch: &mut [i8],
+        out_q: &mut [i8],
+    ) -> Result<usize, Error> {
+        let scratch_len = self
+            .input
+            .checked_add(self.hidden)
+            .and_then(|n| n.checked_add(self.output))
+            .ok_or(Error::TooLarge)?;
+        self.check_lengths(&[
+            (self.input, pixels.len()),
+            (scratch_len, scratch.len()),
+            (self.output, out_q.len()),
+        ])?;
+        let (x, rest) = scratch.split_at_mut(self.input);
+        let (hidden, logits) = rest.split_at_mut(self.hidden);
+        Ok(forward(self, pixels, x, hidden, logits, out_q))
+    }
+}
+
+/// `out ← softmax(dense2(act(dense1(pixel - 128))))`, returning the first largest logit.
+/// The caller guarantees every length ([`MlpI8Ref`] by construction, [`MlpI8`] by checking).
+fn forward(
+    m: &MlpI8<'_>,
+    pixels: &[u8],
+    x: &mut [i8],
+    hidden: &mut [i8],
+    logits: &mut [i8],
+    out: &mut [i8],
+) -> usize {
+    for (q, &p) in x.iter_mut().zip(pixels) {
+        // p - 128, exactly: flipping the top bit of a u8 gives the i8 with that offset.
+        *q = (p ^ 0x80) as i8;
+    }
+    let (min, max) = m.hidden_clamp();
+    let p1 = DenseI8Params {
+        input_zero_point: m.input_quant.zero_point,
+        output_zero_point: m.hidden_quant.zero_point,
+        min,
+        max,
+    };
+    let l1 = &m.layer1;
+    kernels::dense_i8(l1.weights, x, l1.bias, l1.requant, p1, hidden);
+    if m.hidden_activation == Activation::Sigmoid {
+        for h in hidden.iter_mut() {
+            // Entry q + 128 (the same top-bit flip) is the sigmoid of pre-activation q.
+            *h = m.sigmoid_table[usize::from((*h as u8) ^ 0x80)];
+        }
+    }
+    let p2 = DenseI8Params {
+        input_zero_point: m.activated_quant().zero_point,
+        output_zero_point: m.logits_quant.zero_point,
+        min: i8::MIN,
+        max: i8::MAX,
+    };
+    let l2 = &m.layer2;
+    kernels::dense_i8(l2.weights, hidden, l2.bias, l2.requant, p2, logits);
+    kernels::softmax_i8(logits, m.softmax, out);
+    argmax_i8(logits)
+}
+
+/// The index of the first largest value; 0 for an empty slice.
+fn argmax_i8(x: &[i8]) -> usize {
+    let mut best = 0;
+    for (i, &v) in x.iter().enumerate() {
+        if v > x[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// The answer of an int8 classifier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PredictionI8<const OUT: usize> {
+    /// The first largest logit.
+    pub class: usize,
+    /// The int8 softmax output: probability `k` is `(q + 128) / 256`.
+    pub probabilities: [i8; OUT],
+}
+
+impl<const OUT: usize> PredictionI8<OUT> {
+    /// Probability of class `k` as a real number, `(q + 128) / 256`; 0 past the end.
+    pub fn probability(&self, k: usize) -> f32 {
+        self.probabilities
+            .get(k)
+            .map_or(0.0, |&q| TensorQuant::PROBABILITY.dequantize(q))
+    }
+}
+
+/// An int8 model whose sizes are in the type (firmware): every length was checked once, when
+/// it was made, so [`MlpI8Ref::predict_pixels`] cannot fail.
+#[derive(Clone, Copy, Debug)]
+pub struct MlpI8Ref<'a, const IN: usize, const H: usize, const OUT: usize> {
+    model: MlpI8<'a>,
+}
+
+impl<'a, const IN: usize, const H: usize, const OUT: usize> MlpI8Ref<'a, IN, H, OUT> {
+    /// `model`, if its sizes are `IN-H-OUT` and its arrays have their lengths.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`], or [`Error::LengthMismatch`] for an array of the wrong length.
+    pub fn new(model: MlpI8<'a>) -> Result<Self, Error> {
+        let found = [model.input, model.hidden, model.output];
+        if found != [IN, H, OUT] {
+            return Err(Error::ShapeMismatch {
+                expected: [IN, H, OUT],
+                found,
+            });
+        }
+        model.check_lengths(&[])?;
+        Ok(Self { model })
+    }
+
+    /// The size-erased model it wraps.
+    pub fn model(&self) -> &MlpI8<'a> {
+        &self.model
+    }
+
+    /// Classifies 0–255 pixels; see [`MlpI8::predict_pixels_into`].
+    ///
+    /// Stack: `IN + H + 2 * OUT` bytes of scratch plus a few hundred of frames.
+    pub fn predict_pixels(&self, pixels: &[u8; IN]) -> PredictionI8<OUT> {
+        let mut x = [0i8; IN];
+        let mut hidden = [0i8; H];
+        let mut logits = [0i8; OUT];
+        let mut probabilities = [0i8; OUT];
+        let class = forward(
+            &self.model,
+            pixels,
+            &mut x,
+            &mut hidden,
+            &mut logits,
+            &mut probabilities,
+        );
+        PredictionI8 {
+            class,
+            probabilities,
+        }
+    }
+}
+
+/// int8 runs a ReLU, sigmoid or identity hidden layer and a softmax output; anything else,
+/// or a non-finite scaling, is a header this crate cannot run.
+fn check_activations(header: &Header) -> Result<(), Error> {
+    let hidden_ok = matches!(
+        header.hidden_activation,
+        Activation::Relu | Activation::Sigmoid | Activation::Identity
+    );
+    if hidden_ok && header.output_activation == Activation::Softmax {
+        Ok(())
+    } else {
+        Err(Error::BadHeader)
+    }
+}
+
+fn check_tensor_quant(tensor: QuantTensor, q: TensorQuant) -> Result<(), Error> {
+    if !(q.scale.is_finite() && q.scale > 0.0) {
+        return Err(Error::BadScale { tensor, index: 0 });
+    }
+    if !(-128..=127).contains(&q.zero_point) {
+        return Err(Error::BadZeroPoint {
+            tensor,
+            found: q.zero_point,
+        });
+    }
+    Ok(())
+}
+
+/// The most outputs an int8 model has: TFLite's int8 softmax takes at most 256 elements (past
+/// that its fixed-point sum can overflow), and so does `kernels::softmax_i8`.
+pub const MAX_OUTPUTS: usize = 256;
+
+/// The checks of an int8 file's header fields: activations, at most [`MAX_OUTPUTS`] outputs,
+/// the three activation quantisations, softmax's parameters (in the ranges TFLite's
+/// preparation produces) and the per-channel counts.
+pub(crate) fn check_quant_header(header: &Header, q: &QuantHeader) -> Result<(), Error> {
+    check_activations(header)?;
+    if header.output as usize > MAX_OUTPUTS {
+        return Err(Error::TooLarge);
+    }
+    check_tensor_quant(QuantTensor::Input, q.input)?;
+    check_tensor_quant(QuantTensor::Hidden, q.hidden)?;
+    check_tensor_quant(QuantTensor::Logits, q.logits)?;
+    let softmax = SoftmaxI8Params {
+        input_multiplier: q.softmax_input_multiplier,
+        input_left_shift: q.softmax_input_left_shift,
+        diff_min: q.softmax_diff_min,
+    };
+    if !softmax_params_valid(&softmax) {
+        return Err(Error::BadSoftmaxParams);
+    }
+    for (tensor, expected, found) in [
+        (QuantTensor::W1, header.hidden, q.hidden_channels),
+        (QuantTensor::W2, header.output, q.output_channels),
+    ] {
+        if expected != found {
+            return Err(Error::ChannelCountMismatch {
+                tensor,
+                expected: expected as usize,
+                found: found as usize,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Softmax's multiplier is a Q0.31 number in `[2^30, 2^31)` as `QuantizeMultiplier` makes it,
+/// its left shift in `[1, 31]` (TFLite's preparation makes a multiplier above 1), and
+/// `diff_min` at most 0.
+fn softmax_params_valid(p: &SoftmaxI8Params) -> bool {
+    p.input_multiplier >= 1 << 30 && (1..=31).contains(&p.input_left_shift) && p.diff_min <= 0
+}
+
+/// The checks of one layer's per-channel parameters and weights: each weight scale finite and
+/// positive, each requantisation pair one `Requant::from_real` can make, each weight in
+/// `[-127, 127]`, and each row's int32 sum unable to overflow: `|bias| + 255 Σ|w| ≤ i32::MAX`
+/// (`|x - input zero point| ≤ 255` for any int8 input and zero point).
+pub(crate) fn check_layer(
+    layer: QuantTensor,
+    cols: usize,
+    weights: &[i8],
+    bias: impl Iterator<Item = i32>,
+    requant: impl Iterator<Item = Requant>,
+    weight_scales: impl Iterator<Item = f32>,
+) -> Result<(), Error> {
+    let (weights_tensor, bias_tensor) = match layer {
+        QuantTensor::W1 => (Tensor::W1, Tensor::B1),
+        _ => (Tensor::W2, Tensor::B2),
+    };
+    for (index, s) in weight_scales.enumerate() {
+        if !(s.is_finite() && s > 0.0) {
+            return Err(Error::BadScale {
+                tensor: layer,
+                index,
+            });
+        }
+    }
+    for (index, r) in requant.enumerate() {
+        if !r.is_valid() {
+            return Err(Error::BadRequant {
+                tensor: layer,
+                index,
+            });
+        }
+    }
+    if let Some(index) = weights.iter().position(|&w| w == i8::MIN) {
+        return Err(Error::WeightOutOfRange {
+            tensor: weights_tensor,
+            index,
+        });
+    }
+    for (index, b) in bias.enumerate() {
+        let row = weights
+            .get(index * cols..(index + 1) * cols)
+            .unwrap_or_default();
+        let sum: i64 = row.iter().map(|&w| i64::from(w).abs()).sum();
+        let bound = i64::from(b).abs().saturating_add(sum.saturating_mul(255));
+        if bound > i64::from(i32::MAX) {
+            return Err(Error::AccumulatorOverflow {
+                tensor: bias_tensor,
+                index,
+            });
+        }
+    }
+    Ok(())
+}
