@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use flatbuffers::{FlatBufferBuilder, WIPOffset};
-use host_trainer::import::{self, ImportError, Quant, Weights};
+use host_trainer::import::{self, ImportError, Weights};
+use host_trainer::quantize::AlignedBytes;
+use nn_core::TensorQuant;
 use nn_core::activation::Activation;
 use nn_core::format::ModelFile;
 use nn_core::model::InputScaling;
@@ -113,7 +115,7 @@ fn int8_model_with_int8_io_is_recognised() {
     // The numbers TFLite's interpreter reports for these tensors.
     assert_eq!(
         q.input,
-        Quant {
+        TensorQuant {
             scale: 0.003921568859368563,
             zero_point: -128
         }
@@ -127,7 +129,7 @@ fn int8_model_with_int8_io_is_recognised() {
     assert_eq!(q.layer1.bias.len(), 32);
     assert_eq!(
         q.layer1.output,
-        Quant {
+        TensorQuant {
             scale: 0.048496782779693604,
             zero_point: -128
         }
@@ -143,13 +145,13 @@ fn int8_model_with_int8_io_is_recognised() {
     );
     assert_eq!(
         q.layer2.output,
-        Quant {
+        TensorQuant {
             scale: 0.15759000182151794,
             zero_point: 23
         }
     );
     assert!(!q.layer2.relu);
-    assert_eq!(q.softmax, Quant::UNIT_INTERVAL);
+    assert_eq!(q.softmax, TensorQuant::PROBABILITY);
     // Weights are symmetric int8 in [-127, 127], as TFLite's spec requires.
     for w in [&q.layer1.weights, &q.layer2.weights] {
         assert!(w.iter().all(|&v| v != -128));
@@ -191,7 +193,7 @@ fn int8_model_with_float_io_has_quantize_and_dequantize() {
     assert!(q.float_input && q.float_output);
     assert_eq!(q.input.zero_point, -128);
     assert_eq!(q.input.scale, 0.003921568859368563);
-    assert_eq!(q.softmax, Quant::UNIT_INTERVAL);
+    assert_eq!(q.softmax, TensorQuant::PROBABILITY);
 }
 
 #[test]
@@ -204,16 +206,16 @@ fn int8_sigmoid_model_has_logistic_between_the_layers() {
     assert!(!q.layer1.relu);
     assert_eq!(
         q.layer1.output,
-        Quant {
+        TensorQuant {
             scale: 0.17535020411014557,
             zero_point: 23
         }
     );
-    assert_eq!(q.hidden, Quant::UNIT_INTERVAL);
-    assert_eq!(q.layer2.input, Quant::UNIT_INTERVAL);
+    assert_eq!(q.hidden, TensorQuant::PROBABILITY);
+    assert_eq!(q.layer2.input, TensorQuant::PROBABILITY);
     assert_eq!(
         q.layer2.output,
-        Quant {
+        TensorQuant {
             scale: 0.06630353629589081,
             zero_point: 16
         }
@@ -239,6 +241,104 @@ fn int8_weights_dequantize_to_the_float_models() {
             );
         }
     }
+}
+
+/// The int8 model file the importer writes for `name`, run by nn-core on the 100 images:
+/// the int8 softmax output, row after row.
+fn int8_outputs(name: &str) -> Vec<i8> {
+    let net = import::read(&fixture(name)).expect("imports");
+    let bytes = import::model_file(&net, ONE_255).expect("encodes");
+    let aligned = AlignedBytes::new(&bytes);
+    let file = ModelFile::parse(aligned.bytes()).expect("a valid model file");
+    let m = file.slices_i8().expect("an int8 model");
+    let mut scratch = vec![0i8; m.input + m.hidden + m.output];
+    let mut out = vec![0i8; IMAGES * CLASSES];
+    for (pixels, y) in images()
+        .chunks_exact(PIXELS)
+        .zip(out.chunks_exact_mut(CLASSES))
+    {
+        m.predict_pixels_into(pixels, &mut scratch, y).unwrap();
+    }
+    out
+}
+
+const ONE_255: InputScaling = InputScaling {
+    scale: 1.0 / 255.0,
+    offset: 0.0,
+};
+
+/// How far two int8 outputs are apart: (values that differ, largest difference).
+fn diff(ours: &[i8], theirs: &[i8]) -> (usize, i32) {
+    let d = ours
+        .iter()
+        .zip(theirs)
+        .map(|(&a, &b)| (i32::from(a) - i32::from(b)).abs());
+    (d.clone().filter(|&d| d != 0).count(), d.max().unwrap_or(0))
+}
+
+#[test]
+fn int8_relu_model_gives_tflites_bytes_exactly() {
+    let ours = int8_outputs("relu32_int8.tflite");
+    let theirs: Vec<i8> = std::fs::read(fixture("relu32_int8.out"))
+        .unwrap()
+        .into_iter()
+        .map(|b| b as i8)
+        .collect();
+    assert_eq!(theirs.len(), IMAGES * CLASSES);
+    assert_eq!(diff(&ours, &theirs), (0, 0));
+}
+
+#[test]
+fn int8_sigmoid_model_gives_tflites_bytes_exactly() {
+    let ours = int8_outputs("sigmoid32_int8.tflite");
+    let theirs: Vec<i8> = std::fs::read(fixture("sigmoid32_int8.out"))
+        .unwrap()
+        .into_iter()
+        .map(|b| b as i8)
+        .collect();
+    assert_eq!(theirs.len(), IMAGES * CLASSES);
+    assert_eq!(diff(&ours, &theirs), (0, 0));
+}
+
+#[test]
+fn int8_model_with_float_io_gives_tflites_floats_exactly() {
+    // DEQUANTIZE of the softmax output is (q + 128) / 256, exact in f32: so the floats
+    // TFLite returns must be exactly ours, bit for bit.
+    let ours: Vec<f32> = int8_outputs("relu32_int8_floatio.tflite")
+        .into_iter()
+        .map(|q| TensorQuant::PROBABILITY.dequantize(q))
+        .collect();
+    let theirs = reference_f32("relu32_int8_floatio.out");
+    let ours_bits: Vec<u32> = ours.iter().map(|v| v.to_bits()).collect();
+    let theirs_bits: Vec<u32> = theirs.iter().map(|v| v.to_bits()).collect();
+    assert!(
+        ours_bits == theirs_bits,
+        "first difference at {:?}",
+        ours_bits.iter().zip(&theirs_bits).position(|(a, b)| a != b)
+    );
+}
+
+#[test]
+fn logistic_table_is_tflites() {
+    // Spot values of LUTPopulate for the sigmoid fixture's pre-activation quantisation
+    // (scale 0.17535020, zero point 23): q = 23 is x = 0, sigmoid 1/2, 128 - 128 = 0;
+    // q = -128 is x = -26.5, sigmoid ~0, -128; q = 127 is x = 18.2, sigmoid ~1, 256 - 128
+    // clamped to 127.
+    let t = import::logistic_table(TensorQuant {
+        scale: 0.17535020411014557,
+        zero_point: 23,
+    });
+    assert_eq!(t[(23 + 128) as usize], 0);
+    assert_eq!(t[0], -128);
+    assert_eq!(t[255], 127);
+    assert!(t.windows(2).all(|w| w[0] <= w[1]), "monotonic");
+}
+
+#[test]
+fn an_input_scale_that_does_not_match_the_models_is_refused() {
+    let net = import::read(&fixture("relu32_int8.tflite")).unwrap();
+    let e = import::model_file(&net, InputScaling::RAW).unwrap_err();
+    assert!(format!("{e:#}").contains("not pixel - 128"), "{e:#}");
 }
 
 /// A tiny TFLite flatbuffer built field by field, for the graphs the converter would not

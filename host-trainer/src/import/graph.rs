@@ -15,6 +15,7 @@
 //! Every operator on the data path must take the previous one's output, and the last one's
 //! output must be the graph's. Anything else is an [`ImportError`] naming what was found.
 
+use nn_core::TensorQuant;
 use nn_core::activation::Activation;
 
 use super::ImportError;
@@ -55,28 +56,11 @@ pub enum Weights {
     I8(Int8),
 }
 
-/// Affine quantisation of one tensor: `real = scale * (q - zero_point)`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Quant {
-    /// Positive and finite.
-    pub scale: f32,
-    /// In `[-128, 127]` for int8 tensors.
-    pub zero_point: i32,
-}
-
-impl Quant {
-    /// What TFLite's int8 SOFTMAX and LOGISTIC always output: `1/256`, zero point -128.
-    pub const UNIT_INTERVAL: Self = Self {
-        scale: 1.0 / 256.0,
-        zero_point: -128,
-    };
-}
-
 /// One int8 FULLY_CONNECTED as TFLite runs it:
 /// `y[r] = clamp(out.zp + M[r] * (bias[r] + Σ_c w[r,c] (x[c] - in.zp)))`,
 /// `M[r] = in.scale * weight_scales[r] / out.scale`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct DenseI8 {
+pub struct FullyConnectedI8 {
     /// `(rows, cols)` row-major, symmetric (zero point 0).
     pub weights: Vec<i8>,
     /// One scale per row (output channel).
@@ -84,14 +68,14 @@ pub struct DenseI8 {
     /// `(rows)`, in units of `input.scale * weight_scales[r]`.
     pub bias: Vec<i32>,
     /// The input tensor's quantisation.
-    pub input: Quant,
+    pub input: TensorQuant,
     /// The output tensor's quantisation.
-    pub output: Quant,
+    pub output: TensorQuant,
     /// A fused RELU: the clamp starts at the output zero point.
     pub relu: bool,
 }
 
-impl DenseI8 {
+impl FullyConnectedI8 {
     /// The real multipliers `M[r]`, computed in f64 from the f32 scales exactly as
     /// TFLite's `PopulateConvolutionQuantizationParams` does before `QuantizeMultiplier`.
     pub fn real_multipliers(&self) -> Vec<f64> {
@@ -117,16 +101,16 @@ pub struct Int8 {
     /// The graph ends with DEQUANTIZE and outputs float (else it outputs int8).
     pub float_output: bool,
     /// How the (flattened) input is quantised.
-    pub input: Quant,
+    pub input: TensorQuant,
     /// First layer; its output is the pre-LOGISTIC tensor when there is one.
-    pub layer1: DenseI8,
+    pub layer1: FullyConnectedI8,
     /// The hidden activations as the second layer reads them: LOGISTIC's output
-    /// ([`Quant::UNIT_INTERVAL`]) or the first layer's output.
-    pub hidden: Quant,
+    /// ([`TensorQuant::PROBABILITY`]) or the first layer's output.
+    pub hidden: TensorQuant,
     /// Second layer, whose output (the logits) feeds SOFTMAX.
-    pub layer2: DenseI8,
-    /// SOFTMAX's output ([`Quant::UNIT_INTERVAL`]).
-    pub softmax: Quant,
+    pub layer2: FullyConnectedI8,
+    /// SOFTMAX's output ([`TensorQuant::PROBABILITY`]).
+    pub softmax: TensorQuant,
 }
 
 // Builtin operator codes (`enum BuiltinOperator` in schema.fbs).
@@ -559,7 +543,7 @@ impl<'a> Graph<'_, 'a> {
         }
     }
 
-    fn dense_i8(&self, fc: &Fc<'a>) -> Result<DenseI8, ImportError> {
+    fn dense_i8(&self, fc: &Fc<'a>) -> Result<FullyConnectedI8, ImportError> {
         expect_type(&fc.input, INT8)?;
         expect_type(&fc.output, INT8)?;
         let weights: Vec<i8> = self
@@ -578,7 +562,7 @@ impl<'a> Graph<'_, 'a> {
             }
             None => vec![0; fc.rows],
         };
-        Ok(DenseI8 {
+        Ok(FullyConnectedI8 {
             weights,
             weight_scales,
             bias,
@@ -644,7 +628,7 @@ fn quant_of(t: &Tensor<'_>) -> Option<(Vec<f32>, Vec<i64>)> {
     ))
 }
 
-fn per_tensor(t: &Tensor<'_>) -> Result<Quant, ImportError> {
+fn per_tensor(t: &Tensor<'_>) -> Result<TensorQuant, ImportError> {
     let bad = |why: &str| ImportError::Unsupported(format!("tensor '{}': {why}", tname(t)));
     if t.quantization().is_some_and(|q| q.details_type() != 0) {
         return Err(bad("custom quantisation"));
@@ -652,7 +636,7 @@ fn per_tensor(t: &Tensor<'_>) -> Result<Quant, ImportError> {
     let (scales, zero_points) = quant_of(t).ok_or_else(|| bad("int8 without quantisation"))?;
     match (&scales[..], &zero_points[..]) {
         (&[scale], &[zp]) if scale.is_finite() && scale > 0.0 && (-128..=127).contains(&zp) => {
-            Ok(Quant {
+            Ok(TensorQuant {
                 scale,
                 zero_point: zp as i32,
             })
@@ -688,9 +672,9 @@ fn per_channel(t: &Tensor<'_>, rows: usize) -> Result<Vec<f32>, ImportError> {
     }
 }
 
-fn unit_interval(t: &Tensor<'_>, op: &str) -> Result<Quant, ImportError> {
+fn unit_interval(t: &Tensor<'_>, op: &str) -> Result<TensorQuant, ImportError> {
     let q = per_tensor(t)?;
-    if q == Quant::UNIT_INTERVAL {
+    if q == TensorQuant::PROBABILITY {
         Ok(q)
     } else {
         Err(ImportError::Unsupported(format!(

@@ -21,13 +21,17 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
+use nn_core::TensorQuant;
 use nn_core::activation::Activation;
-use nn_core::format::{self, Header};
+use nn_core::format::{self, Header, Shape};
 use nn_core::model::InputScaling;
+use nn_core::quant::{Requant, SoftmaxI8Params};
 
-pub use graph::{DenseI8, Int8, Network, Quant, Weights};
+use crate::quantize::{QuantizedLayer, QuantizedModel};
+
+pub use graph::{FullyConnectedI8, Int8, Network, Weights};
 
 /// The largest `.tflite` the importer reads: this family's models are kilobytes to a few
 /// megabytes; the cap keeps a wrong path (a disk image, /dev/zero) from filling memory.
@@ -152,7 +156,8 @@ pub fn read(path: &Path) -> Result<Network, ImportError> {
     parse(&read_bounded(path)?)
 }
 
-/// Step 4: the model file's bytes for `net`, run on pixels as `pixel * scale + offset`.
+/// Step 4: the model file's bytes for `net`, run on pixels as `pixel * scale + offset`:
+/// version 1 (f32) for a float32 model, version 2 (int8) for an int8 one.
 pub fn model_file(net: &Network, scaling: InputScaling) -> Result<Vec<u8>> {
     match &net.weights {
         Weights::F32 { w1, b1, w2, b2 } => {
@@ -167,10 +172,87 @@ pub fn model_file(net: &Network, scaling: InputScaling) -> Result<Vec<u8>> {
             out.truncate(n);
             Ok(out)
         }
-        Weights::I8(_) => anyhow::bail!(
-            "int8 models cannot be written yet: this build's model file has no int8 element type"
-        ),
+        Weights::I8(q) => Ok(quantized_model(net, q, scaling)?.encode()?),
     }
+}
+
+/// The int8 model as nn-core runs it (and the `quantize` command writes it). nn-core feeds
+/// the first layer `pixel - 128`, so the model's input quantisation must turn
+/// `pixel * scale + offset` into exactly that for every pixel, as TFLite's QUANTIZE
+/// computes it (`round(x / scale) + zero_point` in f32).
+pub fn quantized_model(net: &Network, q: &Int8, scaling: InputScaling) -> Result<QuantizedModel> {
+    for pixel in 0..=255u8 {
+        let x = f32::from(pixel) * scaling.scale + scaling.offset;
+        let quantized = (x / q.input.scale).round() as i64 + i64::from(q.input.zero_point);
+        if quantized.clamp(-128, 127) != i64::from(pixel) - 128 {
+            bail!(
+                "input quantised with scale {} zero point {}: pixel {pixel} (x = {x}) becomes {}, \
+                 not pixel - 128 as this project's int8 models take it; check --input-scale and --input-offset",
+                q.input.scale,
+                q.input.zero_point,
+                quantized.clamp(-128, 127)
+            );
+        }
+    }
+    let layer = |l: &FullyConnectedI8, name: &str| -> Result<QuantizedLayer> {
+        let requant = l
+            .real_multipliers()
+            .into_iter()
+            .enumerate()
+            .map(|(r, m)| {
+                Requant::from_real(m)
+                    .with_context(|| format!("{name} row {r}: multiplier {m:e} has no int32 form"))
+            })
+            .collect::<Result<_>>()?;
+        Ok(QuantizedLayer {
+            weights: l.weights.clone(),
+            bias: l.bias.clone(),
+            requant,
+            weight_scales: l.weight_scales.clone(),
+        })
+    };
+    let softmax = SoftmaxI8Params::from_input_scale(q.layer2.output.scale).with_context(|| {
+        format!(
+            "logits scale {} is too small for TFLite's int8 softmax",
+            q.layer2.output.scale
+        )
+    })?;
+    let sigmoid_table = match net.hidden_activation {
+        Activation::Sigmoid => logistic_table(q.layer1.output).to_vec(),
+        _ => Vec::new(),
+    };
+    let model = QuantizedModel {
+        shape: Shape {
+            input: net.input,
+            hidden: net.hidden,
+            output: net.output,
+        },
+        hidden_activation: net.hidden_activation,
+        scaling,
+        quant: [q.input, q.layer1.output, q.layer2.output],
+        softmax,
+        layers: [layer(&q.layer1, "layer 1")?, layer(&q.layer2, "layer 2")?],
+        sigmoid_table,
+        class_names: Vec::new(),
+    };
+    model.as_mlp().check()?;
+    Ok(model)
+}
+
+/// TFLite's int8 LOGISTIC as its kernels run it: a 256-entry table made by `LUTPopulate` in
+/// f32, entry `q + 128` = `clamp(round(256 / (1 + exp(-x))) - 128)` for
+/// `x = input.scale * (q - input.zero_point)`. In f32 (not f64) because TFLite computes it
+/// so, and an entry rounded the other way would break bit-exactness.
+pub fn logistic_table(input: TensorQuant) -> [i8; 256] {
+    let mut table = [0i8; 256];
+    for (entry, q) in table.iter_mut().zip(-128i32..=127) {
+        let x = input.scale * (q - input.zero_point) as f32;
+        let y = 1.0f32 / (1.0f32 + (-x).exp());
+        let rescaled = (y * 256.0f32).round();
+        *entry =
+            ((rescaled + TensorQuant::PROBABILITY.zero_point as f32) as i32).clamp(-128, 127) as i8;
+    }
+    table
 }
 
 /// `host-trainer import`.
