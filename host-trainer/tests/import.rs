@@ -10,12 +10,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use flatbuffers::{FlatBufferBuilder, WIPOffset};
+use host_trainer::data::{self, Fetch};
 use host_trainer::import::{self, ImportError, Weights};
 use host_trainer::quantize::AlignedBytes;
 use nn_core::TensorQuant;
 use nn_core::activation::Activation;
 use nn_core::format::ModelFile;
 use nn_core::model::InputScaling;
+use nn_core::model_i8::DenseI8;
+use nn_core::quant::{DenseI8Params, Requant};
 
 const PIXELS: usize = 784;
 const IMAGES: usize = 100;
@@ -243,23 +246,140 @@ fn int8_weights_dequantize_to_the_float_models() {
     }
 }
 
-/// The int8 model file the importer writes for `name`, run by nn-core on the 100 images:
-/// the int8 softmax output, row after row.
-fn int8_outputs(name: &str) -> Vec<i8> {
+/// The int8 model file the importer writes for `name`, 16-byte aligned as nn-core borrows it.
+fn int8_file(name: &str) -> AlignedBytes {
     let net = import::read(&fixture(name)).expect("imports");
-    let bytes = import::model_file(&net, ONE_255).expect("encodes");
-    let aligned = AlignedBytes::new(&bytes);
+    AlignedBytes::new(&import::model_file(&net, ONE_255).expect("encodes"))
+}
+
+/// That file run by nn-core on the 100 images: the int8 softmax output, row after row.
+fn int8_outputs(name: &str) -> Vec<i8> {
+    int8_outputs_on(name, &images())
+}
+
+fn int8_outputs_on(name: &str, images: &[u8]) -> Vec<i8> {
+    let aligned = int8_file(name);
     let file = ModelFile::parse(aligned.bytes()).expect("a valid model file");
     let m = file.slices_i8().expect("an int8 model");
     let mut scratch = vec![0i8; m.input + m.hidden + m.output];
-    let mut out = vec![0i8; IMAGES * CLASSES];
-    for (pixels, y) in images()
+    let mut out = vec![0i8; images.len() / PIXELS * CLASSES];
+    for (pixels, y) in images
         .chunks_exact(PIXELS)
         .zip(out.chunks_exact_mut(CLASSES))
     {
         m.predict_pixels_into(pixels, &mut scratch, y).unwrap();
     }
     out
+}
+
+fn reference_i8(name: &str) -> Vec<i8> {
+    let bytes = std::fs::read(fixture(name)).expect("reference outputs");
+    bytes.into_iter().map(|b| b as i8).collect()
+}
+
+/// The 10,000 MNIST test images (their first 100 are the firmware's).
+fn test_images() -> Vec<u8> {
+    let test = data::load_test(&data::default_dir(), Fetch::Allowed).expect("MNIST");
+    assert_eq!(test.images[..IMAGES * PIXELS], images()[..]);
+    test.images
+}
+
+/// TFLite's `MultiplyByQuantizedMultiplier` as the TFLite 2.21 that made the fixtures is
+/// built (`TFLITE_SINGLE_ROUNDING`): `acc * m / 2^(31 - shift)` rounded once, half up.
+fn requant_single_rounding(acc: i32, r: Requant) -> i32 {
+    let total = 31 - r.shift;
+    ((i64::from(acc) * i64::from(r.multiplier) + (1i64 << (total - 1))) >> total) as i32
+}
+
+/// One int8 FULLY_CONNECTED with that requantisation (`y` is `(rows)`, `w` `(rows, x.len())`).
+fn fully_connected_single_rounding(l: &DenseI8<'_>, x: &[i8], p: DenseI8Params, y: &mut [i8]) {
+    for (r, out) in y.iter_mut().enumerate() {
+        let row = &l.weights[r * x.len()..(r + 1) * x.len()];
+        let acc = row.iter().zip(x).fold(l.bias[r], |acc, (&w, &v)| {
+            acc + i32::from(w) * (i32::from(v) - p.input_zero_point)
+        });
+        let v = requant_single_rounding(acc, l.requant[r]) + p.output_zero_point;
+        *out = v.clamp(i32::from(p.min), i32::from(p.max)) as i8;
+    }
+}
+
+/// The imported file's own parameters (requant pairs, zero points, LOGISTIC table, softmax
+/// parameters) run with single rounding and nn-core's softmax: what nn-core's inference
+/// computes, except for the one rounding.
+fn single_rounding_outputs_on(name: &str, images: &[u8]) -> Vec<i8> {
+    let aligned = int8_file(name);
+    let file = ModelFile::parse(aligned.bytes()).unwrap();
+    let m = file.slices_i8().unwrap();
+    let relu = m.hidden_activation == Activation::Relu;
+    let p1 = DenseI8Params {
+        input_zero_point: m.input_quant.zero_point,
+        output_zero_point: m.hidden_quant.zero_point,
+        min: if relu {
+            m.hidden_quant.zero_point as i8
+        } else {
+            i8::MIN
+        },
+        max: i8::MAX,
+    };
+    let p2 = DenseI8Params {
+        input_zero_point: m.activated_quant().zero_point,
+        output_zero_point: m.logits_quant.zero_point,
+        min: i8::MIN,
+        max: i8::MAX,
+    };
+    let mut out = vec![0i8; images.len() / PIXELS * CLASSES];
+    let (mut hidden, mut logits) = (vec![0i8; m.hidden], vec![0i8; m.output]);
+    for (pixels, y) in images
+        .chunks_exact(PIXELS)
+        .zip(out.chunks_exact_mut(CLASSES))
+    {
+        let x: Vec<i8> = pixels.iter().map(|&p| (i16::from(p) - 128) as i8).collect();
+        fully_connected_single_rounding(&m.layer1, &x, p1, &mut hidden);
+        if m.hidden_activation == Activation::Sigmoid {
+            for h in &mut hidden {
+                *h = m.sigmoid_table[(i16::from(*h) + 128) as usize];
+            }
+        }
+        fully_connected_single_rounding(&m.layer2, &hidden, p2, &mut logits);
+        nn_core::kernels::softmax_i8(&logits, m.softmax, y);
+    }
+    out
+}
+
+#[test]
+#[ignore = "nn-core's Requant::apply rounds twice (SaturatingRoundingDoublingHighMul, then \
+            RoundingDivideByPOT); TFLite 2.21 rounds once: 57 of 100,000 bytes differ (33 \
+            images, by up to 10) for relu32_int8, 16 (9 images, up to 4) for sigmoid32_int8"]
+fn int8_inference_gives_tflites_bytes_on_all_10000_test_images() {
+    let images = test_images();
+    for name in ["relu32_int8", "sigmoid32_int8"] {
+        let ours = int8_outputs_on(&format!("{name}.tflite"), &images);
+        let theirs = reference_i8(&format!("{name}.t10k.out"));
+        assert_eq!(theirs.len(), 10_000 * CLASSES);
+        assert_eq!(
+            diff(&ours, &theirs),
+            (0, 0),
+            "{name}: (bytes that differ, by how much)"
+        );
+    }
+}
+
+#[test]
+fn imported_parameters_with_single_rounding_give_tflites_bytes_on_all_10000_test_images() {
+    // Pins the importer (weights, biases, requant pairs, LOGISTIC table, zero points) and
+    // nn-core's softmax against TFLite on the whole test set; with the ignored test above
+    // it places the remaining difference in the requantisation's rounding alone.
+    let images = test_images();
+    for name in ["relu32_int8", "sigmoid32_int8"] {
+        let ours = single_rounding_outputs_on(&format!("{name}.tflite"), &images);
+        let theirs = reference_i8(&format!("{name}.t10k.out"));
+        assert_eq!(theirs.len(), 10_000 * CLASSES);
+        assert_eq!(
+            diff(&ours, &theirs),
+            (0, 0),
+            "{name}: (bytes that differ, by how much)"
+        );
+    }
 }
 
 const ONE_255: InputScaling = InputScaling {
@@ -279,11 +399,7 @@ fn diff(ours: &[i8], theirs: &[i8]) -> (usize, i32) {
 #[test]
 fn int8_relu_model_gives_tflites_bytes_exactly() {
     let ours = int8_outputs("relu32_int8.tflite");
-    let theirs: Vec<i8> = std::fs::read(fixture("relu32_int8.out"))
-        .unwrap()
-        .into_iter()
-        .map(|b| b as i8)
-        .collect();
+    let theirs = reference_i8("relu32_int8.out");
     assert_eq!(theirs.len(), IMAGES * CLASSES);
     assert_eq!(diff(&ours, &theirs), (0, 0));
 }
@@ -291,11 +407,7 @@ fn int8_relu_model_gives_tflites_bytes_exactly() {
 #[test]
 fn int8_sigmoid_model_gives_tflites_bytes_exactly() {
     let ours = int8_outputs("sigmoid32_int8.tflite");
-    let theirs: Vec<i8> = std::fs::read(fixture("sigmoid32_int8.out"))
-        .unwrap()
-        .into_iter()
-        .map(|b| b as i8)
-        .collect();
+    let theirs = reference_i8("sigmoid32_int8.out");
     assert_eq!(theirs.len(), IMAGES * CLASSES);
     assert_eq!(diff(&ours, &theirs), (0, 0));
 }
