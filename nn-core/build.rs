@@ -24,9 +24,7 @@ fn main() {
     let hard_float = target.ends_with("eabihf");
     // Flags are separated by 0x1f; `+dsp` may sit in a list (`+dsp,+fp-armv8`).
     let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
-    let asks_dsp = flags
-        .split(['\x1f', ',', '='])
-        .any(|flag| flag == "+dsp");
+    let asks_dsp = flags.split(['\x1f', ',', '=']).any(|flag| flag == "+dsp");
     if (v7em || v8m_main) && hard_float {
         println!("cargo::rustc-cfg=nn_arm_fpu");
     }

@@ -1,12 +1,14 @@
 //! One file per kind of work, and what they share: the criterion settings and inputs.
 
 pub mod activations;
+pub mod dense_i8;
 pub mod gemv;
 pub mod inference;
 
 use std::time::Duration;
 
 use criterion::Criterion;
+use nn_core::quant::{DenseI8Params, Requant};
 
 /// Short runs: the SIMD/scalar ratios from one run are what matter on a noisy machine.
 /// Flags on the command line (`-- --measurement-time 5`) still override these.
@@ -33,3 +35,6 @@ impl Rng {
         (0..len).map(|_| self.next() * scale).collect()
     }
 }
+
+/// A version of `dense_i8(w, x, bias, requant, p, y)`.
+pub type DenseI8 = fn(&[i8], &[i8], &[i32], &[Requant], DenseI8Params, &mut [i8]);

@@ -241,3 +241,43 @@ fn quantize_eval_and_inspect_from_the_command_line() {
         assert!(err.contains("small-i8.nnm") && err.contains("I8"), "{err}");
     }
 }
+
+/// Class names written into an f32 file (version 2) are shown by `inspect` and carried into
+/// the int8 file by `quantize`.
+#[test]
+fn class_names_survive_quantisation_and_show_in_inspect() {
+    use nn_core::format::{self, Header};
+    let f32_bytes = small_model(Preset::Mcu, 16);
+    let file = ModelFile::parse(&f32_bytes).unwrap();
+    let mut params = vec![0.0; file.parameter_count()];
+    file.copy_parameters(&mut params).unwrap();
+    let header = Header::new(
+        file.shape(),
+        Activation::Relu,
+        Activation::Softmax,
+        file.header().scaling,
+    )
+    .unwrap();
+    let names = [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    ];
+    let tensors = format::Shape::from(file.shape()).split(&params).unwrap();
+    let mut named = vec![0u8; format::encoded_len_named(&header, &names).unwrap()];
+    format::encode_named(&header, &names, tensors, &mut named).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let f32_path = dir.path().join("named.nnm");
+    let i8_path = dir.path().join("named-i8.nnm");
+    std::fs::write(&f32_path, &named).unwrap();
+    let (f, q) = (f32_path.to_str().unwrap(), i8_path.to_str().unwrap());
+    let listed = "classes:     zero, one, two, three, four, five, six, seven, eight, nine";
+    let o = bin(&["inspect", f]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains(listed));
+    let o = bin(&["quantize", "--model", f, "--out", q, "--calibration", "100"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let i8_bytes = std::fs::read(&i8_path).unwrap();
+    let i8_file = ModelFile::parse(&i8_bytes).unwrap();
+    assert_eq!(i8_file.class_names().into_iter().collect::<Vec<_>>(), names);
+    let o = bin(&["inspect", q]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains(listed));
+}

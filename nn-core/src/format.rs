@@ -760,6 +760,11 @@ pub fn encoded_len_i8(model: &MlpI8<'_>, class_names: &[&str]) -> Result<usize, 
 /// [`Error::NonFiniteWeight`] for a NaN or infinite weight; [`Error::BufferTooSmall`] if `out`
 /// is shorter than [`encoded_len`]; [`Error::TooLarge`] for sizes that overflow `usize`.
 pub fn encode(header: &Header, tensors: [&[f32]; 4], out: &mut [u8]) -> Result<usize, Error> {
+    if header.magic != MAGIC {
+        return Err(Error::BadMagic {
+            found: header.magic,
+        });
+    }
     if header.version != VERSION {
         return Err(Error::UnsupportedVersion {
             found: header.version,

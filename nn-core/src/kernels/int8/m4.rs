@@ -1,25 +1,29 @@
 //! `dense_i8` shaped for the Cortex-M4's DSP instructions, exactly equal to the scalar twin.
 //!
-//! Rows go two at a time. Each pass of the inner loop takes 4 columns per half, twice
-//! (8 columns): one `ldr` brings 4 inputs, two `sxtab16` spread them into two registers of
+//! Rows go three at a time. Each pass of the inner loop takes 4 columns, twice (8
+//! columns): one `ldr` brings 4 inputs, two `sxtab16` spread them into two registers of
 //! two i16 lanes each, adding `−zp` to every lane on the way (`(x0 − zp, x2 − zp)` and
-//! `(x1 − zp, x3 − zp)`); for each of the two rows, one `ldr` brings 4 weights, two
+//! `(x1 − zp, x3 − zp)`); for each of the three rows, one `ldr` brings 4 weights, two
 //! `sxtb16` spread them the same way, and two `smlad` multiply the lanes pairwise and add
-//! both products to the row's accumulator. That is 13 instructions per 8 multiply-
-//! accumulates, and a `cmp`/`bne` per 16: 28 per 16 MACs. On an M4 (LDR 2 cycles, 1 when
-//! pipelined after another, SXTB16/SXTAB16/SMLAD 1, a taken branch 2–3) that is about
-//! 33 cycles per 16 MACs, ~2.1 cycles/MAC; more rows per pass would share the inputs'
-//! work further, but do not fit in the 11 registers inline assembly gets on Thumb.
+//! both products to the row's accumulator. That is 18 instructions per 12 multiply-
+//! accumulates, and a `cmp`/`bne` per 24: 38 instructions per 24 MACs (1.58 per MAC).
+//! On an M4 (LDR 2 cycles, 1 when pipelined after another, SXTB16/SXTAB16/SMLAD 1, a
+//! taken branch 2–3) that is about 46 cycles per 24 MACs, ~1.9 cycles/MAC: the weights'
+//! own work (a load, two spreads, two `smlad` per 4) is 1.25–1.5 of it, whatever the
+//! pass shape. Three rows is what fits the 12 registers inline assembly gets on Thumb:
+//! the second and third rows are addressed from the first one's pointer with a register
+//! offset (`[w, s]`, `[w, s, lsl #1]`), so three rows cost two pointer registers.
 //!
-//! The last `cols % 8` columns, and a last odd row's blocks, go through the same
-//! arithmetic in Rust. `smlad` wraps modulo 2³² (setting the sticky Q flag, which nothing
-//! reads), as the twin's accumulator does, so the result equals the twin's for every input.
-//! `x − zp` must fit in an i16 lane: for zero points outside [−32640, 32639] (never in a
-//! TFLite model, whose are in [−128, 127]) the scalar twin runs instead.
+//! The last `cols % 8` columns go through the same arithmetic in Rust; one or two rows
+//! left over run the same pass with a row stride of 0 (the row three times, one result
+//! kept). `smlad` wraps modulo 2³² (setting the sticky Q flag, which nothing reads), as
+//! the twin's accumulator does, so the result equals the twin's for every input. `x − zp`
+//! must fit in an i16 lane: for zero points outside [−32640, 32639] (never in a TFLite
+//! model, whose are in [−128, 127]) the scalar twin runs instead.
 //!
-//! On other targets (and on Cortex-M cores without the DSP extension) [`dot_pair`] is the
-//! same pass structure in portable Rust, instruction for instruction, so the host tests the
-//! arithmetic the board does; the assembly itself runs in the firmware's boot check.
+//! On other targets (and on Cortex-M cores without the DSP extension) [`dot_rows`] is the
+//! same pass structure in portable Rust, instruction for instruction, so the host tests
+//! the arithmetic the board does; the assembly itself runs in the firmware's boot check.
 
 use super::{check_dense_shapes, output};
 use crate::quant::{DenseI8Params, Requant};
@@ -66,84 +70,96 @@ pub fn dense_i8(
     let rows = y.len();
     let mut r = 0;
     while r < rows {
-        let w0 = &w[r * cols..(r + 1) * cols];
-        // An odd last row pairs with itself; only its first result is kept.
-        let w1 = if r + 1 < rows {
-            &w[(r + 1) * cols..(r + 2) * cols]
+        // Three rows, or one left over, read three times through a stride of 0.
+        let (n, stride) = if r + 3 <= rows { (3, cols) } else { (1, 0) };
+        let dots = if blocks == 0 {
+            [0; 3]
         } else {
-            w0
+            // Safety: rows `r`, `r + stride / cols` and `r + 2 * stride / cols` are all in
+            // `w` (rows `r..r + 3` when `n` is 3, row `r` alone when the stride is 0), each
+            // with `cols ≥ blocks * 8` bytes, and `x` holds `cols`: all `dot_rows` reads.
+            unsafe { dot_rows(w[r * cols..].as_ptr(), stride, x.as_ptr(), blocks, offset) }
         };
-        let (d0, d1) = if blocks == 0 {
-            (0, 0)
-        } else {
-            // Safety: both rows and `x` hold `cols ≥ blocks * 8` bytes, all that
-            // `dot_pair` reads.
-            unsafe { dot_pair(w0.as_ptr(), w1.as_ptr(), x.as_ptr(), blocks, offset) }
-        };
-        y[r] = output(bias[r].wrapping_add(tail(w0, d0)), requant[r], p);
-        if r + 1 < rows {
-            y[r + 1] = output(bias[r + 1].wrapping_add(tail(w1, d1)), requant[r + 1], p);
+        for k in 0..n {
+            let row = &w[(r + k) * cols..(r + k + 1) * cols];
+            y[r + k] = output(
+                bias[r + k].wrapping_add(tail(row, dots[k])),
+                requant[r + k],
+                p,
+            );
         }
-        r += 2;
+        r += n;
     }
 }
 
-/// `(Σ w0[c] · (x[c] − zp), Σ w1[c] · (x[c] − zp))` over the first `blocks * 8` columns,
-/// modulo 2³², where `offset` holds `−zp` in both 16-bit halves.
+/// `Σ w_k[c] · (x[c] − zp)` for the rows `w_k = w + k · stride` (k = 0, 1, 2) over the
+/// first `blocks * 8` columns, modulo 2³², where `offset` holds `−zp` in both 16-bit halves.
 ///
 /// # Safety
-/// `w0`, `w1` and `x` must each point to `blocks * 8` readable bytes; `blocks ≥ 1`.
-/// No alignment is needed (the M4 loads words at any address).
+/// `w`, `w + stride`, `w + 2 * stride` and `x` must each point to `blocks * 8` readable
+/// bytes; `blocks ≥ 1`. No alignment is needed (the M4 loads words at any address).
 #[cfg(nn_arm_dsp)]
-unsafe fn dot_pair(
-    w0: *const i8,
-    w1: *const i8,
+unsafe fn dot_rows(
+    w: *const i8,
+    stride: usize,
     x: *const i8,
     blocks: usize,
     offset: u32,
-) -> (i32, i32) {
-    let (mut acc0, mut acc1) = (0i32, 0i32);
-    // Safety: reads `blocks * 8` bytes from each pointer, the caller's promise; touches
-    // only the registers named here (and the flags, which `asm!` assumes clobbered).
+) -> [i32; 3] {
+    let (mut acc0, mut acc1, mut acc2) = (0i32, 0i32, 0i32);
+    // Safety: reads `blocks * 8` bytes from `x` and from each of the three rows, the
+    // caller's promise; touches only the registers named here (and the flags, which
+    // `asm!` assumes clobbered).
     unsafe {
         core::arch::asm!(
             "2:",
-            // Columns 0–3.
+            // Columns 0–3: rows 1 and 2 through the stride, then row 0, which steps on.
             "ldr {xr}, [{xp}], #4",
-            "ldr {t1}, [{w0}], #4",
+            "ldr {t1}, [{w}, {s}]",
             "sxtab16 {xlo}, {off}, {xr}",
             "sxtab16 {xr}, {off}, {xr}, ror #8",
             "sxtb16 {t2}, {t1}, ror #8",
             "sxtb16 {t1}, {t1}",
-            "smlad {acc0}, {t1}, {xlo}, {acc0}",
-            "smlad {acc0}, {t2}, {xr}, {acc0}",
-            "ldr {t1}, [{w1}], #4",
-            "sxtb16 {t2}, {t1}, ror #8",
-            "sxtb16 {t1}, {t1}",
             "smlad {acc1}, {t1}, {xlo}, {acc1}",
             "smlad {acc1}, {t2}, {xr}, {acc1}",
-            // Columns 4–7.
+            "ldr {t1}, [{w}, {s}, lsl #1]",
+            "sxtb16 {t2}, {t1}, ror #8",
+            "sxtb16 {t1}, {t1}",
+            "smlad {acc2}, {t1}, {xlo}, {acc2}",
+            "smlad {acc2}, {t2}, {xr}, {acc2}",
+            "ldr {t1}, [{w}], #4",
+            "sxtb16 {t2}, {t1}, ror #8",
+            "sxtb16 {t1}, {t1}",
+            "smlad {acc0}, {t1}, {xlo}, {acc0}",
+            "smlad {acc0}, {t2}, {xr}, {acc0}",
+            // Columns 4–7, the same.
             "ldr {xr}, [{xp}], #4",
-            "ldr {t1}, [{w0}], #4",
+            "ldr {t1}, [{w}, {s}]",
             "sxtab16 {xlo}, {off}, {xr}",
             "sxtab16 {xr}, {off}, {xr}, ror #8",
             "sxtb16 {t2}, {t1}, ror #8",
             "sxtb16 {t1}, {t1}",
-            "smlad {acc0}, {t1}, {xlo}, {acc0}",
-            "smlad {acc0}, {t2}, {xr}, {acc0}",
-            "ldr {t1}, [{w1}], #4",
-            "sxtb16 {t2}, {t1}, ror #8",
-            "sxtb16 {t1}, {t1}",
             "smlad {acc1}, {t1}, {xlo}, {acc1}",
             "smlad {acc1}, {t2}, {xr}, {acc1}",
+            "ldr {t1}, [{w}, {s}, lsl #1]",
+            "sxtb16 {t2}, {t1}, ror #8",
+            "sxtb16 {t1}, {t1}",
+            "smlad {acc2}, {t1}, {xlo}, {acc2}",
+            "smlad {acc2}, {t2}, {xr}, {acc2}",
+            "ldr {t1}, [{w}], #4",
+            "sxtb16 {t2}, {t1}, ror #8",
+            "sxtb16 {t1}, {t1}",
+            "smlad {acc0}, {t1}, {xlo}, {acc0}",
+            "smlad {acc0}, {t2}, {xr}, {acc0}",
             "cmp {xp}, {xend}",
             "bne 2b",
             acc0 = inout(reg) acc0,
             acc1 = inout(reg) acc1,
-            w0 = inout(reg) w0 => _,
-            w1 = inout(reg) w1 => _,
+            acc2 = inout(reg) acc2,
+            w = inout(reg) w => _,
             xp = inout(reg) x => _,
             xend = in(reg) x.add(blocks * BLOCK),
+            s = in(reg) stride,
             off = in(reg) offset,
             xr = out(reg) _,
             xlo = out(reg) _,
@@ -152,7 +168,7 @@ unsafe fn dot_pair(
             options(pure, readonly, nostack),
         );
     }
-    (acc0, acc1)
+    [acc0, acc1, acc2]
 }
 
 /// The portable twin of the assembly loop: the same loads, lane spreads and dual
@@ -161,39 +177,40 @@ unsafe fn dot_pair(
 /// # Safety
 /// As the assembly version.
 #[cfg(not(nn_arm_dsp))]
-unsafe fn dot_pair(
-    w0: *const i8,
-    w1: *const i8,
+unsafe fn dot_rows(
+    w: *const i8,
+    stride: usize,
     x: *const i8,
     blocks: usize,
     offset: u32,
-) -> (i32, i32) {
+) -> [i32; 3] {
     // Safety: the caller promises `blocks * 8` readable bytes behind each pointer.
-    let (w0, w1, x) = unsafe {
+    let (rows, x) = unsafe {
         (
-            core::slice::from_raw_parts(w0, blocks * BLOCK),
-            core::slice::from_raw_parts(w1, blocks * BLOCK),
+            [0, 1, 2].map(|k| core::slice::from_raw_parts(w.add(k * stride), blocks * BLOCK)),
             core::slice::from_raw_parts(x, blocks * BLOCK),
         )
     };
-    let word = |s: &[i8]| u32::from_le_bytes([s[0] as u8, s[1] as u8, s[2] as u8, s[3] as u8]);
-    let (mut acc0, mut acc1) = (0i32, 0i32);
-    for ((x4, a4), b4) in x
-        .chunks_exact(4)
-        .zip(w0.chunks_exact(4))
-        .zip(w1.chunks_exact(4))
-    {
-        let xr = word(x4);
+    let word = |s: &[i8], at: usize| {
+        u32::from_le_bytes([
+            s[at] as u8,
+            s[at + 1] as u8,
+            s[at + 2] as u8,
+            s[at + 3] as u8,
+        ])
+    };
+    let mut acc = [0i32; 3];
+    for at in (0..blocks * BLOCK).step_by(4) {
+        let xr = word(x, at);
         let xlo = sxtab16(offset, xr);
         let xhi = sxtab16(offset, xr.rotate_right(8));
-        let a = word(a4);
-        acc0 = smlad(sxtb16(a), xlo, acc0);
-        acc0 = smlad(sxtb16(a.rotate_right(8)), xhi, acc0);
-        let b = word(b4);
-        acc1 = smlad(sxtb16(b), xlo, acc1);
-        acc1 = smlad(sxtb16(b.rotate_right(8)), xhi, acc1);
+        for k in [1, 2, 0] {
+            let wk = word(rows[k], at);
+            acc[k] = smlad(sxtb16(wk), xlo, acc[k]);
+            acc[k] = smlad(sxtb16(wk.rotate_right(8)), xhi, acc[k]);
+        }
     }
-    (acc0, acc1)
+    acc
 }
 
 /// `SXTB16`: bytes 0 and 2, sign-extended into the two 16-bit halves.

@@ -1,0 +1,52 @@
+//! The int8 `dense_i8` on the layers of the two models, each version beside its scalar
+//! twin. Throughput is the bytes of `W` (one per weight, a quarter of the f32 gemv's), so
+//! criterion's GB/s compare directly with the `gemv` group's. "simd" is what the
+//! dispatcher runs on this build (AVX-512 VNNI where the build has it), "simd-wide" the
+//! `wide` i16 path that builds without VNNI (AVX2, SSE2) run.
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use nn_core::kernels::int8::{scalar, simd};
+use nn_core::quant::{DenseI8Params, Requant};
+
+use super::{Rng, config};
+
+fn dense_i8(c: &mut Criterion) {
+    let mut group = c.benchmark_group("dense_i8");
+    let mut rng = Rng(0xdead_beef);
+    let mut i8s = |n: usize| -> Vec<i8> { (0..n).map(|_| (rng.next() * 127.0) as i8).collect() };
+    let p = DenseI8Params {
+        input_zero_point: -128,
+        output_zero_point: -128,
+        min: -128,
+        max: 127,
+    };
+    // (cols, rows) = (inputs, outputs) of each layer.
+    for (cols, rows) in [(784, 1024), (784, 128), (1024, 10), (128, 10)] {
+        let w = i8s(rows * cols);
+        let x = i8s(cols);
+        let bias: Vec<i32> = (0..rows as i32).map(|r| r * 37 - 500).collect();
+        let requant = vec![Requant::from_real(1.0 / 4096.0).expect("in range"); rows];
+        let mut y = vec![0i8; rows];
+        group.throughput(Throughput::Bytes(w.len() as u64));
+        let shape = format!("{cols}x{rows}");
+        let versions: [(&str, super::DenseI8); 3] = [
+            ("scalar", scalar::dense_i8),
+            ("simd", simd::dense_i8),
+            ("simd-wide", simd::wide_i16::dense_i8),
+        ];
+        for (name, dense) in versions {
+            group.bench_function(BenchmarkId::new(name, &shape), |bench| {
+                bench.iter(|| dense(black_box(&w), black_box(&x), &bias, &requant, p, &mut y))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = dense_i8
+}
