@@ -61,6 +61,8 @@ pub enum Command {
     DeviceEval(DeviceEvalArgs),
     /// Quantise an f32 model file to int8 (TFLite's scheme) and compare their test accuracy.
     Quantize(crate::quantize::QuantizeArgs),
+    /// Convert a TensorFlow Lite model (Flatten, two FULLY_CONNECTED, SOFTMAX) into a model file.
+    Import(crate::import::ImportArgs),
 }
 
 /// Options of `train`. Flags left out come from the preset.
@@ -198,6 +200,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Inspect(args)) => inspect_command(&args),
         Some(Command::DeviceEval(args)) => device_eval::run(&args),
         Some(Command::Quantize(args)) => crate::quantize::run(&args),
+        Some(Command::Import(args)) => crate::import::run(&args),
     }
 }
 

@@ -416,7 +416,7 @@ fn accuracy(classes: &[usize], labels: &[u8]) -> (usize, f64) {
 /// file and prints both models' test accuracy side by side.
 pub fn run(args: &QuantizeArgs) -> Result<()> {
     let name = args.model.display().to_string();
-    let bytes = std::fs::read(&args.model).with_context(|| format!("model {name}"))?;
+    let bytes = crate::model::read_bytes(&args.model)?;
     let file = ModelFile::parse(&bytes).with_context(|| format!("model {name}"))?;
     if file.element() != ElementType::F32 {
         bail!(
@@ -463,24 +463,20 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
         .zip(&i8_classes)
         .filter(|(a, b)| a == b)
         .count();
-    println!(
-        "calibrated on {n} training images; wrote {} ({} bytes, f32 file {} bytes)",
+    crate::io::print_line(&format!(
+        "calibrated on {n} training images; wrote {} ({} bytes, f32 file {} bytes)\n\
+         f32:  accuracy {:.2} % ({f32_correct}/{})\n\
+         int8: accuracy {:.2} % ({i8_correct}/{}), {:+.2} points; same class as f32 on {agree}/{}",
         args.out.display(),
         out_bytes.len(),
-        bytes.len()
-    );
-    println!(
-        "f32:  accuracy {:.2} % ({f32_correct}/{})",
+        bytes.len(),
         100.0 * f32_acc,
-        test.len()
-    );
-    println!(
-        "int8: accuracy {:.2} % ({i8_correct}/{}), {:+.2} points; same class as f32 on {agree}/{}",
+        test.len(),
         100.0 * i8_acc,
         test.len(),
         100.0 * (i8_acc - f32_acc),
         test.len()
-    );
+    ))?;
     Ok(())
 }
 
