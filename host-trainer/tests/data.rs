@@ -10,7 +10,7 @@ use host_trainer::data::fetch::{self, Sources};
 use host_trainer::data::{self, DataError, Fetch, idx};
 
 mod common;
-use common::{COMMITTED_DIGITS, committed_digits};
+use common::{COMMITTED_DIGITS, committed_digits, real_test_labels};
 
 /// Header of an image file: magic, count, rows, cols, big-endian.
 fn image_header(magic: u32, count: u32, rows: u32, cols: u32) -> Vec<u8> {
@@ -327,12 +327,9 @@ fn serve(body: Vec<u8>, requests: usize) -> String {
 /// The mirror path against a local server: a download whose content is not the official file
 /// is rejected by the digest and leaves nothing behind; the real (gzipped) file is accepted.
 #[test]
-#[ignore = "e2e: needs the real MNIST test labels (fetched if missing)"]
 fn mirror_downloads_are_checked_against_the_official_digest() {
-    data::ensure(&data::default_dir()).unwrap();
-    let cached = data::find(&data::default_dir(), data::TEST_LABELS).unwrap();
-    let real = idx::read_file(&cached).unwrap();
-    fetch::verify_bytes(&real, "cache", data::TEST_LABELS).unwrap();
+    let real = real_test_labels();
+    fetch::verify_bytes(&real, "fixture", data::TEST_LABELS).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let no_npm = |mirror: String| Sources {
@@ -375,11 +372,8 @@ fn mirror_downloads_are_checked_against_the_official_digest() {
 /// Three fetches into one directory at once: the lock lets one download, the others find
 /// the file in place (the server answers only one request).
 #[test]
-#[ignore = "e2e: needs the real MNIST test labels (fetched if missing)"]
 fn concurrent_fetches_download_once() {
-    data::ensure(&data::default_dir()).unwrap();
-    let real =
-        idx::read_file(&data::find(&data::default_dir(), data::TEST_LABELS).unwrap()).unwrap();
+    let real = real_test_labels();
     let dir = tempfile::tempdir().unwrap();
     let sources = Sources {
         mirrors: vec![serve(gzip(&real), 1)],

@@ -23,3 +23,10 @@ pub fn committed_digits() -> (Vec<[u8; 784]>, Vec<u8>) {
         .collect();
     (images, labels)
 }
+
+/// The real MNIST test labels file (10,008 bytes, committed in `tests/fixtures/`): a file
+/// whose SHA-256 is the official one, for the fetcher's tests to serve from a local server.
+pub fn real_test_labels() -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/t10k-labels-idx1-ubyte");
+    std::fs::read(path).expect("tests/fixtures/t10k-labels-idx1-ubyte")
+}
