@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for SECONDS each (default 60), one after another, starting from the
 # committed seeds in fuzz/seeds/<target>/ plus whatever fuzz/corpus/<target>/ has gathered.
-# Installs cargo-fuzz on the nightly toolchain when it is missing. A crash stops the script
-# with a non-zero status; libFuzzer leaves the input in fuzz/artifacts/<target>/.
+# Installs the pinned nightly (fuzz/rust-toolchain.toml) and cargo-fuzz when they are missing.
+# A crash stops the script with a non-zero status; libFuzzer leaves the input in fuzz/artifacts/<target>/.
 # Inputs in fuzz/regressions/<target>/ (crashes found before) are replayed first.
 # TARGETS="frame idx" picks some; JOBS=2 runs two targets at a time.
 set -euo pipefail
@@ -13,13 +13,11 @@ targets="${TARGETS:-model_file frame idx preprocess}"
 jobs="${JOBS:-1}"
 say() { printf '[fuzz] %s\n' "$*" >&2; }
 
-rustup toolchain list | grep -q '^nightly' \
-  || { say "installing the nightly toolchain"; rustup toolchain install nightly --profile minimal; }
-command -v cargo-fuzz >/dev/null \
-  || { say "installing cargo-fuzz"; cargo +nightly install --locked cargo-fuzz; }
+# The dated nightly of fuzz/rust-toolchain.toml (rustup picks it inside fuzz/) and cargo-fuzz.
+../scripts/setup.sh fuzz
 
 say "building the targets"
-cargo +nightly fuzz build
+cargo fuzz build
 
 run_one() {
   local t="$1"
@@ -27,13 +25,13 @@ run_one() {
   # Inputs that once crashed a target are replayed first: each is a regression test.
   if [ -n "$(ls -A "regressions/$t" 2>/dev/null)" ]; then
     say "$t: replaying fuzz/regressions/$t"
-    cargo +nightly fuzz run "$t" "regressions/$t" -- -runs=0 >"target/fuzz-logs/$t.regressions.log" 2>&1 \
+    cargo fuzz run "$t" "regressions/$t" -- -runs=0 >"target/fuzz-logs/$t.regressions.log" 2>&1 \
       || { say "$t: a regression input fails again"; tail -40 "target/fuzz-logs/$t.regressions.log" >&2; return 1; }
   fi
   say "$t: ${seconds} s"
   # -rss_limit_mb: the image decoder's limits must hold well under this; -timeout: one input
   # taking longer than 10 s is a hang worth reporting.
-  cargo +nightly fuzz run "$t" "corpus/$t" "seeds/$t" -- \
+  cargo fuzz run "$t" "corpus/$t" "seeds/$t" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     >"target/fuzz-logs/$t.log" 2>&1 \
     || { say "$t: FAILED (see fuzz/target/fuzz-logs/$t.log and fuzz/artifacts/$t/)"; tail -40 "target/fuzz-logs/$t.log" >&2; return 1; }

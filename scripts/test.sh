@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Every test of the project, as CI runs it: lints, the host workspace (unit, property and
-# end-to-end tests, which train on real MNIST and run the firmware in QEMU), both kernel
-# paths, the no_std build for the board, and a short run of every fuzzer.
-# FUZZ_SECONDS (default 60) sets the fuzzers' time each; SKIP_FUZZ=1 leaves them out.
+# Every test of the project, as CI runs it: lints and docs, the declared minimum Rust, the
+# no_std build for the board, the kernels at every SIMD width and on their scalar path, the
+# host workspace's quick tests and its end-to-end tests (marked `#[ignore = "e2e: ..."]`:
+# they train on real MNIST, fetch it, run the firmware in QEMU), and a short run of every
+# fuzzer. FUZZ_SECONDS (default 60) sets the fuzzers' time each; SKIP_FUZZ=1 leaves them out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,17 @@ cargo clippy --workspace --all-targets -- -D warnings
 (cd firmware && NN_MODEL=models/mcu.nnm cargo clippy --release -- -D warnings &&
   NN_MODEL=models/mcu.nnm cargo build --release &&
   NN_MODEL=models/seed-int8.nnm cargo run --release | grep -E "INFO  (model|self-test)")
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+  # fuzz/ is its own workspace on its own (pinned nightly) toolchain.
+  (cd fuzz && cargo fmt --check && cargo clippy --all-targets -- -D warnings)
+fi
+
+step "docs build without warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+msrv="$(sed -n 's/^rust-version *= *"\(.*\)"/\1/p' Cargo.toml)"
+step "the declared rust-version, $msrv, builds everything"
+cargo +"$msrv" check --workspace --all-targets --target-dir target/msrv
 
 step "nn-core without std, for the board"
 cargo build -p nn-core --target thumbv7em-none-eabihf --release
@@ -36,8 +48,16 @@ done
 step "the kernels' scalar path through the whole of nn-core"
 cargo test -p nn-core --features scalar-kernels
 
-step "the workspace: unit, property and end-to-end tests"
-cargo test --workspace
+# .cargo/config.toml builds for this machine's CPU (AVX-512 here: 16 lanes). RUSTFLAGS
+# replaces those flags, so these runs compile `wide`'s other widths; each keeps its own
+# target directory so the main build stays warm.
+step "nn-core at 4 lanes (SSE2, x86-64)"
+RUSTFLAGS="-C target-cpu=x86-64" cargo test -p nn-core --target-dir target/lanes-v1
+step "nn-core at 8 lanes (AVX2, x86-64-v3)"
+RUSTFLAGS="-C target-cpu=x86-64-v3" cargo test -p nn-core --target-dir target/lanes-v3
+
+step "the workspace: every test, the end-to-end ones included"
+cargo test --workspace -- --include-ignored
 
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then
   step "fuzzers, ${FUZZ_SECONDS:-60} s each"

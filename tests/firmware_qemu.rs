@@ -1,6 +1,7 @@
 //! The firmware, end to end: built for the Cortex-M4F, run in QEMU (mps2-an386), checked
 //! against the host's own nn-core results. Needs `qemu-system-arm` and `defmt-print`
-//! (scripts/setup.sh installs both) and the MNIST test set (fetched on first use).
+//! (scripts/setup.sh installs both) and the MNIST test set (fetched on first use), so
+//! every test here is an end-to-end one: `cargo test --test firmware_qemu -- --ignored`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,6 +46,7 @@ fn host_model() -> HostModel {
 }
 
 #[test]
+#[ignore = "e2e: builds the firmware and boots it in QEMU"]
 fn self_test_in_qemu_agrees_with_the_host_digit_by_digit() {
     let elf = elf();
     let output = Command::new(firmware_dir().join("scripts/qemu-run.sh"))
@@ -94,6 +96,7 @@ fn self_test_in_qemu_agrees_with_the_host_digit_by_digit() {
 }
 
 #[test]
+#[ignore = "e2e: 10,000 images through QEMU, real MNIST (fetched if missing)"]
 fn device_eval_over_the_whole_test_set_matches_the_host() {
     let elf = elf();
     let test = data::load_test(&data::default_dir(), Fetch::Allowed).expect("MNIST test set");
@@ -109,6 +112,7 @@ fn device_eval_over_the_whole_test_set_matches_the_host() {
 }
 
 #[test]
+#[ignore = "e2e: builds the firmware and boots it in QEMU"]
 fn device_eval_command_writes_its_metrics() {
     let metrics = std::env::temp_dir().join(format!("device-eval-{}.json", std::process::id()));
     let args = DeviceEvalArgs {
@@ -134,6 +138,7 @@ fn device_eval_command_writes_its_metrics() {
 }
 
 #[test]
+#[ignore = "e2e: builds the firmware and boots it in QEMU"]
 fn broken_frames_get_error_replies_and_serving_goes_on() {
     let (_qemu, stream) = Qemu::start(elf()).expect("QEMU starts");
     let mut link = Link::new(stream);
@@ -194,6 +199,7 @@ fn broken_frames_get_error_replies_and_serving_goes_on() {
 }
 
 #[test]
+#[ignore = "e2e: builds the firmware for the board"]
 fn nucleo_f411re_firmware_compiles() {
     cargo_in_firmware(&["build-nucleo"]);
 }

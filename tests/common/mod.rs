@@ -1,8 +1,17 @@
-//! What several end-to-end tests share.
+//! What the root package's tests share: the host-trainer binary and a runner for it, the
+//! CRC-32 reference, a seeded generator, and a tiny MNIST-shaped data set written on the
+//! spot (so a test needs neither the network nor the real MNIST).
+//!
+//! Each test file compiles its own copy of this module and uses part of it.
+#![allow(dead_code)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------- the binary
 
 /// The host-trainer release binary, built once per test binary (the root package cannot
 /// name another package's binary with `CARGO_BIN_EXE_`).
@@ -23,4 +32,176 @@ pub fn host_trainer_binary() -> &'static Path {
             .join("release")
             .join("host-trainer")
     })
+}
+
+/// No run through [`host_trainer`] needs more than a few seconds; a run past this is a hang.
+pub const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What a finished (or timed-out and killed) run left.
+#[derive(Debug)]
+pub struct Run {
+    pub args: Vec<String>,
+    /// The exit code; `None` when a signal ended it.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+}
+
+impl Run {
+    /// Asserts a zero exit status, showing stderr otherwise.
+    pub fn assert_ok(&self) -> &Self {
+        assert!(
+            !self.timed_out && self.code == Some(0),
+            "{:?} failed ({:?}): {}",
+            self.args,
+            self.code,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runs the binary with `args` and stdin closed, killing it after [`TIMEOUT`].
+pub fn host_trainer(args: &[&str]) -> Run {
+    let mut child = Command::new(host_trainer_binary())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    // Read both pipes on the side so a chatty child cannot block on a full one.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped")));
+    let err = drain(Box::new(child.stderr.take().expect("piped")));
+    let start = Instant::now();
+    let (status, timed_out) = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break (status, false);
+        }
+        if start.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            break (child.wait().expect("wait"), true);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        code: status.code(),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+        timed_out,
+    }
+}
+
+// ---------------------------------------------------------------- references
+
+/// CRC-32/ISO-HDLC written out bit by bit (the model file's checksum), so a test can
+/// forge a file whose checksum is right and whose content is not.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A small xorshift64, so that "random" choices in a test are spread but repeatable.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+// ---------------------------------------------------------------- a tiny data set
+
+/// A tiny MNIST-shaped data set in IDX files: digit `d` is a bright bar in row band `d`,
+/// so a network can learn it and a run takes milliseconds.
+pub struct Synthetic {
+    pub dir: PathBuf,
+}
+
+/// Digit `label`, drawn in one of a few variants (the bar's start and brightness).
+pub fn synthetic_image(label: u8, variant: usize) -> [u8; 784] {
+    let mut px = [0u8; 784];
+    let top = 2 + 2 * usize::from(label);
+    for r in top..top + 2 {
+        for c in 4 + variant % 3..24 {
+            px[r * 28 + c] = 200 + (variant % 50) as u8;
+        }
+    }
+    px
+}
+
+/// An IDX3 file of `n` 28×28 images: image `i` is digit `i % 10`.
+fn idx_images(n: usize) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, 3];
+    b.extend((n as u32).to_be_bytes());
+    b.extend(28u32.to_be_bytes());
+    b.extend(28u32.to_be_bytes());
+    for i in 0..n {
+        b.extend(synthetic_image((i % 10) as u8, i));
+    }
+    b
+}
+
+/// The IDX1 labels of [`idx_images`].
+fn idx_labels(n: usize) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, 1];
+    b.extend((n as u32).to_be_bytes());
+    b.extend((0..n).map(|i| (i % 10) as u8));
+    b
+}
+
+impl Synthetic {
+    /// Writes `train` and `test` examples into `<parent>/data`.
+    pub fn write(parent: &Path, train: usize, test: usize) -> Self {
+        let dir = parent.join("data");
+        std::fs::create_dir_all(&dir).unwrap();
+        let w = |name: &str, bytes: Vec<u8>| std::fs::write(dir.join(name), bytes).unwrap();
+        w("train-images-idx3-ubyte", idx_images(train));
+        w("train-labels-idx1-ubyte", idx_labels(train));
+        w("t10k-images-idx3-ubyte", idx_images(test));
+        w("t10k-labels-idx1-ubyte", idx_labels(test));
+        Self { dir }
+    }
+
+    /// The directory as a `&str`, for command lines.
+    pub fn dir_str(&self) -> &str {
+        self.dir.to_str().expect("a UTF-8 temporary path")
+    }
+
+    /// A digit `3` as a binary PGM, for `predict`.
+    pub fn digit_pgm(&self, parent: &Path) -> PathBuf {
+        let path = parent.join("three.pgm");
+        write_pgm(&path, &synthetic_image(3, 0));
+        path
+    }
+}
+
+/// Writes 28×28 grey `pixels` as a binary PGM (one of the formats `predict` reads).
+pub fn write_pgm(path: &Path, pixels: &[u8; 784]) {
+    let mut pgm = b"P5\n28 28\n255\n".to_vec();
+    pgm.extend(pixels);
+    std::fs::write(path, pgm).unwrap();
 }

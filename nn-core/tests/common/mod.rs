@@ -1,4 +1,7 @@
-//! What nn-core's test files share.
+//! What nn-core's test files share: the CRC-32 reference and a seeded generator.
+//!
+//! Each test file compiles its own copy of this module and uses part of it.
+#![allow(dead_code)]
 
 /// CRC-32/ISO-HDLC bit by bit, straight from its definition (reflected polynomial 0xEDB88320,
 /// init and final xor all ones): the reference the crate's table-driven CRC is checked
@@ -16,4 +19,23 @@ pub fn crc32_reference(bytes: &[u8]) -> u32 {
         }
     }
     !crc
+}
+
+/// A small deterministic generator (xorshift32), for large fixed cases that must be the same
+/// on every run.
+pub struct Rng(pub u32);
+
+impl Rng {
+    /// Uniform in [-1, 1).
+    pub fn next(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        (self.0 >> 8) as f32 / (1 << 23) as f32 - 1.0
+    }
+
+    /// `len` values uniform in [-scale, scale).
+    pub fn vec(&mut self, len: usize, scale: f32) -> Vec<f32> {
+        (0..len).map(|_| self.next() * scale).collect()
+    }
 }
