@@ -1,7 +1,7 @@
 //! Writing a file so that a crash, `kill -9`, SIGINT or SIGTERM leaves either the old file or
 //! the new one, never half of either, and never replaces what is not a regular file.
 //!
-//! - [`write`]: temporary file `.<name>.tmp<PID>` in the same directory, fsync, rename over
+//! - [`write()`]: temporary file `.<name>.tmp<PID>` in the same directory, fsync, rename over
 //!   the target, fsync the directory. It refuses a target that exists and is not a regular
 //!   file (a device, a FIFO, a directory: as root, `--out /dev/null` would otherwise replace
 //!   `/dev/null`), and removes temporaries of its own naming left by dead processes.
@@ -60,7 +60,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
-/// Checks, before any work, that [`write`] will be able to write `path`: not ending in a
+/// Checks, before any work, that [`write()`] will be able to write `path`: not ending in a
 /// separator, not an existing non-regular file, its directory creatable and writable (a
 /// probe temporary is created and removed). `flag` names the option in the error.
 ///

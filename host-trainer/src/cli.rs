@@ -98,7 +98,7 @@ pub struct TrainArgs {
     /// Directory with the MNIST IDX files (fetched there when missing).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// The model file to write (default: models/<preset>.nnm); the checkpoint goes beside it.
+    /// The model file to write (default: `models/<preset>.nnm`); the checkpoint goes beside it.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Write a JSON record of the run (test accuracy, loss, per-epoch numbers) here.

@@ -274,9 +274,8 @@ impl<'a> Follow<'a> for Operator<'a> {
     type Inner = Operator<'a>;
     unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
         // Safety: the caller promises a table at `loc` (Follow's contract).
-        Self {
-            tab: unsafe { Table::new(buf, loc) },
-        }
+        let tab = unsafe { Table::new(buf, loc) };
+        Self { tab }
     }
 }
 

@@ -21,7 +21,7 @@
 //! must fit in an i16 lane: for zero points outside [−32640, 32639] (never in a TFLite
 //! model, whose are in [−128, 127]) the scalar twin runs instead.
 //!
-//! On other targets (and on Cortex-M cores without the DSP extension) [`dot_rows`] is the
+//! On other targets (and on Cortex-M cores without the DSP extension) `dot_rows` is the
 //! same pass structure in portable Rust, instruction for instruction, so the host tests
 //! the arithmetic the board does; the assembly itself runs in the firmware's boot check.
 
