@@ -35,6 +35,7 @@ const RAM_RESERVE: usize = 8 * 1024;
 
 struct Board {
     name: &'static str,
+    /// The board's linker memory file: the one place its flash and RAM sizes are written.
     memory_x: &'static str,
     flash: usize,
     ram: usize,
@@ -316,25 +317,50 @@ impl Aligned16 {
 fn board() -> Result<Board, String> {
     let qemu = env::var_os("CARGO_FEATURE_QEMU_MPS2").is_some();
     let nucleo = env::var_os("CARGO_FEATURE_NUCLEO_F411RE").is_some();
-    match (qemu, nucleo) {
-        (true, false) => Ok(Board {
-            name: "QEMU mps2-an386",
-            memory_x: include_str!("boards/qemu-mps2-an386.x"),
-            flash: 4 << 20,
-            ram: 4 << 20,
-        }),
-        (false, true) => Ok(Board {
-            name: "NUCLEO-F411RE",
-            memory_x: include_str!("boards/nucleo-f411re.x"),
-            flash: 512 << 10,
-            ram: 128 << 10,
-        }),
-        _ => Err(
-            "pick exactly one board feature: qemu-mps2 (the default) or \
-                  nucleo-f411re (with --no-default-features)"
-                .into(),
-        ),
-    }
+    let (name, memory_x) = match (qemu, nucleo) {
+        (true, false) => ("QEMU mps2-an386", include_str!("boards/qemu-mps2-an386.x")),
+        (false, true) => ("NUCLEO-F411RE", include_str!("boards/nucleo-f411re.x")),
+        _ => {
+            return Err(
+                "pick exactly one board feature: qemu-mps2 (the default) or \
+                        nucleo-f411re (with --no-default-features)"
+                    .into(),
+            );
+        }
+    };
+    Ok(Board {
+        name,
+        memory_x,
+        flash: region_length(memory_x, "FLASH")?,
+        ram: region_length(memory_x, "RAM")?,
+    })
+}
+
+/// The `LENGTH` of `region` in a linker memory file, e.g. 512 KiB from
+/// `FLASH : ORIGIN = 0x08000000, LENGTH = 512K` (a plain number, or with K or M).
+fn region_length(memory_x: &str, region: &str) -> Result<usize, String> {
+    let line = memory_x
+        .lines()
+        .find(|l| l.trim_start().starts_with(region) && l.contains("LENGTH"))
+        .ok_or_else(|| format!("the board's memory file has no {region} region"))?;
+    let value = line
+        .split("LENGTH")
+        .nth(1)
+        .and_then(|rest| rest.split('=').nth(1))
+        .map(|v| v.trim().trim_end_matches([',', ';']).trim())
+        .ok_or_else(|| format!("the board's {region} line has no LENGTH = value"))?;
+    let (digits, unit) = match value.strip_suffix(['K', 'k']) {
+        Some(d) => (d, 1 << 10),
+        None => match value.strip_suffix(['M', 'm']) {
+            Some(d) => (d, 1 << 20),
+            None => (value, 1),
+        },
+    };
+    digits
+        .trim()
+        .parse::<usize>()
+        .map(|n| n * unit)
+        .map_err(|_| format!("the board's {region} LENGTH {value:?} is not a size"))
 }
 
 /// Checks the self-test digits' files agree with each other; returns their size in bytes.
