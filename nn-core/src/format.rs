@@ -216,6 +216,16 @@ impl From<Shape> for [usize; 3] {
 }
 
 impl Shape {
+    /// An MNIST classifier with `hidden` hidden units: [`crate::IMAGE_PIXELS`] inputs,
+    /// [`crate::CLASSES`] outputs.
+    pub const fn mnist(hidden: usize) -> Self {
+        Self {
+            input: crate::IMAGE_PIXELS,
+            hidden,
+            output: crate::CLASSES,
+        }
+    }
+
     /// Elements of `W1, b1, W2, b2`.
     ///
     /// # Errors
@@ -258,6 +268,26 @@ impl Shape {
         let (w1, rest) = parameters.split_at(w1);
         let (b1, rest) = rest.split_at(b1);
         let (w2, b2) = rest.split_at(w2);
+        Ok([w1, b1, w2, b2])
+    }
+
+    /// `parameters` cut into `[W1, b1, W2, b2]`, mutable.
+    ///
+    /// # Errors
+    /// As [`Shape::split`].
+    pub fn split_mut<T>(self, parameters: &mut [T]) -> Result<[&mut [T]; 4], Error> {
+        let expected = self.parameters()?;
+        if parameters.len() != expected {
+            return Err(Error::LengthMismatch {
+                tensor: None,
+                expected,
+                found: parameters.len(),
+            });
+        }
+        let [w1, b1, w2, _] = self.tensor_lens()?;
+        let (w1, rest) = parameters.split_at_mut(w1);
+        let (b1, rest) = rest.split_at_mut(b1);
+        let (w2, b2) = rest.split_at_mut(w2);
         Ok([w1, b1, w2, b2])
     }
 }

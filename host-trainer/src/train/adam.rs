@@ -140,9 +140,9 @@ mod tests {
     fn two_steps_match_hand_computed_values() {
         // One hidden unit, one input, one output: four parameters.
         let shape = Shape {
-            inputs: 1,
+            input: 1,
             hidden: 1,
-            outputs: 1,
+            output: 1,
         };
         let mut p = Flat {
             shape,

@@ -173,7 +173,9 @@ fn decode(bytes: &[u8], expected: &TrainConfig) -> Result<Trainer, Problem> {
         serde_json::from_slice(json).map_err(|e| Problem::Corrupt(format!("header: {e}")))?;
     check_config(&header.config, expected)?;
     let shape = expected.shape();
-    let p = shape.parameters();
+    let p = shape
+        .parameters()
+        .map_err(|_| corrupt("the network's parameter count overflows"))?;
     let floats = &body[12 + json_len..];
     if header.parameters != p || floats.len() != 12 * p {
         return Err(corrupt("parameter count does not match the network"));

@@ -48,7 +48,7 @@ pub enum ExportError {
 pub fn encode(net: &Network, scaling: InputScaling) -> Result<Vec<u8>, nn_core::Error> {
     let s = net.params.shape;
     let header = Header::new(
-        [s.inputs, s.hidden, s.outputs],
+        [s.input, s.hidden, s.output],
         Activation::from(net.activation),
         Activation::Softmax,
         scaling,
@@ -89,11 +89,11 @@ pub fn read_model(path: &Path) -> Result<(Network, InputScaling), ExportError> {
             header.output_activation
         )));
     }
-    let [inputs, hidden_units, outputs] = model.shape();
+    let [input, hidden_units, output] = model.shape();
     let shape = Shape {
-        inputs,
+        input,
         hidden: hidden_units,
-        outputs,
+        output,
     };
     let params = Flat {
         shape,

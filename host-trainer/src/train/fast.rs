@@ -263,13 +263,13 @@ pub fn matmul_backward(
 pub fn forward(net: &Network, ws: &mut Workspace, b: usize) -> BatchStats {
     let s = net.params.shape;
     let p = net.params.views();
-    let x = &ws.x[..b * s.inputs];
+    let x = &ws.x[..b * s.input];
     let a1 = &mut ws.a1[..b * s.hidden];
-    let logits = &mut ws.logits[..b * s.outputs];
+    let logits = &mut ws.logits[..b * s.output];
     matmul_forward(a1, x, p.w1, p.b1, b);
     network::activation_forward(a1, net.activation);
     matmul_forward(logits, a1, p.w2, p.b2, b);
-    network::softmax_crossentropy_forward(&mut ws.probs[..b * s.outputs], logits, &ws.labels[..b])
+    network::softmax_crossentropy_forward(&mut ws.probs[..b * s.output], logits, &ws.labels[..b])
 }
 
 /// Rows of `W1` per fused task: 64 rows of 784 are 200 KB in each of the four buffers, so
@@ -293,10 +293,10 @@ pub fn backward_and_step(
 ) {
     use rayon::prelude::*;
     let s = net.params.shape;
-    let x = &ws.x[..b * s.inputs];
+    let x = &ws.x[..b * s.input];
     let a1 = &ws.a1[..b * s.hidden];
-    let probs = &ws.probs[..b * s.outputs];
-    let dlogits = &mut ws.dlogits[..b * s.outputs];
+    let probs = &ws.probs[..b * s.output];
+    let dlogits = &mut ws.dlogits[..b * s.output];
     let da1 = &mut ws.da1[..b * s.hidden];
     {
         let p = net.params.views();
@@ -316,7 +316,7 @@ pub fn backward_and_step(
         adam.m.views_mut(),
         adam.v.views_mut(),
     );
-    let block = FUSED_ROWS * s.inputs;
+    let block = FUSED_ROWS * s.input;
     let dz1: &[f32] = da1;
     p.w1.par_chunks_mut(block)
         .zip(m.w1.par_chunks_mut(block))
@@ -325,22 +325,22 @@ pub fn backward_and_step(
         .for_each_init(
             || vec![0.0f32; block],
             |scratch, (i, ((pw, mw), vw))| {
-                let rows = pw.len() / s.inputs;
+                let rows = pw.len() / s.input;
                 let gw = &mut scratch[..pw.len()];
                 // gw (rows, IN) ← dZ1[:, i·R .. i·R+rows]ᵀ · x: the block's rows of dW1.
                 gemm(
-                    MatMut::row_major(gw, rows, s.inputs),
+                    MatMut::row_major(gw, rows, s.input),
                     MatRef::row_major(dz1, b, s.hidden)
                         .columns(i * FUSED_ROWS, rows)
                         .t(),
-                    MatRef::row_major(x, b, s.inputs),
+                    MatRef::row_major(x, b, s.input),
                     Parallelism::None,
                 );
                 step.update(pw, mw, vw, gw);
             },
         );
     // b1, W2 and b2 are contiguous after W1 and small: one pass.
-    let tail = s.hidden * s.inputs;
+    let tail = s.hidden * s.input;
     step.update(
         &mut net.params.data[tail..],
         &mut adam.m.data[tail..],
@@ -397,9 +397,9 @@ mod tests {
     /// within 1e-6 · (1 + |value|).
     fn fast_step_matches_the_plain_step(activation: Hidden) {
         let shape = Shape {
-            inputs: 20,
+            input: 20,
             hidden: 2 * FUSED_ROWS + 9,
-            outputs: 10,
+            output: 10,
         };
         let b = 7;
         let mut rng = Rng::new(5);
@@ -408,7 +408,7 @@ mod tests {
             activation,
         };
         let mut ws = Workspace::new(shape, b);
-        ws.x.copy_from_slice(&random(b * shape.inputs, &mut rng));
+        ws.x.copy_from_slice(&random(b * shape.input, &mut rng));
         ws.labels.copy_from_slice(&[0, 9, 2, 3, 3, 7, 1]);
 
         let (mut plain_net, mut plain_grads) = (net.clone(), Flat::zeros(shape));
@@ -430,7 +430,7 @@ mod tests {
         assert!((fast.loss_sum - plain.loss_sum).abs() < 1e-5 * plain.loss_sum);
         close(&ws.probs, &plain_probs, 1e-6);
         // The fused step leaves grads.w1 alone; the rest of the gradient it does write.
-        let w1 = shape.hidden * shape.inputs;
+        let w1 = shape.hidden * shape.input;
         close(&fast_grads.data[w1..], &plain_grads.data[w1..], 1e-6);
         close(&fast_adam.m.data, &plain_adam.m.data, 1e-6);
         close(&fast_adam.v.data, &plain_adam.v.data, 1e-6);

@@ -19,32 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use super::adam::Adam;
 
-/// Sizes of the network `inputs → hidden → outputs`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shape {
-    /// Input features (784 for MNIST).
-    pub inputs: usize,
-    /// Hidden units.
-    pub hidden: usize,
-    /// Classes (10 for MNIST).
-    pub outputs: usize,
-}
-
-impl Shape {
-    /// An MNIST network with `hidden` hidden units.
-    pub const fn mnist(hidden: usize) -> Self {
-        Self {
-            inputs: nn_core::IMAGE_PIXELS,
-            hidden,
-            outputs: nn_core::CLASSES,
-        }
-    }
-
-    /// Number of f32 parameters: `H*IN + H + OUT*H + OUT`.
-    pub const fn parameters(&self) -> usize {
-        self.hidden * self.inputs + self.hidden + self.outputs * self.hidden + self.outputs
-    }
-}
+/// Sizes of the network `input → hidden → output`: nn-core's, which also counts the
+/// parameters and cuts a flat buffer into the four tensors.
+pub use nn_core::format::Shape;
 
 /// The hidden layer's activation: the ones this trainer can differentiate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -123,10 +100,16 @@ pub struct ViewsMut<'a> {
 
 impl Flat {
     /// All zeros.
+    ///
+    /// # Panics
+    /// If the parameter count overflows `usize` (the trainer's sizes are checked long before).
     pub fn zeros(shape: Shape) -> Self {
+        let parameters = shape
+            .parameters()
+            .expect("a parameter count that fits usize");
         Self {
             shape,
-            data: vec![0.0; shape.parameters()],
+            data: vec![0.0; parameters],
         }
     }
 
@@ -135,30 +118,36 @@ impl Flat {
     pub fn glorot(shape: Shape, rng: &mut super::rng::Rng) -> Self {
         let mut p = Self::zeros(shape);
         let v = p.views_mut();
-        let limit1 = (6.0 / (shape.inputs + shape.hidden) as f32).sqrt();
+        let limit1 = (6.0 / (shape.input + shape.hidden) as f32).sqrt();
         v.w1.iter_mut()
             .for_each(|w| *w = rng.uniform(-limit1, limit1));
-        let limit2 = (6.0 / (shape.hidden + shape.outputs) as f32).sqrt();
+        let limit2 = (6.0 / (shape.hidden + shape.output) as f32).sqrt();
         v.w2.iter_mut()
             .for_each(|w| *w = rng.uniform(-limit2, limit2));
         p
     }
 
     /// The named views.
+    ///
+    /// # Panics
+    /// If `data` is not `shape.parameters()` long (both fields are public).
     pub fn views(&self) -> Views<'_> {
-        let s = self.shape;
-        let (w1, rest) = self.data.split_at(s.hidden * s.inputs);
-        let (b1, rest) = rest.split_at(s.hidden);
-        let (w2, b2) = rest.split_at(s.outputs * s.hidden);
+        let [w1, b1, w2, b2] = self
+            .shape
+            .split(&self.data)
+            .expect("Flat holds shape.parameters() values");
         Views { w1, b1, w2, b2 }
     }
 
     /// The named views, mutable.
+    ///
+    /// # Panics
+    /// As [`Flat::views`].
     pub fn views_mut(&mut self) -> ViewsMut<'_> {
-        let s = self.shape;
-        let (w1, rest) = self.data.split_at_mut(s.hidden * s.inputs);
-        let (b1, rest) = rest.split_at_mut(s.hidden);
-        let (w2, b2) = rest.split_at_mut(s.outputs * s.hidden);
+        let [w1, b1, w2, b2] = self
+            .shape
+            .split_mut(&mut self.data)
+            .expect("Flat holds shape.parameters() values");
         ViewsMut { w1, b1, w2, b2 }
     }
 }
@@ -198,12 +187,12 @@ impl Workspace {
     pub fn new(shape: Shape, capacity: usize) -> Self {
         Self {
             capacity,
-            x: vec![0.0; capacity * shape.inputs],
+            x: vec![0.0; capacity * shape.input],
             a1: vec![0.0; capacity * shape.hidden],
-            logits: vec![0.0; capacity * shape.outputs],
-            probs: vec![0.0; capacity * shape.outputs],
+            logits: vec![0.0; capacity * shape.output],
+            probs: vec![0.0; capacity * shape.output],
             labels: vec![0; capacity],
-            dlogits: vec![0.0; capacity * shape.outputs],
+            dlogits: vec![0.0; capacity * shape.output],
             da1: vec![0.0; capacity * shape.hidden],
         }
     }
@@ -418,13 +407,13 @@ pub fn crossentropy_softmax_backward(dlogits: &mut [f32], probs: &[f32], labels:
 pub fn forward(net: &Network, ws: &mut Workspace, b: usize) -> BatchStats {
     let s = net.params.shape;
     let p = net.params.views();
-    let x = &ws.x[..b * s.inputs];
+    let x = &ws.x[..b * s.input];
     let a1 = &mut ws.a1[..b * s.hidden];
-    let logits = &mut ws.logits[..b * s.outputs];
+    let logits = &mut ws.logits[..b * s.output];
     matmul_forward(a1, x, p.w1, p.b1, b);
     activation_forward(a1, net.activation);
     matmul_forward(logits, a1, p.w2, p.b2, b);
-    softmax_crossentropy_forward(&mut ws.probs[..b * s.outputs], logits, &ws.labels[..b])
+    softmax_crossentropy_forward(&mut ws.probs[..b * s.output], logits, &ws.labels[..b])
 }
 
 /// The gradient of the batch's mean loss with respect to every parameter, into `grads`.
@@ -433,10 +422,10 @@ pub fn backward(net: &Network, ws: &mut Workspace, grads: &mut Flat, b: usize) {
     let s = net.params.shape;
     let p = net.params.views();
     let g = grads.views_mut();
-    let x = &ws.x[..b * s.inputs];
+    let x = &ws.x[..b * s.input];
     let a1 = &ws.a1[..b * s.hidden];
-    let probs = &ws.probs[..b * s.outputs];
-    let dlogits = &mut ws.dlogits[..b * s.outputs];
+    let probs = &ws.probs[..b * s.output];
+    let dlogits = &mut ws.dlogits[..b * s.output];
     let da1 = &mut ws.da1[..b * s.hidden];
     crossentropy_softmax_backward(dlogits, probs, &ws.labels[..b]);
     matmul_backward(Some(&mut *da1), g.w2, g.b2, dlogits, a1, p.w2, b);
@@ -550,12 +539,12 @@ pub(super) mod tests {
         let p = net.params.views();
         let mut total = 0.0;
         for (r, &y) in labels.iter().enumerate() {
-            let xr = &x[r * s.inputs..(r + 1) * s.inputs];
+            let xr = &x[r * s.input..(r + 1) * s.input];
             let h: Vec<f64> = (0..s.hidden)
                 .map(|j| {
                     let z = f64::from(p.b1[j])
-                        + (0..s.inputs)
-                            .map(|i| f64::from(p.w1[j * s.inputs + i]) * f64::from(xr[i]))
+                        + (0..s.input)
+                            .map(|i| f64::from(p.w1[j * s.input + i]) * f64::from(xr[i]))
                             .sum::<f64>();
                     match net.activation {
                         Hidden::Sigmoid => 1.0 / (1.0 + (-z).exp()),
@@ -563,7 +552,7 @@ pub(super) mod tests {
                     }
                 })
                 .collect();
-            let z: Vec<f64> = (0..s.outputs)
+            let z: Vec<f64> = (0..s.output)
                 .map(|k| {
                     f64::from(p.b2[k])
                         + (0..s.hidden)
@@ -581,9 +570,9 @@ pub(super) mod tests {
     /// Central differences in f64 around the f32 parameters, against `backward`.
     fn check_gradients(activation: Hidden) {
         let shape = Shape {
-            inputs: 6,
+            input: 6,
             hidden: 5,
-            outputs: 4,
+            output: 4,
         };
         let b = 3;
         let mut rng = Rng::new(11);
@@ -596,7 +585,7 @@ pub(super) mod tests {
             *v = rng.uniform(-0.5, 0.5);
         }
         let mut ws = Workspace::new(shape, b);
-        ws.x.copy_from_slice(&random(b * shape.inputs, &mut rng));
+        ws.x.copy_from_slice(&random(b * shape.input, &mut rng));
         ws.labels.copy_from_slice(&[0, 3, 2]);
         let (x, labels) = (ws.x.clone(), ws.labels.clone());
         let mut grads = Flat::zeros(shape);
@@ -604,7 +593,7 @@ pub(super) mod tests {
         backward(&net, &mut ws, &mut grads, b);
 
         let h = 1e-3f32;
-        for i in 0..shape.parameters() {
+        for i in 0..shape.parameters().unwrap() {
             let orig = net.params.data[i];
             let (hi, lo) = (orig + h, orig - h);
             net.params.data[i] = hi;
@@ -637,9 +626,9 @@ pub(super) mod tests {
     fn step_is_forward_backward_then_adam() {
         use crate::train::adam::AdamConfig;
         let shape = Shape {
-            inputs: 4,
+            input: 4,
             hidden: 3,
-            outputs: 2,
+            output: 2,
         };
         let b = 2;
         let mut rng = Rng::new(3);
@@ -648,7 +637,7 @@ pub(super) mod tests {
             activation: Hidden::Relu,
         };
         let mut ws = Workspace::new(shape, b);
-        ws.x.copy_from_slice(&random(b * shape.inputs, &mut rng));
+        ws.x.copy_from_slice(&random(b * shape.input, &mut rng));
         ws.labels.copy_from_slice(&[1, 0]);
 
         let (mut by_hand, mut hand_grads) = (net.clone(), Flat::zeros(shape));
