@@ -72,7 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let requant = |m: f64| Requant::from_real(m).ok_or("multiplier");
     let r1 = [requant(0.004)?, requant(0.0021)?, requant(0.0007)?];
     let r2 = [requant(0.03)?, requant(0.011)?];
-    let table: Vec<i8> = (0..256).map(|i| (i as i32 - 128) as i8).collect();
+    let table: Vec<i8> = (0..256i32).map(|i| (i - 128) as i8).collect();
     let relu = MlpI8 {
         input: 2,
         hidden: 3,
