@@ -168,20 +168,29 @@ impl Header {
     /// [`Error::TooLarge`] if the sizes overflow `usize`; [`Error::LengthMismatch`] if
     /// `parameters` is not exactly `hidden*input + hidden + output*hidden + output` long.
     pub fn slices_in<'b>(&self, parameters: &'b [f32]) -> Result<MlpSlices<'b>, Error> {
-        let shape = Shape::from(self.shape()?);
-        let [w1, b1, w2, b2] = shape.split(parameters)?;
-        Ok(MlpSlices {
+        let shape = self.shape()?;
+        Ok(self.mlp_slices(Shape::from(shape).split(parameters)?, shape))
+    }
+
+    /// The one place a header and its four tensors become an [`MlpSlices`]; the caller has
+    /// cut the tensors to `shape`.
+    fn mlp_slices<'b>(
+        &self,
+        [w1, b1, w2, b2]: [&'b [f32]; 4],
+        [input, hidden, output]: [usize; 3],
+    ) -> MlpSlices<'b> {
+        MlpSlices {
             w1,
             b1,
             w2,
             b2,
-            input: shape.input,
-            hidden: shape.hidden,
-            output: shape.output,
+            input,
+            hidden,
+            output,
             hidden_activation: self.hidden_activation,
             output_activation: self.output_activation,
             scaling: self.scaling,
-        })
+        }
     }
 }
 
@@ -1413,20 +1422,8 @@ impl<'a> ModelFile<'a> {
         })
     }
 
-    fn slices_of<'b>(&self, [w1, b1, w2, b2]: [&'b [f32]; 4]) -> MlpSlices<'b> {
-        let [input, hidden, output] = self.layout.shape;
-        MlpSlices {
-            w1,
-            b1,
-            w2,
-            b2,
-            input,
-            hidden,
-            output,
-            hidden_activation: self.header.hidden_activation,
-            output_activation: self.header.output_activation,
-            scaling: self.header.scaling,
-        }
+    fn slices_of<'b>(&self, tensors: [&'b [f32]; 4]) -> MlpSlices<'b> {
+        self.header.mlp_slices(tensors, self.layout.shape)
     }
 }
 
