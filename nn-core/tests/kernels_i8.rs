@@ -139,9 +139,11 @@ fn layer(
     (w, x, bias, requant, p)
 }
 
-/// Column counts around every vector width (4, 8, 16, 32, 64) and the model's layers.
-const COLS: [usize; 24] = [
+/// Column counts around every vector width (4, 8, 16, 32, 64), the model's layers, and
+/// past the M4 kernel's widening buffer (`m4::MAX_COLS`).
+const COLS: [usize; 25] = [
     0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 784, 1024,
+    1040,
 ];
 
 // ---------------------------------------------------------------- requantisation
