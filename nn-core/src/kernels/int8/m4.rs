@@ -16,9 +16,10 @@
 //! fits: 3 accumulators, 4 pointers (`w`, the row stride, the input and its end), 2 input
 //! words, 3 weight words or their lanes.
 //!
-//! The last `cols % 16` columns go through the same arithmetic in Rust; one or two rows
-//! left over run the same pass with a row stride of 0 (the row three times, one result
-//! kept). `smlad` wraps modulo 2³² (setting the sticky Q flag, which nothing reads), as
+//! The last `cols % 16` columns go through the same arithmetic in Rust. One or two rows
+//! left over run as the layer's last three (the one or two before them computed twice,
+//! the second result dropped); a layer of one or two rows runs each row three times
+//! through a row stride of 0, one result kept. `smlad` wraps modulo 2³² (setting the sticky Q flag, which nothing reads), as
 //! the twin's accumulator does, so the result equals the twin's for every input. `x − zp`
 //! must fit in an i16 lane: for zero points outside [−32640, 32639] (never in a TFLite
 //! model, whose are in [−128, 127]), and for more than [`MAX_COLS`] columns, the scalar
@@ -76,26 +77,37 @@ pub fn dense_i8(
     let rows = y.len();
     let mut r = 0;
     while r < rows {
-        // Three rows, or one left over, read three times through a stride of 0.
-        let (n, stride) = if r + 3 <= rows { (3, cols) } else { (1, 0) };
+        // Three rows from `first`: rows `r..r + 3`; for the last one or two, the last three
+        // rows (those before `r` computed again and dropped); in a layer of one or two rows,
+        // row `r` read three times through a stride of 0.
+        let (first, stride, n) = if r + 3 <= rows {
+            (r, cols, 3)
+        } else if rows >= 3 {
+            (rows - 3, cols, 3)
+        } else {
+            (r, 0, 1)
+        };
         let dots = if blocks == 0 {
             [0; 3]
         } else {
-            // Safety: rows `r`, `r + stride / cols` and `r + 2 * stride / cols` are all in
-            // `w` (rows `r..r + 3` when `n` is 3, row `r` alone when the stride is 0), each
-            // with `cols ≥ blocks * 16` bytes, and `pairs` holds `blocks * 8` words: all
-            // `dot_rows` reads.
-            unsafe { dot_rows(w[r * cols..].as_ptr(), stride, pairs.as_ptr(), blocks) }
+            // Safety: rows `first`, `first + stride / cols` and `first + 2 * stride / cols`
+            // are all in `w` (rows `first..first + 3` when the stride is `cols`, row `first`
+            // alone when it is 0), each with `cols ≥ blocks * 16` bytes, and `pairs` holds
+            // `blocks * 8` words: all `dot_rows` reads.
+            unsafe { dot_rows(w[first * cols..].as_ptr(), stride, pairs.as_ptr(), blocks) }
         };
-        for k in 0..n {
-            let row = &w[(r + k) * cols..(r + k + 1) * cols];
-            y[r + k] = output(
-                bias[r + k].wrapping_add(tail(row, dots[k])),
-                requant[r + k],
+        for (k, &dot) in dots.iter().enumerate().take(n) {
+            let row = first + k;
+            if row < r {
+                continue;
+            }
+            y[row] = output(
+                bias[row].wrapping_add(tail(&w[row * cols..(row + 1) * cols], dot)),
+                requant[row],
                 p,
             );
         }
-        r += n;
+        r = first + n;
     }
 }
 
