@@ -3,8 +3,10 @@
 //! Two versions, picked at compile time from the build's target features, like the f32
 //! kernels' width:
 //! - **AVX-512 VNNI** (`avx512vnni` + `avx512bw`): `vpdpbusd` multiplies 64 unsigned bytes
-//!   by 64 signed bytes and adds each group of 4 products into one of 16 int32 lanes. The
-//!   inputs are made unsigned by `x' = x ^ 0x80 = x + 128`, and the row's weight sum,
+//!   by 64 signed bytes and adds each group of 4 products into one of 16 int32 lanes;
+//!   8 rows share each load of `x`, each its own accumulator (8 independent chains), and
+//!   every weight is read once. The inputs are made unsigned by
+//!   `x' = x ^ 0x80 = x + 128`, and the row's weight sum,
 //!   accumulated alongside by a second `vpdpbusd` with 1s, takes the 128 back out:
 //!   `Σ w (x − zp) = Σ w x' − (128 + zp) Σ w`. Row and column tails are masked loads.
 //! - **`wide`** everywhere else: inputs and weights widened to i16 (`x − zp` fits there for
