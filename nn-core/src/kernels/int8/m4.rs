@@ -120,7 +120,7 @@ pub fn dense_i8(
 /// If `x` is longer than `2 · out.len()` or not a multiple of 4 long.
 fn widen<'a>(x: &[i8], zp: i32, out: &'a mut [core::mem::MaybeUninit<u32>]) -> &'a [u32] {
     assert!(
-        x.len() % 4 == 0 && x.len() <= 2 * out.len(),
+        x.len().is_multiple_of(4) && x.len() <= 2 * out.len(),
         "widen: bad length"
     );
     let lane = |v: i8| (i32::from(v) - zp) as u16 as u32;
