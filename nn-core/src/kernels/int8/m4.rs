@@ -19,11 +19,11 @@
 //! The last `cols % 16` columns go through the same arithmetic in Rust. One or two rows
 //! left over run as the layer's last three (the one or two before them computed twice,
 //! the second result dropped); a layer of one or two rows runs each row three times
-//! through a row stride of 0, one result kept. `smlad` wraps modulo 2³² (setting the sticky Q flag, which nothing reads), as
-//! the twin's accumulator does, so the result equals the twin's for every input. `x − zp`
-//! must fit in an i16 lane: for zero points outside [−32640, 32639] (never in a TFLite
-//! model, whose are in [−128, 127]), and for more than [`MAX_COLS`] columns, the scalar
-//! twin runs instead.
+//! through a row stride of 0, one result kept. `smlad` wraps modulo 2³² (setting the
+//! sticky Q flag, which nothing reads), as the twin's accumulator does, so the result
+//! equals the twin's for every input. `x − zp` must fit in an i16 lane: for zero points
+//! outside [−32640, 32639] (never in a TFLite model, whose are in [−128, 127]), and for
+//! more than [`MAX_COLS`] columns, the scalar twin runs instead.
 //!
 //! On other targets (and on Cortex-M cores without the DSP extension) [`dot_rows`] is the
 //! same pass structure in portable Rust, instruction for instruction, so the host tests
