@@ -1,6 +1,9 @@
 //! One whole inference, `nn_core::Mlp::predict` (the dispatched SIMD kernels) beside the
 //! same steps through the scalar twins, for a 784-1024-10 and a 784-128-10 model with
-//! random weights. Throughput is the model's bytes, which every inference streams.
+//! random weights; and one int8 inference (`MlpI8::predict_pixels_into`, the dispatched
+//! int8 kernels) of the shipped `firmware/models/seed-int8.nnm` (784-1024-10 sigmoid), the
+//! model `benches/tflite/infer.py` times TFLite on. Throughput is the model's bytes, which
+//! every inference streams.
 
 use std::hint::black_box;
 
@@ -87,10 +90,41 @@ fn bench_model<const IN: usize, const H: usize, const OUT: usize>(
     group.finish();
 }
 
+/// The int8 784-1024-10 model the firmware ships, read as the host reads any model file.
+const SEED_INT8: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/firmware/models/seed-int8.nnm");
+
+fn bench_int8(c: &mut Criterion, rng: &mut Rng) {
+    let bytes = std::fs::read(SEED_INT8).unwrap_or_else(|e| panic!("{SEED_INT8}: {e}"));
+    let aligned = host_trainer::model::AlignedBytes::new(&bytes);
+    let file = nn_core::format::ModelFile::parse(aligned.bytes())
+        .unwrap_or_else(|e| panic!("{SEED_INT8}: {e}"));
+    let model = file
+        .slices_i8()
+        .unwrap_or_else(|e| panic!("{SEED_INT8}: {e}"));
+    let shape = model.shape();
+    let name = format!("{}-{}-{}", shape.input, shape.hidden, shape.output);
+    let pixels: Vec<u8> = (0..shape.input)
+        .map(|_| ((rng.next() + 1.0) * 127.5) as u8)
+        .collect();
+    let mut scratch = vec![0i8; shape.input + shape.hidden + shape.output];
+    let mut out = vec![0i8; shape.output];
+    let mut group = c.benchmark_group("inference");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.bench_function(BenchmarkId::new("int8", &name), |b| {
+        b.iter(|| {
+            model
+                .predict_pixels_into(black_box(&pixels), &mut scratch, &mut out)
+                .expect("lengths match the model")
+        })
+    });
+    group.finish();
+}
+
 fn inference(c: &mut Criterion) {
     let mut rng = Rng(0x5eed_0001);
     bench_model::<784, 1024, 10>(c, &mut rng);
     bench_model::<784, 128, 10>(c, &mut rng);
+    bench_int8(c, &mut rng);
 }
 
 criterion_group! {

@@ -347,9 +347,6 @@ fn single_rounding_outputs_on(name: &str, images: &[u8]) -> Vec<i8> {
 }
 
 #[test]
-#[ignore = "nn-core's Requant::apply rounds twice (SaturatingRoundingDoublingHighMul, then \
-            RoundingDivideByPOT); TFLite 2.21 rounds once: 57 of 100,000 bytes differ (33 \
-            images, by up to 10) for relu32_int8, 16 (9 images, up to 4) for sigmoid32_int8"]
 fn int8_inference_gives_tflites_bytes_on_all_10000_test_images() {
     let images = test_images();
     for name in ["relu32_int8", "sigmoid32_int8"] {
@@ -368,8 +365,8 @@ fn int8_inference_gives_tflites_bytes_on_all_10000_test_images() {
 #[ignore = "e2e: the 10,000 MNIST test images (fetched when missing)"]
 fn imported_parameters_with_single_rounding_give_tflites_bytes_on_all_10000_test_images() {
     // Pins the importer (weights, biases, requant pairs, LOGISTIC table, zero points) and
-    // nn-core's softmax against TFLite on the whole test set; with the ignored test above
-    // it places the remaining difference in the requantisation's rounding alone.
+    // nn-core's softmax against TFLite on the whole test set, through the test's own
+    // single-rounding layer, independently of nn-core's Requant::apply.
     let images = test_images();
     for name in ["relu32_int8", "sigmoid32_int8"] {
         let ours = single_rounding_outputs_on(&format!("{name}.tflite"), &images);

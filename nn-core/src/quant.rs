@@ -4,10 +4,10 @@
 //!
 //! 1. A real multiplier `M > 0` is stored as `M ≈ multiplier · 2^(shift − 31)` with
 //!    `multiplier` in `[2³⁰, 2³¹)` ([`Requant::from_real`], TFLite's `QuantizeMultiplier`).
-//! 2. An accumulator is scaled by it with two roundings ([`Requant::apply`], TFLite's
-//!    `MultiplyByQuantizedMultiplier`): a left shift for `shift > 0`, then
-//!    [`saturating_rounding_doubling_high_mul`] by `multiplier`, then
-//!    [`rounding_divide_by_pot`] for `shift < 0`.
+//! 2. An accumulator is scaled by it with one rounding ([`Requant::apply`], TFLite's
+//!    `MultiplyByQuantizedMultiplier` as built with `TFLITE_SINGLE_ROUNDING`, which is
+//!    what TFLite's reference kernels compute in TensorFlow 2.21): the exact 64-bit
+//!    product `acc · multiplier`, divided by `2^(31 − shift)` rounding half up.
 //! 3. The softmax runs on gemmlowp's fixed-point numbers: Q5.26 differences from the
 //!    maximum, [`exp_on_negative_values`] into Q0.31, a Q12.19 sum, and its reciprocal
 //!    through [`one_over_one_plus_x_for_x_in_0_1`] (see
@@ -54,19 +54,22 @@ impl Requant {
             .then_some(Self { multiplier, shift })
     }
 
-    /// TFLite's `MultiplyByQuantizedMultiplier(acc, multiplier, shift)`, bit for bit:
-    /// `rounding_divide_by_pot(srdhm(acc · 2^max(shift, 0), multiplier), max(−shift, 0))`.
+    /// TFLite's `MultiplyByQuantizedMultiplier(acc, multiplier, shift)` as built with
+    /// `TFLITE_SINGLE_ROUNDING` (TensorFlow 2.21's reference kernels), bit for bit:
+    /// `(acc · multiplier + 2^(total_shift − 1)) >> total_shift` in i64, with
+    /// `total_shift = 31 − shift` in `[1, 62]`: one rounding, half up (a tie goes towards
+    /// +∞, for either sign).
     ///
-    /// The left shift wraps on overflow, as TFLite's `x * (1 << left_shift)` does on every
-    /// machine it runs on. Defined for every pair, valid or not (no panic): a shift outside
-    /// `[-31, 30]` is clamped into it.
+    /// The i64 sum cannot overflow (`|acc · multiplier| ≤ 2⁶²`). A result outside i32
+    /// (only for shifts far above any real layer's, where TFLite `DCHECK`s) keeps its low
+    /// 32 bits, as TFLite's `static_cast<int32_t>` does. Defined for every pair, valid or
+    /// not (no panic): a shift outside `[-31, 30]` is clamped into it.
     #[inline]
     pub fn apply(self, acc: i32) -> i32 {
         let shift = self.shift.clamp(*SHIFTS.start(), *SHIFTS.end());
-        let left = shift.max(0) as u32;
-        let right = (-shift).max(0) as u32;
-        let high = saturating_rounding_doubling_high_mul(acc.wrapping_shl(left), self.multiplier);
-        rounding_divide_by_pot(high, right)
+        let total_shift = (31 - shift) as u32;
+        let round = 1i64 << (total_shift - 1);
+        ((i64::from(acc) * i64::from(self.multiplier) + round) >> total_shift) as i32
     }
 
     /// Whether a decoded pair is one [`Requant::from_real`] can produce: `multiplier` in
@@ -384,18 +387,86 @@ mod tests {
     #[test]
     fn apply_by_hand() {
         let half = Requant::from_real(0.5).unwrap();
-        // srdhm rounds a tie up: 1.5 → 2, −1.5 → −1.
+        // One rounding, half up: 1.5 → 2, −1.5 → −1, 0.5 → 1, −0.5 → 0.
         assert_eq!(half.apply(3), 2);
         assert_eq!(half.apply(-3), -1);
+        assert_eq!(half.apply(1), 1);
+        assert_eq!(half.apply(-1), 0);
         let quarter = Requant::from_real(0.25).unwrap();
-        // Two roundings: 5 · 0.5 = 2.5 → 3, then 3 / 2 = 1.5 → 2 (one rounding gives 1).
-        assert_eq!(quarter.apply(5), 2);
-        // −5 · 0.5 = −2.5 → −2, then −2 / 2 = −1.
+        // 5 / 4 = 1.25 → 1 (two roundings, 2.5 → 3 then 1.5 → 2, gave 2).
+        assert_eq!(quarter.apply(5), 1);
+        // −5 / 4 = −1.25 → −1; −6 / 4 = −1.5 → −1 (up); 6 / 4 = 1.5 → 2.
         assert_eq!(quarter.apply(-5), -1);
+        assert_eq!(quarter.apply(-6), -1);
+        assert_eq!(quarter.apply(6), 2);
+        // 0.1 = 1717986918 · 2⁻³⁴: 10 · 0.1 is just below 1 and rounds to 1; 15 · 0.1
+        // is just below 1.5 and rounds to 1.
+        let tenth = Requant::from_real(0.1).unwrap();
+        assert_eq!(tenth.apply(10), 1);
+        assert_eq!(tenth.apply(15), 1);
+        assert_eq!(tenth.apply(-15), -1);
+        assert_eq!(tenth.apply(25), 2);
         // 1.0 is the identity, everywhere.
         let one = Requant::from_real(1.0).unwrap();
-        for acc in [0, 1, -1, 12345, i32::MAX / 2, i32::MIN / 2] {
+        for acc in [0, 1, -1, 12345, i32::MAX, i32::MIN] {
             assert_eq!(one.apply(acc), acc);
+        }
+        // The extreme shifts: 2⁻³² · multiplier 2³⁰ at shift −31 (total shift 62).
+        let tiny = Requant {
+            multiplier: 1 << 30,
+            shift: -31,
+        };
+        assert_eq!(tiny.apply(i32::MAX), 0);
+        assert_eq!(tiny.apply(i32::MIN), 0);
+        // Shift 30 (total shift 1): 2³⁰ · 2⁻¹ · acc wraps to its low 32 bits.
+        let huge = Requant {
+            multiplier: 1 << 30,
+            shift: 30,
+        };
+        assert_eq!(huge.apply(1), 1 << 29);
+        // 4 · 2²⁹ = 2³¹ does not fit: its low 32 bits are i32::MIN.
+        assert_eq!(huge.apply(4), i32::MIN);
+    }
+
+    /// TFLite's single-rounding formula from its definition, in i128: `acc · m / 2^(31 −
+    /// shift)` rounded half up (floor of the value plus one half), low 32 bits kept.
+    fn apply_reference(r: Requant, acc: i32) -> i32 {
+        let shift = r.shift.clamp(-31, 30);
+        let denominator = 1i128 << (31 - shift);
+        let numerator = 2 * i128::from(acc) * i128::from(r.multiplier) + denominator;
+        numerator.div_euclid(2 * denominator) as i32
+    }
+
+    #[test]
+    fn apply_matches_an_i128_reference() {
+        let mut state = 0x9e37_79b9u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        let edges = [
+            0,
+            1,
+            -1,
+            2,
+            -2,
+            i32::MAX,
+            i32::MIN,
+            i32::MAX - 1,
+            i32::MIN + 1,
+        ];
+        for shift in -33..=32 {
+            for multiplier in [1 << 30, (1 << 30) + 1, 1_717_986_918, i32::MAX, 0, 7] {
+                let r = Requant { multiplier, shift };
+                for acc in edges.into_iter().chain((0..200).map(|_| next() as i32)) {
+                    assert_eq!(r.apply(acc), apply_reference(r, acc), "{r:?} {acc}");
+                    // Small accumulators, where the ties are.
+                    let small = acc >> 16;
+                    assert_eq!(r.apply(small), apply_reference(r, small), "{r:?} {small}");
+                }
+            }
         }
     }
 

@@ -111,7 +111,9 @@ pub fn argmax(x: &[f32]) -> usize {
 /// Exact, and the same bits from every version: the accumulator is int32 and wraps modulo
 /// 2³² (TFLite's does the same on every machine it runs on; a real model never comes near:
 /// 1024 columns of 127 · 255 is below 2²⁵), [`Requant::apply`] is TFLite's
-/// `MultiplyByQuantizedMultiplier` bit for bit, the zero point is added without
+/// `MultiplyByQuantizedMultiplier` as built with `TFLITE_SINGLE_ROUNDING` (one rounding,
+/// half up: what TFLite's reference kernels compute in TensorFlow 2.21) bit for bit,
+/// the zero point is added without
 /// overflow and the clamp is TFLite's (`min` first, so `min > max` gives `max`).
 ///
 /// # Panics

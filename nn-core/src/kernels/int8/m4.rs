@@ -1,25 +1,29 @@
 //! `dense_i8` shaped for the Cortex-M4's DSP instructions, exactly equal to the scalar twin.
 //!
-//! Rows go three at a time. Each pass of the inner loop takes 4 columns, twice (8
-//! columns): one `ldr` brings 4 inputs, two `sxtab16` spread them into two registers of
-//! two i16 lanes each, adding `−zp` to every lane on the way (`(x0 − zp, x2 − zp)` and
-//! `(x1 − zp, x3 − zp)`); for each of the three rows, one `ldr` brings 4 weights, two
-//! `sxtb16` spread them the same way, and two `smlad` multiply the lanes pairwise and add
-//! both products to the row's accumulator. That is 18 instructions per 12 multiply-
-//! accumulates, and a `cmp`/`bne` per 24: 38 instructions per 24 MACs (1.58 per MAC).
-//! On an M4 (LDR 2 cycles, 1 when pipelined after another, SXTB16/SXTAB16/SMLAD 1, a
-//! taken branch 2–3) that is about 46 cycles per 24 MACs, ~1.9 cycles/MAC: the weights'
-//! own work (a load, two spreads, two `smlad` per 4) is 1.25–1.5 of it, whatever the
-//! pass shape. Three rows is what fits the 12 registers inline assembly gets on Thumb:
-//! the second and third rows are addressed from the first one's pointer with a register
-//! offset (`[w, s]`, `[w, s, lsl #1]`), so three rows cost two pointer registers.
+//! The input is widened once per layer (CMSIS-NN's `arm_q7_to_q15_reordered` idea): for
+//! every 4 columns, two words of two i16 lanes, `(x0 − zp, x2 − zp)` and
+//! `(x1 − zp, x3 − zp)`, on the stack ([`MAX_COLS`] columns at most). Those are the lanes
+//! `SXTB16(w)` and `SXTB16(ROR(w, 8))` give of a word of 4 weights, so each `smlad`
+//! multiplies two weights by their inputs and adds both products.
 //!
-//! The last `cols % 8` columns go through the same arithmetic in Rust; one or two rows
-//! left over run the same pass with a row stride of 0 (the row three times, one result
-//! kept). `smlad` wraps modulo 2³² (setting the sticky Q flag, which nothing reads), as
-//! the twin's accumulator does, so the result equals the twin's for every input. `x − zp`
-//! must fit in an i16 lane: for zero points outside [−32640, 32639] (never in a TFLite
-//! model, whose are in [−128, 127]) the scalar twin runs instead.
+//! Rows go three at a time, 16 columns per pass of the inner loop, 4 at a time: one
+//! `ldrd` brings the two input words (shared by the three rows), and right behind it, back
+//! to back, the weight words of rows 1 and 2 (`[w, s]`, `[w, s, lsl #1]`); then per row
+//! two `sxtb16` and two `smlad`; row 0's word is loaded last (post-incrementing `w`).
+//! That is 16 instructions per 12 multiply-accumulates, 66 per 48 with the `cmp`/`bne`
+//! (1.375 per MAC); firmware/README.md prices them in cycles. Twelve registers is what
+//! inline assembly gets on Thumb, and three rows with a burst of three loads is what
+//! fits: 3 accumulators, 4 pointers (`w`, the row stride, the input and its end), 2 input
+//! words, 3 weight words or their lanes.
+//!
+//! The last `cols % 16` columns go through the same arithmetic in Rust. One or two rows
+//! left over run as the layer's last three (the one or two before them computed twice,
+//! the second result dropped); a layer of one or two rows runs each row three times
+//! through a row stride of 0, one result kept. `smlad` wraps modulo 2³² (setting the
+//! sticky Q flag, which nothing reads), as the twin's accumulator does, so the result
+//! equals the twin's for every input. `x − zp` must fit in an i16 lane: for zero points
+//! outside [−32640, 32639] (never in a TFLite model, whose are in [−128, 127]), and for
+//! more than [`MAX_COLS`] columns, the scalar twin runs instead.
 //!
 //! On other targets (and on Cortex-M cores without the DSP extension) `dot_rows` is the
 //! same pass structure in portable Rust, instruction for instruction, so the host tests
@@ -29,7 +33,11 @@ use super::{check_dense_shapes, output};
 use crate::quant::{DenseI8Params, Requant};
 
 /// Columns per pass of the inner loop.
-const BLOCK: usize = 8;
+const BLOCK: usize = 16;
+
+/// The most columns the kernel widens (2 KiB of stack: two words per 4 columns); the
+/// largest layer input the firmware has is 1024 (the 784-1024-10 model's second layer).
+pub const MAX_COLS: usize = 1024;
 
 /// The zero points for which every `x − zp` fits in an i16 lane.
 const ZERO_POINTS: core::ops::RangeInclusive<i32> = -32640..=32639;
@@ -48,16 +56,15 @@ pub fn dense_i8(
     y: &mut [i8],
 ) {
     check_dense_shapes(w, x, bias, requant, y);
-    if !ZERO_POINTS.contains(&p.input_zero_point) {
+    let cols = x.len();
+    if !ZERO_POINTS.contains(&p.input_zero_point) || cols > MAX_COLS {
         return super::scalar::dense_i8(w, x, bias, requant, p, y);
     }
-    let cols = x.len();
     let blocks = cols / BLOCK;
     let whole = blocks * BLOCK;
     let zp = p.input_zero_point;
-    // −zp in both i16 lanes, for `sxtab16`.
-    let minus_zp = (zp.wrapping_neg() as u32) & 0xffff;
-    let offset = minus_zp | (minus_zp << 16);
+    let mut widened = [core::mem::MaybeUninit::<u32>::uninit(); MAX_COLS / 2];
+    let pairs = widen(&x[..whole], zp, &mut widened);
     // The columns after the whole blocks, in order.
     let tail = |row: &[i8], acc: i32| {
         row[whole..]
@@ -70,101 +77,160 @@ pub fn dense_i8(
     let rows = y.len();
     let mut r = 0;
     while r < rows {
-        // Three rows, or one left over, read three times through a stride of 0.
-        let (n, stride) = if r + 3 <= rows { (3, cols) } else { (1, 0) };
+        // Three rows from `first`: rows `r..r + 3`; for the last one or two, the last three
+        // rows (those before `r` computed again and dropped); in a layer of one or two rows,
+        // row `r` read three times through a stride of 0.
+        let (first, stride, n) = if r + 3 <= rows {
+            (r, cols, 3)
+        } else if rows >= 3 {
+            (rows - 3, cols, 3)
+        } else {
+            (r, 0, 1)
+        };
         let dots = if blocks == 0 {
             [0; 3]
         } else {
-            // Safety: rows `r`, `r + stride / cols` and `r + 2 * stride / cols` are all in
-            // `w` (rows `r..r + 3` when `n` is 3, row `r` alone when the stride is 0), each
-            // with `cols ≥ blocks * 8` bytes, and `x` holds `cols`: all `dot_rows` reads.
-            unsafe { dot_rows(w[r * cols..].as_ptr(), stride, x.as_ptr(), blocks, offset) }
+            // Safety: rows `first`, `first + stride / cols` and `first + 2 * stride / cols`
+            // are all in `w` (rows `first..first + 3` when the stride is `cols`, row `first`
+            // alone when it is 0), each with `cols ≥ blocks * 16` bytes, and `pairs` holds
+            // `blocks * 8` words: all `dot_rows` reads.
+            unsafe { dot_rows(w[first * cols..].as_ptr(), stride, pairs.as_ptr(), blocks) }
         };
-        for k in 0..n {
-            let row = &w[(r + k) * cols..(r + k + 1) * cols];
-            y[r + k] = output(
-                bias[r + k].wrapping_add(tail(row, dots[k])),
-                requant[r + k],
+        for (k, &dot) in dots.iter().enumerate().take(n) {
+            let row = first + k;
+            if row < r {
+                continue;
+            }
+            y[row] = output(
+                bias[row].wrapping_add(tail(&w[row * cols..(row + 1) * cols], dot)),
+                requant[row],
                 p,
             );
         }
-        r += n;
+        r = first + n;
     }
 }
 
+/// The input's whole blocks widened, in the lane order of `SXTB16`: for the 4 columns
+/// `c..c + 4`, the words `(x[c] − zp) | (x[c + 2] − zp) << 16` and
+/// `(x[c + 1] − zp) | (x[c + 3] − zp) << 16` (i16 lanes, low half first), written into the
+/// front of `out` and returned.
+///
+/// # Panics
+/// If `x` is longer than `2 · out.len()` or not a multiple of 4 long.
+fn widen<'a>(x: &[i8], zp: i32, out: &'a mut [core::mem::MaybeUninit<u32>]) -> &'a [u32] {
+    assert!(
+        x.len().is_multiple_of(4) && x.len() <= 2 * out.len(),
+        "widen: bad length"
+    );
+    let lane = |v: i8| (i32::from(v) - zp) as u16 as u32;
+    let words = x.len() / 2;
+    for (quad, pair) in x.chunks_exact(4).zip(out.chunks_exact_mut(2)) {
+        pair[0].write(lane(quad[0]) | lane(quad[2]) << 16);
+        pair[1].write(lane(quad[1]) | lane(quad[3]) << 16);
+    }
+    // Safety: the loop wrote the first `words` elements (`x.len() / 4` pairs), and
+    // `MaybeUninit<u32>` has `u32`'s layout.
+    unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<u32>(), words) }
+}
+
 /// `Σ w_k[c] · (x[c] − zp)` for the rows `w_k = w + k · stride` (k = 0, 1, 2) over the
-/// first `blocks * 8` columns, modulo 2³², where `offset` holds `−zp` in both 16-bit halves.
+/// first `blocks * 16` columns, modulo 2³², from the widened input `pairs` ([`widen`]).
 ///
 /// # Safety
-/// `w`, `w + stride`, `w + 2 * stride` and `x` must each point to `blocks * 8` readable
-/// bytes; `blocks ≥ 1`. No alignment is needed (the M4 loads words at any address).
+/// `w`, `w + stride` and `w + 2 * stride` must each point to `blocks * 16` readable bytes,
+/// `pairs` to `blocks * 8` readable, 4-byte aligned words; `blocks ≥ 1`. The weights need
+/// no alignment (the M4 loads words at any address).
 #[cfg(nn_arm_dsp)]
-unsafe fn dot_rows(
-    w: *const i8,
-    stride: usize,
-    x: *const i8,
-    blocks: usize,
-    offset: u32,
-) -> [i32; 3] {
+unsafe fn dot_rows(w: *const i8, stride: usize, pairs: *const u32, blocks: usize) -> [i32; 3] {
     let (mut acc0, mut acc1, mut acc2) = (0i32, 0i32, 0i32);
-    // Safety: reads `blocks * 8` bytes from `x` and from each of the three rows, the
-    // caller's promise; touches only the registers named here (and the flags, which
-    // `asm!` assumes clobbered).
+    // Safety: reads `blocks * 16` bytes from each of the three rows and `blocks * 8` words
+    // from `pairs`, the caller's promise; touches only the registers named here (and the
+    // flags, which `asm!` assumes clobbered).
     unsafe {
         core::arch::asm!(
             "2:",
-            // Columns 0–3: rows 1 and 2 through the stride, then row 0, which steps on.
-            "ldr {xr}, [{xp}], #4",
+            // Columns 0–3: the two input words, rows 1 and 2, back to back.
+            "ldrd {xa}, {xb}, [{xp}], #8",
             "ldr {t1}, [{w}, {s}]",
-            "sxtab16 {xlo}, {off}, {xr}",
-            "sxtab16 {xr}, {off}, {xr}, ror #8",
+            "ldr {t3}, [{w}, {s}, lsl #1]",
             "sxtb16 {t2}, {t1}, ror #8",
             "sxtb16 {t1}, {t1}",
-            "smlad {acc1}, {t1}, {xlo}, {acc1}",
-            "smlad {acc1}, {t2}, {xr}, {acc1}",
-            "ldr {t1}, [{w}, {s}, lsl #1]",
-            "sxtb16 {t2}, {t1}, ror #8",
-            "sxtb16 {t1}, {t1}",
-            "smlad {acc2}, {t1}, {xlo}, {acc2}",
-            "smlad {acc2}, {t2}, {xr}, {acc2}",
+            "smlad {acc1}, {t1}, {xa}, {acc1}",
+            "smlad {acc1}, {t2}, {xb}, {acc1}",
+            "sxtb16 {t2}, {t3}, ror #8",
+            "sxtb16 {t3}, {t3}",
+            "smlad {acc2}, {t3}, {xa}, {acc2}",
+            "smlad {acc2}, {t2}, {xb}, {acc2}",
+            // Row 0, which steps on.
             "ldr {t1}, [{w}], #4",
             "sxtb16 {t2}, {t1}, ror #8",
             "sxtb16 {t1}, {t1}",
-            "smlad {acc0}, {t1}, {xlo}, {acc0}",
-            "smlad {acc0}, {t2}, {xr}, {acc0}",
-            // Columns 4–7, the same.
-            "ldr {xr}, [{xp}], #4",
+            "smlad {acc0}, {t1}, {xa}, {acc0}",
+            "smlad {acc0}, {t2}, {xb}, {acc0}",
+            // Columns 4–7, 8–11, 12–15: the same.
+            "ldrd {xa}, {xb}, [{xp}], #8",
             "ldr {t1}, [{w}, {s}]",
-            "sxtab16 {xlo}, {off}, {xr}",
-            "sxtab16 {xr}, {off}, {xr}, ror #8",
+            "ldr {t3}, [{w}, {s}, lsl #1]",
             "sxtb16 {t2}, {t1}, ror #8",
             "sxtb16 {t1}, {t1}",
-            "smlad {acc1}, {t1}, {xlo}, {acc1}",
-            "smlad {acc1}, {t2}, {xr}, {acc1}",
-            "ldr {t1}, [{w}, {s}, lsl #1]",
-            "sxtb16 {t2}, {t1}, ror #8",
-            "sxtb16 {t1}, {t1}",
-            "smlad {acc2}, {t1}, {xlo}, {acc2}",
-            "smlad {acc2}, {t2}, {xr}, {acc2}",
+            "smlad {acc1}, {t1}, {xa}, {acc1}",
+            "smlad {acc1}, {t2}, {xb}, {acc1}",
+            "sxtb16 {t2}, {t3}, ror #8",
+            "sxtb16 {t3}, {t3}",
+            "smlad {acc2}, {t3}, {xa}, {acc2}",
+            "smlad {acc2}, {t2}, {xb}, {acc2}",
             "ldr {t1}, [{w}], #4",
             "sxtb16 {t2}, {t1}, ror #8",
             "sxtb16 {t1}, {t1}",
-            "smlad {acc0}, {t1}, {xlo}, {acc0}",
-            "smlad {acc0}, {t2}, {xr}, {acc0}",
+            "smlad {acc0}, {t1}, {xa}, {acc0}",
+            "smlad {acc0}, {t2}, {xb}, {acc0}",
+            "ldrd {xa}, {xb}, [{xp}], #8",
+            "ldr {t1}, [{w}, {s}]",
+            "ldr {t3}, [{w}, {s}, lsl #1]",
+            "sxtb16 {t2}, {t1}, ror #8",
+            "sxtb16 {t1}, {t1}",
+            "smlad {acc1}, {t1}, {xa}, {acc1}",
+            "smlad {acc1}, {t2}, {xb}, {acc1}",
+            "sxtb16 {t2}, {t3}, ror #8",
+            "sxtb16 {t3}, {t3}",
+            "smlad {acc2}, {t3}, {xa}, {acc2}",
+            "smlad {acc2}, {t2}, {xb}, {acc2}",
+            "ldr {t1}, [{w}], #4",
+            "sxtb16 {t2}, {t1}, ror #8",
+            "sxtb16 {t1}, {t1}",
+            "smlad {acc0}, {t1}, {xa}, {acc0}",
+            "smlad {acc0}, {t2}, {xb}, {acc0}",
+            "ldrd {xa}, {xb}, [{xp}], #8",
+            "ldr {t1}, [{w}, {s}]",
+            "ldr {t3}, [{w}, {s}, lsl #1]",
+            "sxtb16 {t2}, {t1}, ror #8",
+            "sxtb16 {t1}, {t1}",
+            "smlad {acc1}, {t1}, {xa}, {acc1}",
+            "smlad {acc1}, {t2}, {xb}, {acc1}",
+            "sxtb16 {t2}, {t3}, ror #8",
+            "sxtb16 {t3}, {t3}",
+            "smlad {acc2}, {t3}, {xa}, {acc2}",
+            "smlad {acc2}, {t2}, {xb}, {acc2}",
+            "ldr {t1}, [{w}], #4",
+            "sxtb16 {t2}, {t1}, ror #8",
+            "sxtb16 {t1}, {t1}",
+            "smlad {acc0}, {t1}, {xa}, {acc0}",
+            "smlad {acc0}, {t2}, {xb}, {acc0}",
             "cmp {xp}, {xend}",
             "bne 2b",
             acc0 = inout(reg) acc0,
             acc1 = inout(reg) acc1,
             acc2 = inout(reg) acc2,
             w = inout(reg) w => _,
-            xp = inout(reg) x => _,
-            xend = in(reg) x.add(blocks * BLOCK),
+            xp = inout(reg) pairs => _,
+            xend = in(reg) pairs.add(blocks * BLOCK / 2),
             s = in(reg) stride,
-            off = in(reg) offset,
-            xr = out(reg) _,
-            xlo = out(reg) _,
+            xa = out(reg) _,
+            xb = out(reg) _,
             t1 = out(reg) _,
             t2 = out(reg) _,
+            t3 = out(reg) _,
             options(pure, readonly, nostack),
         );
     }
@@ -177,18 +243,13 @@ unsafe fn dot_rows(
 /// # Safety
 /// As the assembly version.
 #[cfg(not(nn_arm_dsp))]
-unsafe fn dot_rows(
-    w: *const i8,
-    stride: usize,
-    x: *const i8,
-    blocks: usize,
-    offset: u32,
-) -> [i32; 3] {
-    // Safety: the caller promises `blocks * 8` readable bytes behind each pointer.
-    let (rows, x) = unsafe {
+unsafe fn dot_rows(w: *const i8, stride: usize, pairs: *const u32, blocks: usize) -> [i32; 3] {
+    // Safety: the caller promises `blocks * 16` readable bytes behind each row pointer and
+    // `blocks * 8` aligned words behind `pairs`.
+    let (rows, pairs) = unsafe {
         (
             [0, 1, 2].map(|k| core::slice::from_raw_parts(w.add(k * stride), blocks * BLOCK)),
-            core::slice::from_raw_parts(x, blocks * BLOCK),
+            core::slice::from_raw_parts(pairs, blocks * BLOCK / 2),
         )
     };
     let word = |s: &[i8], at: usize| {
@@ -200,14 +261,12 @@ unsafe fn dot_rows(
         ])
     };
     let mut acc = [0i32; 3];
-    for at in (0..blocks * BLOCK).step_by(4) {
-        let xr = word(x, at);
-        let xlo = sxtab16(offset, xr);
-        let xhi = sxtab16(offset, xr.rotate_right(8));
+    for (at, pair) in (0..blocks * BLOCK).step_by(4).zip(pairs.chunks_exact(2)) {
+        let (xa, xb) = (pair[0], pair[1]);
         for k in [1, 2, 0] {
             let wk = word(rows[k], at);
-            acc[k] = smlad(sxtb16(wk), xlo, acc[k]);
-            acc[k] = smlad(sxtb16(wk.rotate_right(8)), xhi, acc[k]);
+            acc[k] = smlad(sxtb16(wk), xa, acc[k]);
+            acc[k] = smlad(sxtb16(wk.rotate_right(8)), xb, acc[k]);
         }
     }
     acc
@@ -218,15 +277,6 @@ unsafe fn dot_rows(
 fn sxtb16(v: u32) -> u32 {
     let lo = v as u8 as i8 as i16 as u16 as u32;
     let hi = (v >> 16) as u8 as i8 as i16 as u16 as u32;
-    lo | (hi << 16)
-}
-
-/// `SXTAB16`: bytes 0 and 2 of `v`, sign-extended, added to the halves of `a` (mod 2¹⁶).
-#[cfg(not(nn_arm_dsp))]
-fn sxtab16(a: u32, v: u32) -> u32 {
-    let s = sxtb16(v);
-    let lo = (a as u16).wrapping_add(s as u16) as u32;
-    let hi = ((a >> 16) as u16).wrapping_add((s >> 16) as u16) as u32;
     lo | (hi << 16)
 }
 

@@ -3,8 +3,10 @@
 //! Two versions, picked at compile time from the build's target features, like the f32
 //! kernels' width:
 //! - **AVX-512 VNNI** (`avx512vnni` + `avx512bw`): `vpdpbusd` multiplies 64 unsigned bytes
-//!   by 64 signed bytes and adds each group of 4 products into one of 16 int32 lanes. The
-//!   inputs are made unsigned by `x' = x ^ 0x80 = x + 128`, and the row's weight sum,
+//!   by 64 signed bytes and adds each group of 4 products into one of 16 int32 lanes;
+//!   8 rows share each load of `x`, each its own accumulator (8 independent chains), and
+//!   every weight is read once. The inputs are made unsigned by
+//!   `x' = x ^ 0x80 = x + 128`, and the row's weight sum,
 //!   accumulated alongside by a second `vpdpbusd` with 1s, takes the 128 back out:
 //!   `Σ w (x − zp) = Σ w x' − (128 + zp) Σ w`. Row and column tails are masked loads.
 //! - **`wide`** everywhere else: inputs and weights widened to i16 (`x − zp` fits there for
@@ -19,7 +21,7 @@
 use super::{check_dense_shapes, output};
 use crate::quant::{DenseI8Params, Requant};
 
-/// Rows that share each vector of `x` loaded.
+/// Rows that share each vector of `x` loaded (the `wide` version).
 const ROWS: usize = 4;
 
 /// `y[r] = clamp(zp_out + requant[r].apply(bias[r] + Σ_c w[r, c] · (x[c] − zp_in)))`;
@@ -50,25 +52,25 @@ pub fn dense_i8(
     wide_i16::dense_i8(w, x, bias, requant, p, y);
 }
 
-/// Calls `dot(rows)` for each group of up to [`ROWS`] rows and turns the returned
+/// Calls `dot(rows)` for each group of up to `R` rows and turns the returned
 /// accumulators into outputs. `dot` gets the rows' weights and returns
 /// `Σ_c w[r, c] · (x[c] − zp_in)` (mod 2³²) for each; the first `n` are used.
 #[inline(always)]
-fn by_row_groups(
+fn by_row_groups<const R: usize>(
     w: &[i8],
     cols: usize,
     bias: &[i32],
     requant: &[Requant],
     p: DenseI8Params,
     y: &mut [i8],
-    mut dot: impl FnMut([&[i8]; ROWS]) -> [i32; ROWS],
+    mut dot: impl FnMut([&[i8]; R]) -> [i32; R],
 ) {
     let rows = y.len();
     let mut r = 0;
     while r < rows {
-        let n = (rows - r).min(ROWS);
+        let n = (rows - r).min(R);
         // A short last group repeats its first row in the missing slots.
-        let group: [&[i8]; ROWS] = core::array::from_fn(|k| {
+        let group: [&[i8]; R] = core::array::from_fn(|k| {
             let row = r + if k < n { k } else { 0 };
             &w[row * cols..(row + 1) * cols]
         });
@@ -124,7 +126,7 @@ pub mod wide_i16 {
         let zp_h = H::splat(zp as i16);
         let (x_body, x_tail) = x.as_chunks::<STEP>();
         let split = x_body.len() * STEP;
-        by_row_groups(w, cols, bias, requant, p, y, |rows| {
+        by_row_groups(w, cols, bias, requant, p, y, |rows: [&[i8]; ROWS]| {
             let bodies: [&[[i8; STEP]]; ROWS] =
                 core::array::from_fn(|r| rows[r][..split].as_chunks().0);
             let mut acc = [I::ZERO; ROWS];
@@ -157,7 +159,7 @@ pub mod wide_i16 {
     target_feature = "avx512bw"
 ))]
 pub mod vnni {
-    use super::{DenseI8Params, ROWS, Requant, by_row_groups};
+    use super::{DenseI8Params, Requant, by_row_groups};
     use core::arch::x86_64::{
         __m512i, _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_maskz_loadu_epi8,
         _mm512_reduce_add_epi32, _mm512_set1_epi8, _mm512_setzero_si512, _mm512_xor_si512,
@@ -165,6 +167,10 @@ pub mod vnni {
 
     /// Bytes per vector.
     const STEP: usize = 64;
+
+    /// Rows that share each vector of `x` loaded: 8 independent `vpdpbusd` chains
+    /// (16 with the weight sums), enough to cover its latency.
+    const ROWS: usize = 8;
 
     /// As [`super::dense_i8`], shapes already checked.
     pub fn dense_i8(
@@ -181,11 +187,11 @@ pub mod vnni {
         // then the weight sums are not computed at all: half the multiply-adds.
         let correction = 128i32.wrapping_add(p.input_zero_point);
         if correction == 0 {
-            by_row_groups(w, cols, bias, requant, p, y, |rows| {
+            by_row_groups(w, cols, bias, requant, p, y, |rows: [&[i8]; ROWS]| {
                 dots::<false>(rows, x, 0)
             });
         } else {
-            by_row_groups(w, cols, bias, requant, p, y, |rows| {
+            by_row_groups(w, cols, bias, requant, p, y, |rows: [&[i8]; ROWS]| {
                 dots::<true>(rows, x, correction)
             });
         }
