@@ -12,9 +12,11 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+mod common;
+
+use common::{Opts, Run};
 use nn_core::format::{Header, encode, encoded_len};
 use nn_core::{Activation, InputScaling};
 
@@ -24,102 +26,22 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// endless read or a 10^9-unit allocation would take.
 const MEMORY: u64 = 2 << 30;
 
-/// The host-trainer release binary, built once for this test binary.
-fn binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(root)
-            .args(["build", "--quiet", "--release", "-p", "host-trainer"])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building host-trainer failed");
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"))
-            .join("release")
-            .join("host-trainer")
-    })
-}
-
-/// What a run left.
-#[derive(Debug)]
-struct Run {
-    args: Vec<String>,
-    /// `None` when a signal ended it.
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    timed_out: bool,
-}
-
-/// How to run the binary.
-struct Opts<'a> {
-    memory: u64,
-    stdout: Stdio,
-    path_prefix: Option<&'a Path>,
-}
-
-impl Default for Opts<'_> {
-    fn default() -> Self {
-        Self {
-            memory: MEMORY,
-            stdout: Stdio::piped(),
-            path_prefix: None,
-        }
+/// The shared runner's options with this file's time and memory limits.
+fn limited<'a>() -> Opts<'a> {
+    Opts {
+        memory: Some(MEMORY),
+        timeout: TIMEOUT,
+        ..Opts::default()
     }
 }
 
 fn run(args: &[&str]) -> Run {
-    run_with(args, Opts::default())
+    run_with(args, limited())
 }
 
 /// Runs the binary under `prlimit --as` with `args`, killing it after [`TIMEOUT`].
 fn run_with(args: &[&str], opts: Opts<'_>) -> Run {
-    let mut cmd = Command::new("prlimit");
-    cmd.arg(format!("--as={}", opts.memory))
-        .arg("--")
-        .arg(binary())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(opts.stdout)
-        .stderr(Stdio::piped());
-    if let Some(dir) = opts.path_prefix {
-        let path = std::env::var("PATH").unwrap_or_default();
-        cmd.env("PATH", format!("{}:{path}", dir.display()));
-    }
-    let mut child = cmd.spawn().expect("prlimit (util-linux) runs the binary");
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_string(&mut s);
-            }
-            s
-        })
-    };
-    let out = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let err = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let start = Instant::now();
-    let (status, timed_out) = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break (status, false);
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            break (child.wait().expect("wait"), true);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        args: args.iter().map(|a| a.to_string()).collect(),
-        code: status.code(),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-        timed_out,
-    }
+    common::host_trainer_with(args, opts)
 }
 
 /// Status 1, one line on stderr that contains `culprit` and each of `problem`.
@@ -427,7 +349,7 @@ fn temporaries_do_not_outlive_their_run() {
         &out2,
         &[("--epochs", "100000"), ("--batch-size", "200")],
     );
-    let mut child = Command::new(binary())
+    let mut child = Command::new(common::host_trainer_binary())
         .args(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -504,8 +426,8 @@ fn sizes_that_would_exhaust_memory_are_refused_up_front() {
         let r = run_with(
             &strs(&args),
             Opts {
-                memory: 200 << 20,
-                ..Opts::default()
+                memory: Some(200 << 20),
+                ..limited()
             },
         );
         assert_refused(&r, flag, &["limit"]);
@@ -523,7 +445,7 @@ fn closed_and_full_stdout() {
     // 300 images print ~300 KB, more than a pipe holds: some write meets the closed pipe.
     let mut args = vec!["predict", "--model", s(&model)];
     args.extend(std::iter::repeat_n(s(&image), 300));
-    let mut child = Command::new(binary())
+    let mut child = Command::new(common::host_trainer_binary())
         .args(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -546,7 +468,7 @@ fn closed_and_full_stdout() {
             &args,
             Opts {
                 stdout: full.try_clone().unwrap().into(),
-                ..Opts::default()
+                ..limited()
             },
         );
         assert_refused(&r, "writing to stdout", &["No space left"]);
@@ -646,7 +568,7 @@ fn a_flooding_device_is_cut_off() {
             &args,
             Opts {
                 path_prefix: Some(&bin),
-                ..Opts::default()
+                ..limited()
             },
         );
         assert_refused(&r, "no reply from the device within", &[says]);
@@ -696,8 +618,8 @@ fn memory_is_proportional_to_the_input() {
             let r = run_with(
                 &["eval", "--model", s(&model), "--data", s(&small)],
                 Opts {
-                    memory: limit,
-                    ..Opts::default()
+                    memory: Some(limit),
+                    ..limited()
                 },
             );
             r.code == Some(0)
@@ -707,8 +629,8 @@ fn memory_is_proportional_to_the_input() {
     let r = run_with(
         &["eval", "--model", s(&model), "--data", s(&d)],
         Opts {
-            memory: limit,
-            ..Opts::default()
+            memory: Some(limit),
+            ..limited()
         },
     );
     assert_eq!(

@@ -62,35 +62,79 @@ impl Run {
     }
 }
 
+/// How [`host_trainer_with`] runs the binary.
+pub struct Opts<'a> {
+    /// An address-space limit (`prlimit --as`, util-linux), or none.
+    pub memory: Option<u64>,
+    /// Where its stdout goes (piped and collected by default).
+    pub stdout: Stdio,
+    /// A directory put in front of `PATH` (e.g. holding a fake `qemu-system-arm`).
+    pub path_prefix: Option<&'a Path>,
+    /// Past this the run is killed and counts as hung.
+    pub timeout: Duration,
+}
+
+impl Default for Opts<'_> {
+    fn default() -> Self {
+        Self {
+            memory: None,
+            stdout: Stdio::piped(),
+            path_prefix: None,
+            timeout: TIMEOUT,
+        }
+    }
+}
+
 /// Runs the binary with `args` and stdin closed, killing it after [`TIMEOUT`].
 pub fn host_trainer(args: &[&str]) -> Run {
-    let mut child = Command::new(host_trainer_binary())
-        .args(args)
+    host_trainer_with(args, Opts::default())
+}
+
+/// Runs the binary with `args` and stdin closed, as `opts` says.
+pub fn host_trainer_with(args: &[&str], opts: Opts<'_>) -> Run {
+    let mut cmd = match opts.memory {
+        Some(limit) => {
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--as={limit}"))
+                .arg("--")
+                .arg(host_trainer_binary());
+            c
+        }
+        None => Command::new(host_trainer_binary()),
+    };
+    cmd.args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(opts.stdout)
+        .stderr(Stdio::piped());
+    if let Some(dir) = opts.path_prefix {
+        let path = std::env::var("PATH").unwrap_or_default();
+        cmd.env("PATH", format!("{}:{path}", dir.display()));
+    }
+    let mut child = cmd
         .spawn()
-        .expect("the binary starts");
+        .expect("the binary starts (prlimit from util-linux when limited)");
     // Read both pipes on the side so a chatty child cannot block on a full one.
-    let drain = |mut pipe: Box<dyn Read + Send>| {
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut s = String::new();
-            let _ = pipe.read_to_string(&mut s);
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut s);
+            }
             s
         })
     };
-    let out = drain(Box::new(child.stdout.take().expect("piped")));
-    let err = drain(Box::new(child.stderr.take().expect("piped")));
+    let out = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let err = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let start = Instant::now();
     let (status, timed_out) = loop {
         if let Some(status) = child.try_wait().expect("wait") {
             break (status, false);
         }
-        if start.elapsed() > TIMEOUT {
+        if start.elapsed() > opts.timeout {
             let _ = child.kill();
             break (child.wait().expect("wait"), true);
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     };
     Run {
         args: args.iter().map(|a| a.to_string()).collect(),
