@@ -239,12 +239,13 @@ impl Shape {
     ///
     /// # Errors
     /// [`Error::TooLarge`] if a product overflows `usize`.
-    pub fn tensor_lens(self) -> Result<[usize; 4], Error> {
-        let w1 = self.hidden.checked_mul(self.input).ok_or(Error::TooLarge)?;
-        let w2 = self
-            .output
-            .checked_mul(self.hidden)
-            .ok_or(Error::TooLarge)?;
+    pub const fn tensor_lens(self) -> Result<[usize; 4], Error> {
+        let (Some(w1), Some(w2)) = (
+            self.hidden.checked_mul(self.input),
+            self.output.checked_mul(self.hidden),
+        ) else {
+            return Err(Error::TooLarge);
+        };
         Ok([w1, self.hidden, w2, self.output])
     }
 
@@ -252,11 +253,22 @@ impl Shape {
     ///
     /// # Errors
     /// [`Error::TooLarge`] if the count overflows `usize`.
-    pub fn parameters(self) -> Result<usize, Error> {
-        self.tensor_lens()?
-            .iter()
-            .try_fold(0usize, |sum, &n| sum.checked_add(n))
-            .ok_or(Error::TooLarge)
+    pub const fn parameters(self) -> Result<usize, Error> {
+        let lens = match self.tensor_lens() {
+            Ok(lens) => lens,
+            Err(e) => return Err(e),
+        };
+        // A `const fn` has no iterators: the four sums by hand.
+        let mut sum = 0usize;
+        let mut i = 0;
+        while i < lens.len() {
+            sum = match sum.checked_add(lens[i]) {
+                Some(s) => s,
+                None => return Err(Error::TooLarge),
+            };
+            i += 1;
+        }
+        Ok(sum)
     }
 
     /// `parameters` cut into `[W1, b1, W2, b2]`.

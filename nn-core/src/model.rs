@@ -153,8 +153,17 @@ fn check_finite(x: &[f32]) -> Result<(), NonFiniteInput> {
 }
 
 impl<const IN: usize, const H: usize, const OUT: usize> Mlp<IN, H, OUT> {
-    /// Number of f32 parameters: `H*IN + H + OUT*H + OUT`.
-    pub const PARAMETERS: usize = H * IN + H + OUT * H + OUT;
+    /// Number of f32 parameters: `H*IN + H + OUT*H + OUT`, counted by [`crate::format::Shape`].
+    pub const PARAMETERS: usize = match (crate::format::Shape {
+        input: IN,
+        hidden: H,
+        output: OUT,
+    })
+    .parameters()
+    {
+        Ok(n) => n,
+        Err(_) => panic!("the parameter count overflows usize"),
+    };
 
     /// Every weight and bias 0, both activations [`Activation::Identity`], pixels taken
     /// as they are ([`InputScaling::RAW`]): a model to fill in place.
