@@ -271,21 +271,27 @@ impl Shape {
         Ok(sum)
     }
 
+    /// The lengths of W1, b1 and W2 for a buffer of `len` values, once `len` is checked to
+    /// be exactly [`Shape::parameters`]: where [`Shape::split`] and [`Shape::split_mut`] cut.
+    fn split_points(self, len: usize) -> Result<[usize; 4], Error> {
+        let expected = self.parameters()?;
+        if len != expected {
+            return Err(Error::LengthMismatch {
+                tensor: None,
+                expected,
+                found: len,
+            });
+        }
+        self.tensor_lens()
+    }
+
     /// `parameters` cut into `[W1, b1, W2, b2]`.
     ///
     /// # Errors
     /// [`Error::TooLarge`] if the sizes overflow; [`Error::LengthMismatch`] unless
     /// `parameters` holds exactly [`Shape::parameters`] values.
     pub fn split<T>(self, parameters: &[T]) -> Result<[&[T]; 4], Error> {
-        let expected = self.parameters()?;
-        if parameters.len() != expected {
-            return Err(Error::LengthMismatch {
-                tensor: None,
-                expected,
-                found: parameters.len(),
-            });
-        }
-        let [w1, b1, w2, _] = self.tensor_lens()?;
+        let [w1, b1, w2, _] = self.split_points(parameters.len())?;
         let (w1, rest) = parameters.split_at(w1);
         let (b1, rest) = rest.split_at(b1);
         let (w2, b2) = rest.split_at(w2);
@@ -297,15 +303,7 @@ impl Shape {
     /// # Errors
     /// As [`Shape::split`].
     pub fn split_mut<T>(self, parameters: &mut [T]) -> Result<[&mut [T]; 4], Error> {
-        let expected = self.parameters()?;
-        if parameters.len() != expected {
-            return Err(Error::LengthMismatch {
-                tensor: None,
-                expected,
-                found: parameters.len(),
-            });
-        }
-        let [w1, b1, w2, _] = self.tensor_lens()?;
+        let [w1, b1, w2, _] = self.split_points(parameters.len())?;
         let (w1, rest) = parameters.split_at_mut(w1);
         let (b1, rest) = rest.split_at_mut(b1);
         let (w2, b2) = rest.split_at_mut(w2);
