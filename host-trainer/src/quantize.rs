@@ -273,16 +273,21 @@ fn quantize_layer(
     })
 }
 
-/// TFLite's int8 LOGISTIC as a table: entry `q + 128` is `round(256 σ(x)) - 128`, clamped,
-/// for the pre-activation `x = hidden.scale (q - hidden.zero_point)`.
-fn sigmoid_table(hidden: TensorQuant) -> Vec<i8> {
-    (-128i32..=127)
-        .map(|q| {
-            let x = f64::from(hidden.scale) * f64::from(q - hidden.zero_point);
-            let y = 1.0 / (1.0 + (-x).exp());
-            ((y * 256.0).round() - 128.0).clamp(-128.0, 127.0) as i8
-        })
-        .collect()
+/// TFLite's int8 LOGISTIC as its kernels run it: a 256-entry table made by `LUTPopulate` in
+/// f32, entry `q + 128` = `clamp(round(256 / (1 + exp(-x))) - 128)` for the pre-activation
+/// `x = input.scale * (q - input.zero_point)`. In f32 (not f64) because TFLite computes it
+/// so, and an entry rounded the other way would break bit-exactness with an imported model.
+/// The output is TensorQuant::PROBABILITY (scale 1/256, zero point -128).
+pub fn logistic_table(input: TensorQuant) -> [i8; 256] {
+    let mut table = [0i8; 256];
+    for (entry, q) in table.iter_mut().zip(-128i32..=127) {
+        let x = input.scale * (q - input.zero_point) as f32;
+        let y = 1.0f32 / (1.0f32 + (-x).exp());
+        let rescaled = (y * 256.0f32).round();
+        *entry =
+            ((rescaled + TensorQuant::PROBABILITY.zero_point as f32) as i32).clamp(-128, 127) as i8;
+    }
+    table
 }
 
 /// Quantises the f32 model `m` with activation ranges measured on `calibration` (whole
@@ -345,7 +350,7 @@ pub fn quantize(
     let softmax = SoftmaxI8Params::from_input_scale(logits.scale)
         .with_context(|| format!("softmax of logits at scale {}", logits.scale))?;
     let sigmoid_table = match m.hidden_activation {
-        Activation::Sigmoid => sigmoid_table(hidden),
+        Activation::Sigmoid => logistic_table(hidden).to_vec(),
         _ => Vec::new(),
     };
     Ok(QuantizedModel {

@@ -21,13 +21,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use nn_core::TensorQuant;
 use nn_core::activation::Activation;
 use nn_core::format::{self, Header, Shape};
 use nn_core::model::InputScaling;
 use nn_core::quant::{Requant, SoftmaxI8Params};
 
-use crate::quantize::{QuantizedLayer, QuantizedModel};
+use crate::quantize::{QuantizedLayer, QuantizedModel, logistic_table};
 
 pub use graph::{FullyConnectedI8, Int8, Network, Weights};
 
@@ -216,22 +215,6 @@ pub fn quantized_model(net: &Network, q: &Int8, scaling: InputScaling) -> Result
     };
     model.as_mlp().check()?;
     Ok(model)
-}
-
-/// TFLite's int8 LOGISTIC as its kernels run it: a 256-entry table made by `LUTPopulate` in
-/// f32, entry `q + 128` = `clamp(round(256 / (1 + exp(-x))) - 128)` for
-/// `x = input.scale * (q - input.zero_point)`. In f32 (not f64) because TFLite computes it
-/// so, and an entry rounded the other way would break bit-exactness.
-pub fn logistic_table(input: TensorQuant) -> [i8; 256] {
-    let mut table = [0i8; 256];
-    for (entry, q) in table.iter_mut().zip(-128i32..=127) {
-        let x = input.scale * (q - input.zero_point) as f32;
-        let y = 1.0f32 / (1.0f32 + (-x).exp());
-        let rescaled = (y * 256.0f32).round();
-        *entry =
-            ((rescaled + TensorQuant::PROBABILITY.zero_point as f32) as i32).clamp(-128, 127) as i8;
-    }
-    table
 }
 
 /// `host-trainer import`.
