@@ -343,18 +343,19 @@ fn train_command(args: &TrainArgs) -> Result<()> {
     crate::atomic::clean_up_on_signals();
     let pool = thread_pool(args.threads)?;
     let threads = pool.current_num_threads();
+    // Two lines, each within 80 columns for any preset.
     print_line(&format!(
-        "training {}: {IMAGE_PIXELS}-{}-{CLASSES} {:?}, batch {}, {} epochs, lr {} (x{} per epoch), seed {}, {} threads, {} examples",
+        "training {}: {IMAGE_PIXELS}-{}-{CLASSES} {:?}, {} examples, {} threads\n  batch {}, {} epochs, lr {} (x{} per epoch), seed {}",
         config.preset,
         config.hidden,
         config.activation,
+        mnist.train.len(),
+        threads,
         config.batch_size,
         config.epochs,
         config.adam.lr,
         config.lr_decay,
         config.seed,
-        threads,
-        mnist.train.len()
     ))?;
     if args.resume && !outputs.checkpoint.exists() {
         print_line(&format!(

@@ -105,14 +105,14 @@ pub fn encode(figure: &impl Figure, format: Format) -> Result<Vec<u8>> {
                 area.present().map_err(drawing)?;
             }
             let mut png = Vec::new();
-            image::ImageEncoder::write_image(
-                image::codecs::png::PngEncoder::new(&mut png),
-                &rgb,
-                w,
-                h,
-                image::ExtendedColorType::Rgb8,
-            )
-            .context("encoding the PNG")?;
+            // Best compression: the figures are mostly flat colour, and go into READMEs.
+            let encoder = image::codecs::png::PngEncoder::new_with_quality(
+                &mut png,
+                image::codecs::png::CompressionType::Best,
+                image::codecs::png::FilterType::Adaptive,
+            );
+            image::ImageEncoder::write_image(encoder, &rgb, w, h, image::ExtendedColorType::Rgb8)
+                .context("encoding the PNG")?;
             Ok(png)
         }
         Format::Svg => {
@@ -296,7 +296,7 @@ impl History {
             })
             .label_style((FONT, 15))
             .axis_desc_style((FONT, 16))
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(TRANSPARENT)
             .bold_line_style(RGBColor(210, 210, 210))
             .draw()
             .map_err(drawing)?;
