@@ -132,7 +132,7 @@ fn bad_plot_targets_are_one_line_errors_before_training() {
     let same = dir.path().join("same.png");
     for (plot, out, says) in [
         (dir.path().join("c.jpg"), &out, ".png or .svg"),
-        (taken.clone(), &out, "not a regular file"),
+        (taken.clone(), &out, "is a directory"),
         (same.clone(), &same, "both name"),
     ] {
         let run = train(&set, out, &["--plot", s(&plot)]);
@@ -191,7 +191,10 @@ fn report(set: &Synthetic, model: &Path, dir: &Path) -> serde_json::Value {
     assert!(out.contains("report written to"), "{out}");
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
-    let (correct, examples) = (json["correct"].as_u64().unwrap(), json["examples"]);
+    let (correct, examples) = (
+        json["correct"].as_u64().unwrap(),
+        json["examples"].as_u64().unwrap(),
+    );
     assert!(
         line.contains(&format!("({correct}/{examples})")),
         "{line} vs {json}"
