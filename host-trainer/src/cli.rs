@@ -388,7 +388,7 @@ fn train_command(args: &TrainArgs) -> Result<()> {
         print_line(&format!("(resumed after epoch {from})"))?;
     }
     print_line(&format!(
-        "test: accuracy {:.2} % loss {:.4} on {} images; model written to {}",
+        "test: accuracy {:.2} % loss {:.4} on {} images\nmodel written to {}",
         100.0 * summary.test.accuracy,
         summary.test.loss,
         summary.test.examples,

@@ -25,7 +25,7 @@ pub fn template(columns: u16) -> &'static str {
     if columns >= WIDE {
         "Epoch {prefix} [{wide_bar}] {pos:>5}/{len} {msg} ETA {eta:>3}"
     } else {
-        "{prefix} [{wide_bar}] {pos:>5}/{len} {msg} {eta:>3}"
+        "{prefix} [{wide_bar}] {pos:>5}/{len} {msg} ETA {eta:>3}"
     }
 }
 
@@ -161,7 +161,7 @@ mod tests {
             .replace("{prefix}", "10/10")
             .replace("{wide_bar}", "")
             .replace("{pos:>5}/{len}", "60000/60000")
-            .replace("{msg}", &message(80, 2.3026, 0.1135, 0.0))
+            .replace("{msg}", &message(80, 12.3456, 0.1135, 0.0))
             .replace("{eta:>3}", "59m");
         assert!(fields.chars().count() + 10 <= 80, "{fields}");
     }
