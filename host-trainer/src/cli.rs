@@ -19,11 +19,12 @@ use crate::device_eval::{self, DeviceEvalArgs};
 use crate::io::{Stdout, print_line, show};
 use crate::metrics::Metrics;
 use crate::model::{HostModel, MAX_HIDDEN};
+use crate::plot::History;
 use crate::preprocess;
 use crate::progress::Progress;
 use crate::train::network::Hidden;
 use crate::train::presets::Preset;
-use crate::train::{self, Outputs, TrainConfig, export};
+use crate::train::{self, Outputs, Tee, TrainConfig, export};
 
 /// The largest `--batch-size`: more examples per step than MNIST's whole training set
 /// gains nothing.
@@ -107,6 +108,10 @@ pub struct TrainArgs {
     /// Continue from `<out>.ckpt` if it exists (same settings required).
     #[arg(long)]
     pub resume: bool,
+    /// Draw loss and accuracy (training and test) into this PNG or SVG file (default with
+    /// --metrics: beside it, `seed.json` → `seed.png`).
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
 }
 
 /// Options of `eval`.
@@ -118,6 +123,10 @@ pub struct EvalArgs {
     /// Directory with the MNIST IDX files (fetched there when missing).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Write a confusion matrix, the most confident mistakes (PNG) and their numbers (JSON)
+    /// into this directory.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
 }
 
 /// Options of `predict`.
@@ -205,6 +214,13 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 impl TrainArgs {
+    /// Where the training curves go: `--plot`, else beside `--metrics`, else nowhere.
+    pub fn plot_path(&self) -> Option<PathBuf> {
+        self.plot
+            .clone()
+            .or_else(|| self.metrics.as_deref().map(crate::plot::beside_metrics))
+    }
+
     /// The preset's configuration with this command line's overrides.
     pub fn config(&self) -> TrainConfig {
         let mut c = self.preset.config(self.seed);
@@ -305,6 +321,19 @@ fn train_command(args: &TrainArgs) -> Result<()> {
         )?;
         crate::atomic::check_writable(metrics, "--metrics")?;
     }
+    let plot = args.plot_path();
+    if let Some(plot) = &plot {
+        crate::plot::Format::of(plot, "--plot")?;
+        crate::atomic::check_distinct(("--out", &out), ("--plot", plot))?;
+        crate::atomic::check_distinct(
+            ("--out's checkpoint", &outputs.checkpoint),
+            ("--plot", plot),
+        )?;
+        if let Some(metrics) = &args.metrics {
+            crate::atomic::check_distinct(("--metrics", metrics), ("--plot", plot))?;
+        }
+        crate::atomic::check_writable(plot, "--plot")?;
+    }
     let _lock = crate::atomic::lock(&out, "--out")?;
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
     let mnist = data::load(&dir, Fetch::Allowed)?;
@@ -314,18 +343,19 @@ fn train_command(args: &TrainArgs) -> Result<()> {
     crate::atomic::clean_up_on_signals();
     let pool = thread_pool(args.threads)?;
     let threads = pool.current_num_threads();
+    // Two lines, each within 80 columns for any preset.
     print_line(&format!(
-        "training {}: {IMAGE_PIXELS}-{}-{CLASSES} {:?}, batch {}, {} epochs, lr {} (x{} per epoch), seed {}, {} threads, {} examples",
+        "training {}: {IMAGE_PIXELS}-{}-{CLASSES} {:?}, {} examples, {} threads\n  batch {}, {} epochs, lr {} (x{} per epoch), seed {}",
         config.preset,
         config.hidden,
         config.activation,
+        mnist.train.len(),
+        threads,
         config.batch_size,
         config.epochs,
         config.adam.lr,
         config.lr_decay,
         config.seed,
-        threads,
-        mnist.train.len()
     ))?;
     if args.resume && !outputs.checkpoint.exists() {
         print_line(&format!(
@@ -333,7 +363,8 @@ fn train_command(args: &TrainArgs) -> Result<()> {
             show(&outputs.checkpoint)
         ))?;
     }
-    let mut progress = Progress::new();
+    // The test set is measured after every epoch only when there is a plot to show it.
+    let mut observer = Tee(Progress::new(), plot.as_ref().map(|_| History::default()));
     let summary = pool.install(|| {
         train::run(
             &config,
@@ -341,7 +372,7 @@ fn train_command(args: &TrainArgs) -> Result<()> {
             &mnist.test,
             &outputs,
             args.resume,
-            &mut progress,
+            &mut observer,
         )
     })?;
     if let Some(path) = &args.metrics {
@@ -349,11 +380,15 @@ fn train_command(args: &TrainArgs) -> Result<()> {
             .write(path)
             .with_context(|| format!("--metrics {}", show(path)))?;
     }
+    if let (Some(path), Tee(_, Some(history))) = (&plot, &observer) {
+        crate::plot::write(path, "--plot", history)?;
+        print_line(&format!("curves drawn in {}", show(path)))?;
+    }
     if let Some(from) = summary.resumed_from_epoch {
         print_line(&format!("(resumed after epoch {from})"))?;
     }
     print_line(&format!(
-        "test: accuracy {:.2} % loss {:.4} on {} images; model written to {}",
+        "test: accuracy {:.2} % loss {:.4} on {} images\nmodel written to {}",
         100.0 * summary.test.accuracy,
         summary.test.loss,
         summary.test.examples,
@@ -374,11 +409,15 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
 }
 
 fn eval_command(args: &EvalArgs) -> Result<()> {
+    if let Some(dir) = &args.report {
+        crate::report::check_target(dir)?;
+    }
     let model = HostModel::load(&args.model)?;
     if let crate::model::Classifier::I8(m) = model.classifier() {
         let dir = args.data.clone().unwrap_or_else(data::default_dir);
         let test = data::load_test(&dir, Fetch::Allowed)?;
-        return crate::quantize::eval(&show(&args.model), &m, &test);
+        crate::quantize::eval(&show(&args.model), &m, &test)?;
+        return write_report(args, &model, &test);
     }
     let (net, scaling) = export::read_model(&args.model)?;
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
@@ -391,6 +430,22 @@ fn eval_command(args: &EvalArgs) -> Result<()> {
         (s.accuracy * s.examples as f64).round(),
         s.examples,
         s.loss
+    ))?;
+    write_report(args, &model, &test)
+}
+
+/// `eval --report DIR`, once `eval` has printed its line.
+fn write_report(args: &EvalArgs, model: &HostModel, test: &data::Dataset) -> Result<()> {
+    let Some(dir) = &args.report else {
+        return Ok(());
+    };
+    crate::report::Report::build(&args.model, model, test)?.write(dir)?;
+    print_line(&format!(
+        "report written to {}: {}, {}, {}",
+        show(dir),
+        crate::report::CONFUSION_PNG,
+        crate::report::MISTAKES_PNG,
+        crate::report::REPORT_JSON
     ))?;
     Ok(())
 }

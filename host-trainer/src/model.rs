@@ -84,6 +84,7 @@ pub struct HostModel {
     weights: Weights,
     bytes: usize,
     checksum: u32,
+    class_names: Vec<String>,
 }
 
 /// How a [`HostModel`] holds its weights.
@@ -207,6 +208,7 @@ impl HostModel {
             weights,
             bytes: bytes.len(),
             checksum: file.checksum(),
+            class_names: file.class_names().into_iter().map(str::to_owned).collect(),
         })
     }
 
@@ -242,6 +244,12 @@ impl HostModel {
     /// The file's CRC-32.
     pub fn checksum(&self) -> u32 {
         self.checksum
+    }
+
+    /// The file's class names, `k`-th for output `k`: none in version 1, at most one per
+    /// output.
+    pub fn class_names(&self) -> &[String] {
+        &self.class_names
     }
 
     /// The network, ready to classify.

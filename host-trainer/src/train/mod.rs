@@ -143,6 +143,66 @@ pub trait Observer {
     fn batch_end(&mut self, _done: usize, _loss: f64, _accuracy: f64) {}
     /// The epoch is over.
     fn epoch_end(&mut self, _stats: &EpochStats) {}
+    /// Whether [`run`] should measure the test set after every epoch and call
+    /// [`Observer::test_end`]: one more forward pass over the test set per epoch.
+    fn wants_test_every_epoch(&self) -> bool {
+        false
+    }
+    /// The test set's loss and accuracy after `epoch` (see [`Observer::wants_test_every_epoch`]).
+    fn test_end(&mut self, _epoch: usize, _stats: &EvalStats) {}
+}
+
+/// Two observers told the same things, in order: e.g. the progress bar and the plot's record.
+#[derive(Debug)]
+pub struct Tee<A, B>(pub A, pub B);
+
+impl<A: Observer, B: Observer> Observer for Tee<A, B> {
+    fn epoch_start(&mut self, epoch: usize, epochs: usize, examples: usize) {
+        self.0.epoch_start(epoch, epochs, examples);
+        self.1.epoch_start(epoch, epochs, examples);
+    }
+    fn batch_end(&mut self, done: usize, loss: f64, accuracy: f64) {
+        self.0.batch_end(done, loss, accuracy);
+        self.1.batch_end(done, loss, accuracy);
+    }
+    fn epoch_end(&mut self, stats: &EpochStats) {
+        self.0.epoch_end(stats);
+        self.1.epoch_end(stats);
+    }
+    fn wants_test_every_epoch(&self) -> bool {
+        self.0.wants_test_every_epoch() || self.1.wants_test_every_epoch()
+    }
+    fn test_end(&mut self, epoch: usize, stats: &EvalStats) {
+        self.0.test_end(epoch, stats);
+        self.1.test_end(epoch, stats);
+    }
+}
+
+/// An observer that may be absent: told everything when present.
+impl<O: Observer> Observer for Option<O> {
+    fn epoch_start(&mut self, epoch: usize, epochs: usize, examples: usize) {
+        if let Some(o) = self {
+            o.epoch_start(epoch, epochs, examples);
+        }
+    }
+    fn batch_end(&mut self, done: usize, loss: f64, accuracy: f64) {
+        if let Some(o) = self {
+            o.batch_end(done, loss, accuracy);
+        }
+    }
+    fn epoch_end(&mut self, stats: &EpochStats) {
+        if let Some(o) = self {
+            o.epoch_end(stats);
+        }
+    }
+    fn wants_test_every_epoch(&self) -> bool {
+        self.as_ref().is_some_and(O::wants_test_every_epoch)
+    }
+    fn test_end(&mut self, epoch: usize, stats: &EvalStats) {
+        if let Some(o) = self {
+            o.test_end(epoch, stats);
+        }
+    }
 }
 
 /// An [`Observer`] that ignores everything.
@@ -269,13 +329,27 @@ const EVAL_BATCH: usize = 1000;
 
 /// Loss and accuracy of `net` on `data`, its pixels scaled by `scaling`.
 pub fn evaluate(net: &Network, scaling: InputScaling, data: &Dataset) -> EvalStats {
+    evaluate_each(net, scaling, data, |_, _| {})
+}
+
+/// [`evaluate`], handing each batch's probabilities to `each(first, probs)`: examples
+/// `first..first + b` of `data`, `probs` is `(b, outputs)` row-major. `eval --report`
+/// reads its confusion matrix from here, so its counts are `eval`'s.
+pub fn evaluate_each(
+    net: &Network,
+    scaling: InputScaling,
+    data: &Dataset,
+    mut each: impl FnMut(usize, &[f32]),
+) -> EvalStats {
     let n = data.len();
+    let outputs = net.params.shape.output;
     let mut ws = Workspace::new(net.params.shape, EVAL_BATCH.min(n.max(1)));
     let (mut loss_sum, mut correct) = (0.0f64, 0usize);
     let all: Vec<usize> = (0..n).collect();
     for indices in all.chunks(ws.capacity) {
         let b = ws.load(&data.images, &data.labels, indices, scaling);
         let stats = fast::forward(net, &mut ws, b);
+        each(indices[0], &ws.probs[..b * outputs]);
         loss_sum += stats.loss_sum;
         correct += stats.correct;
     }
@@ -344,11 +418,17 @@ pub fn run(
     // The stored config may have fewer epochs; this invocation's count wins.
     trainer.config.epochs = config.epochs;
     let mut epochs = Vec::new();
+    let mut last_test = None;
     while trainer.epoch < config.epochs {
         epochs.push(trainer.train_epoch(train, observer)?);
         checkpoint::save(&out.checkpoint, &trainer)?;
+        if observer.wants_test_every_epoch() {
+            let stats = evaluate(&trainer.net, config.scaling, test);
+            observer.test_end(trainer.epoch, &stats);
+            last_test = Some(stats);
+        }
     }
-    let test = evaluate(&trainer.net, config.scaling, test);
+    let test = last_test.unwrap_or_else(|| evaluate(&trainer.net, config.scaling, test));
     export::write_model(&out.model, &trainer.net, config.scaling)?;
     Ok(RunSummary {
         epochs,
