@@ -81,6 +81,7 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ModelError> {
 pub struct HostModel {
     header: Header,
     shape: [usize; 3],
+    class_names: Vec<String>,
     weights: Weights,
     bytes: usize,
     checksum: u32,
@@ -204,6 +205,7 @@ impl HostModel {
         Ok(Self {
             header: *file.header(),
             shape,
+            class_names: file.class_names().into_iter().map(str::to_owned).collect(),
             weights,
             bytes: bytes.len(),
             checksum: file.checksum(),
@@ -218,6 +220,20 @@ impl HostModel {
     /// `[input, hidden, output]`.
     pub fn shape(&self) -> [usize; 3] {
         self.shape
+    }
+
+    /// The file's class names, `k`-th for output `k`: none in a version-1 file, and never
+    /// more than the outputs (there may be fewer).
+    pub fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+
+    /// What to call output `k`: its class name if the file has one, else its index.
+    pub fn class_label(&self, k: usize) -> String {
+        self.class_names
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| k.to_string())
     }
 
     /// How the file stores its weights.
