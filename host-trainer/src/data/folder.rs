@@ -18,7 +18,7 @@
 //!    `.`, such as `.DS_Store` or `.ipynb_checkpoints`) are not images of the set: they are
 //!    counted and shown, never read.
 //! 4. A class folder without images, a folder name that cannot be a class name, more classes
-//!    than outputs: an error naming the folder. An image that does not decode (or is blank)
+//!    than outputs: an error naming the folder, found before any image is decoded. An image that does not decode (or is blank)
 //!    stops the load with its path, unless the caller skips bad files ([`Skip::Bad`]), and
 //!    then the [`Report`] counts them and names the first few.
 
@@ -175,22 +175,31 @@ pub fn class_names(split: &Path) -> Result<Vec<String>, DataError> {
     Ok(classes.into_iter().map(|(name, _)| name).collect())
 }
 
-/// Steps 2 to 4: the images of `split` (`DIR/train` or `DIR/test`), each labelled with its
-/// folder's index in `names`, class after class, each class's files in name order.
+/// The image files of one split, labelled, listed but not yet read: what
+/// [`list_split`] found and [`Listing::read`] decodes.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// The split (`DIR/train` or `DIR/test`).
+    pub split: PathBuf,
+    /// Each image file and its label, class after class, each class's files in name order.
+    pub files: Vec<(PathBuf, u8)>,
+    /// What is not an image of the set.
+    pub ignored: Vec<PathBuf>,
+}
+
+/// Step 2: the image files of `split`, each labelled with its folder's index in `names`.
+/// Only names are looked at, so a whole data set's structure is checked before any image
+/// is decoded.
 ///
 /// # Errors
 /// As [`class_folders`]; [`DataError::UnknownClass`] for a folder not in `names`,
-/// [`DataError::EmptyClass`], [`DataError::TooManyImages`], [`DataError::Image`] for the
-/// first bad image (by path) unless `skip` is [`Skip::Bad`], and [`DataError::NoImagesLeft`]
-/// when skipping left nothing.
-pub fn read_split(
-    split: &Path,
-    names: &[String],
-    skip: Skip,
-) -> Result<(Dataset, Report), DataError> {
-    let mut report = Report::default();
-    let mut files: Vec<(PathBuf, u8)> = Vec::new();
-    for (name, dir) in class_folders(split, &mut report.ignored)? {
+/// [`DataError::EmptyClass`], [`DataError::TooManyImages`].
+pub fn list_split(split: &Path, names: &[String]) -> Result<Listing, DataError> {
+    let mut listing = Listing {
+        split: split.to_path_buf(),
+        ..Listing::default()
+    };
+    for (name, dir) in class_folders(split, &mut listing.ignored)? {
         let label =
             names
                 .iter()
@@ -199,48 +208,65 @@ pub fn read_split(
                     dir: dir.clone(),
                     known: names.to_vec(),
                 })?;
-        let before = files.len();
+        let before = listing.files.len();
         for path in sorted_entries(&dir)? {
             if is_image_file(&path) {
-                // At most CLASSES labels, so the index fits.
-                files.push((path, label as u8));
+                // At most CLASSES names, so the index fits.
+                listing.files.push((path, label as u8));
             } else {
-                report.ignored.push(path);
+                listing.ignored.push(path);
             }
         }
-        if files.len() == before {
+        if listing.files.len() == before {
             return Err(DataError::EmptyClass { dir });
         }
-        if files.len() > MAX_IMAGES {
+        if listing.files.len() > MAX_IMAGES {
             return Err(DataError::TooManyImages {
                 dir: split.to_path_buf(),
                 limit: MAX_IMAGES,
             });
         }
     }
-    // Decoding is the slow part; every core takes some of the files, in order.
-    let loaded: Vec<_> = files
-        .par_iter()
-        .map(|(path, _)| crate::preprocess::load_image(path))
-        .collect();
-    let mut set = Dataset::default();
-    for ((_, label), image) in files.iter().zip(loaded) {
-        match image {
-            Ok(pixels) => {
-                set.images.extend_from_slice(&pixels);
-                set.labels.push(*label);
+    Ok(listing)
+}
+
+impl Listing {
+    /// Steps 3 and 4: every image through `predict`'s preprocessing, in parallel, kept in
+    /// the listing's order.
+    ///
+    /// # Errors
+    /// [`DataError::Image`] for the first bad image (in the listing's order) unless `skip`
+    /// is [`Skip::Bad`], and [`DataError::NoImagesLeft`] when skipping left nothing.
+    pub fn read(self, skip: Skip) -> Result<(Dataset, Report), DataError> {
+        let mut report = Report {
+            skipped: Vec::new(),
+            ignored: self.ignored,
+        };
+        // Decoding is the slow part; every core takes some of the files.
+        let loaded: Vec<_> = self
+            .files
+            .par_iter()
+            .map(|(path, _)| crate::preprocess::load_image(path))
+            .collect();
+        let mut set = Dataset::default();
+        for ((_, label), image) in self.files.iter().zip(loaded) {
+            match image {
+                Ok(pixels) => {
+                    set.images.extend_from_slice(&pixels);
+                    set.labels.push(*label);
+                }
+                Err(e) if skip == Skip::Bad => report.skipped.push(e.to_string()),
+                Err(source) => return Err(DataError::Image { source }),
             }
-            Err(e) if skip == Skip::Bad => report.skipped.push(e.to_string()),
-            Err(source) => return Err(DataError::Image { source }),
         }
+        if set.is_empty() {
+            return Err(DataError::NoImagesLeft {
+                dir: self.split,
+                skipped: report.skipped.len(),
+            });
+        }
+        Ok((set, report))
     }
-    if set.is_empty() {
-        return Err(DataError::NoImagesLeft {
-            dir: split.to_path_buf(),
-            skipped: report.skipped.len(),
-        });
-    }
-    Ok((set, report))
 }
 
 /// Whether `path` names an image of the set: not hidden, with one of [`EXTENSIONS`].

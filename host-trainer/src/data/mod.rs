@@ -432,8 +432,10 @@ pub fn load_labelled(
 ) -> Result<Loaded<Mnist>, DataError> {
     if layout(dir)? == Layout::Folders {
         let names = folder::class_names(&dir.join("train"))?;
-        let (train, mut report) = folder::read_split(&dir.join("train"), &names, skip)?;
-        let (test, test_report) = folder::read_split(&dir.join("test"), &names, skip)?;
+        let train = folder::list_split(&dir.join("train"), &names)?;
+        let test = folder::list_split(&dir.join("test"), &names)?;
+        let (train, mut report) = train.read(skip)?;
+        let (test, test_report) = test.read(skip)?;
         report.extend(test_report);
         return Ok(Loaded {
             sets: Mnist { train, test },
@@ -471,7 +473,7 @@ pub fn load_test_labelled(
             (true, true) => folder::class_names(&dir.join("train"))?,
             (true, false) => folder::class_names(&dir.join("test"))?,
         };
-        let (test, report) = folder::read_split(&dir.join("test"), &names, skip)?;
+        let (test, report) = folder::list_split(&dir.join("test"), &names)?.read(skip)?;
         return Ok(Loaded {
             sets: test,
             class_names: names,
