@@ -97,7 +97,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub threads: Option<usize>,
     /// Directory with the MNIST IDX files (fetched there when missing), or with your own
-    /// images as train/<class>/*.png|jpg and test/<class>/*.png|jpg (class names from the
+    /// images as train/CLASS/*.png|jpg and test/CLASS/*.png|jpg (class names from the
     /// folder names, sorted, at most 10).
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -123,7 +123,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub model: PathBuf,
     /// Directory with the MNIST IDX files (fetched there when missing), or image folders
-    /// (test/<class>/*.png|jpg, labelled by the model's class names when it has them).
+    /// (test/CLASS/*.png|jpg, labelled by the model's class names when it has them).
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// With image folders: leave out bad images and count them, instead of stopping.
