@@ -492,10 +492,23 @@ fn predict_command(args: &PredictArgs) -> Result<()> {
             print_line(&serde_json::to_string(&line)?)?;
         } else {
             let mut text = format!("{}: {}\n", show(path), model.class_label(class));
-            let labels: Vec<String> = (0..CLASSES).map(|k| model.class_label(k)).collect();
+            // A model trained on fewer classes than outputs: its unnamed outputs in one line.
+            let shown = match model.class_names().len() {
+                0 => CLASSES,
+                named => named,
+            };
+            let labels: Vec<String> = (0..shown).map(|k| model.class_label(k)).collect();
             let width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
             for (label, p) in labels.iter().zip(&probabilities) {
                 text.push_str(&format!("  {label:>width$}: {:6.2} %\n", 100.0 * p));
+            }
+            if shown < CLASSES {
+                let rest: f32 = probabilities[shown..].iter().sum();
+                text.push_str(&format!(
+                    "  (outputs {shown}-{} have no class: {:.2} % together)\n",
+                    CLASSES - 1,
+                    100.0 * rest
+                ));
             }
             text.push_str(&preprocess::render_ascii(&pixels));
             print_line(&text)?;

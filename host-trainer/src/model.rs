@@ -228,12 +228,15 @@ impl HostModel {
         &self.class_names
     }
 
-    /// What to call output `k`: its class name if the file has one, else its index.
+    /// What to call output `k`: its index in a file without names (MNIST's digits), its
+    /// class name in one with names, and `output k` for an output past the names (a model
+    /// trained on fewer classes than outputs).
     pub fn class_label(&self, k: usize) -> String {
-        self.class_names
-            .get(k)
-            .cloned()
-            .unwrap_or_else(|| k.to_string())
+        match self.class_names.get(k) {
+            Some(name) => name.clone(),
+            None if self.class_names.is_empty() => k.to_string(),
+            None => format!("output {k}"),
+        }
     }
 
     /// How the file stores its weights.
