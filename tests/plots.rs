@@ -72,6 +72,7 @@ fn the_history_holds_every_epoch_of_training_and_test() {
         &config,
         &mnist.train,
         &mnist.test,
+        &[],
         &out,
         false,
         &mut history,
@@ -173,10 +174,12 @@ fn model(path: &Path, names: &[&str]) -> PathBuf {
     path.to_path_buf()
 }
 
-/// `eval` and `eval --report DIR` of `model`: the report's JSON, checked against `eval`'s line.
+/// `eval` and `eval --report DIR` of `model`: the report's JSON, checked against `eval`'s
+/// accuracy line (its first; a named model's per-class lines follow).
 fn report(set: &Synthetic, model: &Path, dir: &Path) -> serde_json::Value {
     let plain = host_trainer(&["eval", "--model", s(model), "--data", set.dir_str()]);
-    let line = plain.assert_ok().stdout.trim().to_owned();
+    let stdout = &plain.assert_ok().stdout;
+    let line = stdout.lines().next().unwrap_or_default().trim().to_owned();
     let run = host_trainer(&[
         "eval",
         "--model",

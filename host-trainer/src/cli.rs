@@ -14,6 +14,7 @@ use nn_core::format::ModelFile;
 use nn_core::{CLASSES, IMAGE_PIXELS};
 use serde::Serialize;
 
+use crate::data::folder::Skip;
 use crate::data::{self, Fetch};
 use crate::device_eval::{self, DeviceEvalArgs};
 use crate::io::{Stdout, print_line, show};
@@ -96,9 +97,15 @@ pub struct TrainArgs {
     /// Worker threads (default: one per core; at most 1024).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Directory with the MNIST IDX files (fetched there when missing).
+    /// Directory with the MNIST IDX files (fetched there when missing), or with your own
+    /// images as train/CLASS/*.png|jpg and test/CLASS/*.png|jpg (class names from the
+    /// folder names, sorted, at most 10).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// With image folders: leave out images that cannot be read, decoded or hold no digit,
+    /// and print how many (naming the first few), instead of stopping at the first.
+    #[arg(long)]
+    pub skip_bad: bool,
     /// The model file to write (default: `models/<preset>.nnm`); the checkpoint goes beside it.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -120,13 +127,17 @@ pub struct EvalArgs {
     /// The model file.
     #[arg(long)]
     pub model: PathBuf,
-    /// Directory with the MNIST IDX files (fetched there when missing).
+    /// Directory with the MNIST IDX files (fetched there when missing), or image folders
+    /// (test/CLASS/*.png|jpg, labelled by the model's class names when it has them).
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Write a confusion matrix, the most confident mistakes (PNG) and their numbers (JSON)
     /// into this directory.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// With image folders: leave out bad images and count them, instead of stopping.
+    #[arg(long)]
+    pub skip_bad: bool,
 }
 
 /// Options of `predict`.
@@ -336,7 +347,8 @@ fn train_command(args: &TrainArgs) -> Result<()> {
     }
     let _lock = crate::atomic::lock(&out, "--out")?;
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
-    let mnist = data::load(&dir, Fetch::Allowed)?;
+    let loaded = data::load_labelled(&dir, Fetch::Allowed, skip(args.skip_bad))?;
+    let mnist = &loaded.sets;
     // After fetching (whose `npm` child should see Ctrl-C) and before the worker threads
     // start (they inherit the blocked signals): from here a signal waits for a checkpoint or
     // model write in progress, so no temporary is left.
@@ -357,6 +369,7 @@ fn train_command(args: &TrainArgs) -> Result<()> {
         config.lr_decay,
         config.seed,
     ))?;
+    print_loaded(&loaded.class_names, &loaded.report)?;
     if args.resume && !outputs.checkpoint.exists() {
         print_line(&format!(
             "no checkpoint at {}: starting from scratch",
@@ -370,6 +383,7 @@ fn train_command(args: &TrainArgs) -> Result<()> {
             &config,
             &mnist.train,
             &mnist.test,
+            &loaded.class_names,
             &outputs,
             args.resume,
             &mut observer,
@@ -397,6 +411,22 @@ fn train_command(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// `--skip-bad` as the data loader takes it.
+fn skip(skip_bad: bool) -> Skip {
+    if skip_bad { Skip::Bad } else { Skip::Nothing }
+}
+
+/// The classes an image-folder data set brought, and what it left out; nothing for IDX.
+fn print_loaded(class_names: &[String], report: &data::folder::Report) -> Result<()> {
+    if !class_names.is_empty() {
+        print_line(&format!("classes: {}", class_names.join(", ")))?;
+    }
+    for line in report.lines() {
+        print_line(&line)?;
+    }
+    Ok(())
+}
+
 fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
     let mut b = rayon::ThreadPoolBuilder::new();
     if let Some(n) = threads {
@@ -413,25 +443,35 @@ fn eval_command(args: &EvalArgs) -> Result<()> {
         crate::report::check_target(dir)?;
     }
     let model = HostModel::load(&args.model)?;
-    if let crate::model::Classifier::I8(m) = model.classifier() {
-        let dir = args.data.clone().unwrap_or_else(data::default_dir);
-        let test = data::load_test(&dir, Fetch::Allowed)?;
-        crate::quantize::eval(&show(&args.model), &m, &test)?;
-        return write_report(args, &model, &test);
-    }
-    let (net, scaling) = export::read_model(&args.model)?;
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
-    let test = data::load_test(&dir, Fetch::Allowed)?;
-    let s = train::evaluate(&net, scaling, &test);
-    print_line(&format!(
-        "{}: accuracy {:.2} % ({}/{}) loss {:.4}",
-        show(&args.model),
-        100.0 * s.accuracy,
-        (s.accuracy * s.examples as f64).round(),
-        s.examples,
-        s.loss
-    ))?;
-    write_report(args, &model, &test)
+    let loaded = data::load_test_labelled(
+        &dir,
+        Fetch::Allowed,
+        skip(args.skip_bad),
+        model.class_names(),
+    )?;
+    for line in loaded.report.lines() {
+        print_line(&line)?;
+    }
+    let test = &loaded.sets;
+    if let crate::model::Classifier::I8(m) = model.classifier() {
+        crate::quantize::eval(&show(&args.model), &m, test)?;
+    } else {
+        let (net, scaling) = export::read_model(&args.model)?;
+        let s = train::evaluate(&net, scaling, test);
+        print_line(&format!(
+            "{}: accuracy {:.2} % ({}/{}) loss {:.4}",
+            show(&args.model),
+            100.0 * s.accuracy,
+            (s.accuracy * s.examples as f64).round(),
+            s.examples,
+            s.loss
+        ))?;
+    }
+    if !model.class_names().is_empty() {
+        print_line(&per_class_accuracy(&model, test)?)?;
+    }
+    write_report(args, &model, test)
 }
 
 /// `eval --report DIR`, once `eval` has printed its line.
@@ -450,11 +490,41 @@ fn write_report(args: &EvalArgs, model: &HostModel, test: &data::Dataset) -> Res
     Ok(())
 }
 
+/// One line per output that has a test image: its name, accuracy and counts, names aligned.
+fn per_class_accuracy(model: &HostModel, test: &data::Dataset) -> Result<String> {
+    let classifier = model.classifier();
+    let (mut correct, mut total) = ([0usize; CLASSES], [0usize; CLASSES]);
+    for i in 0..test.len() {
+        let (class, _) = classifier.predict_pixels(test.image(i))?;
+        let label = usize::from(test.label(i));
+        total[label] += 1;
+        correct[label] += usize::from(class == label);
+    }
+    let labels: Vec<String> = (0..CLASSES).map(|k| model.class_label(k)).collect();
+    let width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let lines: Vec<String> = (0..CLASSES)
+        .filter(|&k| total[k] > 0)
+        .map(|k| {
+            format!(
+                "  {:width$}  {:6.2} % ({}/{})",
+                labels[k],
+                100.0 * correct[k] as f64 / total[k] as f64,
+                correct[k],
+                total[k]
+            )
+        })
+        .collect();
+    Ok(lines.join("\n"))
+}
+
 /// One line of `predict --json`.
 #[derive(Serialize)]
 struct PredictionJson<'a> {
     file: &'a str,
     class: usize,
+    /// The class's name, when the model file has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
     probabilities: &'a [f32],
 }
 
@@ -470,13 +540,29 @@ fn predict_command(args: &PredictArgs) -> Result<()> {
             let line = PredictionJson {
                 file: &path.to_string_lossy(),
                 class,
+                name: model.class_names().get(class).map(String::as_str),
                 probabilities: &probabilities,
             };
             print_line(&serde_json::to_string(&line)?)?;
         } else {
-            let mut text = format!("{}: {class}\n", show(path));
-            for (k, p) in probabilities.iter().enumerate() {
-                text.push_str(&format!("  {k}: {:6.2} %\n", 100.0 * p));
+            let mut text = format!("{}: {}\n", show(path), model.class_label(class));
+            // A model trained on fewer classes than outputs: its unnamed outputs in one line.
+            let shown = match model.class_names().len() {
+                0 => CLASSES,
+                named => named,
+            };
+            let labels: Vec<String> = (0..shown).map(|k| model.class_label(k)).collect();
+            let width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+            for (label, p) in labels.iter().zip(&probabilities) {
+                text.push_str(&format!("  {label:>width$}: {:6.2} %\n", 100.0 * p));
+            }
+            if shown < CLASSES {
+                let rest: f32 = probabilities[shown..].iter().sum();
+                text.push_str(&format!(
+                    "  (outputs {shown}-{} have no class: {:.2} % together)\n",
+                    CLASSES - 1,
+                    100.0 * rest
+                ));
             }
             text.push_str(&preprocess::render_ascii(&pixels));
             print_line(&text)?;

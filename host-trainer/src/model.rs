@@ -81,10 +81,10 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ModelError> {
 pub struct HostModel {
     header: Header,
     shape: [usize; 3],
+    class_names: Vec<String>,
     weights: Weights,
     bytes: usize,
     checksum: u32,
-    class_names: Vec<String>,
 }
 
 /// How a [`HostModel`] holds its weights.
@@ -205,10 +205,10 @@ impl HostModel {
         Ok(Self {
             header: *file.header(),
             shape,
+            class_names: file.class_names().into_iter().map(str::to_owned).collect(),
             weights,
             bytes: bytes.len(),
             checksum: file.checksum(),
-            class_names: file.class_names().into_iter().map(str::to_owned).collect(),
         })
     }
 
@@ -220,6 +220,23 @@ impl HostModel {
     /// `[input, hidden, output]`.
     pub fn shape(&self) -> [usize; 3] {
         self.shape
+    }
+
+    /// The file's class names, `k`-th for output `k`: none in a version-1 file, and never
+    /// more than the outputs (there may be fewer).
+    pub fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+
+    /// What to call output `k`: its index in a file without names (MNIST's digits), its
+    /// class name in one with names, and `output k` for an output past the names (a model
+    /// trained on fewer classes than outputs).
+    pub fn class_label(&self, k: usize) -> String {
+        match self.class_names.get(k) {
+            Some(name) => name.clone(),
+            None if self.class_names.is_empty() => k.to_string(),
+            None => format!("output {k}"),
+        }
     }
 
     /// How the file stores its weights.
@@ -244,12 +261,6 @@ impl HostModel {
     /// The file's CRC-32.
     pub fn checksum(&self) -> u32 {
         self.checksum
-    }
-
-    /// The file's class names, `k`-th for output `k`: none in version 1, at most one per
-    /// output.
-    pub fn class_names(&self) -> &[String] {
-        &self.class_names
     }
 
     /// The network, ready to classify.

@@ -97,6 +97,28 @@ fn a_corrupt_gz_names_the_file() {
 }
 
 #[test]
+fn the_layout_is_told_by_what_the_directory_holds() {
+    use data::Layout;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    // Absent, or empty but for the fetcher's hidden files: MNIST is fetched there.
+    assert_eq!(data::layout(&p.join("absent")).unwrap(), Layout::Idx);
+    std::fs::write(p.join(fetch::FETCHED_MARKER), "").unwrap();
+    assert_eq!(data::layout(p).unwrap(), Layout::Idx);
+    // Anything else, with neither IDX files nor train/ or test/: an error naming both.
+    std::fs::write(p.join("photo.png"), "x").unwrap();
+    let err = data::layout(p).unwrap_err();
+    assert!(matches!(err, DataError::Layout { .. }), "{err:?}");
+    assert!(message(err).contains("train/<class>/*.png|jpg"));
+    // One IDX file (even a .gz) makes it an IDX directory; its missing files are reported.
+    std::fs::write(p.join("t10k-labels-idx1-ubyte.gz"), "x").unwrap();
+    assert_eq!(data::layout(p).unwrap(), Layout::Idx);
+    // A test/ folder makes it image folders, whatever else is there.
+    std::fs::create_dir(p.join("test")).unwrap();
+    assert_eq!(data::layout(p).unwrap(), Layout::Folders);
+}
+
+#[test]
 fn missing_files_without_fetching_are_listed() {
     let dir = tiny_dir();
     std::fs::remove_file(dir.path().join("train-labels-idx1-ubyte")).unwrap();

@@ -1,4 +1,9 @@
-//! MNIST on disk: the four IDX files, read from a directory and fetched when missing.
+//! MNIST on disk: the four IDX files, read from a directory and fetched when missing; or
+//! a user's own images, one folder per class ([`folder`]).
+//!
+//! [`layout`] tells the two apart: a directory with a `train/` or `test/` folder is image
+//! folders; one with any of the IDX files, or that is empty or absent, is IDX (fetched into
+//! when files are missing); anything else is an error saying what was expected.
 //!
 //! A data directory holds `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
 //! `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte`, each raw or gzipped (`<name>.gz`).
@@ -12,6 +17,7 @@
 //! evaluating it means nothing.
 
 pub mod fetch;
+pub mod folder;
 pub mod idx;
 
 use std::ops::Range;
@@ -205,6 +211,102 @@ pub enum DataError {
         /// One line per attempt and why it failed.
         tried: Vec<String>,
     },
+    /// The directory holds neither IDX files nor image folders.
+    #[error(
+        "{}: neither MNIST's IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, \
+         t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, raw or .gz) nor image folders \
+         (train/<class>/*.png|jpg and test/<class>/*.png|jpg)",
+        crate::io::show(dir)
+    )]
+    Layout {
+        /// The data directory.
+        dir: PathBuf,
+    },
+    /// An image-folder data set lacks its `train/` or `test/` folder.
+    #[error(
+        "{}: missing; image folders are read from train/<class>/*.png|jpg and test/<class>/*.png|jpg",
+        crate::io::show(dir)
+    )]
+    MissingSplit {
+        /// The missing folder.
+        dir: PathBuf,
+    },
+    /// A `train/` or `test/` folder has no class folders in it.
+    #[error(
+        "{}: no class folders; expected one folder of .png/.jpg images per class",
+        crate::io::show(dir)
+    )]
+    NoClasses {
+        /// The `train/` or `test/` folder.
+        dir: PathBuf,
+    },
+    /// More class folders than the model has outputs.
+    #[error(
+        "{}: {found} class folders, but a model has {CLASSES} outputs (at most {CLASSES} classes)",
+        crate::io::show(dir)
+    )]
+    TooManyClasses {
+        /// The `train/` or `test/` folder.
+        dir: PathBuf,
+        /// How many class folders it has.
+        found: usize,
+    },
+    /// A folder name that cannot be a class name in a model file.
+    #[error(
+        "{}: the folder name cannot be a class name (1 to {} bytes of UTF-8, no control characters)",
+        crate::io::show(dir),
+        nn_core::format::CLASS_NAME_MAX_LEN
+    )]
+    BadClassName {
+        /// The class folder.
+        dir: PathBuf,
+    },
+    /// A test folder whose name is not one of the classes.
+    #[error(
+        "{}: not one of the classes ({})",
+        crate::io::show(dir),
+        known.join(", ")
+    )]
+    UnknownClass {
+        /// The class folder.
+        dir: PathBuf,
+        /// The classes it could have been.
+        known: Vec<String>,
+    },
+    /// A class folder without images.
+    #[error(
+        "{}: no .png/.jpg/.jpeg images; every class folder needs at least one",
+        crate::io::show(dir)
+    )]
+    EmptyClass {
+        /// The class folder.
+        dir: PathBuf,
+    },
+    /// More images than any data set this program reads.
+    #[error("{}: more than {limit} images", crate::io::show(dir))]
+    TooManyImages {
+        /// The `train/` or `test/` folder.
+        dir: PathBuf,
+        /// The limit.
+        limit: usize,
+    },
+    /// An image could not be read, decoded or found to hold a digit (its message names it).
+    #[error("{source} (--skip-bad leaves such files out and counts them)")]
+    Image {
+        /// What went wrong.
+        source: crate::preprocess::PreprocessError,
+    },
+    /// Every image of a folder set was skipped as bad.
+    #[error(
+        "{}: no images left after skipping {skipped} bad ones",
+        crate::io::show(dir)
+    )]
+    NoImagesLeft {
+        /// The `train/` or `test/` folder.
+        dir: PathBuf,
+        /// How many were skipped.
+        skipped: usize,
+    },
 }
 
 /// Labelled 28x28 images, stored flat.
@@ -269,19 +371,132 @@ pub fn default_dir() -> PathBuf {
         .join("mnist")
 }
 
-/// Loads both sets from `dir`, fetching missing files first if `fetch` allows.
-pub fn load(dir: &Path, fetch: Fetch) -> Result<Mnist, DataError> {
+/// How a data directory holds its images (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// MNIST's four IDX files, raw or gzipped, fetched when missing.
+    Idx,
+    /// `train/<class>/*.png|jpg` and `test/<class>/*.png|jpg` ([`folder`]).
+    Folders,
+}
+
+/// The layout of `dir`: image folders if it has a `train/` or `test/` folder; IDX if it
+/// holds any of the four IDX files, or nothing but hidden files (the fetcher's own), or does
+/// not exist (or cannot be listed, which reading it then reports).
+///
+/// # Errors
+/// [`DataError::Layout`] for a directory with other things in it and neither layout.
+pub fn layout(dir: &Path) -> Result<Layout, DataError> {
+    if folder::is_folder_layout(dir) {
+        return Ok(Layout::Folders);
+    }
+    if ALL_FILES.iter().any(|&f| find(dir, f).is_some()) {
+        return Ok(Layout::Idx);
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Layout::Idx);
+    };
+    let visible = entries
+        .flatten()
+        .any(|e| !e.file_name().as_encoded_bytes().starts_with(b"."));
+    if visible {
+        Err(DataError::Layout {
+            dir: dir.to_path_buf(),
+        })
+    } else {
+        Ok(Layout::Idx)
+    }
+}
+
+/// A data set loaded from either layout, with what the image folders add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded<T> {
+    /// The images and labels.
+    pub sets: T,
+    /// The class names in label order, from the folders; empty for IDX files, whose
+    /// digits are their own names.
+    pub class_names: Vec<String>,
+    /// What the image folders left out (nothing for IDX files).
+    pub report: folder::Report,
+}
+
+/// Loads both sets from `dir` in either layout: IDX files (fetching missing files first if
+/// `fetch` allows), or image folders, whose bad images `skip` decides about.
+///
+/// # Errors
+/// [`DataError`], naming the file or folder.
+pub fn load_labelled(
+    dir: &Path,
+    fetch: Fetch,
+    skip: folder::Skip,
+) -> Result<Loaded<Mnist>, DataError> {
+    if layout(dir)? == Layout::Folders {
+        let names = folder::class_names(&dir.join("train"))?;
+        let train = folder::list_split(&dir.join("train"), &names)?;
+        let test = folder::list_split(&dir.join("test"), &names)?;
+        let (train, mut report) = train.read(skip)?;
+        let (test, test_report) = test.read(skip)?;
+        report.extend(test_report);
+        return Ok(Loaded {
+            sets: Mnist { train, test },
+            class_names: names,
+            report,
+        });
+    }
     prepare(dir, fetch, &ALL_FILES)?;
-    Ok(Mnist {
-        train: read_set(dir, TRAIN_IMAGES, TRAIN_LABELS)?,
-        test: read_set(dir, TEST_IMAGES, TEST_LABELS)?,
+    Ok(Loaded {
+        sets: Mnist {
+            train: read_set(dir, TRAIN_IMAGES, TRAIN_LABELS)?,
+            test: read_set(dir, TEST_IMAGES, TEST_LABELS)?,
+        },
+        class_names: Vec::new(),
+        report: folder::Report::default(),
     })
 }
 
-/// Loads only the test set (the two `t10k` files) from `dir`.
-pub fn load_test(dir: &Path, fetch: Fetch) -> Result<Dataset, DataError> {
+/// Loads only the test set from `dir` in either layout (the two `t10k` files, or the
+/// `test/` folder). Image folders are labelled by `names` (a model file's class names) when
+/// given, else by the training set's folders (`train/`, or `test/` when there is none),
+/// as training labelled them.
+///
+/// # Errors
+/// [`DataError`], naming the file or folder.
+pub fn load_test_labelled(
+    dir: &Path,
+    fetch: Fetch,
+    skip: folder::Skip,
+    names: &[String],
+) -> Result<Loaded<Dataset>, DataError> {
+    if layout(dir)? == Layout::Folders {
+        let names = match (names.is_empty(), dir.join("train").is_dir()) {
+            (false, _) => names.to_vec(),
+            (true, true) => folder::class_names(&dir.join("train"))?,
+            (true, false) => folder::class_names(&dir.join("test"))?,
+        };
+        let (test, report) = folder::list_split(&dir.join("test"), &names)?.read(skip)?;
+        return Ok(Loaded {
+            sets: test,
+            class_names: names,
+            report,
+        });
+    }
     prepare(dir, fetch, &[TEST_IMAGES, TEST_LABELS])?;
-    read_set(dir, TEST_IMAGES, TEST_LABELS)
+    Ok(Loaded {
+        sets: read_set(dir, TEST_IMAGES, TEST_LABELS)?,
+        class_names: Vec::new(),
+        report: folder::Report::default(),
+    })
+}
+
+/// Loads both sets from `dir` ([`load_labelled`], stopping at a bad image).
+pub fn load(dir: &Path, fetch: Fetch) -> Result<Mnist, DataError> {
+    load_labelled(dir, fetch, folder::Skip::Nothing).map(|l| l.sets)
+}
+
+/// Loads only the test set from `dir` ([`load_test_labelled`], stopping at a bad image,
+/// image folders labelled as training labelled them).
+pub fn load_test(dir: &Path, fetch: Fetch) -> Result<Dataset, DataError> {
+    load_test_labelled(dir, fetch, folder::Skip::Nothing, &[]).map(|l| l.sets)
 }
 
 /// Fetches whichever of the four files are missing from `dir` (creating it) and verifies

@@ -44,8 +44,20 @@ pub enum ExportError {
     },
 }
 
-/// The model file's bytes for `net` fed with pixels scaled by `scaling`.
+/// The model file's bytes for `net` fed with pixels scaled by `scaling` (version 1, as
+/// ever: [`encode_named`] without names).
 pub fn encode(net: &Network, scaling: InputScaling) -> Result<Vec<u8>, nn_core::Error> {
+    encode_named(net, scaling, &[])
+}
+
+/// The model file's bytes for `net` fed with pixels scaled by `scaling`, with `class_names`
+/// (`k`-th for output `k`, at most one per output) in a version-2 file; without names the
+/// file is version 1, byte for byte what it was before names existed.
+pub fn encode_named(
+    net: &Network,
+    scaling: InputScaling,
+    class_names: &[String],
+) -> Result<Vec<u8>, nn_core::Error> {
     let s = net.params.shape;
     let header = Header::new(
         [s.input, s.hidden, s.output],
@@ -53,16 +65,27 @@ pub fn encode(net: &Network, scaling: InputScaling) -> Result<Vec<u8>, nn_core::
         Activation::Softmax,
         scaling,
     )?;
-    let mut bytes = vec![0u8; format::encoded_len(&header)?];
+    let names: Vec<&str> = class_names.iter().map(String::as_str).collect();
+    let mut bytes = vec![0u8; format::encoded_len_named(&header, &names)?];
     let v = net.params.views();
-    let n = format::encode(&header, [v.w1, v.b1, v.w2, v.b2], &mut bytes)?;
+    let n = format::encode_named(&header, &names, [v.w1, v.b1, v.w2, v.b2], &mut bytes)?;
     bytes.truncate(n);
     Ok(bytes)
 }
 
-/// Writes `net` to `path` atomically (see [`crate::atomic`]).
+/// Writes `net` to `path` atomically (see [`crate::atomic`]), without class names.
 pub fn write_model(path: &Path, net: &Network, scaling: InputScaling) -> Result<(), ExportError> {
-    let bytes = encode(net, scaling).map_err(|source| ExportError::Format {
+    write_model_named(path, net, scaling, &[])
+}
+
+/// Writes `net` with `class_names` (see [`encode_named`]) to `path` atomically.
+pub fn write_model_named(
+    path: &Path,
+    net: &Network,
+    scaling: InputScaling,
+    class_names: &[String],
+) -> Result<(), ExportError> {
+    let bytes = encode_named(net, scaling, class_names).map_err(|source| ExportError::Format {
         path: path.to_path_buf(),
         source,
     })?;

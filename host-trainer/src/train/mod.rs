@@ -396,7 +396,8 @@ pub struct RunSummary {
 
 /// Trains `config.epochs` epochs on `train` (or the rest of them when `resume` is set and
 /// a checkpoint exists), checkpointing after each, then evaluates on `test` and writes the
-/// model file. Nothing is written once the loss diverges.
+/// model file, with `class_names` (label order; none for MNIST's digits). Nothing is written
+/// once the loss diverges.
 ///
 /// # Errors
 /// Divergence, a checkpoint that is corrupt or from another configuration, or I/O.
@@ -404,6 +405,7 @@ pub fn run(
     config: &TrainConfig,
     train: &Dataset,
     test: &Dataset,
+    class_names: &[String],
     out: &Outputs,
     resume: bool,
     observer: &mut dyn Observer,
@@ -429,7 +431,7 @@ pub fn run(
         }
     }
     let test = last_test.unwrap_or_else(|| evaluate(&trainer.net, config.scaling, test));
-    export::write_model(&out.model, &trainer.net, config.scaling)?;
+    export::write_model_named(&out.model, &trainer.net, config.scaling, class_names)?;
     Ok(RunSummary {
         epochs,
         resumed_from_epoch,
