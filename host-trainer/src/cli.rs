@@ -63,6 +63,8 @@ pub enum Command {
     Quantize(crate::quantize::QuantizeArgs),
     /// Convert a TensorFlow Lite model (Flatten, two FULLY_CONNECTED, SOFTMAX) into a model file.
     Import(crate::import::ImportArgs),
+    /// Serve the draw-a-digit page (the model runs in the browser) and POST /predict.
+    Serve(crate::serve::ServeArgs),
 }
 
 /// Options of `train`. Flags left out come from the preset.
@@ -201,6 +203,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::DeviceEval(args)) => device_eval::run(&args),
         Some(Command::Quantize(args)) => crate::quantize::run(&args),
         Some(Command::Import(args)) => crate::import::run(&args),
+        Some(Command::Serve(args)) => crate::serve::run(&args),
     }
 }
 

@@ -12,4 +12,5 @@ pub mod model;
 pub mod preprocess;
 pub mod progress;
 pub mod quantize;
+pub mod serve;
 pub mod train;

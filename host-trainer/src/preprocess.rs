@@ -82,7 +82,8 @@ pub enum PreprocessError {
         /// The file (or `<image>`).
         file: String,
     },
-    /// nn-core refused the buffers this module sized for it (a bug here, never the input's fault).
+    /// Grey levels given to [`from_grey`] are not `width × height` many (for the images this
+    /// module decodes, nn-core never refuses the buffers it sizes).
     #[error("{file}: {source}")]
     Buffers {
         /// The file (or `<image>`).
@@ -214,6 +215,36 @@ fn preprocess_named(img: &DynamicImage, name: &str) -> Result<[u8; PIXELS], Prep
             detail: format!("{w}x{h} is over {MAX_PIXELS} pixels"),
         });
     }
+    let grey: Vec<f32> = img
+        .to_luma_alpha8()
+        .pixels()
+        .map(|p| core::grey_over_white(p[0], p[1]))
+        .collect();
+    from_grey_named(grey, w, h, name)
+}
+
+/// Preprocesses grey levels (`width × height`, row-major, 0 black to 255 white, either
+/// polarity), as `serve`'s `POST /predict` receives them in JSON.
+pub fn from_grey(
+    grey: Vec<f32>,
+    width: usize,
+    height: usize,
+) -> Result<[u8; PIXELS], PreprocessError> {
+    if width as u64 * height as u64 > MAX_PIXELS {
+        return Err(PreprocessError::TooLarge {
+            file: "<pixels>".to_owned(),
+            detail: format!("{width}x{height} is over {MAX_PIXELS} pixels"),
+        });
+    }
+    from_grey_named(grey, width, height, "<pixels>")
+}
+
+fn from_grey_named(
+    mut grey: Vec<f32>,
+    w: usize,
+    h: usize,
+    name: &str,
+) -> Result<[u8; PIXELS], PreprocessError> {
     let refused = |source| match source {
         core::PreprocessError::Blank => PreprocessError::Blank {
             file: name.to_owned(),
@@ -223,11 +254,6 @@ fn preprocess_named(img: &DynamicImage, name: &str) -> Result<[u8; PIXELS], Prep
             source,
         },
     };
-    let mut grey: Vec<f32> = img
-        .to_luma_alpha8()
-        .pixels()
-        .map(|p| core::grey_over_white(p[0], p[1]))
-        .collect();
     let ink = core::find_ink(&mut grey, w, h).map_err(refused)?;
     // Sized for the ink's crop, usually far smaller than the picture.
     let mut scratch = vec![0.0f32; ink.scratch_len()];
