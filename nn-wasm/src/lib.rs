@@ -1,8 +1,8 @@
 //! nn-core in the browser: what the draw-a-digit page (`www/`, served by `host-trainer serve`)
 //! runs, compiled to `wasm32-unknown-unknown` with SIMD128 by `scripts/build-wasm.sh`.
 //!
-//! 1. the page fetches the model file and copies it into [`exports`]' model buffer; nn-core's
-//!    validating decoder ([`Model::load`]) checks it, and the page shows its error message if
+//! 1. the page fetches the model file and copies it into the model buffer (`exports.rs`, built
+//!    for wasm32 only, holds the exported functions and the buffers); nn-core's validating decoder ([`Model::load`]) checks it, and the page shows its error message if
 //!    it refuses;
 //! 2. on every stroke the page copies the canvas (RGBA) into the canvas buffer; it becomes grey
 //!    over white paper ([`canvas_to_grey`]) and goes through nn-core's MNIST preprocessing, the
