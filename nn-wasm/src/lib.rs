@@ -247,6 +247,32 @@ mod tests {
     }
 
     #[test]
+    fn class_names_come_from_the_file() {
+        // The committed f32 model's weights written again with names, as a version-2 file.
+        let path = committed("firmware/models/mcu.nnm");
+        let bytes = std::fs::read(&path).unwrap();
+        let file = ModelFile::parse(&bytes).unwrap();
+        let mut params = std::vec![0.0; file.parameter_count()];
+        file.copy_parameters(&mut params).unwrap();
+        let [i, h, o] = file.shape();
+        let (w1, rest) = params.split_at(h * i);
+        let (b1, rest) = rest.split_at(h);
+        let (w2, b2) = rest.split_at(o * h);
+        let names = [
+            "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+        ];
+        let mut named =
+            std::vec![0u8; nn_core::format::encoded_len_named(file.header(), &names).unwrap()];
+        nn_core::format::encode_named(file.header(), &names, [w1, b1, w2, b2], &mut named).unwrap();
+        let model = Model::load(aligned(&named)).unwrap();
+        assert_eq!(model.class_name(7), Some("seven"));
+        assert_eq!(model.class_name(10), None);
+        assert_eq!(model.describe(), ("f32", 128));
+        let plain = Model::load(aligned(&bytes)).unwrap();
+        assert_eq!(plain.class_name(0), None);
+    }
+
+    #[test]
     fn a_canvas_becomes_the_grey_the_trainer_decodes() {
         // Black ink, white paper, a transparent pixel (paper) and a half-transparent blue one.
         let rgba = [
