@@ -1,5 +1,5 @@
-//! The command line: `train` (the default), `eval`, `predict`, `inspect`, `device-eval` and
-//! `quantize`.
+//! The command line: `train` (the default), `eval`, `predict`, `inspect`, `device-eval`,
+//! `quantize`, `import` and `serve`.
 //!
 //! Every failure ends as one line on stderr naming the file and the problem, and a non-zero
 //! exit status; nothing here panics on what a user, a file or the network hands it.

@@ -10,16 +10,15 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageError};
-use nn_core::preprocess as core;
 
 use crate::data::PIXELS;
 
 /// Side of the output image.
-pub const SIDE: usize = core::SIDE;
+pub const SIDE: usize = nn_core::preprocess::SIDE;
 /// The digit is scaled so its longer side is this many pixels (MNIST's 20x20 box).
-pub const BOX: u32 = core::BOX as u32;
+pub const BOX: u32 = nn_core::preprocess::BOX as u32;
 /// Where the centre of mass lands, as (column, row) pixel indices.
-pub const CENTRE: f32 = core::CENTRE;
+pub const CENTRE: f32 = nn_core::preprocess::CENTRE;
 
 /// Largest width or height accepted when decoding.
 pub const MAX_SIDE: u32 = 16_384;
@@ -89,7 +88,7 @@ pub enum PreprocessError {
         /// The file (or `<image>`).
         file: String,
         /// What nn-core said.
-        source: core::PreprocessError,
+        source: nn_core::preprocess::PreprocessError,
     },
 }
 
@@ -218,7 +217,7 @@ fn preprocess_named(img: &DynamicImage, name: &str) -> Result<[u8; PIXELS], Prep
     let grey: Vec<f32> = img
         .to_luma_alpha8()
         .pixels()
-        .map(|p| core::grey_over_white(p[0], p[1]))
+        .map(|p| nn_core::preprocess::grey_over_white(p[0], p[1]))
         .collect();
     from_grey_named(grey, w, h, name)
 }
@@ -246,7 +245,7 @@ fn from_grey_named(
     name: &str,
 ) -> Result<[u8; PIXELS], PreprocessError> {
     let refused = |source| match source {
-        core::PreprocessError::Blank => PreprocessError::Blank {
+        nn_core::preprocess::PreprocessError::Blank => PreprocessError::Blank {
             file: name.to_owned(),
         },
         source => PreprocessError::Buffers {
@@ -254,11 +253,11 @@ fn from_grey_named(
             source,
         },
     };
-    let ink = core::find_ink(&mut grey, w, h).map_err(refused)?;
+    let ink = nn_core::preprocess::find_ink(&mut grey, w, h).map_err(refused)?;
     // Sized for the ink's crop, usually far smaller than the picture.
     let mut scratch = vec![0.0f32; ink.scratch_len()];
     let mut out = [0u8; PIXELS];
-    core::fit_and_centre(&grey, ink, &mut scratch, &mut out).map_err(refused)?;
+    nn_core::preprocess::fit_and_centre(&grey, ink, &mut scratch, &mut out).map_err(refused)?;
     Ok(out)
 }
 
