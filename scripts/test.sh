@@ -56,6 +56,11 @@ RUSTFLAGS="-C target-cpu=x86-64" cargo test -p nn-core --target-dir target/lanes
 step "nn-core at 8 lanes (AVX2, x86-64-v3)"
 RUSTFLAGS="-C target-cpu=x86-64-v3" cargo test -p nn-core --target-dir target/lanes-v3
 
+# ---- web: the committed wasm module is what its sources build (serve embeds it) ----
+step "the draw-a-digit page's wasm module rebuilds to the committed one"
+scripts/build-wasm.sh --check
+# ---- end web ----
+
 step "the workspace: every test, the end-to-end ones included"
 cargo test --workspace -- --include-ignored
 

@@ -1,5 +1,5 @@
-//! The command line: `train` (the default), `eval`, `predict`, `inspect`, `device-eval` and
-//! `quantize`.
+//! The command line: `train` (the default), `eval`, `predict`, `inspect`, `device-eval`,
+//! `quantize`, `import` and `serve`.
 //!
 //! Every failure ends as one line on stderr naming the file and the problem, and a non-zero
 //! exit status; nothing here panics on what a user, a file or the network hands it.
@@ -65,6 +65,8 @@ pub enum Command {
     Quantize(crate::quantize::QuantizeArgs),
     /// Convert a TensorFlow Lite model (Flatten, two FULLY_CONNECTED, SOFTMAX) into a model file.
     Import(crate::import::ImportArgs),
+    /// Serve the draw-a-digit page (the model runs in the browser) and POST /predict.
+    Serve(crate::serve::ServeArgs),
 }
 
 /// Options of `train`. Flags left out come from the preset.
@@ -221,6 +223,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::DeviceEval(args)) => device_eval::run(&args),
         Some(Command::Quantize(args)) => crate::quantize::run(&args),
         Some(Command::Import(args)) => crate::import::run(&args),
+        Some(Command::Serve(args)) => crate::serve::run(&args),
     }
 }
 

@@ -14,4 +14,5 @@ pub mod preprocess;
 pub mod progress;
 pub mod quantize;
 pub mod report;
+pub mod serve;
 pub mod train;

@@ -1,5 +1,7 @@
-//! Preprocessing for `predict`: pictures drawn here (both polarities, PNG, JPEG, PGM, tiny,
-//! blank, absurd headers) and real MNIST digits blown up and inverted, then brought back.
+//! Decoding and preprocessing for `predict`: pictures drawn here (colour, transparency, PNG,
+//! JPEG, PGM, blank, absurd headers) and real MNIST digits blown up and inverted, then brought
+//! back. The preprocessing's own tests (polarities, thin pens, tiny pictures) are nn-core's
+//! (`nn-core/tests/preprocess.rs`).
 //! The committed fixtures are checked against the 100 MNIST digits the repository carries;
 //! the tests over the whole MNIST test set are end-to-end ones (`-- --ignored`).
 
@@ -58,13 +60,10 @@ fn assert_mnist_like(pixels: &[u8; 784]) {
 }
 
 /// A "7" in black on a white 300x400 canvas, strokes 30 px thick: a bar on top and a
-/// diagonal, placed off-centre so the centring has work to do.
+/// diagonal, placed off-centre so the centring has work to do (nn-core's tests draw it too,
+/// as a grey buffer, and check the preprocessing itself).
 fn drawn_seven() -> GrayImage {
-    seven_with_stroke(15.0)
-}
-
-/// The same "7" with strokes `half_width` pixels either side of the centre lines.
-fn seven_with_stroke(half_width: f64) -> GrayImage {
+    let half_width = 15.0;
     let segments = [
         ((60.0, 80.0), (230.0, 80.0)),
         ((230.0, 80.0), (110.0, 330.0)),
@@ -90,53 +89,6 @@ fn encode(img: &GrayImage, format: ImageFormat) -> Vec<u8> {
     let mut bytes = Vec::new();
     img.write_to(&mut Cursor::new(&mut bytes), format).unwrap();
     bytes
-}
-
-#[test]
-fn a_drawn_seven_becomes_an_mnist_style_digit() {
-    let out = preprocess::preprocess(&DynamicImage::ImageLuma8(drawn_seven())).unwrap();
-    assert_mnist_like(&out);
-    // The ink spans x 45..=245 and y 65..=345 (strokes are 15 px either side of the segments):
-    // 201 x 281, so 20 tall and round(201 * 20 / 281) = 14 wide.
-    assert_eq!(ink_box(&out, 0), (14, 20));
-    assert_eq!(preprocess::render_ascii(&out).lines().count(), 28);
-    assert_eq!([out[0], out[27], out[27 * 28], out[783]], [0; 4]);
-}
-
-/// A fine pen (5 px strokes on a 300x400 canvas) would shrink to faint 1-pixel lines; the
-/// strokes are thickened, so the digit looks like the one drawn with a 30 px pen.
-#[test]
-fn a_fine_pen_drawing_gets_mnist_thick_strokes() {
-    let thin = preprocess::preprocess(&DynamicImage::ImageLuma8(seven_with_stroke(2.5))).unwrap();
-    let thick = preprocess::preprocess(&DynamicImage::ImageLuma8(drawn_seven())).unwrap();
-    assert_mnist_like(&thin);
-    let solid = |p: &[u8; 784]| p.iter().filter(|&&v| v >= 128).count();
-    // Measured: 74 solid (>= 128) pixels for the fine pen (33 without thickening), 68 for the
-    // 30 px pen; ink IoU 0.58 (the strokes' edges fall differently).
-    assert!(
-        solid(&thin) * 5 >= solid(&thick) * 4,
-        "{} vs {} solid pixels",
-        solid(&thin),
-        solid(&thick)
-    );
-    assert!(
-        ink_iou(&thin, &thick) > 0.5,
-        "IoU {}",
-        ink_iou(&thin, &thick)
-    );
-}
-
-#[test]
-fn both_polarities_give_the_same_digit() {
-    let dark_on_light = preprocess::preprocess(&DynamicImage::ImageLuma8(drawn_seven())).unwrap();
-    let light_on_dark =
-        preprocess::preprocess(&DynamicImage::ImageLuma8(inverted(&drawn_seven()))).unwrap();
-    assert_mnist_like(&light_on_dark);
-    let worst = (0..784)
-        .map(|i| dark_on_light[i].abs_diff(light_on_dark[i]))
-        .max()
-        .unwrap();
-    assert!(worst <= 1, "polarities differ by up to {worst}");
 }
 
 #[test]
@@ -202,25 +154,6 @@ fn files_load_and_bad_files_are_named() {
     let missing = dir.path().join("absent.png");
     let err = preprocess::load_image(&missing).unwrap_err();
     assert!(matches!(err, PreprocessError::Io { .. }) && err.to_string().contains("absent.png"));
-}
-
-#[test]
-fn a_tiny_5x3_dash_is_scaled_up_to_the_box() {
-    // Row 1, columns 1-3 black on white: a 3x1 dash, scaled to 20 wide and 7 tall (1 * 20 / 3).
-    let tiny = GrayImage::from_fn(5, 3, |x, y| {
-        Luma([if y == 1 && (1..4).contains(&x) {
-            0
-        } else {
-            255
-        }])
-    });
-    let out = preprocess::preprocess(&DynamicImage::ImageLuma8(tiny)).unwrap();
-    assert_eq!(ink_box(&out, 0), (20, 7));
-    let (cx, cy) = centre_of_mass(&out);
-    assert!(
-        (cx - 14.0).abs() <= 0.5 && (cy - 14.0).abs() <= 0.5,
-        "({cx}, {cy})"
-    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ pub mod kernels;
 pub mod matrix;
 pub mod model;
 pub mod model_i8;
+pub mod preprocess;
 pub mod protocol;
 pub mod quant;
 

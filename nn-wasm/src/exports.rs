@@ -1,0 +1,238 @@
+//! The functions the page's JavaScript calls (`www/app.js`), with plain numbers and pointers
+//! into this module's memory: no wasm-bindgen, no JS toolchain.
+//!
+//! ```text
+//! model_buffer(len) -> ptr     room for a model file of len bytes (0 if memory cannot grow)
+//! load_model(len) -> 0 | -1    validates the bytes written there; -1: see message_*
+//! canvas_buffer() -> ptr       CANVAS × CANVAS × 4 bytes of RGBA, written by the page
+//! classify(w, h) -> class | -1 preprocesses the canvas and runs the model; -1: see message_*
+//! pixels() -> ptr              the 28 × 28 the model saw (784 bytes)
+//! probabilities() -> ptr       the ten probabilities (f32)
+//! class_name_ptr(k), class_name_len(k)   class k's UTF-8 name (length 0: none)
+//! model_hidden() -> n, model_is_int8() -> 0 | 1
+//! message_ptr(), message_len()           the last error, UTF-8
+//! ```
+//!
+//! A wasm module runs on one thread, and these functions never call each other, so each one
+//! is the only code touching the state while it runs.
+
+use core::arch::wasm32;
+use core::cell::UnsafeCell;
+use core::fmt::Write;
+
+use nn_core::preprocess::{self, scratch_len};
+use nn_core::{CLASSES, IMAGE_PIXELS};
+
+use crate::{CANVAS, Model, Work, canvas_to_grey};
+
+/// Everything the page's calls share.
+struct State {
+    canvas: [u8; CANVAS * CANVAS * 4],
+    grey: [f32; CANVAS * CANVAS],
+    scratch: [f32; scratch_len(CANVAS, CANVAS)],
+    pixels: [u8; IMAGE_PIXELS],
+    probabilities: [f32; CLASSES],
+    work: Work,
+    /// First page of the model buffer (0: none yet).
+    model_page: usize,
+    message: [u8; 256],
+    message_len: usize,
+}
+
+/// A static for one thread.
+struct Shared<T>(UnsafeCell<T>);
+
+// Safety: wasm32-unknown-unknown without the atomics feature runs one thread; nothing is
+// ever shared between threads.
+unsafe impl<T> Sync for Shared<T> {}
+
+/// The buffers: all zero, so they take no room in the module file (unlike the model's
+/// `Option`, whose `None` is not all zero bytes, and lives apart in [`MODEL`]).
+static STATE: Shared<State> = Shared(UnsafeCell::new(State {
+    canvas: [0; CANVAS * CANVAS * 4],
+    grey: [0.0; CANVAS * CANVAS],
+    scratch: [0.0; scratch_len(CANVAS, CANVAS)],
+    pixels: [0; IMAGE_PIXELS],
+    probabilities: [0.0; CLASSES],
+    work: Work::ZERO,
+    model_page: 0,
+    message: [0; 256],
+    message_len: 0,
+}));
+
+/// The loaded model.
+static MODEL: Shared<Option<Model<'static>>> = Shared(UnsafeCell::new(None));
+
+/// The state and the model.
+fn state() -> (&'static mut State, &'static mut Option<Model<'static>>) {
+    // Safety: one thread (see `Shared`), and each exported function takes these references
+    // once and drops them on return, so no two references to either are alive at once.
+    unsafe { (&mut *STATE.0.get(), &mut *MODEL.0.get()) }
+}
+
+const PAGE: usize = 65_536;
+
+/// A message cut to the buffer (at a UTF-8 boundary).
+struct Message<'a> {
+    buf: &'a mut [u8; 256],
+    len: usize,
+}
+
+impl Write for Message<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for c in s.chars() {
+            let mut b = [0u8; 4];
+            let b = c.encode_utf8(&mut b).as_bytes();
+            if self.len + b.len() > self.buf.len() {
+                break;
+            }
+            self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+            self.len += b.len();
+        }
+        Ok(())
+    }
+}
+
+fn fail(s: &mut State, error: &dyn core::fmt::Display) -> i32 {
+    let mut m = Message {
+        buf: &mut s.message,
+        len: 0,
+    };
+    let _ = write!(m, "{error}");
+    s.message_len = m.len;
+    -1
+}
+
+/// Room for a model file of `len` bytes, page-aligned, after everything else in memory; the
+/// loaded model is dropped first, as its bytes are about to be overwritten. 0 when memory
+/// cannot grow that far.
+#[unsafe(no_mangle)]
+pub extern "C" fn model_buffer(len: usize) -> *mut u8 {
+    let (s, model) = state();
+    *model = None;
+    if s.model_page == 0 {
+        s.model_page = wasm32::memory_size(0);
+    }
+    let have = wasm32::memory_size(0) - s.model_page;
+    let need = len.div_ceil(PAGE);
+    if need > have && wasm32::memory_grow(0, need - have) == usize::MAX {
+        return core::ptr::null_mut();
+    }
+    (s.model_page * PAGE) as *mut u8
+}
+
+/// Validates the `len` bytes the page wrote at [`model_buffer`]; 0, or -1 with the decoder's
+/// message.
+#[unsafe(no_mangle)]
+pub extern "C" fn load_model(len: usize) -> i32 {
+    let (s, model) = state();
+    *model = None;
+    if s.model_page == 0 || len > (wasm32::memory_size(0) - s.model_page) * PAGE {
+        return fail(s, &"no model buffer of that size: call model_buffer first");
+    }
+    // Safety: the buffer spans at least `len` bytes of this module's memory (checked above),
+    // which never shrinks; only `model_buffer` hands it out again, and it drops the model that
+    // borrows it first.
+    let bytes = unsafe { core::slice::from_raw_parts((s.model_page * PAGE) as *const u8, len) };
+    match Model::load(bytes) {
+        Ok(loaded) => {
+            *model = Some(loaded);
+            0
+        }
+        Err(e) => fail(s, &e),
+    }
+}
+
+/// Where the page writes the canvas's RGBA bytes (`CANVAS × CANVAS × 4`).
+#[unsafe(no_mangle)]
+pub extern "C" fn canvas_buffer() -> *mut u8 {
+    state().0.canvas.as_mut_ptr()
+}
+
+/// Preprocesses the `width × height` canvas (at most `CANVAS × CANVAS` pixels) and runs the
+/// model: the class, or -1 with a message (no model, blank canvas).
+#[unsafe(no_mangle)]
+pub extern "C" fn classify(width: usize, height: usize) -> i32 {
+    let (s, model) = state();
+    let Some(model) = *model else {
+        return fail(s, &"no model loaded");
+    };
+    let n = width.saturating_mul(height);
+    if n > CANVAS * CANVAS {
+        return fail(s, &"the canvas is larger than the page's buffer");
+    }
+    canvas_to_grey(&s.canvas[..4 * n], &mut s.grey[..n]);
+    if let Err(e) = preprocess::preprocess(
+        &mut s.grey[..n],
+        width,
+        height,
+        &mut s.scratch,
+        &mut s.pixels,
+    ) {
+        s.pixels = [0; IMAGE_PIXELS];
+        return fail(s, &e);
+    }
+    match model.predict(&s.pixels, &mut s.work, &mut s.probabilities) {
+        Ok(class) => class as i32,
+        Err(e) => fail(s, &e),
+    }
+}
+
+/// The 28 × 28 of the last [`classify`].
+#[unsafe(no_mangle)]
+pub extern "C" fn pixels() -> *const u8 {
+    state().0.pixels.as_ptr()
+}
+
+/// The ten probabilities of the last [`classify`].
+#[unsafe(no_mangle)]
+pub extern "C" fn probabilities() -> *const f32 {
+    state().0.probabilities.as_ptr()
+}
+
+/// Class `k`'s name in the loaded model (see [`class_name_len`]).
+#[unsafe(no_mangle)]
+pub extern "C" fn class_name_ptr(k: usize) -> *const u8 {
+    state()
+        .1
+        .and_then(|m| m.class_name(k))
+        .map_or(core::ptr::null(), str::as_ptr)
+}
+
+/// The length of class `k`'s name in bytes; 0 when the model has none.
+#[unsafe(no_mangle)]
+pub extern "C" fn class_name_len(k: usize) -> usize {
+    state().1.and_then(|m| m.class_name(k)).map_or(0, str::len)
+}
+
+/// The loaded model's hidden units (0: none loaded).
+#[unsafe(no_mangle)]
+pub extern "C" fn model_hidden() -> usize {
+    state().1.map_or(0, |m| m.describe().1)
+}
+
+/// 1 for an int8 model, 0 for f32 (or none).
+#[unsafe(no_mangle)]
+pub extern "C" fn model_is_int8() -> i32 {
+    i32::from(state().1.is_some_and(|m| m.describe().0 == "int8"))
+}
+
+/// The last error message.
+#[unsafe(no_mangle)]
+pub extern "C" fn message_ptr() -> *const u8 {
+    state().0.message.as_ptr()
+}
+
+/// Its length in bytes.
+#[unsafe(no_mangle)]
+pub extern "C" fn message_len() -> usize {
+    state().0.message_len
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    // Nothing here panics on any input (nn-core's decoder and preprocessing are fuzzed);
+    // should it, the page sees a trap ("unreachable") in the console.
+    wasm32::unreachable()
+}
