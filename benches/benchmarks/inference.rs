@@ -1,8 +1,9 @@
 //! One whole inference, `nn_core::Mlp::predict` (the dispatched SIMD kernels) beside the
 //! same steps through the scalar twins, for a 784-1024-10 and a 784-128-10 model with
 //! random weights; and one int8 inference (`MlpI8::predict_pixels_into`, the dispatched
-//! int8 kernels) of the shipped `firmware/models/seed-int8.nnm` (784-1024-10 sigmoid), the
-//! model `benches/tflite/infer.py` times TFLite on. Throughput is the model's bytes, which
+//! int8 kernels; and `MlpI8Packed`'s, the layers packed at load as `host-trainer` runs them)
+//! of the shipped `firmware/models/seed-int8.nnm` (784-1024-10 sigmoid), the model
+//! `benches/tflite/infer.py` times TFLite on. Throughput is the model's bytes, which
 //! every inference streams.
 
 use std::hint::black_box;
@@ -113,6 +114,17 @@ fn bench_int8(c: &mut Criterion, rng: &mut Rng) {
     group.bench_function(BenchmarkId::new("int8", &name), |b| {
         b.iter(|| {
             model
+                .predict_pixels_into(black_box(&pixels), &mut scratch, &mut out)
+                .expect("lengths match the model")
+        })
+    });
+    // The same inference through the layers packed at load, as `host-trainer` runs it.
+    let mut buf = vec![0i32; model.packed_len()];
+    model.pack(&mut buf).expect("lengths match the model");
+    let packed = nn_core::MlpI8Packed::new(model, &buf).expect("packed from this model");
+    group.bench_function(BenchmarkId::new("int8-packed", &name), |b| {
+        b.iter(|| {
+            packed
                 .predict_pixels_into(black_box(&pixels), &mut scratch, &mut out)
                 .expect("lengths match the model")
         })

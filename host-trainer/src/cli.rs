@@ -378,7 +378,7 @@ fn eval_command(args: &EvalArgs) -> Result<()> {
     if let crate::model::Classifier::I8(m) = model.classifier() {
         let dir = args.data.clone().unwrap_or_else(data::default_dir);
         let test = data::load_test(&dir, Fetch::Allowed)?;
-        return crate::quantize::eval(&show(&args.model), &m, &test);
+        return crate::quantize::eval(&show(&args.model), m.model(), &test);
     }
     let (net, scaling) = export::read_model(&args.model)?;
     let dir = args.data.clone().unwrap_or_else(data::default_dir);

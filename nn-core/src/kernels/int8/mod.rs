@@ -9,6 +9,7 @@
 //! (requantise, add the zero point, clamp).
 
 pub mod m4;
+pub mod packed;
 pub mod scalar;
 pub mod simd;
 

@@ -160,10 +160,8 @@ pub mod wide_i16 {
 ))]
 pub mod vnni {
     use super::{DenseI8Params, Requant, by_row_groups};
-    use core::arch::x86_64::{
-        __m512i, _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_maskz_loadu_epi8,
-        _mm512_reduce_add_epi32, _mm512_set1_epi8, _mm512_setzero_si512, _mm512_xor_si512,
-    };
+    use crate::kernels::int8::packed::{BLOCK_ROWS, PackedDenseI8, QUAD};
+    use core::arch::x86_64::*;
 
     /// Bytes per vector.
     const STEP: usize = 64;
@@ -194,6 +192,174 @@ pub mod vnni {
             by_row_groups(w, cols, bias, requant, p, y, |rows: [&[i8]; ROWS]| {
                 dots::<true>(rows, x, correction)
             });
+        }
+    }
+
+    /// The most columns [`dense_i8_packed`] takes (its `x + 128` buffer is on the stack);
+    /// wider layers run the plain kernel.
+    pub const MAX_PACKED_COLS: usize = 4096;
+
+    /// Blocks of 16 rows that share each broadcast quad of `x`.
+    const GROUP: usize = 4;
+
+    /// As [`super::dense_i8_packed`]: for each group of up to [`GROUP`] blocks, one pass
+    /// over the quads of `x`, each quad broadcast to 16 lanes and multiplied by each
+    /// block's 64-byte word vector (`vpdpbusd`: 16 rows × 4 columns), two accumulators per
+    /// block (even and odd quads) to cover the latency; then 16 rows at a time the folded
+    /// bias, [`Requant::apply`] on 64-bit lanes, the zero point and the clamp.
+    pub fn dense_i8_packed(layer: &PackedDenseI8<'_>, x: &[i8], y: &mut [i8]) {
+        let (rows, cols) = (layer.rows(), layer.cols);
+        assert_eq!(x.len(), cols, "dense_i8_packed: x is not (cols)");
+        assert_eq!(y.len(), rows, "dense_i8_packed: y is not (rows)");
+        // The output stage adds the zero point in int32 after clamping the requantised
+        // value to ±2³⁰, which changes nothing for zero points this small.
+        let zp_ok = (-(1 << 29)..=(1 << 29)).contains(&layer.p.output_zero_point);
+        if cols > MAX_PACKED_COLS || !zp_ok {
+            return layer.plain(super::dense_i8, x, y);
+        }
+        let quads = cols.div_ceil(QUAD);
+        let blocks = rows.div_ceil(BLOCK_ROWS);
+        let mut xu = core::mem::MaybeUninit::<[u32; MAX_PACKED_COLS / QUAD]>::uninit();
+        // x + 128 as unsigned bytes (the top bit flipped), 64 at a time; bytes past the end
+        // of x become 128, multiplied by the zero weights of the padding.
+        let chunks = cols.div_ceil(STEP);
+        // Safety: `chunks * STEP ≤ MAX_PACKED_COLS` bytes (`MAX_PACKED_COLS` is a multiple
+        // of `STEP`), so every store lands inside `xu`; each masked load reads only the
+        // bytes of `x` left from `at` on. AVX-512F and BW: this module's `cfg`. The stores
+        // initialise the first `chunks * STEP ≥ quads * 4` bytes, all `xu` is read at.
+        let xu: &[u32] = unsafe {
+            let flip = _mm512_set1_epi8(-128);
+            let base = xu.as_mut_ptr().cast::<u8>();
+            for chunk in 0..chunks {
+                let at = chunk * STEP;
+                let mask = u64::MAX
+                    .checked_shr((STEP - (cols - at).min(STEP)) as u32)
+                    .unwrap_or(0);
+                let v = _mm512_maskz_loadu_epi8(mask, x.as_ptr().add(at));
+                _mm512_storeu_si512(base.add(at).cast(), _mm512_xor_si512(v, flip));
+            }
+            core::slice::from_raw_parts(xu.as_ptr().cast::<u32>(), quads)
+        };
+        let mut b0 = 0;
+        while b0 < blocks {
+            let n = (blocks - b0).min(GROUP);
+            let words = &layer.words[b0 * quads * BLOCK_ROWS..(b0 + n) * quads * BLOCK_ROWS];
+            // Safety: `words` holds `n` blocks of `quads * 16` words (`PackedDenseI8::new`
+            // checked the buffer's length), `xu` `quads` words; the build has AVX-512F,
+            // BW and VNNI (this module's `cfg`).
+            let accs: [__m512i; GROUP] = unsafe {
+                match n {
+                    1 => pad(group::<1>(words, xu)),
+                    2 => pad(group::<2>(words, xu)),
+                    3 => pad(group::<3>(words, xu)),
+                    _ => group::<GROUP>(words, xu),
+                }
+            };
+            for (k, &acc) in accs.iter().enumerate().take(n) {
+                let b = b0 + k;
+                let live = (rows - b * BLOCK_ROWS).min(BLOCK_ROWS);
+                // Safety: as above; `b < blocks`, so the views hold 16 words at `16 b`, and
+                // `y` has `live` bytes at `16 b`, all the masked store writes.
+                unsafe { output_block(layer, b, acc, &mut y[b * BLOCK_ROWS..][..live]) };
+            }
+            b0 += n;
+        }
+    }
+
+    /// `[a…, 0…]`.
+    fn pad<const N: usize>(a: [__m512i; N]) -> [__m512i; GROUP] {
+        // Safety: the build has AVX-512F.
+        core::array::from_fn(|k| {
+            a.get(k)
+                .copied()
+                .unwrap_or(unsafe { _mm512_setzero_si512() })
+        })
+    }
+
+    /// For each of the `N` blocks in `words` (`(N, quads, 16)`), the 16 row sums
+    /// `Σ_q Σ_j w[row, 4q + j] · xu[q].byte(j)`, wrapping.
+    ///
+    /// # Safety
+    /// `words.len() == N * xu.len() * 16`; AVX-512F, BW and VNNI.
+    #[inline(always)]
+    unsafe fn group<const N: usize>(words: &[i32], xu: &[u32]) -> [__m512i; N] {
+        let quads = xu.len();
+        assert_eq!(words.len(), N * quads * BLOCK_ROWS);
+        // Safety: every load reads 16 words at `(k · quads + q) · 16` with `k < N` and
+        // `q < quads`, inside `words` (asserted above); the caller promises the features.
+        unsafe {
+            let mut even = [_mm512_setzero_si512(); N];
+            let mut odd = [_mm512_setzero_si512(); N];
+            let at = |k: usize, q: usize| words.as_ptr().add((k * quads + q) * BLOCK_ROWS);
+            let mut q = 0;
+            while q + 2 <= quads {
+                let x0 = _mm512_set1_epi32(xu[q] as i32);
+                let x1 = _mm512_set1_epi32(xu[q + 1] as i32);
+                for k in 0..N {
+                    even[k] = _mm512_dpbusd_epi32(even[k], x0, _mm512_loadu_si512(at(k, q).cast()));
+                    odd[k] =
+                        _mm512_dpbusd_epi32(odd[k], x1, _mm512_loadu_si512(at(k, q + 1).cast()));
+                }
+                q += 2;
+            }
+            if q < quads {
+                let x0 = _mm512_set1_epi32(xu[q] as i32);
+                for k in 0..N {
+                    even[k] = _mm512_dpbusd_epi32(even[k], x0, _mm512_loadu_si512(at(k, q).cast()));
+                }
+            }
+            core::array::from_fn(|k| _mm512_add_epi32(even[k], odd[k]))
+        }
+    }
+
+    /// Block `b`'s 16 outputs from its sums `acc`: `clamp(zp_out + requant.apply(acc +
+    /// folded_bias))` (as [`super::super::output`]), the first `y.len()` stored.
+    ///
+    /// # Safety
+    /// `b` is a block of `layer`, `y.len() ≤ 16`; AVX-512F, BW and VNNI.
+    #[inline(always)]
+    unsafe fn output_block(layer: &PackedDenseI8<'_>, b: usize, acc: __m512i, y: &mut [i8]) {
+        let at = b * BLOCK_ROWS;
+        assert!(layer.folded_bias.len() >= at + BLOCK_ROWS && y.len() <= BLOCK_ROWS);
+        // Safety: the loads read 16 words at `at`, inside the three views (asserted above,
+        // all three are the same length); the masked store writes `y.len()` bytes.
+        unsafe {
+            let load = |v: &[i32]| _mm512_loadu_si512(v.as_ptr().add(at).cast());
+            let acc = _mm512_add_epi32(acc, load(layer.folded_bias));
+            let multiplier = load(layer.multiplier);
+            let shift = load(layer.total_shift);
+            let low = _mm512_set1_epi64(0xffff_ffff);
+            let one = _mm512_set1_epi64(1);
+            // (acc · multiplier + 2^(shift − 1)) >> shift on the even lanes (the low half of
+            // each 64-bit lane), then the odd ones moved down.
+            let apply = |acc: __m512i, multiplier: __m512i, shift: __m512i| {
+                let shift = _mm512_and_si512(shift, low);
+                let round = _mm512_sllv_epi64(one, _mm512_sub_epi64(shift, one));
+                let product = _mm512_mul_epi32(acc, multiplier);
+                _mm512_srav_epi64(_mm512_add_epi64(product, round), shift)
+            };
+            let even = apply(acc, multiplier, shift);
+            let odd = apply(
+                _mm512_srli_epi64::<32>(acc),
+                _mm512_srli_epi64::<32>(multiplier),
+                _mm512_srli_epi64::<32>(shift),
+            );
+            let scaled = _mm512_mask_blend_epi32(0xaaaa, even, _mm512_slli_epi64::<32>(odd));
+            let bound = _mm512_set1_epi32(1 << 30);
+            let scaled = _mm512_max_epi32(
+                _mm512_min_epi32(scaled, bound),
+                _mm512_sub_epi32(_mm512_setzero_si512(), bound),
+            );
+            let p = layer.p;
+            let v = _mm512_add_epi32(scaled, _mm512_set1_epi32(p.output_zero_point));
+            let v = _mm512_min_epi32(
+                _mm512_max_epi32(v, _mm512_set1_epi32(i32::from(p.min))),
+                _mm512_set1_epi32(i32::from(p.max)),
+            );
+            let mask = u16::MAX
+                .checked_shr((BLOCK_ROWS - y.len()) as u32)
+                .unwrap_or(0);
+            _mm512_mask_cvtepi32_storeu_epi8(y.as_mut_ptr().cast(), mask, v);
         }
     }
 
@@ -261,4 +427,25 @@ pub mod vnni {
             })
         }
     }
+}
+
+/// `y = dense_i8(w, x, bias, requant, p)` of a layer packed at load
+/// ([`super::packed::PackedDenseI8`]): the VNNI version where the build has it, the plain
+/// layer through [`dense_i8`] everywhere else.
+///
+/// # Panics
+/// If `x` is not `(cols)` or `y` not `(rows)`.
+pub fn dense_i8_packed(layer: &super::packed::PackedDenseI8<'_>, x: &[i8], y: &mut [i8]) {
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx512vnni",
+        target_feature = "avx512bw"
+    ))]
+    vnni::dense_i8_packed(layer, x, y);
+    #[cfg(not(all(
+        target_arch = "x86_64",
+        target_feature = "avx512vnni",
+        target_feature = "avx512bw"
+    )))]
+    layer.plain(dense_i8, x, y);
 }
