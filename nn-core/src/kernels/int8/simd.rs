@@ -202,11 +202,18 @@ pub mod vnni {
     /// Blocks of 16 rows that share each broadcast quad of `x`.
     const GROUP: usize = 4;
 
-    /// As [`super::dense_i8_packed`]: for each group of up to [`GROUP`] blocks, one pass
-    /// over the quads of `x`, each quad broadcast to 16 lanes and multiplied by each
-    /// block's 64-byte word vector (`vpdpbusd`: 16 rows × 4 columns), two accumulators per
-    /// block (even and odd quads) to cover the latency; then 16 rows at a time the folded
-    /// bias, [`Requant::apply`] on 64-bit lanes, the zero point and the clamp.
+    /// As [`super::dense_i8_packed`]:
+    /// 1. `x + 128` as unsigned bytes, and the list of the quads of them that are not all
+    ///    0 (`x = −128`): a zero quad adds nothing to any row, so its weights are never
+    ///    read. (For the first layer that is every quad of black pixels, most of an MNIST
+    ///    digit; the sum stays exact, in any order, for any zero point, which the folded
+    ///    bias carries.)
+    /// 2. For each group of up to [`GROUP`] blocks, one pass over the listed quads, each
+    ///    broadcast to 16 lanes and multiplied by each block's 64-byte word vector
+    ///    (`vpdpbusd`: 16 rows × 4 columns), with 2 accumulators per block (4 for a group
+    ///    of 1 or 2 blocks) to cover the latency.
+    /// 3. 16 rows at a time: the folded bias, [`Requant::apply`] on 64-bit lanes, the zero
+    ///    point and the clamp.
     pub fn dense_i8_packed(layer: &PackedDenseI8<'_>, x: &[i8], y: &mut [i8]) {
         let (rows, cols) = (layer.rows(), layer.cols);
         assert_eq!(x.len(), cols, "dense_i8_packed: x is not (cols)");
@@ -220,39 +227,64 @@ pub mod vnni {
         let quads = cols.div_ceil(QUAD);
         let blocks = rows.div_ceil(BLOCK_ROWS);
         let mut xu = core::mem::MaybeUninit::<[u32; MAX_PACKED_COLS / QUAD]>::uninit();
-        // x + 128 as unsigned bytes (the top bit flipped), 64 at a time; bytes past the end
-        // of x become 128, multiplied by the zero weights of the padding.
+        // One vector of slack: each chunk stores 16 words from its first listed index on.
+        let mut active = core::mem::MaybeUninit::<[u32; MAX_PACKED_COLS / QUAD + 16]>::uninit();
         let chunks = cols.div_ceil(STEP);
         // Safety: `chunks * STEP ≤ MAX_PACKED_COLS` bytes (`MAX_PACKED_COLS` is a multiple
-        // of `STEP`), so every store lands inside `xu`; each masked load reads only the
-        // bytes of `x` left from `at` on. AVX-512F and BW: this module's `cfg`. The stores
-        // initialise the first `chunks * STEP ≥ quads * 4` bytes, all `xu` is read at.
-        let xu: &[u32] = unsafe {
+        // of `STEP`), so every store of `xu` lands inside it; each masked load reads only
+        // the bytes of `x` from `at` on. Each chunk's store of `active` writes 16 words
+        // from `listed`, which is below `quads ≤ MAX_PACKED_COLS / 4` (one index per quad
+        // listed), so inside `active` with its slack.
+        // AVX-512F and BW: this module's `cfg`. The stores initialise the first
+        // `chunks * STEP ≥ quads * 4` bytes of `xu` and `listed` words of `active`.
+        let (xu, active): (&[u32], &[u32]) = unsafe {
             let flip = _mm512_set1_epi8(-128);
+            let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
             let base = xu.as_mut_ptr().cast::<u8>();
+            let list = active.as_mut_ptr().cast::<u32>();
+            let mut listed = 0;
             for chunk in 0..chunks {
                 let at = chunk * STEP;
                 let mask = u64::MAX
                     .checked_shr((STEP - (cols - at).min(STEP)) as u32)
                     .unwrap_or(0);
-                let v = _mm512_maskz_loadu_epi8(mask, x.as_ptr().add(at));
-                _mm512_storeu_si512(base.add(at).cast(), _mm512_xor_si512(v, flip));
+                // Bytes past the end of x are 0 here, 128 after the flip: never listed
+                // alone, and multiplied by the padding's zero weights when their quad is.
+                let v = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, x.as_ptr().add(at)), flip);
+                _mm512_storeu_si512(base.add(at).cast(), v);
+                let first = chunk * (STEP / QUAD);
+                let in_layer = u16::MAX
+                    .checked_shr((STEP / QUAD - (quads - first).min(STEP / QUAD)) as u32)
+                    .unwrap_or(0);
+                let live = _mm512_test_epi32_mask(v, v) & in_layer;
+                let index = _mm512_add_epi32(lanes, _mm512_set1_epi32(first as i32));
+                // Compressed in a register and stored whole (16 words, the listed ones
+                // first): a compressing store to memory is microcoded on some cores (Zen 4).
+                _mm512_storeu_si512(
+                    list.add(listed).cast(),
+                    _mm512_maskz_compress_epi32(live, index),
+                );
+                listed += live.count_ones() as usize;
             }
-            core::slice::from_raw_parts(xu.as_ptr().cast::<u32>(), quads)
+            (
+                core::slice::from_raw_parts(xu.as_ptr().cast::<u32>(), quads),
+                core::slice::from_raw_parts(list, listed),
+            )
         };
         let mut b0 = 0;
         while b0 < blocks {
             let n = (blocks - b0).min(GROUP);
             let words = &layer.words[b0 * quads * BLOCK_ROWS..(b0 + n) * quads * BLOCK_ROWS];
             // Safety: `words` holds `n` blocks of `quads * 16` words (`PackedDenseI8::new`
-            // checked the buffer's length), `xu` `quads` words; the build has AVX-512F,
-            // BW and VNNI (this module's `cfg`).
+            // checked the buffer's length), `xu` `quads` words, and every index in
+            // `active` is below `quads`; the build has AVX-512F, BW and VNNI (this
+            // module's `cfg`).
             let accs: [__m512i; GROUP] = unsafe {
                 match n {
-                    1 => pad(group::<1>(words, xu)),
-                    2 => pad(group::<2>(words, xu)),
-                    3 => pad(group::<3>(words, xu)),
-                    _ => group::<GROUP>(words, xu),
+                    1 => pad(group::<1, 4>(words, xu, active)),
+                    2 => pad(group::<2, 4>(words, xu, active)),
+                    3 => pad(group::<3, 2>(words, xu, active)),
+                    _ => group::<GROUP, 2>(words, xu, active),
                 }
             };
             for (k, &acc) in accs.iter().enumerate().take(n) {
@@ -276,39 +308,50 @@ pub mod vnni {
         })
     }
 
-    /// For each of the `N` blocks in `words` (`(N, quads, 16)`), the 16 row sums
-    /// `Σ_q Σ_j w[row, 4q + j] · xu[q].byte(j)`, wrapping.
+    /// For each of the `N` blocks in `words` (`(N, xu.len(), 16)`), the 16 row sums
+    /// `Σ_{q in active} Σ_j w[row, 4q + j] · xu[q].byte(j)`, wrapping; `P` accumulators per
+    /// block, taking the listed quads in turn.
     ///
     /// # Safety
-    /// `words.len() == N * xu.len() * 16`; AVX-512F, BW and VNNI.
+    /// `words.len() == N * xu.len() * 16`, every index in `active` below `xu.len()`;
+    /// AVX-512F, BW and VNNI.
     #[inline(always)]
-    unsafe fn group<const N: usize>(words: &[i32], xu: &[u32]) -> [__m512i; N] {
+    unsafe fn group<const N: usize, const P: usize>(
+        words: &[i32],
+        xu: &[u32],
+        active: &[u32],
+    ) -> [__m512i; N] {
         let quads = xu.len();
         assert_eq!(words.len(), N * quads * BLOCK_ROWS);
         // Safety: every load reads 16 words at `(k · quads + q) · 16` with `k < N` and
-        // `q < quads`, inside `words` (asserted above); the caller promises the features.
+        // `q < quads` (the caller's promise for `active`), inside `words` (asserted
+        // above), and `xu[q]`; the caller promises the features.
         unsafe {
-            let mut even = [_mm512_setzero_si512(); N];
-            let mut odd = [_mm512_setzero_si512(); N];
-            let at = |k: usize, q: usize| words.as_ptr().add((k * quads + q) * BLOCK_ROWS);
-            let mut q = 0;
-            while q + 2 <= quads {
-                let x0 = _mm512_set1_epi32(xu[q] as i32);
-                let x1 = _mm512_set1_epi32(xu[q + 1] as i32);
-                for k in 0..N {
-                    even[k] = _mm512_dpbusd_epi32(even[k], x0, _mm512_loadu_si512(at(k, q).cast()));
-                    odd[k] =
-                        _mm512_dpbusd_epi32(odd[k], x1, _mm512_loadu_si512(at(k, q + 1).cast()));
-                }
-                q += 2;
-            }
-            if q < quads {
-                let x0 = _mm512_set1_epi32(xu[q] as i32);
-                for k in 0..N {
-                    even[k] = _mm512_dpbusd_epi32(even[k], x0, _mm512_loadu_si512(at(k, q).cast()));
+            let mut acc = [[_mm512_setzero_si512(); P]; N];
+            let base = words.as_ptr();
+            let (body, tail) = active.as_chunks::<P>();
+            for qs in body {
+                for phase in 0..P {
+                    let q = qs[phase] as usize;
+                    let xq = _mm512_set1_epi32(*xu.get_unchecked(q) as i32);
+                    for k in 0..N {
+                        let w = _mm512_loadu_si512(base.add((k * quads + q) * BLOCK_ROWS).cast());
+                        acc[k][phase] = _mm512_dpbusd_epi32(acc[k][phase], xq, w);
+                    }
                 }
             }
-            core::array::from_fn(|k| _mm512_add_epi32(even[k], odd[k]))
+            for (phase, &q) in tail.iter().enumerate() {
+                let q = q as usize;
+                let xq = _mm512_set1_epi32(*xu.get_unchecked(q) as i32);
+                for k in 0..N {
+                    let w = _mm512_loadu_si512(base.add((k * quads + q) * BLOCK_ROWS).cast());
+                    acc[k][phase] = _mm512_dpbusd_epi32(acc[k][phase], xq, w);
+                }
+            }
+            acc.map(|a| {
+                a.into_iter()
+                    .fold(_mm512_setzero_si512(), |s, v| _mm512_add_epi32(s, v))
+            })
         }
     }
 
