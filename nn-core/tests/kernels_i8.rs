@@ -317,6 +317,26 @@ fn dense_at_every_shape() {
     }
 }
 
+/// Inputs like a digit's pixels: runs of −128 (black; the packed kernel skips every quad of
+/// 4 of them), starting and ending anywhere, the tail quad included.
+#[test]
+fn dense_with_runs_of_black() {
+    let mut rng = Rng(0x1357_9bdf);
+    for cols in COLS {
+        for rows in [1, 5, 16, 17, 40, 70] {
+            let (w, mut x, bias, requant, mut p) = layer(&mut rng, rows, cols);
+            for (c, xc) in x.iter_mut().enumerate() {
+                if (c / 3 + c / 7) % 3 != 0 {
+                    *xc = -128;
+                }
+            }
+            check_dense(&w, &x, &bias, &requant, p);
+            p.input_zero_point = -128;
+            check_dense(&w, &x, &bias, &requant, p);
+        }
+    }
+}
+
 #[test]
 fn dense_at_the_ends_of_every_range() {
     let mut rng = Rng(0x9e37_79b9);

@@ -142,7 +142,7 @@ pub fn dense_i8_packed(layer: &int8::packed::PackedDenseI8<'_>, x: &[i8], y: &mu
     #[cfg(all(not(feature = "scalar-kernels"), not(target_arch = "arm")))]
     int8::simd::dense_i8_packed(layer, x, y);
     #[cfg(any(feature = "scalar-kernels", target_arch = "arm"))]
-    layer.plain(dense_i8, x, y);
+    layer.plain(x, y);
 }
 
 /// TFLite's int8 SOFTMAX reference kernel (beta = 1), bit for bit: input int8 with the

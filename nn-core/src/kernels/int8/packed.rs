@@ -17,7 +17,6 @@
 //!
 //! Padding rows hold zeros and a total shift of 1; their outputs are never written.
 
-use super::check_dense_shapes;
 use crate::quant::{DenseI8Params, Requant};
 
 /// Rows per block: the int32 lanes of a 512-bit vector.
@@ -169,14 +168,12 @@ impl<'a> PackedDenseI8<'a> {
         self.bias.len()
     }
 
-    /// The plain layer through `dense`, a `dense_i8` version.
-    pub fn plain(
-        &self,
-        dense: fn(&[i8], &[i8], &[i32], &[Requant], DenseI8Params, &mut [i8]),
-        x: &[i8],
-        y: &mut [i8],
-    ) {
-        check_dense_shapes(self.w, x, self.bias, self.requant, y);
-        dense(self.w, x, self.bias, self.requant, self.p, y)
+    /// The plain layer through the dispatched [`crate::kernels::dense_i8`], for the builds
+    /// and the shapes the packed versions leave to it.
+    ///
+    /// # Panics
+    /// If `x` is not `(cols)` or `y` not `(rows)`.
+    pub fn plain(&self, x: &[i8], y: &mut [i8]) {
+        crate::kernels::dense_i8(self.w, x, self.bias, self.requant, self.p, y)
     }
 }

@@ -222,7 +222,7 @@ pub mod vnni {
         // value to ±2³⁰, which changes nothing for zero points this small.
         let zp_ok = (-(1 << 29)..=(1 << 29)).contains(&layer.p.output_zero_point);
         if cols > MAX_PACKED_COLS || !zp_ok {
-            return layer.plain(super::dense_i8, x, y);
+            return layer.plain(x, y);
         }
         let quads = cols.div_ceil(QUAD);
         let blocks = rows.div_ceil(BLOCK_ROWS);
@@ -300,12 +300,9 @@ pub mod vnni {
 
     /// `[a…, 0…]`.
     fn pad<const N: usize>(a: [__m512i; N]) -> [__m512i; GROUP] {
-        // Safety: the build has AVX-512F.
-        core::array::from_fn(|k| {
-            a.get(k)
-                .copied()
-                .unwrap_or(unsafe { _mm512_setzero_si512() })
-        })
+        // Safety: the build has AVX-512F (this module's `cfg`).
+        let zero = unsafe { _mm512_setzero_si512() };
+        core::array::from_fn(|k| a.get(k).copied().unwrap_or(zero))
     }
 
     /// For each of the `N` blocks in `words` (`(N, xu.len(), 16)`), the 16 row sums
@@ -334,18 +331,18 @@ pub mod vnni {
                 for phase in 0..P {
                     let q = qs[phase] as usize;
                     let xq = _mm512_set1_epi32(*xu.get_unchecked(q) as i32);
-                    for k in 0..N {
+                    for (k, acc) in acc.iter_mut().enumerate() {
                         let w = _mm512_loadu_si512(base.add((k * quads + q) * BLOCK_ROWS).cast());
-                        acc[k][phase] = _mm512_dpbusd_epi32(acc[k][phase], xq, w);
+                        acc[phase] = _mm512_dpbusd_epi32(acc[phase], xq, w);
                     }
                 }
             }
             for (phase, &q) in tail.iter().enumerate() {
                 let q = q as usize;
                 let xq = _mm512_set1_epi32(*xu.get_unchecked(q) as i32);
-                for k in 0..N {
+                for (k, acc) in acc.iter_mut().enumerate() {
                     let w = _mm512_loadu_si512(base.add((k * quads + q) * BLOCK_ROWS).cast());
-                    acc[k][phase] = _mm512_dpbusd_epi32(acc[k][phase], xq, w);
+                    acc[phase] = _mm512_dpbusd_epi32(acc[phase], xq, w);
                 }
             }
             acc.map(|a| {
@@ -490,5 +487,5 @@ pub fn dense_i8_packed(layer: &super::packed::PackedDenseI8<'_>, x: &[i8], y: &m
         target_feature = "avx512vnni",
         target_feature = "avx512bw"
     )))]
-    layer.plain(dense_i8, x, y);
+    layer.plain(x, y);
 }
