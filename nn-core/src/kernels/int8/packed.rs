@@ -28,6 +28,15 @@ pub const QUAD: usize = 4;
 /// A dense int8 layer, `y = dense_i8(w, x, bias, requant, p)`, with its packed twin
 /// borrowed from a buffer [`PackedDenseI8::pack`] filled.
 #[derive(Clone, Copy, Debug)]
+// Only the VNNI kernel reads the packed views; other builds run the plain layer.
+#[cfg_attr(
+    not(all(
+        target_arch = "x86_64",
+        target_feature = "avx512vnni",
+        target_feature = "avx512bw"
+    )),
+    allow(dead_code)
+)]
 pub struct PackedDenseI8<'a> {
     /// `(rows, cols)` row-major: the layer as the file stores it.
     pub(crate) w: &'a [i8],
