@@ -1,6 +1,7 @@
 //! A dense int8 layer prepared once, when the model is loaded, in the order the host's
-//! VNNI kernel reads it ([`super::simd::vnni::dense_i8_packed`]); the plain row-major layer
-//! it came from stays beside it, for every other build and as the reference.
+//! VNNI kernel reads it (`simd::vnni::dense_i8_packed`, through
+//! [`crate::kernels::dense_i8_packed`]); the plain row-major layer it came from stays
+//! beside it, for every other build and as the reference: both give the same bits.
 //!
 //! The caller owns the memory (nn-core does not allocate): one `i32` buffer of
 //! [`PackedDenseI8::buffer_len`] words, cut into named views:

@@ -1,7 +1,7 @@
 //! `dense_i8` on the host's vectors, exactly equal to the scalar twin.
 //!
-//! Two versions, picked at compile time from the build's target features, like the f32
-//! kernels' width:
+//! Two versions on row-major weights, picked at compile time from the build's target
+//! features, like the f32 kernels' width, and a third on a layer packed at load:
 //! - **AVX-512 VNNI** (`avx512vnni` + `avx512bw`): `vpdpbusd` multiplies 64 unsigned bytes
 //!   by 64 signed bytes and adds each group of 4 products into one of 16 int32 lanes;
 //!   8 rows share each load of `x`, each its own accumulator (8 independent chains), and
@@ -14,7 +14,11 @@
 //!   and summed in pairs into int32 lanes (`pmaddwd`): 32 bytes a step with AVX-512BW,
 //!   16 with AVX2 or SSE2 (plain arrays on targets without SIMD).
 //!
-//! Both accumulate modulo 2³², as the twin does, so they agree with it for every input:
+//! - **AVX-512 VNNI on a packed layer** ([`dense_i8_packed`], the layout in
+//!   [`super::packed`]): one `vpdpbusd` per 16 rows × 4 columns, the input quad broadcast,
+//!   quads of `x` that are all −128 skipped (they add 0), 16 rows requantised at once.
+//!
+//! All accumulate modulo 2³², as the twin does, so they agree with it for every input:
 //! every product and pair sum is exact in int32 (at most 2 · 128 · 32768 = 2²³), and
 //! wrapping addition does not care about order.
 
