@@ -7,6 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use nn_core::kernels::int8::packed::PackedDenseI8;
 use nn_core::kernels::int8::{scalar, simd};
 use nn_core::quant::{DenseI8Params, Requant};
 
@@ -41,6 +42,12 @@ fn dense_i8(c: &mut Criterion) {
                 bench.iter(|| dense(black_box(&w), black_box(&x), &bias, &requant, p, &mut y))
             });
         }
+        let mut buf = vec![0i32; PackedDenseI8::buffer_len(rows, cols)];
+        PackedDenseI8::pack(&w, cols, &bias, &requant, p, &mut buf);
+        let packed = PackedDenseI8::new(&w, cols, &bias, &requant, p, &buf);
+        group.bench_function(BenchmarkId::new("simd-packed", &shape), |bench| {
+            bench.iter(|| simd::dense_i8_packed(black_box(&packed), black_box(&x), &mut y))
+        });
     }
     group.finish();
 }

@@ -1,8 +1,10 @@
 //! One whole inference, `nn_core::Mlp::predict` (the dispatched SIMD kernels) beside the
 //! same steps through the scalar twins, for a 784-1024-10 and a 784-128-10 model with
-//! random weights; and one int8 inference (`MlpI8::predict_pixels_into`, the dispatched
-//! int8 kernels) of the shipped `firmware/models/seed-int8.nnm` (784-1024-10 sigmoid), the
-//! model `benches/tflite/infer.py` times TFLite on. Throughput is the model's bytes, which
+//! random weights; and one int8 inference of the shipped `firmware/models/seed-int8.nnm`
+//! (784-1024-10 sigmoid, the model `benches/tflite/infer.py` times TFLite on): `int8` through
+//! the plain layers (`MlpI8::predict_pixels_into`), `int8-packed` through the layers packed
+//! at load as `host-trainer` runs them (`MlpI8Packed`), each on the first 100 MNIST test
+//! images in turn, and `int8-packed-dense` on an image with no black pixel (nothing to skip). Throughput is the model's bytes, which
 //! every inference streams.
 
 use std::hint::black_box;
@@ -93,6 +95,22 @@ fn bench_model<const IN: usize, const H: usize, const OUT: usize>(
 /// The int8 784-1024-10 model the firmware ships, read as the host reads any model file.
 const SEED_INT8: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/firmware/models/seed-int8.nnm");
 
+/// The first 100 MNIST test images, the ones the firmware carries (and TFLite's side times
+/// the first test images too).
+const DIGITS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/firmware/data/t10k-100-images.bin"
+);
+
+/// One int8 inference per iteration, the next of `images` each time.
+fn cycle<'a>(images: &'a [Vec<u8>]) -> impl FnMut() -> &'a [u8] {
+    let mut i = 0;
+    move || {
+        i = (i + 1) % images.len();
+        &images[i]
+    }
+}
+
 fn bench_int8(c: &mut Criterion, rng: &mut Rng) {
     let bytes = std::fs::read(SEED_INT8).unwrap_or_else(|e| panic!("{SEED_INT8}: {e}"));
     let aligned = host_trainer::model::AlignedBytes::new(&bytes);
@@ -101,22 +119,47 @@ fn bench_int8(c: &mut Criterion, rng: &mut Rng) {
     let model = file
         .slices_i8()
         .unwrap_or_else(|e| panic!("{SEED_INT8}: {e}"));
+    // The layers packed at load, as `host-trainer` loads and runs every int8 model.
+    let host = host_trainer::model::HostModel::load(std::path::Path::new(SEED_INT8))
+        .unwrap_or_else(|e| panic!("{SEED_INT8}: {e}"));
+    let host_trainer::model::Classifier::I8(packed) = host.classifier() else {
+        panic!("{SEED_INT8}: not an int8 model");
+    };
     let shape = model.shape();
     let name = format!("{}-{}-{}", shape.input, shape.hidden, shape.output);
-    let pixels: Vec<u8> = (0..shape.input)
-        .map(|_| ((rng.next() + 1.0) * 127.5) as u8)
+    let digits: Vec<Vec<u8>> = std::fs::read(DIGITS)
+        .unwrap_or_else(|e| panic!("{DIGITS}: {e}"))
+        .chunks_exact(shape.input)
+        .map(<[u8]>::to_vec)
         .collect();
+    // No black pixels: nothing for the packed kernel to skip.
+    let dense: Vec<Vec<u8>> = vec![
+        (0..shape.input)
+            .map(|_| ((rng.next() + 1.0) * 127.5) as u8 | 1)
+            .collect(),
+    ];
     let mut scratch = vec![0i8; shape.input + shape.hidden + shape.output];
     let mut out = vec![0i8; shape.output];
     let mut group = c.benchmark_group("inference");
     group.throughput(Throughput::Bytes(bytes.len() as u64));
+    let mut next = cycle(&digits);
     group.bench_function(BenchmarkId::new("int8", &name), |b| {
         b.iter(|| {
             model
-                .predict_pixels_into(black_box(&pixels), &mut scratch, &mut out)
+                .predict_pixels_into(black_box(next()), &mut scratch, &mut out)
                 .expect("lengths match the model")
         })
     });
+    for (id, images) in [("int8-packed", &digits), ("int8-packed-dense", &dense)] {
+        let mut next = cycle(images);
+        group.bench_function(BenchmarkId::new(id, &name), |b| {
+            b.iter(|| {
+                packed
+                    .predict_pixels_into(black_box(next()), &mut scratch, &mut out)
+                    .expect("lengths match the model")
+            })
+        });
+    }
     group.finish();
 }
 

@@ -458,7 +458,7 @@ fn eval_command(args: &EvalArgs) -> Result<()> {
     }
     let test = &loaded.sets;
     if let crate::model::Classifier::I8(m) = model.classifier() {
-        crate::quantize::eval(&show(&args.model), &m, test)?;
+        crate::quantize::eval(&show(&args.model), m.model(), test)?;
     } else {
         let (net, scaling) = export::read_model(&args.model)?;
         let s = train::evaluate(&net, scaling, test);

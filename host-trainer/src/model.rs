@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use nn_core::format::{ElementType, Header, ModelFile};
-use nn_core::{CLASSES, IMAGE_PIXELS, MlpI8, MlpSlices, TensorQuant};
+use nn_core::{CLASSES, IMAGE_PIXELS, MlpI8Packed, MlpSlices, TensorQuant};
 
 use crate::io::{ReadError, read_capped, show};
 
@@ -92,8 +92,33 @@ pub struct HostModel {
 enum Weights {
     /// `W1, b1, W2, b2` in file order.
     F32(Vec<f32>),
-    /// The whole int8 file, which [`ModelFile::parse`] accepted.
-    I8(AlignedBytes),
+    /// The whole int8 file, which [`ModelFile::parse`] accepted, and its layers packed for
+    /// the host's fastest kernel (`MlpI8::pack`).
+    I8 {
+        /// The file.
+        file: AlignedBytes,
+        /// `MlpI8::packed_len` words, and the rest of the last line.
+        packed: Vec<Line>,
+    },
+}
+
+/// A 64-byte cache line of packed int8 weights, aligned to one: the packed kernel's 64-byte
+/// loads then never straddle two lines (about 6 % faster on the 784×1024 layer).
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+struct Line([i32; 16]);
+
+/// The words of `lines`, in order.
+fn words(lines: &[Line]) -> &[i32] {
+    // Safety: `Line` is `repr(C)` around `[i32; 16]`, 64 bytes with no padding, so `lines`
+    // is `16 * lines.len()` initialised, aligned `i32`s, borrowed as long as `lines`.
+    unsafe { std::slice::from_raw_parts(lines.as_ptr().cast::<i32>(), 16 * lines.len()) }
+}
+
+/// The words of `lines`, in order, to write.
+fn words_mut(lines: &mut [Line]) -> &mut [i32] {
+    // Safety: as in `words`, borrowed mutably as long as `lines`.
+    unsafe { std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast::<i32>(), 16 * lines.len()) }
 }
 
 /// A model file read into 16-byte aligned memory, so an int8 model borrows its arrays in
@@ -127,18 +152,20 @@ impl AlignedBytes {
 
 /// A [`HostModel`] ready to classify: nn-core's size-erased f32 or int8 network, borrowing
 /// the model's weights.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Classifier<'a> {
     /// An f32 model.
     F32(MlpSlices<'a>),
-    /// An int8 model.
-    I8(MlpI8<'a>),
+    /// An int8 model, its layers packed (boxed: the views of both packings are a few
+    /// hundred bytes).
+    I8(Box<MlpI8Packed<'a>>),
 }
 
 impl Classifier<'_> {
     /// The class and the probabilities for 0–255 pixels, computed as the firmware does: an
     /// f32 model scales the pixels as its file says and runs `predict_into`; an int8 model
-    /// runs `MlpI8::predict_pixels_into`, and its probabilities are the exact `(q + 128) / 256`.
+    /// runs `MlpI8Packed::predict_pixels_into` (`MlpI8::predict_pixels_into`'s bits), and its
+    /// probabilities are the exact `(q + 128) / 256`.
     ///
     /// # Errors
     /// None for a model [`HostModel::load`] accepted; nn-core's error otherwise.
@@ -156,7 +183,8 @@ impl Classifier<'_> {
                 Ok((class, probabilities))
             }
             Classifier::I8(mlp) => {
-                let mut scratch = vec![0i8; mlp.input + mlp.hidden + mlp.output];
+                let m = mlp.model();
+                let mut scratch = vec![0i8; m.input + m.hidden + m.output];
                 let mut q = [0i8; CLASSES];
                 let class = mlp.predict_pixels_into(pixels, &mut scratch, &mut q)?;
                 Ok((class, q.map(|q| TensorQuant::PROBABILITY.dequantize(q))))
@@ -195,11 +223,16 @@ impl HostModel {
                 Weights::F32(parameters)
             }
             ElementType::I8 => {
-                let aligned = AlignedBytes::new(&bytes);
-                ModelFile::parse(aligned.bytes())
+                let file = AlignedBytes::new(&bytes);
+                let model = ModelFile::parse(file.bytes())
                     .and_then(|f| f.slices_i8())
                     .map_err(format)?;
-                Weights::I8(aligned)
+                let len = model.packed_len();
+                let mut packed = vec![Line([0; 16]); len.div_ceil(16)];
+                model
+                    .pack(&mut words_mut(&mut packed)[..len])
+                    .map_err(format)?;
+                Weights::I8 { file, packed }
             }
         };
         Ok(Self {
@@ -249,7 +282,7 @@ impl HostModel {
     pub fn into_parameters(self) -> Option<Vec<f32>> {
         match self.weights {
             Weights::F32(parameters) => Some(parameters),
-            Weights::I8(_) => None,
+            Weights::I8 { .. } => None,
         }
     }
 
@@ -272,10 +305,12 @@ impl HostModel {
                     .slices_in(parameters)
                     .expect("HostModel::load checked the parameter split"),
             ),
-            Weights::I8(aligned) => Classifier::I8(
-                ModelFile::parse(aligned.bytes())
+            Weights::I8 { file, packed } => Classifier::I8(
+                ModelFile::parse(file.bytes())
                     .and_then(|f| f.slices_i8())
-                    .expect("HostModel::load checked the int8 file"),
+                    .and_then(|m| MlpI8Packed::new(m, &words(packed)[..m.packed_len()]))
+                    .map(Box::new)
+                    .expect("HostModel::load checked and packed the int8 file"),
             ),
         }
     }

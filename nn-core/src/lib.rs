@@ -19,7 +19,7 @@ pub use matrix::{Matrix, Vector};
 pub use model::{
     Dense, DenseRef, InputScaling, Mlp, MlpRef, MlpSlices, NonFiniteInput, Prediction,
 };
-pub use model_i8::{MlpI8, MlpI8Ref, PredictionI8, TensorQuant};
+pub use model_i8::{MlpI8, MlpI8Packed, MlpI8Ref, PredictionI8, TensorQuant};
 
 /// Pixels in one MNIST image (28 × 28).
 pub const IMAGE_PIXELS: usize = 784;

@@ -27,6 +27,7 @@ use crate::activation::Activation;
 use crate::error::Error;
 use crate::format::{Header, QuantHeader, QuantTensor, SIGMOID_TABLE_LEN, Shape, Tensor};
 use crate::kernels;
+use crate::kernels::int8::packed::PackedDenseI8;
 use crate::model::InputScaling;
 use crate::quant::{DenseI8Params, Requant, SoftmaxI8Params};
 
@@ -126,6 +127,48 @@ impl MlpI8<'_> {
             ),
             _ => (i8::MIN, i8::MAX),
         }
+    }
+
+    /// The two layers' zero points and clamps: the first clamps as its activation says
+    /// (ReLU), the second takes what the activation gives and clamps nothing.
+    fn layer_params(&self) -> [DenseI8Params; 2] {
+        let (min, max) = self.hidden_clamp();
+        [
+            DenseI8Params {
+                input_zero_point: self.input_quant.zero_point,
+                output_zero_point: self.hidden_quant.zero_point,
+                min,
+                max,
+            },
+            DenseI8Params {
+                input_zero_point: self.activated_quant().zero_point,
+                output_zero_point: self.logits_quant.zero_point,
+                min: i8::MIN,
+                max: i8::MAX,
+            },
+        ]
+    }
+
+    /// The `i32` words [`MlpI8::pack`] fills: both layers' [`PackedDenseI8::buffer_len`].
+    pub fn packed_len(&self) -> usize {
+        PackedDenseI8::buffer_len(self.hidden, self.input)
+            + PackedDenseI8::buffer_len(self.output, self.hidden)
+    }
+
+    /// Packs both layers into `buf` ([`MlpI8::packed_len`] words) for [`MlpI8Packed`], once,
+    /// when the model is loaded.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if an array or `buf` has the wrong length,
+    /// [`Error::TooLarge`] if the sizes overflow.
+    pub fn pack(&self, buf: &mut [i32]) -> Result<(), Error> {
+        self.check_lengths(&[(self.packed_len(), buf.len())])?;
+        let (buf1, buf2) = buf.split_at_mut(PackedDenseI8::buffer_len(self.hidden, self.input));
+        let [p1, p2] = self.layer_params();
+        let (l1, l2) = (&self.layer1, &self.layer2);
+        PackedDenseI8::pack(l1.weights, self.input, l1.bias, l1.requant, p1, buf1);
+        PackedDenseI8::pack(l2.weights, self.hidden, l2.bias, l2.requant, p2, buf2);
+        Ok(())
     }
 
     /// The model file header of this model (version 2, int8, softmax output).
@@ -272,6 +315,17 @@ impl MlpI8<'_> {
         scratch: &mut [i8],
         out_q: &mut [i8],
     ) -> Result<usize, Error> {
+        self.predict_with(None, pixels, scratch, out_q)
+    }
+
+    /// [`MlpI8::predict_pixels_into`], through `packed` layers when given.
+    fn predict_with(
+        &self,
+        packed: Option<&[PackedDenseI8<'_>; 2]>,
+        pixels: &[u8],
+        scratch: &mut [i8],
+        out_q: &mut [i8],
+    ) -> Result<usize, Error> {
         let scratch_len = self
             .input
             .checked_add(self.hidden)
@@ -284,14 +338,16 @@ impl MlpI8<'_> {
         ])?;
         let (x, rest) = scratch.split_at_mut(self.input);
         let (hidden, logits) = rest.split_at_mut(self.hidden);
-        Ok(forward(self, pixels, x, hidden, logits, out_q))
+        Ok(forward(self, packed, pixels, x, hidden, logits, out_q))
     }
 }
 
-/// `out ← softmax(dense2(act(dense1(pixel - 128))))`, returning the first largest logit.
+/// `out ← softmax(dense2(act(dense1(pixel - 128))))`, returning the first largest logit;
+/// each layer from its packed twin when `packed` has them ([`MlpI8Packed`]).
 /// The caller guarantees every length ([`MlpI8Ref`] by construction, [`MlpI8`] by checking).
 fn forward(
     m: &MlpI8<'_>,
+    packed: Option<&[PackedDenseI8<'_>; 2]>,
     pixels: &[u8],
     x: &mut [i8],
     hidden: &mut [i8],
@@ -302,29 +358,23 @@ fn forward(
         // p - 128, exactly: flipping the top bit of a u8 gives the i8 with that offset.
         *q = (p ^ 0x80) as i8;
     }
-    let (min, max) = m.hidden_clamp();
-    let p1 = DenseI8Params {
-        input_zero_point: m.input_quant.zero_point,
-        output_zero_point: m.hidden_quant.zero_point,
-        min,
-        max,
-    };
+    let [p1, p2] = m.layer_params();
     let l1 = &m.layer1;
-    kernels::dense_i8(l1.weights, x, l1.bias, l1.requant, p1, hidden);
+    match packed {
+        Some([layer, _]) => kernels::dense_i8_packed(layer, x, hidden),
+        None => kernels::dense_i8(l1.weights, x, l1.bias, l1.requant, p1, hidden),
+    }
     if m.hidden_activation == Activation::Sigmoid {
         for h in hidden.iter_mut() {
             // Entry q + 128 (the same top-bit flip) is the sigmoid of pre-activation q.
             *h = m.sigmoid_table[usize::from((*h as u8) ^ 0x80)];
         }
     }
-    let p2 = DenseI8Params {
-        input_zero_point: m.activated_quant().zero_point,
-        output_zero_point: m.logits_quant.zero_point,
-        min: i8::MIN,
-        max: i8::MAX,
-    };
     let l2 = &m.layer2;
-    kernels::dense_i8(l2.weights, hidden, l2.bias, l2.requant, p2, logits);
+    match packed {
+        Some([_, layer]) => kernels::dense_i8_packed(layer, hidden, logits),
+        None => kernels::dense_i8(l2.weights, hidden, l2.bias, l2.requant, p2, logits),
+    }
     kernels::softmax_i8(logits, m.softmax, out);
     argmax_i8(logits)
 }
@@ -338,6 +388,56 @@ fn argmax_i8(x: &[i8]) -> usize {
         }
     }
     best
+}
+
+/// An [`MlpI8`] with both layers packed once, at load, for the host's fastest kernel
+/// ([`kernels::dense_i8_packed`]; the buffer is the caller's, filled by [`MlpI8::pack`]).
+/// Its outputs are [`MlpI8::predict_pixels_into`]'s, bit for bit.
+#[derive(Clone, Copy, Debug)]
+pub struct MlpI8Packed<'a> {
+    model: MlpI8<'a>,
+    layers: [PackedDenseI8<'a>; 2],
+}
+
+impl<'a> MlpI8Packed<'a> {
+    /// `model` with the packed layers in `buf`, which [`MlpI8::pack`] filled from the same
+    /// model (a buffer filled otherwise gives other outputs, but nothing worse).
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if an array or `buf` has the wrong length,
+    /// [`Error::TooLarge`] if the sizes overflow.
+    pub fn new(model: MlpI8<'a>, buf: &'a [i32]) -> Result<Self, Error> {
+        model.check_lengths(&[(model.packed_len(), buf.len())])?;
+        let (buf1, buf2) = buf.split_at(PackedDenseI8::buffer_len(model.hidden, model.input));
+        let [p1, p2] = model.layer_params();
+        let (l1, l2) = (&model.layer1, &model.layer2);
+        Ok(Self {
+            model,
+            layers: [
+                PackedDenseI8::new(l1.weights, model.input, l1.bias, l1.requant, p1, buf1),
+                PackedDenseI8::new(l2.weights, model.hidden, l2.bias, l2.requant, p2, buf2),
+            ],
+        })
+    }
+
+    /// The model it packs.
+    pub fn model(&self) -> &MlpI8<'a> {
+        &self.model
+    }
+
+    /// [`MlpI8::predict_pixels_into`], through the packed layers.
+    ///
+    /// # Errors
+    /// As [`MlpI8::predict_pixels_into`].
+    pub fn predict_pixels_into(
+        &self,
+        pixels: &[u8],
+        scratch: &mut [i8],
+        out_q: &mut [i8],
+    ) -> Result<usize, Error> {
+        self.model
+            .predict_with(Some(&self.layers), pixels, scratch, out_q)
+    }
 }
 
 /// The answer of an int8 classifier.
@@ -397,6 +497,7 @@ impl<'a, const IN: usize, const H: usize, const OUT: usize> MlpI8Ref<'a, IN, H, 
         let mut probabilities = [0i8; OUT];
         let class = forward(
             &self.model,
+            None,
             pixels,
             &mut x,
             &mut hidden,

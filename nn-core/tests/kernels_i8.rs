@@ -7,12 +7,21 @@
 //! Shapes: empty, 1x1, column counts around 4/8/16/32/64, the model's layers. Values:
 //! the ends of every range, saturating multipliers, wrapping accumulators.
 
+use nn_core::kernels::int8::packed::PackedDenseI8;
 use nn_core::kernels::{self, int8::m4, int8::scalar, int8::simd};
 use nn_core::quant::{self, DenseI8Params, Requant, SoftmaxI8Params};
 use proptest::prelude::*;
 
 /// `dense_i8(w, x, bias, requant, p, y)`.
 type Dense = fn(&[i8], &[i8], &[i32], &[Requant], DenseI8Params, &mut [i8]);
+
+/// `dense_i8_packed(layer, x, y)`: the same layer, packed at load.
+type DensePacked = fn(&PackedDenseI8<'_>, &[i8], &mut [i8]);
+
+const PACKED_VARIANTS: [(&str, DensePacked); 2] = [
+    ("simd-packed", simd::dense_i8_packed),
+    ("dispatched-packed", kernels::dense_i8_packed),
+];
 
 const VARIANTS: [(&str, Dense); 5] = [
     ("scalar", scalar::dense_i8),
@@ -79,6 +88,14 @@ fn check_dense(w: &[i8], x: &[i8], bias: &[i32], requant: &[Requant], p: DenseI8
     for (name, dense) in VARIANTS {
         let mut y = vec![0x55u8 as i8; bias.len()];
         dense(w, x, bias, requant, p, &mut y);
+        assert_eq!(y, want, "{name}: {} x {} with {p:?}", bias.len(), x.len());
+    }
+    let mut buf = vec![0x5555_5555; PackedDenseI8::buffer_len(bias.len(), x.len())];
+    PackedDenseI8::pack(w, x.len(), bias, requant, p, &mut buf);
+    let packed = PackedDenseI8::new(w, x.len(), bias, requant, p, &buf);
+    for (name, dense) in PACKED_VARIANTS {
+        let mut y = vec![0x55u8 as i8; bias.len()];
+        dense(&packed, x, &mut y);
         assert_eq!(y, want, "{name}: {} x {} with {p:?}", bias.len(), x.len());
     }
 }
@@ -297,6 +314,26 @@ fn dense_at_every_shape() {
     for (cols, rows) in [(784, 1024), (784, 128), (1024, 10), (128, 10), (1, 1)] {
         let (w, x, bias, requant, p) = layer(&mut rng, rows, cols);
         check_dense(&w, &x, &bias, &requant, p);
+    }
+}
+
+/// Inputs like a digit's pixels: runs of −128 (black; the packed kernel skips every quad of
+/// 4 of them), starting and ending anywhere, the tail quad included.
+#[test]
+fn dense_with_runs_of_black() {
+    let mut rng = Rng(0x1357_9bdf);
+    for cols in COLS {
+        for rows in [1, 5, 16, 17, 40, 70] {
+            let (w, mut x, bias, requant, mut p) = layer(&mut rng, rows, cols);
+            for (c, xc) in x.iter_mut().enumerate() {
+                if (c / 3 + c / 7) % 3 != 0 {
+                    *xc = -128;
+                }
+            }
+            check_dense(&w, &x, &bias, &requant, p);
+            p.input_zero_point = -128;
+            check_dense(&w, &x, &bias, &requant, p);
+        }
     }
 }
 

@@ -131,6 +131,20 @@ pub fn dense_i8(
     chosen_i8::dense_i8(w, x, bias, requant, p, y)
 }
 
+/// [`dense_i8`] of a layer packed once at load ([`int8::packed::PackedDenseI8`]): the same
+/// contract and the same bits, from the packed twin where a version reads it (AVX-512
+/// VNNI), from the plain layer through [`dense_i8`] everywhere else.
+///
+/// # Panics
+/// If `x` is not `(cols)` or `y` not `(rows)` of the layer.
+#[inline]
+pub fn dense_i8_packed(layer: &int8::packed::PackedDenseI8<'_>, x: &[i8], y: &mut [i8]) {
+    #[cfg(all(not(feature = "scalar-kernels"), not(target_arch = "arm")))]
+    int8::simd::dense_i8_packed(layer, x, y);
+    #[cfg(any(feature = "scalar-kernels", target_arch = "arm"))]
+    layer.plain(x, y);
+}
+
 /// TFLite's int8 SOFTMAX reference kernel (beta = 1), bit for bit: input int8 with the
 /// scale `p` was made from ([`SoftmaxI8Params::from_input_scale`]), output int8 with scale
 /// 1/256 and zero point −128, through the integer gemmlowp fixed-point path (no float).

@@ -1,7 +1,7 @@
 //! `dense_i8` on the host's vectors, exactly equal to the scalar twin.
 //!
-//! Two versions, picked at compile time from the build's target features, like the f32
-//! kernels' width:
+//! Two versions on row-major weights, picked at compile time from the build's target
+//! features, like the f32 kernels' width, and a third on a layer packed at load:
 //! - **AVX-512 VNNI** (`avx512vnni` + `avx512bw`): `vpdpbusd` multiplies 64 unsigned bytes
 //!   by 64 signed bytes and adds each group of 4 products into one of 16 int32 lanes;
 //!   8 rows share each load of `x`, each its own accumulator (8 independent chains), and
@@ -14,7 +14,11 @@
 //!   and summed in pairs into int32 lanes (`pmaddwd`): 32 bytes a step with AVX-512BW,
 //!   16 with AVX2 or SSE2 (plain arrays on targets without SIMD).
 //!
-//! Both accumulate modulo 2³², as the twin does, so they agree with it for every input:
+//! - **AVX-512 VNNI on a packed layer** ([`dense_i8_packed`], the layout in
+//!   [`super::packed`]): one `vpdpbusd` per 16 rows × 4 columns, the input quad broadcast,
+//!   quads of `x` that are all −128 skipped (they add 0), 16 rows requantised at once.
+//!
+//! All accumulate modulo 2³², as the twin does, so they agree with it for every input:
 //! every product and pair sum is exact in int32 (at most 2 · 128 · 32768 = 2²³), and
 //! wrapping addition does not care about order.
 
@@ -160,10 +164,8 @@ pub mod wide_i16 {
 ))]
 pub mod vnni {
     use super::{DenseI8Params, Requant, by_row_groups};
-    use core::arch::x86_64::{
-        __m512i, _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_maskz_loadu_epi8,
-        _mm512_reduce_add_epi32, _mm512_set1_epi8, _mm512_setzero_si512, _mm512_xor_si512,
-    };
+    use crate::kernels::int8::packed::{BLOCK_ROWS, PackedDenseI8, QUAD};
+    use core::arch::x86_64::*;
 
     /// Bytes per vector.
     const STEP: usize = 64;
@@ -194,6 +196,214 @@ pub mod vnni {
             by_row_groups(w, cols, bias, requant, p, y, |rows: [&[i8]; ROWS]| {
                 dots::<true>(rows, x, correction)
             });
+        }
+    }
+
+    /// The most columns [`dense_i8_packed`] takes (its `x + 128` buffer is on the stack);
+    /// wider layers run the plain kernel.
+    pub const MAX_PACKED_COLS: usize = 4096;
+
+    /// Blocks of 16 rows that share each broadcast quad of `x`.
+    const GROUP: usize = 4;
+
+    /// As [`super::dense_i8_packed`]:
+    /// 1. `x + 128` as unsigned bytes, and the list of the quads of them that are not all
+    ///    0 (`x = −128`): a zero quad adds nothing to any row, so its weights are never
+    ///    read. (For the first layer that is every quad of black pixels, most of an MNIST
+    ///    digit; the sum stays exact, in any order, for any zero point, which the folded
+    ///    bias carries.)
+    /// 2. For each group of up to [`GROUP`] blocks, one pass over the listed quads, each
+    ///    broadcast to 16 lanes and multiplied by each block's 64-byte word vector
+    ///    (`vpdpbusd`: 16 rows × 4 columns), with 2 accumulators per block (4 for a group
+    ///    of 1 or 2 blocks) to cover the latency.
+    /// 3. 16 rows at a time: the folded bias, [`Requant::apply`] on 64-bit lanes, the zero
+    ///    point and the clamp.
+    pub fn dense_i8_packed(layer: &PackedDenseI8<'_>, x: &[i8], y: &mut [i8]) {
+        let (rows, cols) = (layer.rows(), layer.cols);
+        assert_eq!(x.len(), cols, "dense_i8_packed: x is not (cols)");
+        assert_eq!(y.len(), rows, "dense_i8_packed: y is not (rows)");
+        // The output stage adds the zero point in int32 after clamping the requantised
+        // value to ±2³⁰, which changes nothing for zero points this small.
+        let zp_ok = (-(1 << 29)..=(1 << 29)).contains(&layer.p.output_zero_point);
+        if cols > MAX_PACKED_COLS || !zp_ok {
+            return layer.plain(x, y);
+        }
+        let quads = cols.div_ceil(QUAD);
+        let blocks = rows.div_ceil(BLOCK_ROWS);
+        let mut xu = core::mem::MaybeUninit::<[u32; MAX_PACKED_COLS / QUAD]>::uninit();
+        // One vector of slack: each chunk stores 16 words from its first listed index on.
+        let mut active = core::mem::MaybeUninit::<[u32; MAX_PACKED_COLS / QUAD + 16]>::uninit();
+        let chunks = cols.div_ceil(STEP);
+        // Safety: `chunks * STEP ≤ MAX_PACKED_COLS` bytes (`MAX_PACKED_COLS` is a multiple
+        // of `STEP`), so every store of `xu` lands inside it; each masked load reads only
+        // the bytes of `x` from `at` on. Each chunk's store of `active` writes 16 words
+        // from `listed`, which is below `quads ≤ MAX_PACKED_COLS / 4` (one index per quad
+        // listed), so inside `active` with its slack.
+        // AVX-512F and BW: this module's `cfg`. The stores initialise the first
+        // `chunks * STEP ≥ quads * 4` bytes of `xu` and `listed` words of `active`.
+        let (xu, active): (&[u32], &[u32]) = unsafe {
+            let flip = _mm512_set1_epi8(-128);
+            let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            let base = xu.as_mut_ptr().cast::<u8>();
+            let list = active.as_mut_ptr().cast::<u32>();
+            let mut listed = 0;
+            for chunk in 0..chunks {
+                let at = chunk * STEP;
+                let mask = u64::MAX
+                    .checked_shr((STEP - (cols - at).min(STEP)) as u32)
+                    .unwrap_or(0);
+                // Bytes past the end of x are 0 here, 128 after the flip: never listed
+                // alone, and multiplied by the padding's zero weights when their quad is.
+                let v = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, x.as_ptr().add(at)), flip);
+                _mm512_storeu_si512(base.add(at).cast(), v);
+                let first = chunk * (STEP / QUAD);
+                let in_layer = u16::MAX
+                    .checked_shr((STEP / QUAD - (quads - first).min(STEP / QUAD)) as u32)
+                    .unwrap_or(0);
+                let live = _mm512_test_epi32_mask(v, v) & in_layer;
+                let index = _mm512_add_epi32(lanes, _mm512_set1_epi32(first as i32));
+                // Compressed in a register and stored whole (16 words, the listed ones
+                // first): a compressing store to memory is microcoded on some cores (Zen 4).
+                _mm512_storeu_si512(
+                    list.add(listed).cast(),
+                    _mm512_maskz_compress_epi32(live, index),
+                );
+                listed += live.count_ones() as usize;
+            }
+            (
+                core::slice::from_raw_parts(xu.as_ptr().cast::<u32>(), quads),
+                core::slice::from_raw_parts(list, listed),
+            )
+        };
+        let mut b0 = 0;
+        while b0 < blocks {
+            let n = (blocks - b0).min(GROUP);
+            let words = &layer.words[b0 * quads * BLOCK_ROWS..(b0 + n) * quads * BLOCK_ROWS];
+            // Safety: `words` holds `n` blocks of `quads * 16` words (`PackedDenseI8::new`
+            // checked the buffer's length), `xu` `quads` words, and every index in
+            // `active` is below `quads`; the build has AVX-512F, BW and VNNI (this
+            // module's `cfg`).
+            let accs: [__m512i; GROUP] = unsafe {
+                match n {
+                    1 => pad(group::<1, 4>(words, xu, active)),
+                    2 => pad(group::<2, 4>(words, xu, active)),
+                    3 => pad(group::<3, 2>(words, xu, active)),
+                    _ => group::<GROUP, 2>(words, xu, active),
+                }
+            };
+            for (k, &acc) in accs.iter().enumerate().take(n) {
+                let b = b0 + k;
+                let live = (rows - b * BLOCK_ROWS).min(BLOCK_ROWS);
+                // Safety: as above; `b < blocks`, so the views hold 16 words at `16 b`, and
+                // `y` has `live` bytes at `16 b`, all the masked store writes.
+                unsafe { output_block(layer, b, acc, &mut y[b * BLOCK_ROWS..][..live]) };
+            }
+            b0 += n;
+        }
+    }
+
+    /// `[a…, 0…]`.
+    fn pad<const N: usize>(a: [__m512i; N]) -> [__m512i; GROUP] {
+        // Safety: the build has AVX-512F (this module's `cfg`).
+        let zero = unsafe { _mm512_setzero_si512() };
+        core::array::from_fn(|k| a.get(k).copied().unwrap_or(zero))
+    }
+
+    /// For each of the `N` blocks in `words` (`(N, xu.len(), 16)`), the 16 row sums
+    /// `Σ_{q in active} Σ_j w[row, 4q + j] · xu[q].byte(j)`, wrapping; `P` accumulators per
+    /// block, taking the listed quads in turn.
+    ///
+    /// # Safety
+    /// `words.len() == N * xu.len() * 16`, every index in `active` below `xu.len()`;
+    /// AVX-512F, BW and VNNI.
+    #[inline(always)]
+    unsafe fn group<const N: usize, const P: usize>(
+        words: &[i32],
+        xu: &[u32],
+        active: &[u32],
+    ) -> [__m512i; N] {
+        let quads = xu.len();
+        assert_eq!(words.len(), N * quads * BLOCK_ROWS);
+        // Safety: every load reads 16 words at `(k · quads + q) · 16` with `k < N` and
+        // `q < quads` (the caller's promise for `active`), inside `words` (asserted
+        // above), and `xu[q]`; the caller promises the features.
+        unsafe {
+            let mut acc = [[_mm512_setzero_si512(); P]; N];
+            let base = words.as_ptr();
+            let (body, tail) = active.as_chunks::<P>();
+            for qs in body {
+                for phase in 0..P {
+                    let q = qs[phase] as usize;
+                    let xq = _mm512_set1_epi32(*xu.get_unchecked(q) as i32);
+                    for (k, acc) in acc.iter_mut().enumerate() {
+                        let w = _mm512_loadu_si512(base.add((k * quads + q) * BLOCK_ROWS).cast());
+                        acc[phase] = _mm512_dpbusd_epi32(acc[phase], xq, w);
+                    }
+                }
+            }
+            for (phase, &q) in tail.iter().enumerate() {
+                let q = q as usize;
+                let xq = _mm512_set1_epi32(*xu.get_unchecked(q) as i32);
+                for (k, acc) in acc.iter_mut().enumerate() {
+                    let w = _mm512_loadu_si512(base.add((k * quads + q) * BLOCK_ROWS).cast());
+                    acc[phase] = _mm512_dpbusd_epi32(acc[phase], xq, w);
+                }
+            }
+            acc.map(|a| {
+                a.into_iter()
+                    .fold(_mm512_setzero_si512(), |s, v| _mm512_add_epi32(s, v))
+            })
+        }
+    }
+
+    /// Block `b`'s 16 outputs from its sums `acc`: `clamp(zp_out + requant.apply(acc +
+    /// folded_bias))` (as [`super::super::output`]), the first `y.len()` stored.
+    ///
+    /// # Safety
+    /// `b` is a block of `layer`, `y.len() ≤ 16`; AVX-512F, BW and VNNI.
+    #[inline(always)]
+    unsafe fn output_block(layer: &PackedDenseI8<'_>, b: usize, acc: __m512i, y: &mut [i8]) {
+        let at = b * BLOCK_ROWS;
+        assert!(layer.folded_bias.len() >= at + BLOCK_ROWS && y.len() <= BLOCK_ROWS);
+        // Safety: the loads read 16 words at `at`, inside the three views (asserted above,
+        // all three are the same length); the masked store writes `y.len()` bytes.
+        unsafe {
+            let load = |v: &[i32]| _mm512_loadu_si512(v.as_ptr().add(at).cast());
+            let acc = _mm512_add_epi32(acc, load(layer.folded_bias));
+            let multiplier = load(layer.multiplier);
+            let shift = load(layer.total_shift);
+            let low = _mm512_set1_epi64(0xffff_ffff);
+            let one = _mm512_set1_epi64(1);
+            // (acc · multiplier + 2^(shift − 1)) >> shift on the even lanes (the low half of
+            // each 64-bit lane), then the odd ones moved down.
+            let apply = |acc: __m512i, multiplier: __m512i, shift: __m512i| {
+                let shift = _mm512_and_si512(shift, low);
+                let round = _mm512_sllv_epi64(one, _mm512_sub_epi64(shift, one));
+                let product = _mm512_mul_epi32(acc, multiplier);
+                _mm512_srav_epi64(_mm512_add_epi64(product, round), shift)
+            };
+            let even = apply(acc, multiplier, shift);
+            let odd = apply(
+                _mm512_srli_epi64::<32>(acc),
+                _mm512_srli_epi64::<32>(multiplier),
+                _mm512_srli_epi64::<32>(shift),
+            );
+            let scaled = _mm512_mask_blend_epi32(0xaaaa, even, _mm512_slli_epi64::<32>(odd));
+            let bound = _mm512_set1_epi32(1 << 30);
+            let scaled = _mm512_max_epi32(
+                _mm512_min_epi32(scaled, bound),
+                _mm512_sub_epi32(_mm512_setzero_si512(), bound),
+            );
+            let p = layer.p;
+            let v = _mm512_add_epi32(scaled, _mm512_set1_epi32(p.output_zero_point));
+            let v = _mm512_min_epi32(
+                _mm512_max_epi32(v, _mm512_set1_epi32(i32::from(p.min))),
+                _mm512_set1_epi32(i32::from(p.max)),
+            );
+            let mask = u16::MAX
+                .checked_shr((BLOCK_ROWS - y.len()) as u32)
+                .unwrap_or(0);
+            _mm512_mask_cvtepi32_storeu_epi8(y.as_mut_ptr().cast(), mask, v);
         }
     }
 
@@ -261,4 +471,25 @@ pub mod vnni {
             })
         }
     }
+}
+
+/// `y = dense_i8(w, x, bias, requant, p)` of a layer packed at load
+/// ([`super::packed::PackedDenseI8`]): the VNNI version where the build has it, the plain
+/// layer through [`dense_i8`] everywhere else.
+///
+/// # Panics
+/// If `x` is not `(cols)` or `y` not `(rows)`.
+pub fn dense_i8_packed(layer: &super::packed::PackedDenseI8<'_>, x: &[i8], y: &mut [i8]) {
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx512vnni",
+        target_feature = "avx512bw"
+    ))]
+    vnni::dense_i8_packed(layer, x, y);
+    #[cfg(not(all(
+        target_arch = "x86_64",
+        target_feature = "avx512vnni",
+        target_feature = "avx512bw"
+    )))]
+    layer.plain(x, y);
 }
