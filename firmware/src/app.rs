@@ -1,12 +1,18 @@
 //! What the firmware does, whatever the board: classify the built-in digits and report,
-//! then answer classification requests framed by `nn_core::protocol`.
+//! then answer classification requests framed by `nn_core::protocol`. It reaches the board
+//! only through embedded-hal 1.0's traits: the serial port (`embedded_hal_nb::serial`), the
+//! user LED (`OutputPin`: lit when the self-test passed, toggled with every reply while
+//! serving) and a delay (`DelayNs`).
 
+use embedded_hal::delay::DelayNs;
+use embedded_hal::digital::{OutputPin, PinState};
 use embedded_hal_nb::serial::{Read, Write};
 use nn_core::protocol::{
     self, FrameError, FrameReader, MAX_FRAME, Request, Response, ResponseBody,
 };
 
 use crate::digits::Digits;
+use crate::stack;
 use crate::weights::{self, Model, SOFTMAX_OUTPUT, SUM_TOLERANCE};
 
 /// Counts the work a closure does: instructions in QEMU, cycles on hardware.
@@ -122,29 +128,84 @@ impl Report {
         self.images > 0 && self.malformed == 0
     }
 
-    /// One summary line, the one tests and README read.
-    pub fn log(&self, unit: &str) {
+    /// One summary line, the one tests and README read; `stack_used` is the stack's
+    /// high-water mark in bytes so far (see [`stack`]).
+    pub fn log(&self, unit: &str, stack_used: u32) {
         let images = self.images.max(1);
         defmt::info!(
-            "self-test images={=u32} correct={=u32} accuracy={=f32} malformed={=u32} {=str}_per_inference={=u64}",
+            "self-test images={=u32} correct={=u32} accuracy={=f32} malformed={=u32} {=str}_per_inference={=u64} stack_used={=u32}",
             self.images,
             self.correct,
             self.correct as f32 / images as f32,
             self.malformed,
             unit,
-            self.counted / u64::from(images)
+            self.counted / u64::from(images),
+            stack_used
         );
+    }
+}
+
+/// Shows the self-test's outcome on the user LED: lit when it passed, dark when not.
+pub fn show_outcome(led: &mut impl OutputPin, passed: bool) {
+    // An LED that cannot be set is no reason to stop classifying.
+    let _ = led.set_state(PinState::from(passed));
+}
+
+/// Three quick flashes (0.3 s), then the LED back as it was: "now serving".
+fn announce_serving(led: &mut impl OutputPin, delay: &mut impl DelayNs, lit: bool) {
+    for _ in 0..3 {
+        let _ = led.set_state(PinState::from(!lit));
+        delay.delay_ms(50);
+        let _ = led.set_state(PinState::from(lit));
+        delay.delay_ms(50);
+    }
+}
+
+/// Logs the stack's high-water mark after the 1st, 2nd, 4th, 8th… reply when it grew:
+/// a handful of lines over a whole test set, each scan cheap next to a reply's bytes.
+struct StackWatch {
+    replies: u32,
+    logged: u32,
+}
+
+impl StackWatch {
+    fn replied(&mut self) {
+        self.replies = self.replies.wrapping_add(1);
+        if self.replies.is_power_of_two() {
+            let used = stack::used();
+            if used > self.logged {
+                defmt::info!(
+                    "serving: stack_used={=u32} after {=u32} replies",
+                    used,
+                    self.replies
+                );
+                self.logged = used;
+            }
+        }
     }
 }
 
 /// Answers requests on `serial` forever. A frame that is oversized, corrupt or not a
 /// request gets an error reply (with id 0 when the id could not be read), and the loop
-/// resynchronises on the next frame delimiter.
-pub fn serve<S: Read<u8> + Write<u8>>(serial: &mut S, model: &Model) -> ! {
+/// resynchronises on the next frame delimiter. The LED, lit or not as [`show_outcome`]
+/// left it, flashes three times, then toggles with every reply.
+pub fn serve<S: Read<u8> + Write<u8>>(
+    serial: &mut S,
+    led: &mut impl OutputPin,
+    delay: &mut impl DelayNs,
+    passed: bool,
+    model: &Model,
+) -> ! {
+    announce_serving(led, delay, passed);
     defmt::info!(
         "serving requests (frames of at most {=usize} bytes)",
         MAX_FRAME
     );
+    let mut lit = passed;
+    let mut watch = StackWatch {
+        replies: 0,
+        logged: 0,
+    };
     let mut frames = FrameReader::<MAX_FRAME>::new();
     let mut reply = [0u8; MAX_FRAME];
     loop {
@@ -166,6 +227,9 @@ pub fn serve<S: Read<u8> + Write<u8>>(serial: &mut S, model: &Model) -> ! {
             }
             Err(e) => defmt::error!("cannot encode a reply: {}", e),
         }
+        lit = !lit;
+        let _ = led.set_state(PinState::from(lit));
+        watch.replied();
     }
 }
 

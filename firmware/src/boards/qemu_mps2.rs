@@ -1,5 +1,6 @@
 //! QEMU's mps2-an386 (Cortex-M4F at 25 MHz): the CMSDK APB UART0, SysTick as an
-//! instruction counter, defmt and the exit status over semihosting.
+//! instruction counter (and, read alongside, for delays), LED0 of the FPGA IO block,
+//! defmt and the exit status over semihosting.
 
 use core::convert::Infallible;
 use core::ptr::{read_volatile, write_volatile};
@@ -8,6 +9,8 @@ use cortex_m::interrupt::InterruptNumber;
 use cortex_m::peripheral::{NVIC, SYST, syst::SystClkSource};
 use cortex_m_semihosting::{debug, nr, syscall1};
 use defmt_semihosting as _;
+use embedded_hal::delay::DelayNs;
+use embedded_hal::digital::{ErrorType, OutputPin};
 
 use crate::app::Stopwatch;
 
@@ -20,6 +23,11 @@ pub struct Board {
     pub serial: Uart0,
     /// SysTick, counting instructions.
     pub stopwatch: SysTickStopwatch,
+    /// LED0 of the FPGA IO block (QEMU keeps its state; `-d trace:led_set_intensity`
+    /// shows it change).
+    pub led: FpgaLed,
+    /// Waits on the SysTick count the stopwatch runs.
+    pub delay: SysTickDelay,
 }
 
 impl Board {
@@ -32,6 +40,8 @@ impl Board {
         Self {
             serial: Uart0::init(),
             stopwatch: SysTickStopwatch::init(core.SYST),
+            led: FpgaLed { _private: () },
+            delay: SysTickDelay { _private: () },
         }
     }
 
@@ -188,5 +198,57 @@ impl Stopwatch for SysTickStopwatch {
         // Counts down, wrapping at 2^24: one wrap is 671 M instructions, far above one call.
         let ticks = start.wrapping_sub(end) & Self::MASK;
         (value, ticks * Self::INSTRUCTIONS_PER_TICK)
+    }
+}
+
+/// LED0 of mps2-an386's FPGA IO block (`FPGAIO->LED`, bit 0), a register QEMU models.
+pub struct FpgaLed {
+    _private: (),
+}
+
+impl FpgaLed {
+    const LED: *mut u32 = 0x4002_8000 as *mut u32;
+
+    fn set(&mut self, on: bool) {
+        // Safety: the FPGA IO block's LED register, owned by this one value; the other
+        // bits drive LED1, which nothing else uses.
+        unsafe { write_volatile(Self::LED, u32::from(on)) };
+    }
+}
+
+impl ErrorType for FpgaLed {
+    type Error = Infallible;
+}
+
+impl OutputPin for FpgaLed {
+    fn set_low(&mut self) -> Result<(), Infallible> {
+        self.set(false);
+        Ok(())
+    }
+
+    fn set_high(&mut self) -> Result<(), Infallible> {
+        self.set(true);
+        Ok(())
+    }
+}
+
+/// Busy-waits on SysTick, which the stopwatch keeps running at the 25 MHz core clock
+/// (virtual time under `-icount shift=0`: 40 instructions a tick).
+pub struct SysTickDelay {
+    _private: (),
+}
+
+impl DelayNs for SysTickDelay {
+    fn delay_ns(&mut self, ns: u32) {
+        // 25 ticks per microsecond; at most 2^32 ns = 4.3 s, far below a wrap of the
+        // count being waited for (u64), checked in steps well below SysTick's 671 ms wrap.
+        let mut left = u64::from(ns) * 25 / 1000;
+        let mut last = SYST::get_current();
+        while left > 0 {
+            let now = SYST::get_current();
+            let elapsed = u64::from(last.wrapping_sub(now) & SysTickStopwatch::MASK);
+            left = left.saturating_sub(elapsed);
+            last = now;
+        }
     }
 }

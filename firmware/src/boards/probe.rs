@@ -1,0 +1,67 @@
+//! What the boards run under a debug probe share (NUCLEO-F411RE, nRF52840-DK, Pico 2):
+//! the DWT cycle counter as the stopwatch, an `exit` that stops in the debugger, and a
+//! pin adapter for LEDs wired to light when the pin is low.
+
+use cortex_m::peripheral::{DCB, DWT};
+use embedded_hal::digital::{ErrorType, OutputPin};
+
+use crate::app::Stopwatch;
+
+/// What the stopwatch counts on these boards.
+pub const COUNTER_UNIT: &str = "cycles";
+
+/// Stops in the debugger (`probe-rs run` then ends, showing the log), or halts here.
+pub fn exit(success: bool) -> ! {
+    if success {
+        defmt::info!("done");
+    } else {
+        defmt::error!("stopped on an error");
+    }
+    // Without a debugger a breakpoint would fault; then just halt.
+    if DCB::is_debugger_attached() {
+        cortex_m::asm::bkpt();
+    }
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+/// The DWT cycle counter (32 bits: wraps after 43 s at 100 MHz, 28 s at 150 MHz).
+pub struct CycleStopwatch {
+    _dwt: DWT,
+}
+
+impl CycleStopwatch {
+    /// Starts the cycle counter (trace must be on for DWT to count).
+    pub fn init(dcb: &mut DCB, mut dwt: DWT) -> Self {
+        dcb.enable_trace();
+        dwt.enable_cycle_counter();
+        Self { _dwt: dwt }
+    }
+}
+
+impl Stopwatch for CycleStopwatch {
+    fn measure<T>(&mut self, f: impl FnOnce() -> T) -> (T, u32) {
+        let start = DWT::cycle_count();
+        let value = f();
+        (value, DWT::cycle_count().wrapping_sub(start))
+    }
+}
+
+/// An LED wired between the supply and the pin: `set_high` lights it (drives the pin low).
+/// The application always means "on" by `set_high`.
+pub struct ActiveLow<P>(pub P);
+
+impl<P: OutputPin> ErrorType for ActiveLow<P> {
+    type Error = P::Error;
+}
+
+impl<P: OutputPin> OutputPin for ActiveLow<P> {
+    fn set_low(&mut self) -> Result<(), Self::Error> {
+        self.0.set_high()
+    }
+
+    fn set_high(&mut self) -> Result<(), Self::Error> {
+        self.0.set_low()
+    }
+}
