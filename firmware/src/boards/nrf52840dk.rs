@@ -8,10 +8,11 @@ use cortex_m::delay::Delay;
 use defmt_rtt as _;
 use embassy_nrf::gpio::{Level, Output, OutputDrive};
 use embassy_nrf::{bind_interrupts, peripherals, uarte};
+use embedded_hal::digital::{ErrorType, OutputPin};
 use embedded_hal_nb::serial::{self, ErrorKind};
 
+use super::probe::CycleStopwatch;
 pub use super::probe::{COUNTER_UNIT, exit};
-use super::probe::{ActiveLow, CycleStopwatch};
 
 /// The core clock, which SysTick counts for delays.
 const SYSCLK_HZ: u32 = 64_000_000;
@@ -42,9 +43,9 @@ impl Board {
             defmt::panic!("the core peripherals were already taken");
         };
         let mut uart_config = uarte::Config::default();
-        uart_config.parity = uarte::Parity::EXCLUDED;
-        uart_config.baudrate = uarte::Baudrate::BAUD115200;
-        let uarte = uarte::Uarte::new(p.UARTE0, Irqs, p.P0_08, p.P0_06, uart_config);
+        uart_config.parity = uarte::Parity::Excluded;
+        uart_config.baudrate = uarte::Baudrate::Baud115200;
+        let uarte = uarte::Uarte::new(p.UARTE0, p.P0_08, p.P0_06, Irqs, uart_config);
         Self {
             serial: Uart { uarte },
             stopwatch: CycleStopwatch::init(&mut cp.DCB, cp.DWT),
@@ -101,5 +102,23 @@ impl serial::Write<u8> for Uart {
     fn flush(&mut self) -> nb::Result<(), ErrorKind> {
         // blocking_write returns once the byte is sent.
         Ok(())
+    }
+}
+
+/// An LED wired between the supply and the pin, as the DK's are: `set_high` lights it
+/// (drives the pin low), which is what the application means by it.
+pub struct ActiveLow<P>(P);
+
+impl<P: OutputPin> ErrorType for ActiveLow<P> {
+    type Error = P::Error;
+}
+
+impl<P: OutputPin> OutputPin for ActiveLow<P> {
+    fn set_low(&mut self) -> Result<(), Self::Error> {
+        self.0.set_high()
+    }
+
+    fn set_high(&mut self) -> Result<(), Self::Error> {
+        self.0.set_low()
     }
 }

@@ -1,9 +1,7 @@
 //! What the boards run under a debug probe share (NUCLEO-F411RE, nRF52840-DK, Pico 2):
-//! the DWT cycle counter as the stopwatch, an `exit` that stops in the debugger, and a
-//! pin adapter for LEDs wired to light when the pin is low.
+//! the DWT cycle counter as the stopwatch and an `exit` that stops in the debugger.
 
 use cortex_m::peripheral::{DCB, DWT};
-use embedded_hal::digital::{ErrorType, OutputPin};
 
 use crate::app::Stopwatch;
 
@@ -45,23 +43,5 @@ impl Stopwatch for CycleStopwatch {
         let start = DWT::cycle_count();
         let value = f();
         (value, DWT::cycle_count().wrapping_sub(start))
-    }
-}
-
-/// An LED wired between the supply and the pin: `set_high` lights it (drives the pin low).
-/// The application always means "on" by `set_high`.
-pub struct ActiveLow<P>(pub P);
-
-impl<P: OutputPin> ErrorType for ActiveLow<P> {
-    type Error = P::Error;
-}
-
-impl<P: OutputPin> OutputPin for ActiveLow<P> {
-    fn set_low(&mut self) -> Result<(), Self::Error> {
-        self.0.set_high()
-    }
-
-    fn set_high(&mut self) -> Result<(), Self::Error> {
-        self.0.set_low()
     }
 }
