@@ -336,10 +336,26 @@ impl Aligned16 {
 /// its flash and RAM sizes are written (the budget check below and the linker both read
 /// it). Its target and cargo alias: `.cargo/config.toml`; README.md has the same table.
 const BOARDS: &[(&str, &str, &str)] = &[
-    ("qemu-mps2", "QEMU mps2-an386", include_str!("boards/qemu-mps2-an386.x")),
-    ("nucleo-f411re", "NUCLEO-F411RE", include_str!("boards/nucleo-f411re.x")),
-    ("nrf52840dk", "nRF52840-DK", include_str!("boards/nrf52840dk.x")),
-    ("pico2", "Raspberry Pi Pico 2", include_str!("boards/pico2.x")),
+    (
+        "qemu-mps2",
+        "QEMU mps2-an386",
+        include_str!("boards/qemu-mps2-an386.x"),
+    ),
+    (
+        "nucleo-f411re",
+        "NUCLEO-F411RE",
+        include_str!("boards/nucleo-f411re.x"),
+    ),
+    (
+        "nrf52840dk",
+        "nRF52840-DK",
+        include_str!("boards/nrf52840dk.x"),
+    ),
+    (
+        "pico2",
+        "Raspberry Pi Pico 2",
+        include_str!("boards/pico2.x"),
+    ),
 ];
 
 /// The board picked by the cargo features, exactly one.

@@ -3,7 +3,7 @@
 //! [`Board`] (with `init`, `serve_requested`, and the fields `serial`
 //! (`embedded_hal_nb::serial::Read + Write`), `stopwatch` (`app::Stopwatch`), `led`
 //! (`embedded_hal::digital::OutputPin`, `set_high` lights it) and `delay`
-//! (`embedded_hal::delay::DelayNs`)), [`COUNTER_UNIT`] and [`exit`]. The panic and
+//! (`embedded_hal::delay::DelayNs`, [`SpinDelay`] here)), [`COUNTER_UNIT`] and [`exit`]. The panic and
 //! HardFault handlers, shared, end through [`exit`]. The boards run under a debug probe
 //! share [`probe`]. Which board goes with which target, memory file and alias: README.md,
 //! "Boards", and build.rs's `BOARDS` (which also makes sure exactly one is picked).
@@ -32,6 +32,26 @@ mod pico2;
 pub use pico2::{Board, COUNTER_UNIT, exit};
 
 use cortex_m_rt::{ExceptionFrame, exception};
+use embedded_hal::delay::DelayNs;
+
+/// Delays by spinning the core for the cycles the time takes at the board's clock,
+/// `cortex_m::asm::delay` (at least that many cycles: flash wait states only lengthen
+/// it). Used for the LED's flashes, where that is exact enough; it needs no timer, and in
+/// QEMU no timer reads, which are slow to emulate under `-icount` (0.1 s of polling
+/// SysTick took QEMU more than 15 s here).
+pub struct SpinDelay {
+    /// The core clock in MHz.
+    pub mhz: u32,
+}
+
+impl DelayNs for SpinDelay {
+    fn delay_ns(&mut self, ns: u32) {
+        // Whole microseconds, then the rest: no overflow for any `ns` below 2^32 at any
+        // clock below 4 GHz.
+        let cycles = (ns / 1000) * self.mhz + (ns % 1000 * self.mhz).div_ceil(1000);
+        cortex_m::asm::delay(cycles);
+    }
+}
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {

@@ -1,21 +1,21 @@
 //! nRF52840-DK (nRF52840, Cortex-M4F at 64 MHz from the 32 MHz crystal): UARTE0 on
 //! P0.08 (RX) and P0.06 (TX), the pins of the on-board J-Link's virtual COM port, at
-//! 115200 baud; LED1 on P0.13 (lit when the pin is low); the DWT cycle counter; SysTick
+//! 115200 baud; LED1 on P0.13 (lit when the pin is low); the DWT cycle counter; a spin loop
 //! for delays; defmt over RTT (read by `probe-rs run`). embassy-nrf's drivers, used
 //! blocking: no executor.
 
-use cortex_m::delay::Delay;
 use defmt_rtt as _;
 use embassy_nrf::gpio::{Level, Output, OutputDrive};
 use embassy_nrf::{bind_interrupts, peripherals, uarte};
 use embedded_hal::digital::{ErrorType, OutputPin};
 use embedded_hal_nb::serial::{self, ErrorKind};
 
+use super::SpinDelay;
 use super::probe::CycleStopwatch;
 pub use super::probe::{COUNTER_UNIT, exit};
 
-/// The core clock, which SysTick counts for delays.
-const SYSCLK_HZ: u32 = 64_000_000;
+/// The core clock.
+const SYSCLK_MHZ: u32 = 64;
 
 bind_interrupts!(struct Irqs {
     UARTE0 => uarte::InterruptHandler<peripherals::UARTE0>;
@@ -29,12 +29,12 @@ pub struct Board {
     pub stopwatch: CycleStopwatch,
     /// LED1 (lit when P0.13 is low).
     pub led: ActiveLow<Output<'static>>,
-    /// SysTick at the core clock.
-    pub delay: Delay,
+    /// Spins the core.
+    pub delay: SpinDelay,
 }
 
 impl Board {
-    /// Starts the crystal (UART timing), UARTE0, LED1, the cycle counter and SysTick.
+    /// Starts the crystal (UART timing), UARTE0, LED1, the cycle counter.
     pub fn init() -> Self {
         let mut config = embassy_nrf::config::Config::default();
         config.hfclk_source = embassy_nrf::config::HfclkSource::ExternalXtal;
@@ -50,7 +50,7 @@ impl Board {
             serial: Uart { uarte },
             stopwatch: CycleStopwatch::init(&mut cp.DCB, cp.DWT),
             led: ActiveLow(Output::new(p.P0_13, Level::High, OutputDrive::Standard)),
-            delay: Delay::new(cp.SYST, SYSCLK_HZ),
+            delay: SpinDelay { mhz: SYSCLK_MHZ },
         }
     }
 

@@ -1,8 +1,7 @@
 //! NUCLEO-F411RE (STM32F411RE at 100 MHz from the ST-LINK's 8 MHz clock): USART2 on
 //! PA2/PA3, the ST-LINK's virtual COM port, at 115200 baud; the user LED LD2 on PA5; the
-//! DWT cycle counter; SysTick for delays; defmt over RTT (read by `probe-rs run`).
+//! DWT cycle counter; a spin loop for delays; defmt over RTT (read by `probe-rs run`).
 
-use cortex_m::delay::Delay;
 use defmt_rtt as _;
 use stm32f4xx_hal::{
     gpio::{Output, PA5},
@@ -12,11 +11,12 @@ use stm32f4xx_hal::{
     serial::{self, Serial},
 };
 
-pub use super::probe::{COUNTER_UNIT, exit};
+use super::SpinDelay;
 use super::probe::CycleStopwatch;
+pub use super::probe::{COUNTER_UNIT, exit};
 
-/// The core clock, which SysTick counts for delays.
-const SYSCLK_HZ: u32 = 100_000_000;
+/// The core clock.
+const SYSCLK_MHZ: u32 = 100;
 
 /// The peripherals the application uses.
 pub struct Board {
@@ -26,12 +26,12 @@ pub struct Board {
     pub stopwatch: CycleStopwatch,
     /// LD2, the green user LED (lit when PA5 is high).
     pub led: PA5<Output>,
-    /// SysTick at the core clock.
-    pub delay: Delay,
+    /// Spins the core.
+    pub delay: SpinDelay,
 }
 
 impl Board {
-    /// Clocks the core at 100 MHz and sets up USART2, the LED, the cycle counter and SysTick.
+    /// Clocks the core at 100 MHz and sets up USART2, the LED, the cycle counter.
     pub fn init() -> Self {
         let (Some(dp), Some(mut cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take())
         else {
@@ -41,7 +41,7 @@ impl Board {
         let mut rcc = dp.RCC.freeze(
             rcc::Config::hse(8.MHz())
                 .bypass_hse_oscillator()
-                .sysclk(SYSCLK_HZ.Hz()),
+                .sysclk(SYSCLK_MHZ.MHz()),
         );
         let gpioa = dp.GPIOA.split(&mut rcc);
         let config = serial::Config::default().baudrate(115_200.bps());
@@ -53,7 +53,7 @@ impl Board {
             serial,
             stopwatch: CycleStopwatch::init(&mut cp.DCB, cp.DWT),
             led: gpioa.pa5.into_push_pull_output(),
-            delay: Delay::new(cp.SYST, SYSCLK_HZ),
+            delay: SpinDelay { mhz: SYSCLK_MHZ },
         }
     }
 

@@ -1,9 +1,8 @@
 //! Raspberry Pi Pico 2 (RP2350, Cortex-M33 with FPU and DSP, at 150 MHz from the 12 MHz
 //! crystal): UART0 on GP0 (TX) and GP1 (RX) at 115200 baud, to a USB-serial adapter or the
-//! Raspberry Pi Debug Probe's UART; the LED on GP25; the DWT cycle counter; SysTick for
+//! Raspberry Pi Debug Probe's UART; the LED on GP25; the DWT cycle counter; a spin loop for
 //! delays; defmt over RTT (read by `probe-rs run` through a debug probe on the SWD pins).
 
-use cortex_m::delay::Delay;
 use defmt_rtt as _;
 use rp235x_hal::{
     self as hal, Clock,
@@ -13,8 +12,9 @@ use rp235x_hal::{
     uart::{self, DataBits, StopBits, UartConfig, UartPeripheral},
 };
 
-pub use super::probe::{COUNTER_UNIT, exit};
+use super::SpinDelay;
 use super::probe::CycleStopwatch;
+pub use super::probe::{COUNTER_UNIT, exit};
 
 /// Tells the RP2350's boot ROM this is a secure Arm executable: the ROM looks for it in
 /// the first 4 KiB of flash (`boards/pico2.x` puts `.start_block` there).
@@ -38,12 +38,12 @@ pub struct Board {
     pub stopwatch: CycleStopwatch,
     /// The green LED on GP25 (lit when high).
     pub led: gpio::Pin<bank0::Gpio25, gpio::FunctionSioOutput, gpio::PullDown>,
-    /// SysTick at the core clock.
-    pub delay: Delay,
+    /// Spins the core.
+    pub delay: SpinDelay,
 }
 
 impl Board {
-    /// Clocks the core at 150 MHz and sets up UART0, the LED, the cycle counter and SysTick.
+    /// Clocks the core at 150 MHz and sets up UART0, the LED, the cycle counter.
     pub fn init() -> Self {
         let (Some(mut dp), Some(mut cp)) =
             (pac::Peripherals::take(), cortex_m::Peripherals::take())
@@ -72,12 +72,12 @@ impl Board {
             Ok(serial) => serial,
             Err(_) => defmt::panic!("UART0 cannot run at 115200 baud from these clocks"),
         };
-        let sysclk = clocks.system_clock.freq().to_Hz();
+        let mhz = clocks.system_clock.freq().to_MHz();
         Self {
             serial,
             stopwatch: CycleStopwatch::init(&mut cp.DCB, cp.DWT),
             led: pins.gpio25.into_push_pull_output(),
-            delay: Delay::new(cp.SYST, sysclk),
+            delay: SpinDelay { mhz },
         }
     }
 

@@ -9,9 +9,9 @@ use cortex_m::interrupt::InterruptNumber;
 use cortex_m::peripheral::{NVIC, SYST, syst::SystClkSource};
 use cortex_m_semihosting::{debug, nr, syscall1};
 use defmt_semihosting as _;
-use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::{ErrorType, OutputPin};
 
+use super::SpinDelay;
 use crate::app::Stopwatch;
 
 /// What the stopwatch counts here.
@@ -26,7 +26,7 @@ pub struct Board {
     /// LED0 of the FPGA IO block (QEMU keeps its state; `-d trace:led_set_intensity`
     /// shows it change).
     pub led: FpgaLed,
-    /// Spins for the core's cycles.
+    /// Spins for the 25 MHz core's cycles.
     pub delay: SpinDelay,
 }
 
@@ -41,7 +41,7 @@ impl Board {
             serial: Uart0::init(),
             stopwatch: SysTickStopwatch::init(core.SYST),
             led: FpgaLed { _private: () },
-            delay: SpinDelay { _private: () },
+            delay: SpinDelay { mhz: 25 },
         }
     }
 
@@ -229,18 +229,5 @@ impl OutputPin for FpgaLed {
     fn set_high(&mut self) -> Result<(), Infallible> {
         self.set(true);
         Ok(())
-    }
-}
-
-/// Spins for the core clock's cycles (25 MHz: 40 ns each), one instruction a cycle.
-/// Polling SysTick instead would be exact, but under `-icount` each timer read is slow
-/// to emulate: 0.1 s of polling took QEMU more than 15 s here.
-pub struct SpinDelay {
-    _private: (),
-}
-
-impl DelayNs for SpinDelay {
-    fn delay_ns(&mut self, ns: u32) {
-        cortex_m::asm::delay(ns.div_ceil(40));
     }
 }
