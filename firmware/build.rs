@@ -161,8 +161,8 @@ fn run() -> Result<(), String> {
         "{}\n/* Added by build.rs: the budget, checked by the linker once the code is laid out. */\n\
          ASSERT(__sidata + SIZEOF(.data) <= ORIGIN(FLASH) + LENGTH(FLASH), \"mnist-firmware: \
          the code, the {input}-{hidden}-{output} model ({weight_bytes} bytes) and the test digits \
-         ({digits} bytes) overflow the {name}'s flash ({flash} bytes). A release build \
-         (--release) has less code; or build a smaller model (NN_MODEL, README.md).\");\n\
+         ({digits} bytes) overflow the {name}'s flash ({flash} bytes): build a smaller \
+         model (NN_MODEL), or for a board with more flash (README.md, On a board).\");\n\
          ASSERT(_stack_start - __sheap >= {stack_needed}, \"mnist-firmware: after the statics \
          the {name}'s RAM leaves less than the {stack_needed} bytes of stack this model needs \
          ({scratch_bytes} of inference scratch + {STACK_RESERVE}).\");\n",
