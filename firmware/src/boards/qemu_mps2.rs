@@ -23,7 +23,7 @@ pub struct Board {
     pub serial: Uart0,
     /// SysTick, counting instructions.
     pub stopwatch: SysTickStopwatch,
-    /// LED0 of the FPGA IO block (QEMU keeps its state; `-d trace:led_set_intensity`
+    /// USERLED0 of the FPGA IO block (QEMU models it: `-d trace:led_change_intensity`
     /// shows it change).
     pub led: FpgaLed,
     /// Spins for the 25 MHz core's cycles.
@@ -40,7 +40,7 @@ impl Board {
         Self {
             serial: Uart0::init(),
             stopwatch: SysTickStopwatch::init(core.SYST),
-            led: FpgaLed { _private: () },
+            led: FpgaLed::init(),
             delay: SpinDelay { mhz: 25 },
         }
     }
@@ -201,13 +201,20 @@ impl Stopwatch for SysTickStopwatch {
     }
 }
 
-/// LED0 of mps2-an386's FPGA IO block (`FPGAIO->LED`, bit 0), a register QEMU models.
+/// USERLED0 of mps2-an386's FPGA IO block (`FPGAIO->LED`, bit 0), which QEMU models.
 pub struct FpgaLed {
     _private: (),
 }
 
 impl FpgaLed {
     const LED: *mut u32 = 0x4002_8000 as *mut u32;
+
+    /// Both user LEDs off: QEMU resets them lit.
+    fn init() -> Self {
+        let mut led = Self { _private: () };
+        led.set(false);
+        led
+    }
 
     fn set(&mut self, on: bool) {
         // Safety: the FPGA IO block's LED register, owned by this one value; the other
