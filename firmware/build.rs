@@ -11,7 +11,11 @@
 //!   `nn_core::MlpI8` over them; the cfg `nn_model_i8` tells `src/weights.rs` which.
 //!
 //! The build fails, naming the numbers, when the file is missing or invalid or when the
-//! model does not fit the board's flash or RAM.
+//! model does not fit the board's flash or RAM. The board's memory file (`boards/*.x`,
+//! picked by its feature from [`BOARDS`]) is the one source of its sizes: this script
+//! checks what it knows (the model, the digits, the stack) against it and hands it to the
+//! linker with two assertions that check the rest (code included) with the same message,
+//! so the two can never disagree.
 
 use std::env;
 use std::fmt::Write as _;
@@ -27,11 +31,11 @@ const DEFAULT_MODEL: &str = "models/mcu-int8.nnm";
 /// README.md gives the command that made them.
 const DIGIT_IMAGES: &str = "data/t10k-100-images.bin";
 const DIGIT_LABELS: &str = "data/t10k-100-labels.bin";
-/// Flash kept free for code, defmt tables and constants (the NUCLEO build has 31 KB of
-/// code, the QEMU one 29 KB); the linker has the last word.
-const CODE_RESERVE: usize = 32 * 1024;
-/// RAM kept for everything but inference scratch: frame buffers, statics, stack frames.
-const RAM_RESERVE: usize = 8 * 1024;
+/// Stack besides the inference scratch: the serve loop's frame buffers and every other
+/// frame. The firmware measures its stack (`stack_used=` in the boot summary, and while
+/// serving); this is that mark less the scratch, rounded up with room to spare
+/// (README.md, "Stack").
+const STACK_RESERVE: usize = 12 * 1024;
 
 struct Board {
     name: &'static str,
@@ -101,17 +105,19 @@ fn run() -> Result<(), String> {
             input + hidden + 2 * output,
         ),
     };
-    let flash_needed = weight_bytes + digits + CODE_RESERVE;
-    let ram_needed = scratch_bytes + RAM_RESERVE;
-    if flash_needed > board.flash || ram_needed > board.ram {
+    // What is known here is checked here: the model and the digits alone, and the stack.
+    // Whether the code fits too is the linker's call, which cannot be known before it
+    // runs; the assertions appended to memory.x below make it answer with the same story.
+    let data_bytes = weight_bytes + digits;
+    let stack_needed = scratch_bytes + STACK_RESERVE;
+    if data_bytes > board.flash || stack_needed > board.ram {
         return Err(format!(
-            "the {input}-{hidden}-{output} model ({weight_bytes} bytes of weights) does not fit the {}: \
-             it needs {flash_needed} bytes of flash ({weight_bytes} weights + {digits} test digits + \
-             {CODE_RESERVE} code) of {} and {ram_needed} bytes of RAM of {}",
+            "the {input}-{hidden}-{output} model does not fit the {}: {weight_bytes} bytes of \
+             weights + {digits} of test digits, before any code, against {} bytes of flash, \
+             and {stack_needed} bytes of stack against {} of RAM",
             board.name, board.flash, board.ram
         ));
     }
-
     let mut rust = String::new();
     let _ = write!(
         rust,
@@ -151,7 +157,20 @@ fn run() -> Result<(), String> {
     }
     write(&out.join("model.rs"), rust.as_bytes())?;
 
-    write(&out.join("memory.x"), board.memory_x.as_bytes())?;
+    let memory_x = format!(
+        "{}\n/* Added by build.rs: the budget, checked by the linker once the code is laid out. */\n\
+         ASSERT(__sidata + SIZEOF(.data) <= ORIGIN(FLASH) + LENGTH(FLASH), \"mnist-firmware: \
+         the code, the {input}-{hidden}-{output} model ({weight_bytes} bytes) and the test digits \
+         ({digits} bytes) overflow the {name}'s flash ({flash} bytes): build a smaller \
+         model (NN_MODEL), or for a board with more flash (README.md, On a board).\");\n\
+         ASSERT(_stack_start - __sheap >= {stack_needed}, \"mnist-firmware: after the statics \
+         the {name}'s RAM leaves less than the {stack_needed} bytes of stack this model needs \
+         ({scratch_bytes} of inference scratch + {STACK_RESERVE}).\");\n",
+        board.memory_x,
+        name = board.name,
+        flash = board.flash,
+    );
+    write(&out.join("memory.x"), memory_x.as_bytes())?;
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=boards");
     println!("cargo:rerun-if-changed=build.rs");
@@ -313,20 +332,48 @@ impl Aligned16 {
     }
 }
 
+/// Every board: its cargo feature, its name, and its linker memory file, the one place
+/// its flash and RAM sizes are written (the budget check below and the linker both read
+/// it). Its target and cargo alias: `.cargo/config.toml`; README.md has the same table.
+const BOARDS: &[(&str, &str, &str)] = &[
+    (
+        "qemu-mps2",
+        "QEMU mps2-an386",
+        include_str!("boards/qemu-mps2-an386.x"),
+    ),
+    (
+        "nucleo-f411re",
+        "NUCLEO-F411RE",
+        include_str!("boards/nucleo-f411re.x"),
+    ),
+    (
+        "nrf52840dk",
+        "nRF52840-DK",
+        include_str!("boards/nrf52840dk.x"),
+    ),
+    (
+        "pico2",
+        "Raspberry Pi Pico 2",
+        include_str!("boards/pico2.x"),
+    ),
+];
+
 /// The board picked by the cargo features, exactly one.
 fn board() -> Result<Board, String> {
-    let qemu = env::var_os("CARGO_FEATURE_QEMU_MPS2").is_some();
-    let nucleo = env::var_os("CARGO_FEATURE_NUCLEO_F411RE").is_some();
-    let (name, memory_x) = match (qemu, nucleo) {
-        (true, false) => ("QEMU mps2-an386", include_str!("boards/qemu-mps2-an386.x")),
-        (false, true) => ("NUCLEO-F411RE", include_str!("boards/nucleo-f411re.x")),
-        _ => {
-            return Err(
-                "pick exactly one board feature: qemu-mps2 (the default) or \
-                        nucleo-f411re (with --no-default-features)"
-                    .into(),
-            );
-        }
+    let picked: Vec<_> = BOARDS
+        .iter()
+        .filter(|(feature, _, _)| {
+            let var = format!("CARGO_FEATURE_{}", feature.to_uppercase().replace('-', "_"));
+            env::var_os(var).is_some()
+        })
+        .collect();
+    let &[&(_, name, memory_x)] = picked.as_slice() else {
+        let features: Vec<_> = BOARDS.iter().map(|(f, _, _)| *f).collect();
+        return Err(format!(
+            "pick exactly one board feature of {}: qemu-mps2 is the default, any other \
+             with --no-default-features --features <board> (or its cargo alias, see README.md)",
+            features.join(", ")
+        ));
     };
     Ok(Board {
         name,

@@ -7,7 +7,9 @@
 //! - `nn_arm_dsp`: the DSP extension, `SMLAD` and friends (the int8 kernel in
 //!   `kernels/int8/m4.rs`): every `thumbv7em-*` (M4 and M7 always have it); on
 //!   `thumbv8m.main-*` (M33, M35P, where it is optional and the target leaves it off)
-//!   only when the build asks for it with `-C target-feature=+dsp` in its rustflags.
+//!   only when the build asks for it in its rustflags: `-C target-feature=+dsp`, or a
+//!   `-C target-cpu` that LLVM models with DSP (`cortex-m33`, `cortex-m35p`, `cortex-m55`,
+//!   `cortex-m85`; the firmware's Pico 2 build sets `cortex-m33`).
 //!
 //! Everywhere else (thumbv6m, thumbv7m, the host) the portable code runs.
 
@@ -24,7 +26,9 @@ fn main() {
     let hard_float = target.ends_with("eabihf");
     // Flags are separated by 0x1f; `+dsp` may sit in a list (`+dsp,+fp-armv8`).
     let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
-    let asks_dsp = flags.split(['\x1f', ',', '=']).any(|flag| flag == "+dsp");
+    let asks_dsp = flags.split(['\x1f', ',', '=']).any(|flag| {
+        flag == "+dsp" || ["cortex-m33", "cortex-m35p", "cortex-m55", "cortex-m85"].contains(&flag)
+    });
     if (v7em || v8m_main) && hard_float {
         println!("cargo::rustc-cfg=nn_arm_fpu");
     }

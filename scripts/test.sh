@@ -22,6 +22,23 @@ cargo clippy --workspace --all-targets -- -D warnings
 (cd firmware && NN_MODEL=models/mcu.nnm cargo clippy --release -- -D warnings &&
   NN_MODEL=models/mcu.nnm cargo build --release &&
   NN_MODEL=models/seed-int8.nnm cargo run --release | grep -E "INFO  (model|self-test)")
+# --- boards (firmware/README.md, "Boards") ---------------------------------------------
+# Every board the README names compiles and links as its alias builds it (release, in its
+# own target directory), lint-clean; and the debug build of each, the form build.rs's
+# messages name (`--no-default-features --features <board>`), links too.
+step "every board builds and links, release and debug"
+(cd firmware &&
+  for board in nucleo-f411re:nucleo nrf52840dk:nrf pico2:pico2; do
+    feature=${board%%:*} alias=${board##*:}
+    target=thumbv7em-none-eabihf
+    [ "$feature" = pico2 ] && target=thumbv8m.main-none-eabihf
+    cargo clippy --release --no-default-features --features "$feature" --target "$target" \
+      --target-dir "target/$alias" -- -D warnings
+    cargo "build-$alias"
+    cargo build --no-default-features --features "$feature" --target "$target" \
+      --target-dir "target/$alias"
+  done)
+# --- end boards -------------------------------------------------------------------------
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then
   # fuzz/ is its own workspace on its own (pinned nightly) toolchain.
   (cd fuzz && cargo fmt --check && cargo clippy --all-targets -- -D warnings)

@@ -93,6 +93,10 @@ fn self_test_in_qemu_agrees_with_the_host_digit_by_digit() {
     let instructions: u64 = field("instructions_per_inference=").parse().unwrap();
     // At least one instruction per multiply-accumulate of a 784-H-10 network.
     assert!(instructions > 101_632, "{summary}");
+    // The stack's high-water mark: at least the int8 scratch (932 B), and within the
+    // stack build.rs reserves (scratch + 12 KiB).
+    let stack: u32 = field("stack_used=").parse().unwrap();
+    assert!((932..932 + 12 * 1024).contains(&stack), "{summary}");
 }
 
 #[test]

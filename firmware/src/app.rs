@@ -1,12 +1,18 @@
 //! What the firmware does, whatever the board: classify the built-in digits and report,
-//! then answer classification requests framed by `nn_core::protocol`.
+//! then answer classification requests framed by `nn_core::protocol`. It reaches the board
+//! only through embedded-hal 1.0's traits: the serial port (`embedded_hal_nb::serial`), the
+//! user LED (`OutputPin`: lit when the self-test passed, toggled with every reply while
+//! serving) and a delay (`DelayNs`).
 
+use embedded_hal::delay::DelayNs;
+use embedded_hal::digital::{OutputPin, PinState};
 use embedded_hal_nb::serial::{Read, Write};
 use nn_core::protocol::{
     self, FrameError, FrameReader, MAX_FRAME, Request, Response, ResponseBody,
 };
 
 use crate::digits::Digits;
+use crate::stack;
 use crate::weights::{self, Model, SOFTMAX_OUTPUT, SUM_TOLERANCE};
 
 /// Counts the work a closure does: instructions in QEMU, cycles on hardware.
@@ -24,10 +30,22 @@ pub struct Report {
     counted: u64,
 }
 
+/// Checks the assembly kernel this firmware's model runs (int8 `dense_i8` or f32
+/// `gemv_bias`) against its scalar twin, on shapes the model never has, since the model's
+/// own shapes never reach those paths. Only that one: the other kernel and its twin would
+/// take flash (about 4 KB) that the f32 model's NUCLEO build does not have.
+pub fn kernel_check() -> bool {
+    if cfg!(nn_model_i8) {
+        kernel_check_i8()
+    } else {
+        kernel_check_f32()
+    }
+}
+
 /// Runs the M4F kernel on a shape the model never has (an odd row count, a tail of 5
 /// columns after two blocks of 8) and compares it with the scalar twin. Every product and
 /// partial sum here is a multiple of 1/32 below 2^10, so both must be exact and equal.
-pub fn kernel_check() -> bool {
+fn kernel_check_f32() -> bool {
     const ROWS: usize = 5;
     const COLS: usize = 21;
     let w: [f32; ROWS * COLS] = core::array::from_fn(|i| ((i * 7 % 13) as f32 - 6.0) * 0.125);
@@ -42,7 +60,7 @@ pub fn kernel_check() -> bool {
     } else {
         defmt::error!("kernel check: m4f gemv {} != scalar {}", fast, reference);
     }
-    equal & kernel_check_i8()
+    equal
 }
 
 /// Runs the int8 `SMLAD` kernel on shapes the model never has (5 rows: two pairs and an
@@ -122,29 +140,88 @@ impl Report {
         self.images > 0 && self.malformed == 0
     }
 
-    /// One summary line, the one tests and README read.
-    pub fn log(&self, unit: &str) {
+    /// One summary line, the one tests and README read; `stack_used` is the stack's
+    /// high-water mark in bytes so far (see [`stack`]).
+    pub fn log(&self, unit: &str, stack_used: u32) {
         let images = self.images.max(1);
         defmt::info!(
-            "self-test images={=u32} correct={=u32} accuracy={=f32} malformed={=u32} {=str}_per_inference={=u64}",
+            "self-test images={=u32} correct={=u32} accuracy={=f32} malformed={=u32} {=str}_per_inference={=u64} stack_used={=u32}",
             self.images,
             self.correct,
             self.correct as f32 / images as f32,
             self.malformed,
             unit,
-            self.counted / u64::from(images)
+            self.counted / u64::from(images),
+            stack_used
         );
+    }
+}
+
+/// Shows the self-test's outcome on the user LED: lit when it passed, dark when not.
+pub fn show_outcome(led: &mut impl OutputPin, passed: bool) {
+    // An LED that cannot be set is no reason to stop classifying.
+    let _ = led.set_state(PinState::from(passed));
+}
+
+/// Two quick flashes, then the LED back as it was: "now serving". Short (0.1 s), since
+/// in QEMU under `-icount` every millisecond is a million instructions to emulate. Run
+/// once: kept out of line, where it costs no flash in `serve`.
+#[inline(never)]
+fn announce_serving(led: &mut impl OutputPin, delay: &mut impl DelayNs, lit: bool) {
+    for _ in 0..2 {
+        let _ = led.set_state(PinState::from(!lit));
+        delay.delay_ms(25);
+        let _ = led.set_state(PinState::from(lit));
+        delay.delay_ms(25);
+    }
+}
+
+/// Logs the stack's high-water mark after the 1st, 2nd, 4th, 8th… reply when it grew:
+/// a handful of lines over a whole test set, each scan cheap next to a reply's bytes.
+struct StackWatch {
+    replies: u32,
+    logged: u32,
+}
+
+impl StackWatch {
+    #[inline(never)]
+    fn replied(&mut self) {
+        self.replies = self.replies.wrapping_add(1);
+        if self.replies.is_power_of_two() {
+            let used = stack::used();
+            if used > self.logged {
+                defmt::info!(
+                    "serving: stack_used={=u32} after {=u32} replies",
+                    used,
+                    self.replies
+                );
+                self.logged = used;
+            }
+        }
     }
 }
 
 /// Answers requests on `serial` forever. A frame that is oversized, corrupt or not a
 /// request gets an error reply (with id 0 when the id could not be read), and the loop
-/// resynchronises on the next frame delimiter.
-pub fn serve<S: Read<u8> + Write<u8>>(serial: &mut S, model: &Model) -> ! {
+/// resynchronises on the next frame delimiter. The LED, lit or not as [`show_outcome`]
+/// left it, flashes twice, then toggles with every reply.
+pub fn serve<S: Read<u8> + Write<u8>>(
+    serial: &mut S,
+    led: &mut impl OutputPin,
+    delay: &mut impl DelayNs,
+    passed: bool,
+    model: &Model,
+) -> ! {
+    announce_serving(led, delay, passed);
     defmt::info!(
         "serving requests (frames of at most {=usize} bytes)",
         MAX_FRAME
     );
+    let mut lit = passed;
+    let mut watch = StackWatch {
+        replies: 0,
+        logged: 0,
+    };
     let mut frames = FrameReader::<MAX_FRAME>::new();
     let mut reply = [0u8; MAX_FRAME];
     loop {
@@ -166,6 +243,9 @@ pub fn serve<S: Read<u8> + Write<u8>>(serial: &mut S, model: &Model) -> ! {
             }
             Err(e) => defmt::error!("cannot encode a reply: {}", e),
         }
+        lit = !lit;
+        let _ = led.set_state(PinState::from(lit));
+        watch.replied();
     }
 }
 

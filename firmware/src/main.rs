@@ -1,4 +1,4 @@
-//! Classifies MNIST digits on a Cortex-M4F with the network in flash: a self-test on the
+//! Classifies MNIST digits on a Cortex-M with the network in flash: a self-test on the
 //! built-in digits at boot, then (when asked, or always on a real board) the serial
 //! protocol of `nn_core::protocol` on the board's UART. See README.md.
 #![no_std]
@@ -7,12 +7,14 @@
 mod app;
 mod boards;
 mod digits;
+mod stack;
 mod weights;
 
 use boards::Board;
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
+    stack::paint();
     let mut board = Board::init();
     weights::log_model();
     let model = match weights::model() {
@@ -25,10 +27,18 @@ fn main() -> ! {
 
     let kernel_ok = app::kernel_check();
     let report = app::self_test(&model, &digits::DIGITS, &mut board.stopwatch);
-    report.log(boards::COUNTER_UNIT);
+    report.log(boards::COUNTER_UNIT, stack::used());
+    let passed = kernel_ok && report.passed();
+    app::show_outcome(&mut board.led, passed);
 
     if !board.serve_requested() {
-        boards::exit(kernel_ok && report.passed());
+        boards::exit(passed);
     }
-    app::serve(&mut board.serial, &model)
+    app::serve(
+        &mut board.serial,
+        &mut board.led,
+        &mut board.delay,
+        passed,
+        &model,
+    )
 }

@@ -1,10 +1,15 @@
-//! One small module per board, picked by a cargo feature: its UART, its way of counting
-//! work, its way of ending. Each exports the same names: [`Board`] (with `init`,
-//! `serve_requested`, and the `serial` and `stopwatch` fields), [`COUNTER_UNIT`] and
-//! [`exit`]. The panic and HardFault handlers, shared, end through [`exit`].
+//! One small module per board, picked by a cargo feature: its UART, its user LED, its
+//! delay, its way of counting work, its way of ending. Each exports the same names:
+//! [`Board`] (with `init`, `serve_requested`, and the fields `serial`
+//! (`embedded_hal_nb::serial::Read + Write`), `stopwatch` (`app::Stopwatch`), `led`
+//! (`embedded_hal::digital::OutputPin`, `set_high` lights it) and `delay`
+//! (`embedded_hal::delay::DelayNs`, [`SpinDelay`] here)), [`COUNTER_UNIT`] and [`exit`]. The panic and
+//! HardFault handlers, shared, end through [`exit`]. The boards run under a debug probe
+//! share [`probe`]. Which board goes with which target, memory file and alias: README.md,
+//! "Boards", and build.rs's `BOARDS` (which also makes sure exactly one is picked).
 
-#[cfg(all(feature = "qemu-mps2", feature = "nucleo-f411re"))]
-compile_error!("pick one board: --no-default-features --features nucleo-f411re for the NUCLEO");
+#[cfg(any(feature = "nucleo-f411re", feature = "nrf52840dk", feature = "pico2"))]
+mod probe;
 
 #[cfg(feature = "qemu-mps2")]
 mod qemu_mps2;
@@ -16,7 +21,37 @@ mod nucleo_f411re;
 #[cfg(feature = "nucleo-f411re")]
 pub use nucleo_f411re::{Board, COUNTER_UNIT, exit};
 
+#[cfg(feature = "nrf52840dk")]
+mod nrf52840dk;
+#[cfg(feature = "nrf52840dk")]
+pub use nrf52840dk::{Board, COUNTER_UNIT, exit};
+
+#[cfg(feature = "pico2")]
+mod pico2;
+#[cfg(feature = "pico2")]
+pub use pico2::{Board, COUNTER_UNIT, exit};
+
 use cortex_m_rt::{ExceptionFrame, exception};
+use embedded_hal::delay::DelayNs;
+
+/// Delays by spinning the core for the cycles the time takes at the board's clock,
+/// `cortex_m::asm::delay` (at least that many cycles: flash wait states only lengthen
+/// it). Used for the LED's flashes, where that is exact enough; it needs no timer, and in
+/// QEMU no timer reads, which are slow to emulate under `-icount` (0.1 s of polling
+/// SysTick took QEMU more than 15 s here).
+pub struct SpinDelay {
+    /// The core clock in MHz.
+    pub mhz: u32,
+}
+
+impl DelayNs for SpinDelay {
+    fn delay_ns(&mut self, ns: u32) {
+        // Whole microseconds, then the rest: no overflow for any `ns` below 2^32 at any
+        // clock below 4 GHz.
+        let cycles = (ns / 1000) * self.mhz + (ns % 1000 * self.mhz).div_ceil(1000);
+        cortex_m::asm::delay(cycles);
+    }
+}
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {

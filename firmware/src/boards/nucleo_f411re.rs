@@ -1,20 +1,22 @@
 //! NUCLEO-F411RE (STM32F411RE at 100 MHz from the ST-LINK's 8 MHz clock): USART2 on
-//! PA2/PA3, the ST-LINK's virtual COM port, at 115200 baud; the DWT cycle counter;
-//! defmt over RTT (read by `probe-rs run`).
+//! PA2/PA3, the ST-LINK's virtual COM port, at 115200 baud; the user LED LD2 on PA5; the
+//! DWT cycle counter; a spin loop for delays; defmt over RTT (read by `probe-rs run`).
 
-use cortex_m::peripheral::DWT;
 use defmt_rtt as _;
 use stm32f4xx_hal::{
+    gpio::{Output, PA5},
     pac,
     prelude::*,
     rcc,
     serial::{self, Serial},
 };
 
-use crate::app::Stopwatch;
+use super::SpinDelay;
+use super::probe::CycleStopwatch;
+pub use super::probe::{COUNTER_UNIT, exit};
 
-/// What the stopwatch counts here.
-pub const COUNTER_UNIT: &str = "cycles";
+/// The core clock.
+const SYSCLK_MHZ: u32 = 100;
 
 /// The peripherals the application uses.
 pub struct Board {
@@ -22,10 +24,14 @@ pub struct Board {
     pub serial: Serial<pac::USART2>,
     /// The DWT cycle counter.
     pub stopwatch: CycleStopwatch,
+    /// LD2, the green user LED (lit when PA5 is high).
+    pub led: PA5<Output>,
+    /// Spins the core.
+    pub delay: SpinDelay,
 }
 
 impl Board {
-    /// Clocks the core at 100 MHz and sets up USART2 and the cycle counter.
+    /// Clocks the core at 100 MHz and sets up USART2, the LED, the cycle counter.
     pub fn init() -> Self {
         let (Some(dp), Some(mut cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take())
         else {
@@ -35,7 +41,7 @@ impl Board {
         let mut rcc = dp.RCC.freeze(
             rcc::Config::hse(8.MHz())
                 .bypass_hse_oscillator()
-                .sysclk(100.MHz()),
+                .sysclk(SYSCLK_MHZ.MHz()),
         );
         let gpioa = dp.GPIOA.split(&mut rcc);
         let config = serial::Config::default().baudrate(115_200.bps());
@@ -43,45 +49,16 @@ impl Board {
             Ok(serial) => serial,
             Err(_) => defmt::panic!("USART2 cannot run at 115200 baud from these clocks"),
         };
-        cp.DCB.enable_trace();
-        cp.DWT.enable_cycle_counter();
         Self {
             serial,
-            stopwatch: CycleStopwatch { _dwt: cp.DWT },
+            stopwatch: CycleStopwatch::init(&mut cp.DCB, cp.DWT),
+            led: gpioa.pa5.into_push_pull_output(),
+            delay: SpinDelay { mhz: SYSCLK_MHZ },
         }
     }
 
     /// The board has no one to ask for a self-test-only run: it always serves.
     pub fn serve_requested(&self) -> bool {
         true
-    }
-}
-
-/// Stops in the debugger (`probe-rs run` then ends, showing the log), or halts here.
-pub fn exit(success: bool) -> ! {
-    if success {
-        defmt::info!("done");
-    } else {
-        defmt::error!("stopped on an error");
-    }
-    // Without a debugger a breakpoint would fault; then just halt.
-    if cortex_m::peripheral::DCB::is_debugger_attached() {
-        cortex_m::asm::bkpt();
-    }
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-/// The DWT cycle counter (32 bits: wraps after 43 s at 100 MHz).
-pub struct CycleStopwatch {
-    _dwt: DWT,
-}
-
-impl Stopwatch for CycleStopwatch {
-    fn measure<T>(&mut self, f: impl FnOnce() -> T) -> (T, u32) {
-        let start = DWT::cycle_count();
-        let value = f();
-        (value, DWT::cycle_count().wrapping_sub(start))
     }
 }

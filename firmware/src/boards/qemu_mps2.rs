@@ -1,5 +1,6 @@
 //! QEMU's mps2-an386 (Cortex-M4F at 25 MHz): the CMSDK APB UART0, SysTick as an
-//! instruction counter, defmt and the exit status over semihosting.
+//! instruction counter, a spin loop for delays, LED0 of the FPGA IO block, defmt and the
+//! exit status over semihosting.
 
 use core::convert::Infallible;
 use core::ptr::{read_volatile, write_volatile};
@@ -8,7 +9,9 @@ use cortex_m::interrupt::InterruptNumber;
 use cortex_m::peripheral::{NVIC, SYST, syst::SystClkSource};
 use cortex_m_semihosting::{debug, nr, syscall1};
 use defmt_semihosting as _;
+use embedded_hal::digital::{ErrorType, OutputPin};
 
+use super::SpinDelay;
 use crate::app::Stopwatch;
 
 /// What the stopwatch counts here.
@@ -20,6 +23,11 @@ pub struct Board {
     pub serial: Uart0,
     /// SysTick, counting instructions.
     pub stopwatch: SysTickStopwatch,
+    /// USERLED0 of the FPGA IO block (QEMU models it: `-d trace:led_change_intensity`
+    /// shows it change).
+    pub led: FpgaLed,
+    /// Spins for the 25 MHz core's cycles.
+    pub delay: SpinDelay,
 }
 
 impl Board {
@@ -32,6 +40,8 @@ impl Board {
         Self {
             serial: Uart0::init(),
             stopwatch: SysTickStopwatch::init(core.SYST),
+            led: FpgaLed::init(),
+            delay: SpinDelay { mhz: 25 },
         }
     }
 
@@ -188,5 +198,43 @@ impl Stopwatch for SysTickStopwatch {
         // Counts down, wrapping at 2^24: one wrap is 671 M instructions, far above one call.
         let ticks = start.wrapping_sub(end) & Self::MASK;
         (value, ticks * Self::INSTRUCTIONS_PER_TICK)
+    }
+}
+
+/// USERLED0 of mps2-an386's FPGA IO block (`FPGAIO->LED`, bit 0), which QEMU models.
+pub struct FpgaLed {
+    _private: (),
+}
+
+impl FpgaLed {
+    const LED: *mut u32 = 0x4002_8000 as *mut u32;
+
+    /// Both user LEDs off: QEMU resets them lit.
+    fn init() -> Self {
+        let mut led = Self { _private: () };
+        led.set(false);
+        led
+    }
+
+    fn set(&mut self, on: bool) {
+        // Safety: the FPGA IO block's LED register, owned by this one value; the other
+        // bits drive LED1, which nothing else uses.
+        unsafe { write_volatile(Self::LED, u32::from(on)) };
+    }
+}
+
+impl ErrorType for FpgaLed {
+    type Error = Infallible;
+}
+
+impl OutputPin for FpgaLed {
+    fn set_low(&mut self) -> Result<(), Infallible> {
+        self.set(false);
+        Ok(())
+    }
+
+    fn set_high(&mut self) -> Result<(), Infallible> {
+        self.set(true);
+        Ok(())
     }
 }
