@@ -317,13 +317,15 @@ impl Aligned16 {
 fn board() -> Result<Board, String> {
     let qemu = env::var_os("CARGO_FEATURE_QEMU_MPS2").is_some();
     let nucleo = env::var_os("CARGO_FEATURE_NUCLEO_F411RE").is_some();
-    let (name, memory_x) = match (qemu, nucleo) {
-        (true, false) => ("QEMU mps2-an386", include_str!("boards/qemu-mps2-an386.x")),
-        (false, true) => ("NUCLEO-F411RE", include_str!("boards/nucleo-f411re.x")),
+    let pico = env::var_os("CARGO_FEATURE_PICO").is_some();
+    let (name, memory_x) = match (qemu, nucleo, pico) {
+        (true, false, false) => ("QEMU mps2-an386", include_str!("boards/qemu-mps2-an386.x")),
+        (false, true, false) => ("NUCLEO-F411RE", include_str!("boards/nucleo-f411re.x")),
+        (false, false, true) => ("Raspberry Pi Pico", include_str!("boards/pico.x")),
         _ => {
             return Err(
-                "pick exactly one board feature: qemu-mps2 (the default) or \
-                        nucleo-f411re (with --no-default-features)"
+                "pick exactly one board feature: qemu-mps2 (the default), or nucleo-f411re \
+                        or pico (with --no-default-features)"
                     .into(),
             );
         }

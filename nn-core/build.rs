@@ -8,14 +8,17 @@
 //!   `kernels/int8/m4.rs`): every `thumbv7em-*` (M4 and M7 always have it); on
 //!   `thumbv8m.main-*` (M33, M35P, where it is optional and the target leaves it off)
 //!   only when the build asks for it with `-C target-feature=+dsp` in its rustflags.
+//! - `nn_armv6m`: ARMv6-M, `thumbv6m-none-eabi` (Cortex-M0/M0+, e.g. the RP2040): the
+//!   int8 kernel in `kernels/int8/m0.rs` (`MULS`, low registers only).
 //!
-//! Everywhere else (thumbv6m, thumbv7m, the host) the portable code runs.
+//! Everywhere else (thumbv7m, the host; f32 on thumbv6m) the portable code runs.
 
 use std::env;
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(nn_arm_fpu)");
     println!("cargo::rustc-check-cfg=cfg(nn_arm_dsp)");
+    println!("cargo::rustc-check-cfg=cfg(nn_armv6m)");
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
     let target = env::var("TARGET").unwrap_or_default();
@@ -30,5 +33,8 @@ fn main() {
     }
     if v7em || (v8m_main && asks_dsp) {
         println!("cargo::rustc-cfg=nn_arm_dsp");
+    }
+    if target.starts_with("thumbv6m-") {
+        println!("cargo::rustc-cfg=nn_armv6m");
     }
 }

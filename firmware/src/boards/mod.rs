@@ -16,6 +16,11 @@ mod nucleo_f411re;
 #[cfg(feature = "nucleo-f411re")]
 pub use nucleo_f411re::{Board, COUNTER_UNIT, exit};
 
+#[cfg(feature = "pico")]
+mod pico;
+#[cfg(feature = "pico")]
+pub use pico::{Board, COUNTER_UNIT, exit};
+
 use cortex_m_rt::{ExceptionFrame, exception};
 
 #[panic_handler]
