@@ -56,6 +56,7 @@ fn kernel_check_i8() -> bool {
     use nn_core::kernels::int8::m0 as fast_i8;
     #[cfg(not(feature = "pico"))]
     use nn_core::kernels::int8::m4 as fast_i8;
+    const FAST: &str = if cfg!(feature = "pico") { "m0" } else { "m4" };
     use nn_core::quant::{DenseI8Params, Requant};
     const ROWS: usize = 5;
     let w: [i8; ROWS * 21] = core::array::from_fn(|i| ((i * 37 % 255) as i32 - 127) as i8);
@@ -78,7 +79,7 @@ fn kernel_check_i8() -> bool {
         if fast != reference {
             defmt::error!(
                 "kernel check: {} dense_i8 {} != scalar {} on 5x{}",
-                nn_core::kernels::CHOSEN_I8,
+                FAST,
                 fast,
                 reference,
                 cols
@@ -89,7 +90,7 @@ fn kernel_check_i8() -> bool {
     if equal {
         defmt::info!(
             "kernel check: {} dense_i8 equals the scalar twin on 5x21, 5x8, 5x3",
-            nn_core::kernels::CHOSEN_I8
+            FAST
         );
     }
     equal
