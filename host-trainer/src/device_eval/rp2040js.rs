@@ -4,7 +4,10 @@
 //! The script's stdout is read by a thread into a channel, so that [`Pipe`]'s reads time
 //! out after [`READ_POLL`] as [`super::Link`] expects of a serial port. Its stderr (the
 //! decoded defmt log, rp2040js's warnings) is kept, the last [`LOG_TAIL`] bytes of it, for
-//! the error message when the emulator stops.
+//! the error message when the emulator stops, and watched for the line that says the
+//! firmware serves: the boot self-test (100 inferences, 65 M emulated cycles) takes
+//! seconds of host time, more on a loaded machine, so [`Rp2040js::start`] waits for it
+//! (up to [`BOOT_TIMEOUT`]) before the first request's deadline starts.
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -12,6 +15,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Duration;
 
 use anyhow::{Context, ensure};
 
@@ -22,6 +26,11 @@ pub const DEFAULT_ELF: &str = "firmware/target/pico/thumbv6m-none-eabi/release/m
 
 /// Bytes of the emulator's log kept for an error message.
 pub const LOG_TAIL: usize = 2048;
+/// How long the boot self-test may take before the firmware serves (~2 s of CPU on a
+/// quiet machine here).
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(180);
+/// What the firmware logs when it starts serving (`app::serve`).
+const SERVING: &[u8] = b"serving requests";
 
 /// The Node script, found from this crate's sources so that any working directory works.
 pub fn script() -> PathBuf {
@@ -42,10 +51,12 @@ pub struct Rp2040js {
 }
 
 impl Rp2040js {
-    /// Starts `elf` in rp2040js in serve mode and returns the pipe to its UART0.
+    /// Starts `elf` in rp2040js in serve mode, waits until the firmware serves, and returns
+    /// the pipe to its UART0.
     ///
     /// # Errors
-    /// The ELF or the script is missing, or Node cannot start.
+    /// The ELF or the script is missing, Node cannot start, or the firmware does not serve
+    /// within [`BOOT_TIMEOUT`].
     pub fn start(elf: &Path) -> anyhow::Result<(Self, Pipe)> {
         ensure!(
             elf.is_file(),
@@ -81,22 +92,43 @@ impl Rp2040js {
         });
         let log = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&log);
+        let (serving_tx, serving) = mpsc::channel();
         thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n @ 1..) = stderr.read(&mut buf) {
                 let Ok(mut log) = sink.lock() else { break };
                 log.extend_from_slice(&buf[..n]);
+                if log.windows(SERVING.len()).any(|w| w == SERVING) {
+                    // Only the first send is awaited; later ones find no receiver.
+                    let _ = serving_tx.send(());
+                }
                 let excess = log.len().saturating_sub(LOG_TAIL);
                 log.drain(..excess);
             }
         });
+        let mut emulator = Self { child, log };
+        match serving.recv_timeout(BOOT_TIMEOUT) {
+            Ok(()) => {}
+            Err(RecvTimeoutError::Timeout) => anyhow::bail!(
+                "the firmware did not start serving within {BOOT_TIMEOUT:?}\n{}",
+                emulator.describe()
+            ),
+            Err(RecvTimeoutError::Disconnected) => {
+                // Its stderr closed: the script is ending; let it, for its status.
+                let _ = emulator.child.wait();
+                anyhow::bail!(
+                    "rp2040js ended before the firmware served\n{}",
+                    emulator.describe()
+                )
+            }
+        }
         let pipe = Pipe {
             stdin,
             rx,
             pending: Vec::new(),
             consumed: 0,
         };
-        Ok((Self { child, log }, pipe))
+        Ok((emulator, pipe))
     }
 
     /// How the emulator ended, if it has, and the end of its log: for an error message.
