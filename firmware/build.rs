@@ -351,6 +351,7 @@ const BOARDS: &[(&str, &str, &str)] = &[
         "nRF52840-DK",
         include_str!("boards/nrf52840dk.x"),
     ),
+    ("pico", "Raspberry Pi Pico", include_str!("boards/pico.x")),
     (
         "pico2",
         "Raspberry Pi Pico 2",

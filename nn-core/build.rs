@@ -10,14 +10,17 @@
 //!   only when the build asks for it in its rustflags: `-C target-feature=+dsp`, or a
 //!   `-C target-cpu` that LLVM models with DSP (`cortex-m33`, `cortex-m35p`, `cortex-m55`,
 //!   `cortex-m85`; the firmware's Pico 2 build sets `cortex-m33`).
+//! - `nn_armv6m`: ARMv6-M, `thumbv6m-none-eabi` (Cortex-M0/M0+, e.g. the RP2040): the
+//!   int8 kernel in `kernels/int8/m0.rs` (`MULS`, low registers only).
 //!
-//! Everywhere else (thumbv6m, thumbv7m, the host) the portable code runs.
+//! Everywhere else (thumbv7m, the host; f32 on thumbv6m) the portable code runs.
 
 use std::env;
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(nn_arm_fpu)");
     println!("cargo::rustc-check-cfg=cfg(nn_arm_dsp)");
+    println!("cargo::rustc-check-cfg=cfg(nn_armv6m)");
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
     let target = env::var("TARGET").unwrap_or_default();
@@ -34,5 +37,8 @@ fn main() {
     }
     if v7em || (v8m_main && asks_dsp) {
         println!("cargo::rustc-cfg=nn_arm_dsp");
+    }
+    if target.starts_with("thumbv6m-") {
+        println!("cargo::rustc-cfg=nn_armv6m");
     }
 }

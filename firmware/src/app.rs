@@ -68,7 +68,13 @@ fn kernel_check_f32() -> bool {
 /// of the input, weight and zero-point ranges, and compares it with the scalar twin:
 /// integer arithmetic, so they must be equal.
 fn kernel_check_i8() -> bool {
-    use nn_core::kernels::int8::{m4, scalar};
+    use nn_core::kernels::int8::scalar;
+    // The board's integer kernel: SMLAD on the Cortex-M4, MULS on the Pico's M0+.
+    #[cfg(feature = "pico")]
+    use nn_core::kernels::int8::m0 as fast_i8;
+    #[cfg(not(feature = "pico"))]
+    use nn_core::kernels::int8::m4 as fast_i8;
+    const FAST: &str = if cfg!(feature = "pico") { "m0" } else { "m4" };
     use nn_core::quant::{DenseI8Params, Requant};
     const ROWS: usize = 5;
     let w: [i8; ROWS * 21] = core::array::from_fn(|i| ((i * 37 % 255) as i32 - 127) as i8);
@@ -86,11 +92,12 @@ fn kernel_check_i8() -> bool {
         };
         let w = &w[..ROWS * cols];
         let (mut fast, mut reference) = ([0i8; ROWS], [0i8; ROWS]);
-        m4::dense_i8(w, &x[..cols], &bias, &requant, p, &mut fast);
+        fast_i8::dense_i8(w, &x[..cols], &bias, &requant, p, &mut fast);
         scalar::dense_i8(w, &x[..cols], &bias, &requant, p, &mut reference);
         if fast != reference {
             defmt::error!(
-                "kernel check: m4 dense_i8 {} != scalar {} on 5x{}",
+                "kernel check: {} dense_i8 {} != scalar {} on 5x{}",
+                FAST,
                 fast,
                 reference,
                 cols
@@ -99,7 +106,10 @@ fn kernel_check_i8() -> bool {
         }
     }
     if equal {
-        defmt::info!("kernel check: m4 dense_i8 equals the scalar twin on 5x21, 5x8, 5x3");
+        defmt::info!(
+            "kernel check: {} dense_i8 equals the scalar twin on 5x21, 5x8, 5x3",
+            FAST
+        );
     }
     equal
 }

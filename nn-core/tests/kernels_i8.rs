@@ -1,6 +1,6 @@
 //! One harness for every int8 kernel version: the scalar twin, the host SIMD kernel (and
 //! its `wide` path on its own, which a VNNI build would otherwise skip), the Cortex-M4
-//! kernel's portable twin (same passes as the assembly), and whatever the dispatcher
+//! and Cortex-M0+ kernels' portable twins (same passes as the assembly), and whatever the dispatcher
 //! picks. Integer arithmetic has one right answer, so every version must equal the twin
 //! and an independent reference exactly: the requantisation rebuilt from its definition
 //! in i128 (one rounding, half up), the dot product in i64.
@@ -8,7 +8,7 @@
 //! the ends of every range, saturating multipliers, wrapping accumulators.
 
 use nn_core::kernels::int8::packed::PackedDenseI8;
-use nn_core::kernels::{self, int8::m4, int8::scalar, int8::simd};
+use nn_core::kernels::{self, int8::m0, int8::m4, int8::scalar, int8::simd};
 use nn_core::quant::{self, DenseI8Params, Requant, SoftmaxI8Params};
 use proptest::prelude::*;
 
@@ -23,11 +23,12 @@ const PACKED_VARIANTS: [(&str, DensePacked); 2] = [
     ("dispatched-packed", kernels::dense_i8_packed),
 ];
 
-const VARIANTS: [(&str, Dense); 5] = [
+const VARIANTS: [(&str, Dense); 6] = [
     ("scalar", scalar::dense_i8),
     ("simd", simd::dense_i8),
     ("simd-wide", simd::wide_i16::dense_i8),
     ("m4-twin", m4::dense_i8),
+    ("m0-twin", m0::dense_i8),
     ("dispatched", kernels::dense_i8),
 ];
 

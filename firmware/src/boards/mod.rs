@@ -3,7 +3,7 @@
 //! [`Board`] (with `init`, `serve_requested`, and the fields `serial`
 //! (`embedded_hal_nb::serial::Read + Write`), `stopwatch` (`app::Stopwatch`), `led`
 //! (`embedded_hal::digital::OutputPin`, `set_high` lights it) and `delay`
-//! (`embedded_hal::delay::DelayNs`, [`SpinDelay`] here)), [`COUNTER_UNIT`] and [`exit`]. The panic and
+//! (`embedded_hal::delay::DelayNs`: [`SpinDelay`], or on the Pico the RP2040's timer)), [`COUNTER_UNIT`] and [`exit`]. The panic and
 //! HardFault handlers, shared, end through [`exit`]. The boards run under a debug probe
 //! share [`probe`]. Which board goes with which target, memory file and alias: README.md,
 //! "Boards", and build.rs's `BOARDS` (which also makes sure exactly one is picked).
@@ -31,7 +31,13 @@ mod pico2;
 #[cfg(feature = "pico2")]
 pub use pico2::{Board, COUNTER_UNIT, exit};
 
+#[cfg(feature = "pico")]
+mod pico;
+#[cfg(feature = "pico")]
+pub use pico::{Board, COUNTER_UNIT, exit};
+
 use cortex_m_rt::{ExceptionFrame, exception};
+#[cfg(not(feature = "pico"))]
 use embedded_hal::delay::DelayNs;
 
 /// Delays by spinning the core for the cycles the time takes at the board's clock,
@@ -39,11 +45,13 @@ use embedded_hal::delay::DelayNs;
 /// it). Used for the LED's flashes, where that is exact enough; it needs no timer, and in
 /// QEMU no timer reads, which are slow to emulate under `-icount` (0.1 s of polling
 /// SysTick took QEMU more than 15 s here).
+#[cfg(not(feature = "pico"))]
 pub struct SpinDelay {
     /// The core clock in MHz.
     pub mhz: u32,
 }
 
+#[cfg(not(feature = "pico"))]
 impl DelayNs for SpinDelay {
     fn delay_ns(&mut self, ns: u32) {
         // Whole microseconds, then the rest: no overflow for any `ns` below 2^32 at any

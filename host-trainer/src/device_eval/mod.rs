@@ -6,10 +6,13 @@
 //! - [`link`]: [`Link`] sends frames and reads replies, each with a deadline and a byte cap;
 //! - [`qemu`]: [`Qemu`] starts the firmware and connects to its UART, from the one QEMU
 //!   command line;
+//! - [`rp2040js`]: [`Rp2040js`] runs the Pico firmware in the RP2040 emulator, its UART on
+//!   a pipe;
 //! - the host's copy of the network is [`HostModel`], the loader every command uses.
 
 pub mod link;
 pub mod qemu;
+pub mod rp2040js;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -23,6 +26,7 @@ use crate::data::{self, Fetch};
 pub use crate::model::HostModel;
 pub use link::{Link, MAX_REPLY_BYTES, READ_POLL, REPLY_TIMEOUT};
 pub use qemu::Qemu;
+pub use rp2040js::Rp2040js;
 
 /// Where the firmware's build puts its ELF, relative to the repository root.
 pub const DEFAULT_ELF: &str = "firmware/target/thumbv7em-none-eabihf/release/mnist-firmware";
@@ -35,12 +39,16 @@ pub const BAUD: u32 = 115_200;
 #[derive(clap::Args, Debug, Clone)]
 pub struct DeviceEvalArgs {
     /// Serial device of a real board (e.g. /dev/ttyACM0), at 115200 baud.
-    #[arg(long, conflicts_with = "qemu", required_unless_present = "qemu")]
+    #[arg(long, conflicts_with_all = ["qemu", "pico"], required_unless_present_any = ["qemu", "pico"])]
     pub port: Option<String>,
     /// Start the firmware in QEMU, from this ELF or by default from the release build in
     /// firmware/ (build it first: `cd firmware && cargo build --release`).
-    #[arg(long, num_args = 0..=1, default_missing_value = DEFAULT_ELF)]
+    #[arg(long, num_args = 0..=1, default_missing_value = DEFAULT_ELF, conflicts_with = "pico")]
     pub qemu: Option<PathBuf>,
+    /// Start the Raspberry Pi Pico firmware in rp2040js (Node), from this ELF or by default
+    /// from `cargo build-pico` in firmware/.
+    #[arg(long, num_args = 0..=1, default_missing_value = rp2040js::DEFAULT_ELF)]
+    pub pico: Option<PathBuf>,
     /// The host's copy of the model the firmware runs.
     #[arg(long, default_value = DEFAULT_MODEL)]
     pub model: PathBuf,
@@ -51,7 +59,8 @@ pub struct DeviceEvalArgs {
     #[arg(long)]
     pub limit: Option<usize>,
     /// Requests sent ahead of the replies. The board's polled UART drops bytes that
-    /// arrive while it computes, so the default is 1 on a serial port and 8 in QEMU.
+    /// arrive while it computes, so the default is 1 on a serial port and 8 in QEMU and
+    /// rp2040js.
     #[arg(long)]
     pub in_flight: Option<usize>,
     /// Write the results as JSON to this file.
@@ -72,7 +81,7 @@ pub struct DeviceEvalReport {
     pub max_prob_diff: f32,
     /// Images per second, round trip included.
     pub images_per_second: f64,
-    /// Where the device was: "qemu" or the serial port.
+    /// Where the device was: "qemu", "rp2040js" or the serial port.
     pub device: String,
 }
 
@@ -91,8 +100,8 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
     let images: Vec<&[u8; IMAGE_PIXELS]> = (0..count).map(|i| test.image(i)).collect();
     let labels: Vec<u8> = (0..count).map(|i| test.label(i)).collect();
 
-    let (report, _qemu) = match (&args.port, &args.qemu) {
-        (Some(port), _) => {
+    let (report, _qemu) = match (&args.port, &args.qemu, &args.pico) {
+        (Some(port), ..) => {
             let serial = serialport::new(port, BAUD)
                 .timeout(READ_POLL)
                 .open()
@@ -113,7 +122,7 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
                 None,
             )
         }
-        (None, Some(elf)) => {
+        (None, Some(elf), _) => {
             let (qemu, stream) = Qemu::start(elf)?;
             let mut link = Link::new(stream);
             let report = evaluate(
@@ -125,7 +134,25 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
             )?;
             (report, Some(qemu))
         }
-        (None, None) => bail!("give --port <serial device> or --qemu [ELF]"),
+        (None, None, Some(elf)) => {
+            let (mut pico, pipe) = Rp2040js::start(elf)?;
+            let report = evaluate(
+                &mut Link::new(pipe),
+                &model,
+                &images,
+                &labels,
+                args.in_flight.unwrap_or(8),
+            )
+            .map_err(|e| anyhow::anyhow!("{e:#}\n{}", pico.describe()))?;
+            (
+                DeviceEvalReport {
+                    device: "rp2040js".into(),
+                    ..report
+                },
+                None,
+            )
+        }
+        (None, None, None) => bail!("give --port <serial device>, --qemu [ELF] or --pico [ELF]"),
     };
 
     crate::io::print_line(&format!(

@@ -34,22 +34,32 @@ pub const CHOSEN: &str = if cfg!(feature = "scalar-kernels") {
 };
 
 // The int8 choice: the twins when asked; on a Cortex-M with the DSP extension its
-// `SMLAD` kernel; on other Arm cores (no DSP, and `wide` has no vectors there) the twin;
+// `SMLAD` kernel; on ARMv6-M (Cortex-M0/M0+) its `MULS` kernel; on other Arm cores (no
+// DSP, and `wide` has no vectors there) the twin;
 // everywhere else the SIMD version.
+#[cfg(all(not(feature = "scalar-kernels"), nn_armv6m))]
+use int8::m0 as chosen_i8;
 #[cfg(all(not(feature = "scalar-kernels"), nn_arm_dsp))]
 use int8::m4 as chosen_i8;
 #[cfg(feature = "scalar-kernels")]
 use int8::scalar as chosen_i8;
-#[cfg(all(not(feature = "scalar-kernels"), target_arch = "arm", not(nn_arm_dsp)))]
+#[cfg(all(
+    not(feature = "scalar-kernels"),
+    target_arch = "arm",
+    not(nn_arm_dsp),
+    not(nn_armv6m)
+))]
 use int8::scalar as chosen_i8;
 #[cfg(all(not(feature = "scalar-kernels"), not(target_arch = "arm")))]
 use int8::simd as chosen_i8;
 
-/// Which version [`dense_i8`] runs: `"scalar"`, `"m4"` or `"simd"`.
+/// Which version [`dense_i8`] runs: `"scalar"`, `"m4"`, `"m0"` or `"simd"`.
 pub const CHOSEN_I8: &str = if cfg!(feature = "scalar-kernels") {
     "scalar"
 } else if cfg!(nn_arm_dsp) {
     "m4"
+} else if cfg!(nn_armv6m) {
+    "m0"
 } else if cfg!(target_arch = "arm") {
     "scalar"
 } else {

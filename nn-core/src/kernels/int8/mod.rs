@@ -2,13 +2,14 @@
 //! contract, written on the dispatching functions in [`super`]: [`scalar`] is the
 //! reference, written to be read; [`simd`] the host's (`wide`, and AVX-512 VNNI where
 //! the build has it, and on a layer [`packed`] once at load); [`m4`] the Cortex-M4's
-//! (`SXTB16`/`SMLAD`). Integer arithmetic has
+//! (`SXTB16`/`SMLAD`); [`m0`] the Cortex-M0+'s (`MULS`). Integer arithmetic has
 //! one right answer, so every version gives exactly the twin's output, bit for bit;
 //! `tests/kernels_i8.rs` checks that, and both against an independent i64 reference.
 //!
 //! What all versions share lives here, in one place: the shape check and the output stage
 //! (requantise, add the zero point, clamp).
 
+pub mod m0;
 pub mod m4;
 pub mod packed;
 pub mod scalar;

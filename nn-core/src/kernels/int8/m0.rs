@@ -1,0 +1,245 @@
+//! `dense_i8` shaped for the Cortex-M0+ (ARMv6-M, e.g. the RP2040), exactly equal to the
+//! scalar twin.
+//!
+//! ARMv6-M has no DSP extension, no `SMLAD`, no 16-bit lanes: one `MULS` (32 × 32 → low
+//! 32, a single cycle on the RP2040's multiplier) per multiply-accumulate. What is left to
+//! win is everything around it, and Thumb-1 leaves little room: loads and `MULS` take only
+//! the low registers, and inline assembly gets six of them (r0–r5; r6 and r7 are LLVM's).
+//!
+//! The input is widened once per layer into words `x[c] − zp` (on the stack, [`MAX_COLS`]
+//! columns at most), so the zero point costs nothing in the loop. Rows go two at a time,
+//! 8 columns per pass, per column:
+//!
+//! ```text
+//! ldr   x, [xp, #4k]      input word (shared by both rows)     2 cycles
+//! ldrsb t, [w0, i]        row 0's weight, sign-extended         2
+//! muls  t, x, t                                                 1
+//! add   acc0, t           acc0 in r8 (a high register)          1
+//! ldrsb t, [w1, i] … add acc1, t   row 1, the same              4
+//! adds  i, #1             one index for both rows               1
+//! ```
+//!
+//! 11 cycles per 2 multiply-accumulates, plus `adds xp, #32` and the taken `bne` per pass:
+//! 91 cycles per 16 MACs, 5.69 per MAC (loads are 2 cycles on the M0+). The index runs
+//! from `−8·blocks` up to 0 over row pointers set to the end of the blocks, so the last
+//! `adds` ends the loop without a `cmp`. firmware/README.md has the cycles rp2040js counts
+//! for this and for the portable twin that rustc compiles.
+//!
+//! The last `cols % 8` columns go through the same arithmetic in Rust. An odd last row runs
+//! as a pair with itself (a row stride of 0, one result kept). `MULS` and `ADD` wrap modulo
+//! 2³², as the twin's accumulator does, so the result equals the twin's for every input.
+//! For more than [`MAX_COLS`] columns the scalar twin runs instead.
+//!
+//! On other targets `dot_rows` is the same pass structure in portable Rust, so the host
+//! tests the arithmetic the board does; the assembly itself runs in the firmware's boot
+//! check on the board (and in rp2040js).
+
+use super::{check_dense_shapes, output};
+use crate::quant::{DenseI8Params, Requant};
+
+/// Columns per pass of the inner loop.
+const BLOCK: usize = 8;
+
+/// The most columns the kernel widens (4 KiB of stack: one word per column); the largest
+/// layer input the firmware has is 1024 (the 784-1024-10 model's second layer).
+pub const MAX_COLS: usize = 1024;
+
+/// `y[r] = clamp(zp_out + requant[r].apply(bias[r] + Σ_c w[r, c] · (x[c] − zp_in)))`;
+/// see [`crate::kernels::dense_i8`].
+///
+/// # Panics
+/// If the lengths disagree.
+pub fn dense_i8(
+    w: &[i8],
+    x: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+    p: DenseI8Params,
+    y: &mut [i8],
+) {
+    check_dense_shapes(w, x, bias, requant, y);
+    let cols = x.len();
+    if cols > MAX_COLS {
+        return super::scalar::dense_i8(w, x, bias, requant, p, y);
+    }
+    let blocks = cols / BLOCK;
+    let whole = blocks * BLOCK;
+    let zp = p.input_zero_point;
+    let mut widened = [core::mem::MaybeUninit::<i32>::uninit(); MAX_COLS];
+    let centred = widen(&x[..whole], zp, &mut widened);
+    // The columns after the whole blocks, in order.
+    let tail = |row: &[i8], acc: i32| {
+        row[whole..]
+            .iter()
+            .zip(&x[whole..])
+            .fold(acc, |s, (&wc, &xc)| {
+                s.wrapping_add(i32::from(wc).wrapping_mul(i32::from(xc).wrapping_sub(zp)))
+            })
+    };
+    let rows = y.len();
+    let mut r = 0;
+    while r < rows {
+        // Rows `r` and `r + 1`, or the last row twice through a stride of 0.
+        let (stride, n) = if r + 2 <= rows { (cols, 2) } else { (0, 1) };
+        let dots = if blocks == 0 {
+            [0; 2]
+        } else {
+            // Safety: rows `r` and `r + stride / cols` are in `w`, each with
+            // `cols ≥ whole` bytes, and `centred` holds `whole` words: all `dot_rows` reads.
+            unsafe { dot_rows(w[r * cols..].as_ptr(), stride, centred.as_ptr(), blocks) }
+        };
+        for (k, &dot) in dots.iter().enumerate().take(n) {
+            let row = r + k;
+            y[row] = output(
+                bias[row].wrapping_add(tail(&w[row * cols..(row + 1) * cols], dot)),
+                requant[row],
+                p,
+            );
+        }
+        r += n;
+    }
+}
+
+/// `x[c] − zp` for every column of `x`, written into the front of `out` and returned.
+///
+/// # Panics
+/// If `x` is longer than `out`.
+fn widen<'a>(x: &[i8], zp: i32, out: &'a mut [core::mem::MaybeUninit<i32>]) -> &'a [i32] {
+    assert!(x.len() <= out.len(), "widen: bad length");
+    for (o, &v) in out.iter_mut().zip(x) {
+        o.write(i32::from(v).wrapping_sub(zp));
+    }
+    // Safety: the loop wrote the first `x.len()` elements, and `MaybeUninit<i32>` has
+    // `i32`'s layout.
+    unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<i32>(), x.len()) }
+}
+
+/// `Σ w_k[c] · x[c]` for the rows `w_k = w + k · stride` (k = 0, 1) over the first
+/// `blocks * 8` columns, modulo 2³², from the widened input `x` ([`widen`]).
+///
+/// # Safety
+/// `w` and `w + stride` must each point to `blocks * 8` readable bytes, `x` to
+/// `blocks * 8` readable, 4-byte aligned words; `blocks ≥ 1`.
+#[cfg(nn_armv6m)]
+unsafe fn dot_rows(w: *const i8, stride: usize, x: *const i32, blocks: usize) -> [i32; 2] {
+    let (acc0, acc1): (i32, i32);
+    let whole = blocks * BLOCK;
+    // Safety: the row pointers are set to the end of the blocks and indexed from `−whole`
+    // up to −1; `x` is read at `blocks * 8` words. That is what the caller promised
+    // readable. Only the registers named here are touched (and the flags, which `asm!`
+    // assumes clobbered).
+    unsafe {
+        core::arch::asm!(
+            // r0: index, r1/r2: rows 0/1 (their ends), r3: input, r4: input word, r5: product;
+            // r8/r10: the accumulators (Thumb-1 adds into high registers, 1 cycle).
+            "movs r4, #0",
+            "mov r8, r4",
+            "mov r10, r4",
+            "2:",
+            "ldr r4, [r3, #0]",
+            "ldrsb r5, [r1, r0]",
+            "muls r5, r4, r5",
+            "add r8, r5",
+            "ldrsb r5, [r2, r0]",
+            "muls r5, r4, r5",
+            "add r10, r5",
+            "adds r0, #1",
+            "ldr r4, [r3, #4]",
+            "ldrsb r5, [r1, r0]",
+            "muls r5, r4, r5",
+            "add r8, r5",
+            "ldrsb r5, [r2, r0]",
+            "muls r5, r4, r5",
+            "add r10, r5",
+            "adds r0, #1",
+            "ldr r4, [r3, #8]",
+            "ldrsb r5, [r1, r0]",
+            "muls r5, r4, r5",
+            "add r8, r5",
+            "ldrsb r5, [r2, r0]",
+            "muls r5, r4, r5",
+            "add r10, r5",
+            "adds r0, #1",
+            "ldr r4, [r3, #12]",
+            "ldrsb r5, [r1, r0]",
+            "muls r5, r4, r5",
+            "add r8, r5",
+            "ldrsb r5, [r2, r0]",
+            "muls r5, r4, r5",
+            "add r10, r5",
+            "adds r0, #1",
+            "ldr r4, [r3, #16]",
+            "ldrsb r5, [r1, r0]",
+            "muls r5, r4, r5",
+            "add r8, r5",
+            "ldrsb r5, [r2, r0]",
+            "muls r5, r4, r5",
+            "add r10, r5",
+            "adds r0, #1",
+            "ldr r4, [r3, #20]",
+            "ldrsb r5, [r1, r0]",
+            "muls r5, r4, r5",
+            "add r8, r5",
+            "ldrsb r5, [r2, r0]",
+            "muls r5, r4, r5",
+            "add r10, r5",
+            "adds r0, #1",
+            "ldr r4, [r3, #24]",
+            "ldrsb r5, [r1, r0]",
+            "muls r5, r4, r5",
+            "add r8, r5",
+            "ldrsb r5, [r2, r0]",
+            "muls r5, r4, r5",
+            "add r10, r5",
+            "adds r0, #1",
+            "ldr r4, [r3, #28]",
+            "ldrsb r5, [r1, r0]",
+            "muls r5, r4, r5",
+            "add r8, r5",
+            "ldrsb r5, [r2, r0]",
+            "muls r5, r4, r5",
+            "add r10, r5",
+            // Step the input before the last `adds`, whose flags end the loop.
+            "adds r3, #32",
+            "adds r0, #1",
+            "bne 2b",
+            "mov r4, r8",
+            "mov r5, r10",
+            inout("r0") -(whole as isize) => _,
+            in("r1") w.add(whole),
+            in("r2") w.add(stride + whole),
+            inout("r3") x => _,
+            out("r4") acc0,
+            out("r5") acc1,
+            out("r8") _,
+            out("r10") _,
+            options(pure, readonly, nostack),
+        );
+    }
+    [acc0, acc1]
+}
+
+/// The portable twin of the assembly loop: the same index, loads and products, in the
+/// same order.
+///
+/// # Safety
+/// As the assembly version.
+#[cfg(not(nn_armv6m))]
+unsafe fn dot_rows(w: *const i8, stride: usize, x: *const i32, blocks: usize) -> [i32; 2] {
+    let whole = blocks * BLOCK;
+    // Safety: the caller promises `whole` readable bytes behind each row pointer and
+    // `whole` aligned words behind `x`.
+    let (rows, x) = unsafe {
+        (
+            [0, 1].map(|k| core::slice::from_raw_parts(w.add(k * stride), whole)),
+            core::slice::from_raw_parts(x, whole),
+        )
+    };
+    let mut acc = [0i32; 2];
+    for (c, &xc) in x.iter().enumerate() {
+        for (a, row) in acc.iter_mut().zip(rows) {
+            *a = a.wrapping_add(i32::from(row[c]).wrapping_mul(xc));
+        }
+    }
+    acc
+}
