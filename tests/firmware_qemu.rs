@@ -2,15 +2,22 @@
 //! against the host's own nn-core results. Needs `qemu-system-arm` and `defmt-print`
 //! (scripts/setup.sh installs both) and the MNIST test set (fetched on first use), so
 //! every test here is an end-to-end one: `cargo test --test firmware_qemu -- --ignored`.
+//! The serial link's recovery is tested as a board owner meets it: `device-eval --port` on a
+//! pseudo-terminal that QEMU bridges to the emulated UART (`-serial pty`), after a run that
+//! was killed mid-stream.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use host_trainer::data::{self, Fetch};
 use host_trainer::device_eval::{self, DeviceEvalArgs, HostModel, Link, Qemu};
 use nn_core::IMAGE_PIXELS;
 use nn_core::protocol::{self, FrameError, MAX_FRAME, Request, ResponseBody};
+
+mod common;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -183,11 +190,17 @@ fn broken_frames_get_error_replies_and_serving_goes_on() {
         "{reply:?}"
     );
 
+    // Bytes without a terminator, as an interrupted run leaves them: the 0x00 that goes
+    // before every request ends them (one error reply), and the request is answered.
+    link.send_raw(&[0x13, 0x37, 0x42, 0x42]).unwrap();
     link.send_request(&Request {
         id: 42,
         pixels: image,
     })
     .unwrap();
+    let reply = link.read_response().unwrap();
+    assert_eq!(reply.id, 0);
+    assert!(matches!(reply.body, ResponseBody::Error(_)), "{reply:?}");
     let reply = link.read_response().unwrap();
     assert_eq!(reply.id, 42);
     let (host_class, host_p) = host_model().predict_pixels(&image).unwrap();
@@ -201,6 +214,134 @@ fn broken_frames_get_error_replies_and_serving_goes_on() {
         }
         other => panic!("expected a prediction, got {other:?}"),
     }
+}
+
+#[test]
+#[ignore = "e2e: real MNIST (fetched if missing)"]
+fn mnist_requests_travel_in_under_a_third_of_the_raw_bytes() {
+    let test = data::load_test(&data::default_dir(), Fetch::Allowed).expect("MNIST test set");
+    let mut buf = [0u8; MAX_FRAME];
+    let (mut bytes, mut longest) = (0usize, 0usize);
+    for i in 0..test.len() {
+        // A 5-byte id, as device-eval's random ones mostly are.
+        let request = Request {
+            id: 3_000_000_000 + i as u32,
+            pixels: *test.image(i),
+        };
+        let frame = protocol::encode_request(&request, &mut buf).unwrap();
+        let mut copy = frame.to_vec();
+        assert_eq!(protocol::decode_request(&mut copy), Ok(request));
+        // The 0x00 that goes before every request counts too.
+        bytes += 1 + frame.len();
+        longest = longest.max(1 + frame.len());
+    }
+    let average = bytes as f64 / test.len() as f64;
+    // Raw, the same requests take 797 bytes on the line (their 0x00 included).
+    eprintln!("bytes on the line per request: {average:.1} on average, {longest} at most, raw 797");
+    assert!(average * 3.0 < 797.0, "{average}");
+}
+
+/// The firmware in QEMU with its UART on a pseudo-terminal, which stands in for a board's
+/// USB serial port (`/dev/ttyACM0`); QEMU is killed on drop.
+struct PtyBoard {
+    qemu: Child,
+    pty: String,
+}
+
+impl PtyBoard {
+    fn start() -> Self {
+        let mut qemu = device_eval::qemu::serve_command(elf(), "pty")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("qemu-system-arm starts");
+        // "char device redirected to /dev/pts/3 (label serial0)" comes first on stdout, then
+        // the defmt log (semihosting), drained on the side so QEMU never blocks on it.
+        let mut stdout = BufReader::new(qemu.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let pty = line
+            .split_whitespace()
+            .find(|w| w.starts_with("/dev/"))
+            .unwrap_or_else(|| panic!("QEMU did not name its pty: {line:?}"))
+            .to_string();
+        Self { qemu, pty }
+    }
+
+    /// `host-trainer device-eval --port PTY ARGS…`, as a user runs it.
+    fn device_eval(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(common::host_trainer_binary());
+        cmd.args(["device-eval", "--port", &self.pty]).args(args);
+        cmd
+    }
+}
+
+impl Drop for PtyBoard {
+    fn drop(&mut self) {
+        let _ = self.qemu.kill();
+        let _ = self.qemu.wait();
+    }
+}
+
+#[test]
+#[ignore = "e2e: boots the firmware in QEMU, real MNIST (fetched if missing)"]
+fn a_port_run_after_an_interrupted_one_succeeds_with_parity() {
+    let board = PtyBoard::start();
+
+    // 1. A run killed in the middle, with 8 requests in flight: it leaves requests in the
+    //    line and in the board, and replies nobody reads.
+    let mut interrupted = board
+        .device_eval(&["--in-flight", "8"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        interrupted.try_wait().unwrap().is_none(),
+        "the first run ended before it could be interrupted"
+    );
+    interrupted.kill().unwrap();
+    interrupted.wait().unwrap();
+
+    // 2. Garbage and half a request, no terminator, straight into the port.
+    let mut half = [0u8; MAX_FRAME];
+    let half = protocol::encode_request(
+        &Request {
+            id: 9,
+            pixels: [200; IMAGE_PIXELS],
+        },
+        &mut half,
+    )
+    .unwrap();
+    let mut port = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&board.pty)
+        .unwrap();
+    port.write_all(&[0xDE, 0xAD, 0xBE, 0xEF]).unwrap();
+    port.write_all(&half[..half.len() / 2]).unwrap();
+    drop(port);
+
+    // 3. A clean run, as the README shows it: every answer equal to the host's.
+    let metrics = std::env::temp_dir().join(format!("pty-eval-{}.json", std::process::id()));
+    let output = board
+        .device_eval(&["--limit", "200", "--metrics", metrics.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the clean run failed: {stderr}");
+    let json = std::fs::read_to_string(&metrics).unwrap();
+    let _ = std::fs::remove_file(&metrics);
+    for key in [
+        "\"images\": 200",
+        "\"agree_with_host\": 200",
+        "\"max_prob_diff\": 0.0",
+    ] {
+        assert!(json.contains(key), "{key} missing from {json}");
+    }
+    assert!(json.contains(&board.pty), "{json}");
 }
 
 #[test]

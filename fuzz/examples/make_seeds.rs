@@ -144,7 +144,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         body: ResponseBody::Error(nn_core::protocol::FrameError::BadCrc),
     };
     let error = encode_response(&error, &mut buf)?.to_vec();
+    // A sparse digit (a bar on blank), which travels as zero runs (protocol version 2).
+    let sparse: [u8; 784] = core::array::from_fn(|j| if j % 28 == 14 { 200 } else { 0 });
+    let mut sparse_buf = [0u8; MAX_FRAME];
+    let sparse = encode_request(
+        &Request {
+            id: 8,
+            pixels: sparse,
+        },
+        &mut sparse_buf,
+    )?;
     write("frame", "request", &request)?;
+    write("frame", "request-zero-runs", sparse)?;
     write("frame", "prediction", &prediction)?;
     write("frame", "error-response", &error)?;
     write(

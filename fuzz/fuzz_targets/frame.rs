@@ -1,11 +1,15 @@
 //! Any bytes on the serial line, as the firmware's own no_std code sees them: the frame
 //! reader must resynchronise and every frame it yields must decode to a request, a response
 //! or a typed `FrameError`, never a panic. A decoded message must survive a round trip.
+//! The zero-run pixel decoder (behind the frame's CRC, which random bytes rarely pass) gets
+//! the raw bytes too.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use nn_core::IMAGE_PIXELS;
 use nn_core::protocol::{
     FrameReader, MAX_FRAME, decode_request, decode_response, encode_request, encode_response,
+    expand_zero_runs, zero_runs,
 };
 
 fuzz_target!(|bytes: &[u8]| {
@@ -19,6 +23,15 @@ fuzz_target!(|bytes: &[u8]| {
     }
     // The whole input as one frame too, terminator or not.
     check(&mut bytes.to_vec());
+
+    let mut pixels = [0u8; IMAGE_PIXELS];
+    if expand_zero_runs(bytes, &mut pixels).is_ok() {
+        let mut runs = [0u8; 3 * IMAGE_PIXELS];
+        let len = zero_runs(&pixels, &mut runs).expect("two bytes per pixel at most");
+        let mut again = [0u8; IMAGE_PIXELS];
+        assert_eq!(expand_zero_runs(&runs[..len], &mut again), Ok(()));
+        assert_eq!(again, pixels);
+    }
 });
 
 fn check(frame: &mut [u8]) {

@@ -6,6 +6,11 @@
 //! the middle of a stream (or after garbage) resynchronises at the next one. The CRC is
 //! CRC-32/ISO-HDLC, as in the model file. Nothing allocates; [`FrameReader`] collects bytes
 //! in a fixed buffer.
+//!
+//! This is version 2 of the protocol ([`VERSION`]): a request's pixels travel as they are or,
+//! when shorter, with each run of zero pixels written as two bytes ([`zero_runs`]), which
+//! cuts an MNIST digit's frame from ~796 bytes to ~217 on average. nn-core's README has the
+//! byte-level spec and what changed from version 1.
 
 use serde::{Deserialize, Serialize};
 
@@ -81,6 +86,85 @@ impl core::fmt::Display for FrameError {
 
 impl core::error::Error for FrameError {}
 
+/// The protocol's version. 2: a request starts with a tag and its pixels may be zero-run
+/// encoded (version 1 had only the raw request, without a tag). Responses are unchanged.
+pub const VERSION: u32 = 2;
+
+/// A [`Request`] as it travels. The host picks the shorter form; the board reads both.
+// Lives only while one frame is decoded, and no_std has no Box for the big variant.
+#[allow(clippy::large_enum_variant)]
+#[derive(Serialize, Deserialize)]
+enum WireRequest<'a> {
+    /// Tag 0: the id, then the 784 pixels as they are.
+    Raw(Request),
+    /// Tag 1: the id, then the pixels as [`zero_runs`] writes them (length-prefixed).
+    ZeroRuns {
+        id: u32,
+        #[serde(borrow)]
+        runs: &'a [u8],
+    },
+}
+
+/// The most zero pixels one `00 n` pair stands for.
+const MAX_RUN: usize = 255;
+
+/// Zero-run encoding: writes each nonzero pixel as itself and each run of zero pixels as
+/// the pair `00 n` (n = 1..=255 zeros; a longer run takes several pairs) into `out`, and
+/// returns the length written, or `None` when it does not fit in `out`. An MNIST digit is
+/// ~80 % zeros, in long runs: 784 pixels become ~200 bytes (at most 363 on the test set).
+pub fn zero_runs(pixels: &[u8], out: &mut [u8]) -> Option<usize> {
+    let mut written = 0;
+    let mut i = 0;
+    while let Some(&pixel) = pixels.get(i) {
+        if pixel == 0 {
+            let run = pixels
+                .iter()
+                .skip(i)
+                .take(MAX_RUN)
+                .take_while(|&&p| p == 0)
+                .count();
+            out.get_mut(written..written + 2)?
+                .copy_from_slice(&[0, u8::try_from(run).ok()?]);
+            written += 2;
+            i += run;
+        } else {
+            *out.get_mut(written)? = pixel;
+            written += 1;
+            i += 1;
+        }
+    }
+    Some(written)
+}
+
+/// The inverse of [`zero_runs`]: expands `runs` into `out`, which it must fill exactly.
+///
+/// # Errors
+/// [`FrameError::Malformed`] when the runs hold more or fewer pixels than `out`, a run of
+/// zero length, or end in the middle of a `00 n` pair.
+pub fn expand_zero_runs(runs: &[u8], out: &mut [u8]) -> Result<(), FrameError> {
+    let mut filled = 0;
+    let mut bytes = runs.iter();
+    while let Some(&byte) = bytes.next() {
+        let count = if byte == 0 {
+            usize::from(*bytes.next().ok_or(FrameError::Malformed)?)
+        } else {
+            1
+        };
+        if count == 0 {
+            return Err(FrameError::Malformed);
+        }
+        out.get_mut(filled..filled + count)
+            .ok_or(FrameError::Malformed)?
+            .fill(byte);
+        filled += count;
+    }
+    if filled == out.len() {
+        Ok(())
+    } else {
+        Err(FrameError::Malformed)
+    }
+}
+
 impl Response {
     /// The response that carries `prediction`.
     pub fn from_prediction(id: u32, prediction: &Prediction<CLASSES>) -> Self {
@@ -97,8 +181,9 @@ impl Response {
 
 /// Bytes of the checksum in every frame.
 const CRC_LEN: usize = 4;
-/// Longest postcard [`Request`]: id (varint ≤ 5) and the pixels (no length prefix).
-pub const REQUEST_MAX_LEN: usize = 5 + IMAGE_PIXELS;
+/// Longest request message: the raw form's tag (1), id (varint ≤ 5) and pixels (no length
+/// prefix). The zero-run form is only sent when it is shorter.
+pub const REQUEST_MAX_LEN: usize = 1 + 5 + IMAGE_PIXELS;
 /// Longest postcard [`Response`]: id (≤ 5), body tag (1), class (1), probabilities (4 each).
 /// An error body is shorter: tag, error tag.
 pub const RESPONSE_MAX_LEN: usize = 5 + 1 + 1 + 4 * CLASSES;
@@ -120,12 +205,25 @@ pub const MAX_FRAME: usize = if MAX_REQUEST_FRAME > MAX_RESPONSE_FRAME {
     MAX_RESPONSE_FRAME
 };
 
-/// Writes `request` as a frame into `out` and returns the frame, terminator included.
+/// Writes `request` as a frame into `out` and returns the frame, terminator included. The
+/// pixels are zero-run encoded when that is shorter (for an MNIST digit, ~3.6× fewer
+/// bytes), raw otherwise.
 ///
 /// # Errors
 /// [`Error::BufferTooSmall`] if `out` is too short ([`MAX_REQUEST_FRAME`] bytes always suffice).
 pub fn encode_request<'a>(request: &Request, out: &'a mut [u8]) -> Result<&'a [u8], Error> {
-    encode(request, out, MAX_REQUEST_FRAME)
+    let mut runs = [0u8; IMAGE_PIXELS];
+    // Zero runs plus their 2-byte length prefix must beat the 784 raw pixels.
+    match zero_runs(&request.pixels, &mut runs[..IMAGE_PIXELS - 3]) {
+        Some(len) => {
+            let message = WireRequest::ZeroRuns {
+                id: request.id,
+                runs: runs.get(..len).unwrap_or_default(),
+            };
+            encode(&message, out, MAX_REQUEST_FRAME)
+        }
+        None => encode(&WireRequest::Raw(*request), out, MAX_REQUEST_FRAME),
+    }
 }
 
 /// Writes `response` as a frame into `out` and returns the frame, terminator included.
@@ -136,13 +234,20 @@ pub fn encode_response<'a>(response: &Response, out: &'a mut [u8]) -> Result<&'a
     encode(response, out, MAX_RESPONSE_FRAME)
 }
 
-/// Reads a request from one frame, with or without its terminator. COBS is undone in place,
-/// so `frame` holds garbage afterwards.
+/// Reads a request, in either form, from one frame, with or without its terminator. COBS is
+/// undone in place, so `frame` holds garbage afterwards.
 ///
 /// # Errors
 /// The [`FrameError`] that says what is wrong with the frame.
 pub fn decode_request(frame: &mut [u8]) -> Result<Request, FrameError> {
-    decode(frame)
+    match decode(frame)? {
+        WireRequest::Raw(request) => Ok(request),
+        WireRequest::ZeroRuns { id, runs } => {
+            let mut pixels = [0u8; IMAGE_PIXELS];
+            expand_zero_runs(runs, &mut pixels)?;
+            Ok(Request { id, pixels })
+        }
+    }
 }
 
 /// Reads a response from one frame, with or without its terminator; see [`decode_request`].

@@ -68,9 +68,9 @@ const BAD_CRC_FRAME: [u8; 9] = [0x08, 0x01, 0x01, 0x03, 0xDE, 0xD3, 0x91, 0x7E, 
 
 #[test]
 fn frame_sizes_match_a_hand_count() {
-    // Request: id ≤ 5 + 784 pixels + CRC 4 = 793 bytes; COBS adds one byte per 254 started
-    // (4); then the terminator.
-    assert_eq!(MAX_REQUEST_FRAME, 793 + 4 + 1);
+    // Request: tag 1 + id ≤ 5 + 784 pixels + CRC 4 = 794 bytes; COBS adds one byte per 254
+    // started (4); then the terminator.
+    assert_eq!(MAX_REQUEST_FRAME, 794 + 4 + 1);
     // Response: id 5 + tag 1 + class 1 + 40 + CRC 4 = 51; COBS 1; terminator 1.
     assert_eq!(MAX_RESPONSE_FRAME, 53);
     assert_eq!(MAX_FRAME, MAX_REQUEST_FRAME);
@@ -108,7 +108,7 @@ fn a_prediction_response_encodes_to_exact_bytes() {
 }
 
 #[test]
-fn requests_round_trip_including_the_worst_case() {
+fn requests_without_long_zero_runs_travel_raw_including_the_worst_case() {
     let mut pixels = [0u8; 784];
     for (i, p) in pixels.iter_mut().enumerate() {
         *p = (i % 256) as u8;
@@ -119,24 +119,151 @@ fn requests_round_trip_including_the_worst_case() {
             id: u32::MAX,
             pixels: [0xFF; 784],
         },
-        Request {
-            id: 7,
-            pixels: [0; 784],
-        },
     ] {
         let mut frame = encode_request(&request);
         assert!(frame.len() <= MAX_REQUEST_FRAME);
         assert_eq!(frame.last(), Some(&0));
         assert!(!frame[..frame.len() - 1].contains(&0));
-        // The frame is exactly the reference framing of postcard's message bytes.
-        let message = postcard::to_allocvec(&request).unwrap();
-        assert_eq!(
-            message.len(),
-            postcard::to_allocvec(&request.id).unwrap().len() + 784
-        );
+        // Tag 0 (raw), then postcard's id and the 784 bytes as they are.
+        let mut message = vec![0x00];
+        message.extend(postcard::to_allocvec(&request.id).unwrap());
+        message.extend_from_slice(&request.pixels);
         assert_eq!(frame, frame_of(&message));
         assert_eq!(protocol::decode_request(&mut frame), Ok(request));
     }
+    // u32::MAX's id takes 5 bytes: the longest frame there is.
+    assert_eq!(
+        encode_request(&Request {
+            id: u32::MAX,
+            pixels: [0xFF; 784]
+        })
+        .len(),
+        MAX_REQUEST_FRAME
+    );
+}
+
+/// Zero pixels except 0xAB at 300 and 0x01 at 301.
+fn sparse_request() -> Request {
+    let mut pixels = [0u8; 784];
+    pixels[300] = 0xAB;
+    pixels[301] = 0x01;
+    Request { id: 7, pixels }
+}
+
+#[test]
+fn a_sparse_request_travels_as_zero_runs_in_exact_bytes() {
+    // Tag 1 (zero runs), id 7, 10 bytes of runs: 300 zeros = 255 + 45 (00 FF 00 2D), the two
+    // pixels, 482 zeros = 255 + 227 (00 FF 00 E3).
+    #[rustfmt::skip]
+    let message = [
+        0x01, 0x07, 0x0A,
+        0x00, 0xFF, 0x00, 0x2D, 0xAB, 0x01, 0x00, 0xFF, 0x00, 0xE3,
+    ];
+    let mut frame = encode_request(&sparse_request());
+    assert_eq!(frame, frame_of(&message));
+    // 13 + CRC 4, one COBS byte, the terminator: 19 bytes where the raw form takes 792.
+    assert_eq!(frame.len(), 19);
+    assert_eq!(protocol::decode_request(&mut frame), Ok(sparse_request()));
+
+    // All zeros: 784 = 3 × 255 + 19.
+    let blank = Request {
+        id: 300,
+        pixels: [0; 784],
+    };
+    let message = [
+        0x01, 0xAC, 0x02, 0x08, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0x13,
+    ];
+    let mut frame = encode_request(&blank);
+    assert_eq!(frame, frame_of(&message));
+    assert_eq!(protocol::decode_request(&mut frame), Ok(blank));
+}
+
+#[test]
+fn the_board_reads_the_raw_form_of_any_request_too() {
+    let request = sparse_request();
+    let mut message = vec![0x00, 0x07];
+    message.extend_from_slice(&request.pixels);
+    assert_eq!(
+        protocol::decode_request(&mut frame_of(&message)),
+        Ok(request)
+    );
+}
+
+#[test]
+fn zero_runs_that_do_not_fill_the_image_exactly_are_malformed() {
+    let frame = |runs: &[u8]| {
+        let mut message = vec![0x01, 0x07, runs.len() as u8];
+        message.extend_from_slice(runs);
+        frame_of(&message)
+    };
+    for (runs, why) in [
+        (
+            &[0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0x12][..],
+            "783 pixels",
+        ),
+        (
+            &[0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0x14],
+            "785 pixels",
+        ),
+        (
+            &[0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0x13, 0x05],
+            "785 pixels",
+        ),
+        (
+            &[0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00],
+            "a run without its count",
+        ),
+        (
+            &[0x00, 0x00, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0x13],
+            "a run of length 0",
+        ),
+        (&[], "no pixels"),
+    ] {
+        assert_eq!(
+            protocol::decode_request(&mut frame(runs)),
+            Err(FrameError::Malformed),
+            "{why}"
+        );
+    }
+}
+
+#[test]
+fn zero_runs_stop_when_out_is_full() {
+    let pixels = [0u8, 0, 5, 0];
+    let mut out = [0u8; 5];
+    assert_eq!(protocol::zero_runs(&pixels, &mut out), Some(5));
+    assert_eq!(out, [0x00, 0x02, 0x05, 0x00, 0x01]);
+    assert_eq!(protocol::zero_runs(&pixels, &mut out[..4]), None);
+    let mut back = [9u8; 4];
+    assert_eq!(protocol::expand_zero_runs(&out, &mut back), Ok(()));
+    assert_eq!(back, pixels);
+}
+
+#[test]
+fn a_zero_before_each_request_ends_a_partial_frame_and_costs_nothing_else() {
+    // What a host sends after an interrupted run: the board still holds half a request;
+    // each new request is preceded by 00, which ends that half (one error) and is otherwise
+    // an empty frame, skipped (no reply).
+    let first = Request {
+        id: 1,
+        pixels: core::array::from_fn(|i| (i * 7 % 256) as u8),
+    };
+    let half = encode_request(&first);
+    let mut stream = half[..half.len() / 2].to_vec();
+    for request in [first, sparse_request()] {
+        stream.push(0);
+        stream.extend(encode_request(&request));
+    }
+    let mut reader = FrameReader::<MAX_FRAME>::new();
+    let mut results = Vec::new();
+    for b in stream {
+        if let Some(frame) = reader.push(b) {
+            results.push(frame.and_then(protocol::decode_request));
+        }
+    }
+    assert_eq!(results.len(), 3, "{results:?}");
+    assert!(results[0].is_err(), "{results:?}");
+    assert_eq!(results[1..], [Ok(first), Ok(sparse_request())]);
 }
 
 #[test]
@@ -323,11 +450,18 @@ proptest! {
     }
 
     #[test]
-    fn requests_round_trip_through_a_reader(id in any::<u32>(), seed in any::<u8>()) {
-        let request = Request { id, pixels: core::array::from_fn(|i| seed.wrapping_mul(i as u8)) };
+    fn requests_round_trip_through_a_reader(
+        id in any::<u32>(),
+        // Zeros half the time: runs of every length, and images on both sides of the
+        // raw/zero-run cut.
+        pixels in proptest::collection::vec(prop_oneof![Just(0u8), any::<u8>()], 784),
+    ) {
+        let request = Request { id, pixels: pixels.try_into().unwrap() };
         let mut reader = FrameReader::<MAX_FRAME>::new();
         let mut got = None;
-        for b in encode_request(&request) {
+        let frame = encode_request(&request);
+        prop_assert!(frame.len() <= MAX_REQUEST_FRAME);
+        for b in frame {
             if let Some(frame) = reader.push(b) {
                 got = Some(frame.and_then(protocol::decode_request));
             }

@@ -3,7 +3,8 @@
 //! local TCP socket), and checks every answer against the host's own nn-core result.
 //!
 //! This module is the evaluation; the transport is beside it:
-//! - [`link`]: [`Link`] sends frames and reads replies, each with a deadline and a byte cap;
+//! - [`link`]: [`Link`] sends frames and reads replies, each with a deadline and a byte cap,
+//!   and resynchronises a line that an interrupted run left dirty;
 //! - [`qemu`]: [`Qemu`] starts the firmware and connects to its UART, from the one QEMU
 //!   command line;
 //! - [`rp2040js`]: [`Rp2040js`] runs the Pico firmware in the RP2040 emulator, its UART on
@@ -14,8 +15,9 @@ pub mod link;
 pub mod qemu;
 pub mod rp2040js;
 
+use std::hash::{BuildHasher, RandomState};
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
@@ -24,13 +26,15 @@ use nn_core::protocol::{Request, ResponseBody};
 
 use crate::data::{self, Fetch};
 pub use crate::model::HostModel;
-pub use link::{Link, MAX_REPLY_BYTES, READ_POLL, REPLY_TIMEOUT};
+pub use link::{Link, MAX_REPLY_BYTES, MAX_SYNC_BYTES, READ_POLL, REPLY_TIMEOUT};
 pub use qemu::Qemu;
 pub use rp2040js::Rp2040js;
 
-/// Where the firmware's build puts its ELF, relative to the repository root.
+/// Where the firmware's build puts its ELF, relative to the repository root (found from any
+/// directory: see [`project_file`]).
 pub const DEFAULT_ELF: &str = "firmware/target/thumbv7em-none-eabihf/release/mnist-firmware";
-/// The model the firmware is built with by default (see firmware/README.md).
+/// The model the firmware is built with by default (see firmware/README.md), relative to
+/// the repository root like [`DEFAULT_ELF`].
 pub const DEFAULT_MODEL: &str = "firmware/models/mcu-int8.nnm";
 /// The board's UART speed.
 pub const BAUD: u32 = 115_200;
@@ -42,14 +46,16 @@ pub struct DeviceEvalArgs {
     #[arg(long, conflicts_with_all = ["qemu", "pico"], required_unless_present_any = ["qemu", "pico"])]
     pub port: Option<String>,
     /// Start the firmware in QEMU, from this ELF or by default from the release build in
-    /// firmware/ (build it first: `cd firmware && cargo build --release`).
+    /// firmware/ (build it first: `cd firmware && cargo build --release`), found from any
+    /// directory inside the project.
     #[arg(long, num_args = 0..=1, default_missing_value = DEFAULT_ELF, conflicts_with = "pico")]
     pub qemu: Option<PathBuf>,
     /// Start the Raspberry Pi Pico firmware in rp2040js (Node), from this ELF or by default
-    /// from `cargo build-pico` in firmware/.
+    /// from `cargo build-pico` in firmware/ (found from any directory inside the project).
     #[arg(long, num_args = 0..=1, default_missing_value = rp2040js::DEFAULT_ELF)]
     pub pico: Option<PathBuf>,
-    /// The host's copy of the model the firmware runs.
+    /// The host's copy of the model the firmware runs (the default is found from any
+    /// directory inside the project).
     #[arg(long, default_value = DEFAULT_MODEL)]
     pub model: PathBuf,
     /// Directory holding the MNIST IDX files (default: the trainer's data directory).
@@ -90,69 +96,53 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
     if args.limit == Some(0) {
         bail!("--limit must be at least 1");
     }
-    let model = HostModel::load(&args.model)?;
+    let model = HostModel::load(&project_file(&args.model, DEFAULT_MODEL, "--model FILE")?)?;
     if let Some(path) = &args.metrics {
         crate::atomic::check_writable(path, "--metrics")?;
     }
+    // The device first: a wrong port fails at once, before the test set is read.
+    let (device, in_flight) = match (&args.port, &args.qemu, &args.pico) {
+        (Some(port), ..) => (Device::Port(open_port(port)?, port.clone()), 1),
+        (None, Some(elf), _) => {
+            let elf = project_file(
+                elf,
+                DEFAULT_ELF,
+                "--qemu ELF, or build it: cd firmware && cargo build --release",
+            )?;
+            let (qemu, stream) = Qemu::start(&elf)?;
+            (Device::Qemu(qemu, stream), 8)
+        }
+        (None, None, Some(elf)) => {
+            let elf = project_file(
+                elf,
+                rp2040js::DEFAULT_ELF,
+                "--pico ELF, or build it: cd firmware && cargo build-pico",
+            )?;
+            let (pico, pipe) = Rp2040js::start(&elf)?;
+            (Device::Pico(pico, pipe), 8)
+        }
+        (None, None, None) => bail!("give --port <serial device>, --qemu [ELF] or --pico [ELF]"),
+    };
+    let in_flight = args.in_flight.unwrap_or(in_flight);
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
     let test = data::load_test(&dir, Fetch::Allowed)?;
     let count = args.limit.unwrap_or(test.len()).min(test.len());
     let images: Vec<&[u8; IMAGE_PIXELS]> = (0..count).map(|i| test.image(i)).collect();
     let labels: Vec<u8> = (0..count).map(|i| test.label(i)).collect();
 
-    let (report, _qemu) = match (&args.port, &args.qemu, &args.pico) {
-        (Some(port), ..) => {
-            let serial = serialport::new(port, BAUD)
-                .timeout(READ_POLL)
-                .open()
-                .with_context(|| format!("opening the serial port {port:?}"))?;
-            let mut link = Link::new(serial);
-            let report = evaluate(
-                &mut link,
-                &model,
-                &images,
-                &labels,
-                args.in_flight.unwrap_or(1),
-            )?;
-            (
-                DeviceEvalReport {
-                    device: port.clone(),
-                    ..report
-                },
-                None,
-            )
+    let report = match device {
+        Device::Port(serial, port) => DeviceEvalReport {
+            device: port,
+            ..evaluate(&mut Link::new(serial), &model, &images, &labels, in_flight)?
+        },
+        Device::Qemu(_qemu, stream) => {
+            evaluate(&mut Link::new(stream), &model, &images, &labels, in_flight)?
         }
-        (None, Some(elf), _) => {
-            let (qemu, stream) = Qemu::start(elf)?;
-            let mut link = Link::new(stream);
-            let report = evaluate(
-                &mut link,
-                &model,
-                &images,
-                &labels,
-                args.in_flight.unwrap_or(8),
-            )?;
-            (report, Some(qemu))
-        }
-        (None, None, Some(elf)) => {
-            let (mut pico, pipe) = Rp2040js::start(elf)?;
-            let report = evaluate(
-                &mut Link::new(pipe),
-                &model,
-                &images,
-                &labels,
-                args.in_flight.unwrap_or(8),
-            )
-            .map_err(|e| anyhow::anyhow!("{e:#}\n{}", pico.describe()))?;
-            (
-                DeviceEvalReport {
-                    device: "rp2040js".into(),
-                    ..report
-                },
-                None,
-            )
-        }
-        (None, None, None) => bail!("give --port <serial device>, --qemu [ELF] or --pico [ELF]"),
+        Device::Pico(mut pico, pipe) => DeviceEvalReport {
+            device: "rp2040js".into(),
+            ..evaluate(&mut Link::new(pipe), &model, &images, &labels, in_flight)
+                .map_err(|e| anyhow::anyhow!("{e:#}\n{}", pico.describe()))?
+        },
     };
 
     crate::io::print_line(&format!(
@@ -173,8 +163,73 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where the evaluation runs; QEMU is killed when this is dropped.
+enum Device {
+    Port(Box<dyn serialport::SerialPort>, String),
+    Qemu(Qemu, std::net::TcpStream),
+    Pico(Rp2040js, rp2040js::Pipe),
+}
+
+/// Opens a board's serial port and empties its input: bytes a previous run left there
+/// (replies it never read) would otherwise come first.
+fn open_port(port: &str) -> anyhow::Result<Box<dyn serialport::SerialPort>> {
+    let serial = serialport::new(port, BAUD)
+        .timeout(READ_POLL)
+        .open()
+        .with_context(|| format!("opening the serial port {port:?}"))?;
+    serial
+        .clear(serialport::ClearBuffer::Input)
+        .with_context(|| format!("emptying the input of the serial port {port:?}"))?;
+    Ok(serial)
+}
+
+/// `path` as given when it exists or is not the default; the default (`default`, relative
+/// to the repository root) is looked for in the working directory, then in the directories
+/// above it (so it is found from `firmware/` too), then in the checkout this binary was built
+/// from. `flag` names the option to pass when none holds it.
+///
+/// # Errors
+/// The default is in none of those places.
+pub fn project_file(path: &Path, default: &str, flag: &str) -> anyhow::Result<PathBuf> {
+    if path != Path::new(default) || path.exists() {
+        return Ok(path.to_path_buf());
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).parent();
+    cwd.ancestors()
+        .skip(1)
+        .chain(built_from)
+        .map(|root| root.join(default))
+        .find(|candidate| candidate.exists())
+        .with_context(|| {
+            format!(
+                "no {default} here or in the project above {} (pass {flag})",
+                crate::io::show(&cwd)
+            )
+        })
+}
+
+/// The ids of one run: the sync request's, then `count` consecutive request ids. Error
+/// replies carry id 0, so no id here is 0; and each run starts at a random id, so a reply
+/// to an interrupted run's request can never pass for one of this run's.
+///
+/// # Errors
+/// `count` does not leave room for a random start (over 2^31 images).
+fn run_ids(count: usize) -> anyhow::Result<u32> {
+    let count = u32::try_from(count)
+        .ok()
+        .filter(|&c| c < 1 << 31)
+        .context("too many images for one run")?;
+    // The last id, sync + count, stays at most u32::MAX - 1.
+    let span = u32::MAX - 1 - count;
+    let random = RandomState::new().hash_one(std::process::id());
+    // `span` < 2^32, so the remainder fits in a u32.
+    Ok(1 + u32::try_from(random % u64::from(span)).unwrap_or(0))
+}
+
 /// Classifies `images` on the device behind `link`, keeping up to `in_flight` requests
-/// outstanding, and compares every answer with `model`'s.
+/// outstanding, and compares every answer with `model`'s. It first resynchronises the line
+/// ([`Link::sync`]), so a run that follows an interrupted one starts clean.
 ///
 /// # Errors
 /// A reply that does not come in time, one that does not decode, an error reply, or a reply whose
@@ -194,6 +249,10 @@ pub fn evaluate<T: Read + Write>(
     );
     let in_flight = in_flight.max(1);
     let host_model = model.classifier();
+    let sync_id = run_ids(images.len())?;
+    // Consecutive after the sync's id, never 0 (see run_ids).
+    let request_id = |index: usize| sync_id.wrapping_add(1).wrapping_add(index as u32);
+    link.sync(sync_id)?;
     let start = Instant::now();
     let (mut sent, mut correct, mut agree, mut max_diff) = (0usize, 0usize, 0usize, 0.0f32);
     for (i, (image, &label)) in images.iter().zip(labels).enumerate() {
@@ -210,7 +269,10 @@ pub fn evaluate<T: Read + Write>(
                 class,
                 probabilities,
             } => (class, probabilities),
-            ResponseBody::Error(e) => bail!("the device rejected request {i}: {e}"),
+            ResponseBody::Error(e) => bail!(
+                "the device could not read request {i} (noise on the line, or a baud rate \
+                 other than {BAUD}?): {e}"
+            ),
         };
         ensure!(
             response.id == request_id(i),
@@ -244,7 +306,41 @@ pub fn evaluate<T: Read + Write>(
     })
 }
 
-/// Request ids start at 1: the firmware answers an unreadable frame with id 0.
-fn request_id(index: usize) -> u32 {
-    (index as u32).wrapping_add(1)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_never_zero_and_differ_between_runs() {
+        for count in [0, 1, 10_000, (1 << 31) - 1] {
+            let first = run_ids(count).unwrap();
+            assert!(first >= 1);
+            assert!(u64::from(first) + (count as u64) < u64::from(u32::MAX));
+        }
+        assert!(run_ids(1 << 31).is_err());
+        let ids: std::collections::HashSet<u32> =
+            (0..8).map(|_| run_ids(10_000).unwrap()).collect();
+        assert!(ids.len() > 1, "{ids:?}");
+    }
+
+    #[test]
+    fn the_default_model_is_found_from_a_directory_inside_the_project() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let found = project_file(Path::new(DEFAULT_MODEL), DEFAULT_MODEL, "--model FILE").unwrap();
+        assert_eq!(
+            found.canonicalize().unwrap(),
+            root.join(DEFAULT_MODEL).canonicalize().unwrap()
+        );
+        // A path the user chose is taken as it is, even when missing.
+        let chosen = Path::new("no/such/model.nnm");
+        assert_eq!(
+            project_file(chosen, DEFAULT_MODEL, "--model FILE").unwrap(),
+            chosen
+        );
+        // A default that exists nowhere says which flag to pass.
+        let msg = project_file(Path::new("no/such.elf"), "no/such.elf", "--qemu ELF")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("pass --qemu ELF"), "{msg}");
+    }
 }

@@ -22,10 +22,17 @@ const BOARD_ARGS: &str = include_str!("../../../firmware/scripts/qemu-board.args
 /// The QEMU command line that runs `elf` in serve mode with its UART connected, as a
 /// client, to `127.0.0.1:port`.
 pub fn command(elf: &Path, port: u16) -> Command {
+    serve_command(elf, &format!("tcp:127.0.0.1:{port}"))
+}
+
+/// The QEMU command line that runs `elf` in serve mode with its UART on `serial`, in
+/// QEMU's `-serial` syntax (`tcp:HOST:PORT`, or `pty`: a pseudo-terminal that stands in
+/// for a board's USB serial port, named on QEMU's stderr).
+pub fn serve_command(elf: &Path, serial: &str) -> Command {
     let mut cmd = Command::new("qemu-system-arm");
     cmd.args(BOARD_ARGS.lines().filter(|l| !l.trim().is_empty()))
         .args(["-display", "none"])
-        .args(["-serial", &format!("tcp:127.0.0.1:{port}")])
+        .args(["-serial", serial])
         .args([
             "-semihosting-config",
             "enable=on,target=native,arg=mnist-firmware,arg=serve",
