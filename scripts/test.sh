@@ -39,10 +39,12 @@ step "every board builds and links, release and debug"
       --target-dir "target/$alias"
   done)
 # --- end boards -------------------------------------------------------------------------
-# --- Raspberry Pi Pico (RP2040, thumbv6m): lints and the build; the end-to-end test
-# (tests/firmware_pico.rs, in the workspace step below) runs it in rp2040js.
+# --- Raspberry Pi Pico (RP2040, thumbv6m): lints, the release build and the debug one; the
+# end-to-end test (tests/firmware_pico.rs, in the workspace step below) runs it in rp2040js.
 (cd firmware && cargo clippy --release --no-default-features --features pico \
-  --target thumbv6m-none-eabi --target-dir target/pico -- -D warnings && cargo build-pico)
+  --target thumbv6m-none-eabi --target-dir target/pico -- -D warnings && cargo build-pico &&
+  cargo build --no-default-features --features pico --target thumbv6m-none-eabi \
+    --target-dir target/pico)
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then
   # fuzz/ is its own workspace on its own (pinned nightly) toolchain.
   (cd fuzz && cargo fmt --check && cargo clippy --all-targets -- -D warnings)
