@@ -55,7 +55,8 @@ pico() {
   command -v node >/dev/null || apt_install nodejs
   local dir=firmware/scripts/rp2040js want have
   want=$(sed -n 's/.*"rp2040js": *"\(.*\)".*/\1/p' "$dir/package.json")
-  have=$(sed -n 's/^ *"version": *"\(.*\)".*/\1/p' "$dir/node_modules/rp2040js/package.json" 2>/dev/null | head -1)
+  # No node_modules yet (a fresh clone): nothing installed, and not an error.
+  have=$(sed -n 's/^ *"version": *"\(.*\)".*/\1/p' "$dir/node_modules/rp2040js/package.json" 2>/dev/null | head -1 || true)
   if [ -z "$want" ] || [ "$want" != "$have" ]; then
     say "installing rp2040js (npm ci in $dir)"
     (cd "$dir" && npm ci --no-audit --no-fund --silent)
