@@ -36,9 +36,51 @@ mod pico;
 #[cfg(feature = "pico")]
 pub use pico::{Board, COUNTER_UNIT, exit};
 
+#[cfg(any(feature = "qemu-mps2", feature = "pico"))]
+use cortex_m::peripheral::{SYST, syst::SystClkSource};
 use cortex_m_rt::{ExceptionFrame, exception};
 #[cfg(not(feature = "pico"))]
 use embedded_hal::delay::DelayNs;
+
+/// SysTick counting down from 2^24 at the core clock, for the cores without a DWT cycle
+/// counter (the M0+) and for QEMU, whose DWT reads 0. Each tick is `per_tick` of the
+/// board's [`COUNTER_UNIT`]: 1 cycle on the Pico; 40 instructions in QEMU at 25 MHz under
+/// `-icount shift=0`, where an instruction is one nanosecond of virtual time.
+#[cfg(any(feature = "qemu-mps2", feature = "pico"))]
+pub struct SysTickStopwatch {
+    _syst: SYST,
+    per_tick: u32,
+}
+
+#[cfg(any(feature = "qemu-mps2", feature = "pico"))]
+impl SysTickStopwatch {
+    const MASK: u32 = 0x00FF_FFFF;
+
+    /// Starts SysTick free-running from its largest reload.
+    pub fn init(mut syst: SYST, per_tick: u32) -> Self {
+        syst.set_clock_source(SystClkSource::Core);
+        syst.set_reload(Self::MASK);
+        syst.clear_current();
+        syst.enable_counter();
+        Self {
+            _syst: syst,
+            per_tick,
+        }
+    }
+}
+
+#[cfg(any(feature = "qemu-mps2", feature = "pico"))]
+impl crate::app::Stopwatch for SysTickStopwatch {
+    fn measure<T>(&mut self, f: impl FnOnce() -> T) -> (T, u32) {
+        let start = SYST::get_current();
+        let value = f();
+        let end = SYST::get_current();
+        // Counts down, wrapping at 2^24 ticks (134 ms at 125 MHz, 671 M instructions in
+        // QEMU): far above one call.
+        let ticks = start.wrapping_sub(end) & Self::MASK;
+        (value, ticks * self.per_tick)
+    }
+}
 
 /// Delays by spinning the core for the cycles the time takes at the board's clock,
 /// `cortex_m::asm::delay` (at least that many cycles: flash wait states only lengthen

@@ -11,7 +11,6 @@
 
 use core::ptr::write_volatile;
 
-use cortex_m::peripheral::{SYST, syst::SystClkSource};
 use defmt_rtt as _;
 use rp2040_hal::{
     self as hal, Clock,
@@ -21,7 +20,7 @@ use rp2040_hal::{
     uart::{DataBits, StopBits, UartConfig, UartPeripheral},
 };
 
-use crate::app::Stopwatch;
+use super::SysTickStopwatch;
 
 /// The second-stage bootloader for the Pico's W25Q080 flash, at the start of flash (the
 /// boot ROM copies it to RAM and runs it; it sets up execute-in-place and jumps to the
@@ -61,7 +60,7 @@ pub struct Board {
     /// UART0, 115200 baud 8N1, on GP0 (TX) and GP1 (RX).
     pub serial: Serial,
     /// SysTick at the core clock: cycles.
-    pub stopwatch: CycleStopwatch,
+    pub stopwatch: SysTickStopwatch,
     /// The green LED next to the USB socket (GP25).
     pub led: Led,
     /// The RP2040's 1 MHz timer (`embedded_hal::delay::DelayNs`).
@@ -109,7 +108,7 @@ impl Board {
         };
         Self {
             serial,
-            stopwatch: CycleStopwatch::init(core.SYST),
+            stopwatch: SysTickStopwatch::init(core.SYST, 1),
             led: pins.gpio25.into_push_pull_output(),
             delay: hal::Timer::new(pac.TIMER, &mut pac.RESETS, &clocks),
             self_test_only,
@@ -135,32 +134,5 @@ pub fn exit(success: bool) -> ! {
     unsafe { write_volatile(SCRATCH1, EXIT_TAG | u32::from(!success)) };
     loop {
         cortex_m::asm::wfi();
-    }
-}
-
-/// SysTick counting down from 2^24 at the core clock (125 MHz): one tick is one cycle.
-pub struct CycleStopwatch {
-    _syst: SYST,
-}
-
-impl CycleStopwatch {
-    const MASK: u32 = 0x00FF_FFFF;
-
-    fn init(mut syst: SYST) -> Self {
-        syst.set_clock_source(SystClkSource::Core);
-        syst.set_reload(Self::MASK);
-        syst.clear_current();
-        syst.enable_counter();
-        Self { _syst: syst }
-    }
-}
-
-impl Stopwatch for CycleStopwatch {
-    fn measure<T>(&mut self, f: impl FnOnce() -> T) -> (T, u32) {
-        let start = SYST::get_current();
-        let value = f();
-        let end = SYST::get_current();
-        // Counts down, wrapping at 2^24 = 134 ms at 125 MHz: far above one inference.
-        (value, start.wrapping_sub(end) & Self::MASK)
     }
 }

@@ -6,13 +6,12 @@ use core::convert::Infallible;
 use core::ptr::{read_volatile, write_volatile};
 
 use cortex_m::interrupt::InterruptNumber;
-use cortex_m::peripheral::{NVIC, SYST, syst::SystClkSource};
+use cortex_m::peripheral::NVIC;
 use cortex_m_semihosting::{debug, nr, syscall1};
 use defmt_semihosting as _;
 use embedded_hal::digital::{ErrorType, OutputPin};
 
-use super::SpinDelay;
-use crate::app::Stopwatch;
+use super::{SpinDelay, SysTickStopwatch};
 
 /// What the stopwatch counts here.
 pub const COUNTER_UNIT: &str = "instructions";
@@ -39,7 +38,7 @@ impl Board {
         };
         Self {
             serial: Uart0::init(),
-            stopwatch: SysTickStopwatch::init(core.SYST),
+            stopwatch: SysTickStopwatch::init(core.SYST, 40),
             led: FpgaLed::init(),
             delay: SpinDelay { mhz: 25 },
         }
@@ -168,36 +167,6 @@ struct Uart0Rx;
 unsafe impl InterruptNumber for Uart0Rx {
     fn number(self) -> u16 {
         0
-    }
-}
-
-/// SysTick counting down from 2^24 at the 25 MHz core clock. Under `-icount shift=0` an
-/// instruction is one nanosecond of virtual time, so one tick is 40 instructions.
-pub struct SysTickStopwatch {
-    _syst: SYST,
-}
-
-impl SysTickStopwatch {
-    const MASK: u32 = 0x00FF_FFFF;
-    const INSTRUCTIONS_PER_TICK: u32 = 40;
-
-    fn init(mut syst: SYST) -> Self {
-        syst.set_clock_source(SystClkSource::Core);
-        syst.set_reload(Self::MASK);
-        syst.clear_current();
-        syst.enable_counter();
-        Self { _syst: syst }
-    }
-}
-
-impl Stopwatch for SysTickStopwatch {
-    fn measure<T>(&mut self, f: impl FnOnce() -> T) -> (T, u32) {
-        let start = SYST::get_current();
-        let value = f();
-        let end = SYST::get_current();
-        // Counts down, wrapping at 2^24: one wrap is 671 M instructions, far above one call.
-        let ticks = start.wrapping_sub(end) & Self::MASK;
-        (value, ticks * Self::INSTRUCTIONS_PER_TICK)
     }
 }
 
