@@ -14,6 +14,8 @@ use host_trainer::data::{self, Fetch};
 use host_trainer::device_eval::{self, HostModel, Link, Rp2040js, rp2040js};
 use nn_core::IMAGE_PIXELS;
 
+mod common;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -58,37 +60,9 @@ fn self_test_in_rp2040js_agrees_with_the_host_and_counts_cycles() {
         "{log}"
     );
 
-    let images = std::fs::read(root().join("firmware/data/t10k-100-images.bin")).unwrap();
-    let labels = std::fs::read(root().join("firmware/data/t10k-100-labels.bin")).unwrap();
-    let model = host_model();
-    let mut correct = 0;
-    for (i, (image, &label)) in images.chunks_exact(IMAGE_PIXELS).zip(&labels).enumerate() {
-        let (class, _) = model.predict_pixels(image.try_into().unwrap()).unwrap();
-        correct += usize::from(class == usize::from(label));
-        let line = format!("digit {i} label={label} class={class} ");
-        assert!(
-            log.contains(&line),
-            "the firmware does not say `{line}`:\n{log}"
-        );
-    }
-
-    let summary = log
-        .lines()
-        .find(|l| l.contains("self-test images="))
-        .unwrap_or_else(|| panic!("no summary line:\n{log}"));
-    let field = |name: &str| -> &str {
-        summary
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix(name))
-            .unwrap_or_else(|| panic!("no {name} in `{summary}`"))
-    };
-    let accuracy: f64 = field("accuracy=").parse().unwrap();
-    assert!(
-        (accuracy - correct as f64 / 100.0).abs() < 1e-6,
-        "{summary}"
-    );
-    assert_eq!(field("malformed="), "0", "{summary}");
-    let cycles: u64 = field("cycles_per_inference=").parse().unwrap();
+    // The same 100 digits, classified by the host's kernels; the summary's accuracy too.
+    let summary = common::check_self_test_log(&log, &host_model());
+    let cycles: u64 = summary.field("cycles_per_inference=").parse().unwrap();
     // At least one cycle per multiply-accumulate of a 784-H-10 network (MULS is one), and
     // far less than the 2^24 the SysTick stopwatch wraps at.
     assert!(cycles > 101_632 && cycles < 1 << 24, "{summary}");

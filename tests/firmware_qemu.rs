@@ -67,42 +67,17 @@ fn self_test_in_qemu_agrees_with_the_host_digit_by_digit() {
         output.status
     );
 
-    // The same 100 digits, classified by the host's kernels.
-    let images = std::fs::read(firmware_dir().join("data/t10k-100-images.bin")).unwrap();
-    let labels = std::fs::read(firmware_dir().join("data/t10k-100-labels.bin")).unwrap();
-    let model = host_model();
-    let mut correct = 0;
-    for (i, (image, &label)) in images.chunks_exact(IMAGE_PIXELS).zip(&labels).enumerate() {
-        let (class, _) = model.predict_pixels(image.try_into().unwrap()).unwrap();
-        correct += usize::from(class == usize::from(label));
-        let line = format!("digit {i} label={label} class={class} ");
-        assert!(
-            log.contains(&line),
-            "the firmware does not say `{line}`:\n{log}"
-        );
-    }
-
-    let summary = log
-        .lines()
-        .find(|l| l.contains("self-test images="))
-        .unwrap_or_else(|| panic!("no summary line:\n{log}"));
-    let field = |name: &str| -> &str {
-        summary
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix(name))
-            .unwrap_or_else(|| panic!("no {name} in `{summary}`"))
-    };
-    let accuracy: f64 = field("accuracy=").parse().unwrap();
-    assert!(
-        (accuracy - correct as f64 / 100.0).abs() < 1e-6,
-        "{summary}"
-    );
-    let instructions: u64 = field("instructions_per_inference=").parse().unwrap();
+    // The same 100 digits, classified by the host's kernels; the summary's accuracy too.
+    let summary = common::check_self_test_log(&log, &host_model());
+    let instructions: u64 = summary
+        .field("instructions_per_inference=")
+        .parse()
+        .unwrap();
     // At least one instruction per multiply-accumulate of a 784-H-10 network.
     assert!(instructions > 101_632, "{summary}");
     // The stack's high-water mark: at least the int8 scratch (932 B), and within the
     // stack build.rs reserves (scratch + 12 KiB).
-    let stack: u32 = field("stack_used=").parse().unwrap();
+    let stack: u32 = summary.field("stack_used=").parse().unwrap();
     assert!((932..932 + 12 * 1024).contains(&stack), "{summary}");
 }
 

@@ -3,48 +3,16 @@
 //! pixels agreeing with `predict`; bad bodies answered with a 4xx and a message while the
 //! server goes on; a bad model refused at start with one line.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
 mod common;
-use common::{host_trainer, host_trainer_binary};
-
-/// The server, killed when the test ends.
-struct Server(Child, String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{host_trainer, serve};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn serve(model: &Path) -> Server {
-    let mut child = Command::new(host_trainer_binary())
-        .args(["serve", "--port", "0", "--model"])
-        .arg(model)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("host-trainer starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("serve printed no address: {line:?}"))
-        .to_owned();
-    Server(child, url)
 }
 
 fn agent() -> ureq::Agent {
@@ -83,8 +51,7 @@ fn post(url: &str, body: &[u8]) -> (u16, Value) {
 #[test]
 fn the_page_its_wasm_and_the_model_are_served_as_committed() {
     let model = root().join("firmware/models/mcu-int8.nnm");
-    let server = serve(&model);
-    let url = &server.1;
+    let (_server, url) = serve(&model);
     for (path, file, kind) in [
         ("", "nn-wasm/www/index.html", "text/html"),
         ("app.js", "nn-wasm/www/app.js", "text/javascript"),
@@ -112,8 +79,8 @@ fn the_page_its_wasm_and_the_model_are_served_as_committed() {
 #[test]
 fn predict_answers_as_the_cli_and_refuses_bad_bodies_without_stopping() {
     let model = root().join("firmware/models/mcu.nnm");
-    let server = serve(&model);
-    let predict = format!("{}predict", server.1);
+    let (_server, url) = serve(&model);
+    let predict = format!("{url}predict");
     let fixture = root().join("host-trainer/tests/fixtures/mnist-test-0-label-7-dark-on-light.png");
 
     let cli = host_trainer(&[

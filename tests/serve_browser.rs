@@ -9,17 +9,16 @@
 //! End-to-end (it needs `scripts/setup.sh`'s chromium and chromium-driver, and fails without
 //! them): `cargo test --test serve_browser -- --ignored`.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::{Value, json};
 
 mod common;
-use common::host_trainer_binary;
+use common::{Running, serve};
 
 /// WebDriver's key for an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -27,39 +26,8 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const CANVAS: i64 = 280;
 const SCALE: i64 = CANVAS / 28;
 
-/// A child process killed when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `serve --model <model> --port 0`, and the address it prints.
-fn serve(model: &Path) -> (Running, String) {
-    let mut child = Command::new(host_trainer_binary())
-        .args(["serve", "--port", "0", "--model"])
-        .arg(model)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("host-trainer starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("serve printed no address: {line:?}"))
-        .to_owned();
-    (Running(child), url)
 }
 
 fn agent() -> ureq::Agent {

@@ -1,15 +1,19 @@
-//! What the root package's tests share: the host-trainer binary and a runner for it, the
-//! CRC-32 reference, a seeded generator, and a tiny MNIST-shaped data set written on the
-//! spot (so a test needs neither the network nor the real MNIST).
+//! What the root package's tests share: the host-trainer binary, a runner for it and a
+//! `serve` started on a free port, the CRC-32 reference, a seeded generator, a tiny
+//! MNIST-shaped data set written on the spot (so a test needs neither the network nor the
+//! real MNIST), and the check of a firmware self-test log against the host.
 //!
 //! Each test file compiles its own copy of this module and uses part of it.
 #![allow(dead_code)]
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use host_trainer::device_eval::HostModel;
+use nn_core::IMAGE_PIXELS;
 
 // ---------------------------------------------------------------- the binary
 
@@ -143,6 +147,96 @@ pub fn host_trainer_with(args: &[&str], opts: Opts<'_>) -> Run {
         stderr: err.join().unwrap_or_default(),
         timed_out,
     }
+}
+
+// ---------------------------------------------------------------- the server
+
+/// A child process killed (and reaped) when the test ends, however it ends.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `host-trainer serve --port 0 --model <model>`, once it listens: the server, killed on
+/// drop, and the address it prints (`http://127.0.0.1:PORT/`).
+pub fn serve(model: &Path) -> (Running, String) {
+    let mut child = Command::new(host_trainer_binary())
+        .args(["serve", "--port", "0", "--model"])
+        .arg(model)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("host-trainer starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("serve printed no address: {line:?}"))
+        .to_owned();
+    (Running(child), url)
+}
+
+// ---------------------------------------------------------------- the firmware's self-test
+
+/// The summary line of a firmware self-test
+/// (`self-test images=… correct=… accuracy=… malformed=… <unit>_per_inference=… stack_used=…`).
+pub struct SelfTestSummary(pub String);
+
+impl SelfTestSummary {
+    /// The value of `name` (e.g. `"accuracy="`) in the line; a panic when it has none.
+    pub fn field(&self, name: &str) -> &str {
+        self.0
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in `{self}`"))
+    }
+}
+
+impl std::fmt::Display for SelfTestSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks a firmware self-test log (QEMU's or the Pico's) against the host: the 100
+/// committed digits (`firmware/data/`), each classified by `model` on the host, must appear
+/// as `digit I label=L class=C `; the summary line's accuracy must be the host's and no
+/// answer malformed. Returns the summary, for each board's own fields.
+pub fn check_self_test_log(log: &str, model: &HostModel) -> SelfTestSummary {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("firmware/data");
+    let images = std::fs::read(data.join("t10k-100-images.bin")).unwrap();
+    let labels = std::fs::read(data.join("t10k-100-labels.bin")).unwrap();
+    let mut correct = 0;
+    for (i, (image, &label)) in images.chunks_exact(IMAGE_PIXELS).zip(&labels).enumerate() {
+        let (class, _) = model.predict_pixels(image.try_into().unwrap()).unwrap();
+        correct += usize::from(class == usize::from(label));
+        let line = format!("digit {i} label={label} class={class} ");
+        assert!(
+            log.contains(&line),
+            "the firmware does not say `{line}`:\n{log}"
+        );
+    }
+
+    let summary = SelfTestSummary(
+        log.lines()
+            .find(|l| l.contains("self-test images="))
+            .unwrap_or_else(|| panic!("no summary line:\n{log}"))
+            .to_owned(),
+    );
+    let accuracy: f64 = summary.field("accuracy=").parse().unwrap();
+    assert!(
+        (accuracy - correct as f64 / 100.0).abs() < 1e-6,
+        "{summary}"
+    );
+    assert_eq!(summary.field("malformed="), "0", "{summary}");
+    summary
 }
 
 // ---------------------------------------------------------------- references

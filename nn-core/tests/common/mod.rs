@@ -1,7 +1,10 @@
-//! What nn-core's test files share: the CRC-32 reference and a seeded generator.
+//! What nn-core's test files share: the CRC-32 reference, a seeded generator, and what
+//! "MNIST-like" means for a preprocessed digit ([`mnist_like`]).
 //!
 //! Each test file compiles its own copy of this module and uses part of it.
 #![allow(dead_code)]
+
+pub mod mnist_like;
 
 /// CRC-32/ISO-HDLC bit by bit, straight from its definition (reflected polynomial 0xEDB88320,
 /// init and final xor all ones): the reference the crate's table-driven CRC is checked
