@@ -74,13 +74,30 @@ pub fn dense_i8(
     let mut widened = [core::mem::MaybeUninit::<u32>::uninit(); MAX_COLS / 2];
     let pairs = widen(&x[..whole], zp, &mut widened);
     let rows = y.len();
-    // Rows `first + ROW_STEPS[k] · step` from row `done` on: their outputs.
-    let mut pass = |first: usize, step: isize, done: usize| {
+    // Fewer than 8 rows: one pass a row, through a step of 0. Otherwise two passes per 8
+    // rows from `a`, the next 8 or the last 8 (the first pass skipped when all of its rows
+    // are done).
+    let passes = if rows < 8 { rows } else { rows.div_ceil(8) * 2 };
+    for i in 0..passes {
+        // The pass's rows are `first + ROW_STEPS[k] · step`; those before `done` are done.
+        let (first, step, done) = if rows < 8 {
+            (i, 0, i)
+        } else {
+            let done = i / 2 * 8;
+            let a = done.min(rows - 8);
+            if i % 2 == 1 {
+                (a + 7, -1, done)
+            } else if a + 4 >= done {
+                (a, 1, done)
+            } else {
+                continue;
+            }
+        };
         let dots = if blocks == 0 {
             [0; 4]
         } else {
-            // Safety: `step` is −1, 0 or 1 and the callers below keep every row
-            // `first + ROW_STEPS[k] · step` in `0..rows`: each is in `w`, with
+            // Safety: `step` is −1, 0 or 1 and every row `first + ROW_STEPS[k] · step` is
+            // in `0..rows` (`a..a + 8` above, or `i` alone): each is in `w`, with
             // `cols ≥ blocks * 16` bytes, and `pairs` holds `blocks * 8` words; all that
             // `dot_rows` reads.
             unsafe {
@@ -109,22 +126,6 @@ pub fn dense_i8(
             }
             y[row] = output(bias[row].wrapping_add(acc), requant[row], p);
         }
-    };
-    if rows < 8 {
-        for r in 0..rows {
-            pass(r, 0, r);
-        }
-        return;
-    }
-    let mut done = 0;
-    while done < rows {
-        // The 8 rows from `a`: the next 8, or the last 8 (some of them done).
-        let a = done.min(rows - 8);
-        if a + 4 >= done {
-            pass(a, 1, done);
-        }
-        pass(a + 7, -1, done);
-        done = a + 8;
     }
 }
 
