@@ -6,19 +6,22 @@
 //! `SXTB16(w)` and `SXTB16(ROR(w, 8))` give of a word of 4 weights, so each `smlad`
 //! multiplies two weights by their inputs and adds both products.
 //!
-//! One call of the assembly (`nn_core_m4_dot4`) computes four rows over the whole blocks
-//! of 16 columns, 4 columns at a time: one burst of loads, back to back (`ldrd` of the two
+//! One run of the assembly loop (`dot_rows`) computes four rows over the whole blocks of
+//! 16 columns, 4 columns at a time: one burst of loads, back to back (`ldrd` of the two
 //! input words shared by the four rows, then one word of each row), then per row two
 //! `sxtb16` and two `smlad`. That is 21 instructions per 16 multiply-accumulates; the loop
-//! body holds 32 columns (an odd block enters it halfway), so its `cmp`/`bne` and the load
-//! of the loop's end, kept on the stack, are 3 more per 128 (1.336 instructions per MAC);
-//! firmware/README.md prices them in cycles. Four rows take 14 registers: 4 accumulators,
-//! 2 input words, 4 weight words, 1 lane temporary, and 3 pointers (weights, row stride,
-//! input), which is every register but `sp` and `pc`, hence `global_asm!` with its own
-//! `push`/`pop` (inline assembly may not name `r6`, `r7`). One stride register reaches
-//! rows `w`, `w + s`, `w + 2s` and `w + 4s` (`ldr [w, s, lsl #k]`), so a pass takes the
-//! rows `first + {0, 1, 2, 4}·step`: for 8 rows from `a`, one pass from `a` with step
-//! +1 and one from `a + 7` with step −1 (`a + 7, a + 6, a + 5, a + 3`) cover them all.
+//! body holds 32 columns (an odd number of blocks enters it halfway), so its `cmp`/`bne`
+//! and the load of the loop's end, kept on the stack, are 3 more per 128 (1.336
+//! instructions per MAC); firmware/README.md prices them in cycles. Four rows take 14
+//! registers: 4 accumulators, 2 input words, 4 weight words, a lane temporary and 3
+//! pointers (weights, row stride, input): all but `sp` and `pc`. Inline assembly may not
+//! name `r7` (the frame pointer) as an operand, so the loop saves it and uses it as the
+//! temporary; the other 13 are operands, which leaves the register allocator no spare (a
+//! function that needs `r6` as its base pointer would fail to build, not misbehave).
+//! One stride register reaches rows `w`, `w + s`, `w + 2s` and `w + 4s`
+//! (`ldr [w, s, lsl #k]`), so a pass takes the rows `first + {0, 1, 2, 4}·step`: for 8
+//! rows from `a`, one pass from `a` with step +1 and one from `a + 7` with step −1
+//! (`a + 7, a + 6, a + 5, a + 3`) cover them all.
 //!
 //! The last `cols % 16` columns go through the same arithmetic in Rust. When the rows are
 //! not a multiple of 8, the last 8 run again (the passes that hold a row not yet done,
@@ -152,6 +155,47 @@ fn widen<'a>(x: &[i8], zp: i32, out: &'a mut [core::mem::MaybeUninit<u32>]) -> &
     unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<u32>(), words) }
 }
 
+/// One group of 4 columns of the loop below: the loads back to back (row 0's last,
+/// stepping `w` on), then per row (1, 2, 3, 0) the low lanes through `r7`, the high lanes
+/// in place, two `smlad`. The last group of the loop body also
+/// loads the loop's end (`[sp]`) in its burst and compares the input pointer with it.
+#[cfg(nn_arm_dsp)]
+macro_rules! group {
+    () => {
+        group!(@ "", "")
+    };
+    (end) => {
+        group!(@ "ldr r7, [sp]\n", "cmp {xp}, r7\n")
+    };
+    (@ $load_end:literal, $compare:literal) => {
+        concat!(
+            $load_end,
+            "ldrd {xa}, {xb}, [{xp}], #8\n",
+            "ldr {w1}, [{w}, {s}]\n",
+            "ldr {w2}, [{w}, {s}, lsl #1]\n",
+            "ldr {w3}, [{w}, {s}, lsl #2]\n",
+            "ldr {w0}, [{w}], #4\n",
+            $compare,
+            "sxtb16 r7, {w1}\n",
+            "sxtb16 {w1}, {w1}, ror #8\n",
+            "smlad {acc1}, r7, {xa}, {acc1}\n",
+            "smlad {acc1}, {w1}, {xb}, {acc1}\n",
+            "sxtb16 r7, {w2}\n",
+            "sxtb16 {w2}, {w2}, ror #8\n",
+            "smlad {acc2}, r7, {xa}, {acc2}\n",
+            "smlad {acc2}, {w2}, {xb}, {acc2}\n",
+            "sxtb16 r7, {w3}\n",
+            "sxtb16 {w3}, {w3}, ror #8\n",
+            "smlad {acc3}, r7, {xa}, {acc3}\n",
+            "smlad {acc3}, {w3}, {xb}, {acc3}\n",
+            "sxtb16 r7, {w0}\n",
+            "sxtb16 {w0}, {w0}, ror #8\n",
+            "smlad {acc0}, r7, {xa}, {acc0}\n",
+            "smlad {acc0}, {w0}, {xb}, {acc0}\n",
+        )
+    };
+}
+
 /// `Σ w_k[c] · (x[c] − zp)` for the four rows `w_k = w + ROW_STEPS[k] · stride` over the
 /// first `blocks * 16` columns, modulo 2³², from the widened input `pairs` ([`widen`]).
 ///
@@ -161,107 +205,50 @@ fn widen<'a>(x: &[i8], zp: i32, out: &'a mut [core::mem::MaybeUninit<u32>]) -> &
 /// `blocks ≥ 1`. The weights need no alignment (the M4 loads words at any address).
 #[cfg(nn_arm_dsp)]
 unsafe fn dot_rows(w: *const i8, stride: isize, pairs: *const u32, blocks: usize) -> [i32; 4] {
-    unsafe extern "C" {
-        /// The assembly below: `out[k] = Σ w_k · pairs`, as [`dot_rows`].
-        fn nn_core_m4_dot4(
-            out: *mut i32,
-            w: *const i8,
-            stride: isize,
-            pairs: *const u32,
-            blocks: usize,
+    let (mut acc0, mut acc1, mut acc2, mut acc3) = (0i32, 0i32, 0i32, 0i32);
+    // Safety: reads `blocks * 16` bytes from each of the four rows and `blocks * 8` words
+    // from `pairs`, the caller's promise; touches only the registers named here, r7
+    // (saved and restored), the flags, and 8 bytes of stack below `sp`, given back.
+    unsafe {
+        core::arch::asm!(
+            "push {{r7}}",
+            // The end of the input, `pairs + 32 · blocks`, waits at [sp].
+            "str {xa}, [sp, #-4]!",
+            // An odd number of blocks: the first one is the loop body's second half.
+            "sub r7, {xa}, {xp}",
+            "tst r7, #32",
+            "bne 3f",
+            "2:",
+            group!(),
+            group!(),
+            group!(),
+            group!(),
+            "3:",
+            group!(),
+            group!(),
+            group!(),
+            group!(end),
+            "bne 2b",
+            "add sp, #4",
+            "pop {{r7}}",
+            acc0 = inout(reg) acc0,
+            acc1 = inout(reg) acc1,
+            acc2 = inout(reg) acc2,
+            acc3 = inout(reg) acc3,
+            w = inout(reg) w => _,
+            s = in(reg) stride,
+            xp = inout(reg) pairs => _,
+            xa = inout(reg) pairs.add(blocks * BLOCK / 2) => _,
+            xb = out(reg) _,
+            w1 = out(reg) _,
+            w2 = out(reg) _,
+            w3 = out(reg) _,
+            w0 = out(reg) _,
+            options(pure, readonly),
         );
     }
-    let mut out = [0i32; 4];
-    // Safety: the caller's promise is the function's; `out` is 4 aligned words.
-    unsafe { nn_core_m4_dot4(out.as_mut_ptr(), w, stride, pairs, blocks) };
-    out
+    [acc0, acc1, acc2, acc3]
 }
-
-/// One group of 4 columns of `nn_core_m4_dot4`: the loads back to back, then per row
-/// (1, 2, 3, 0) the low lanes through `r7`, the high lanes in place, two `smlad`. The
-/// last group of the loop body also loads the loop's end (`[sp]`) in its burst and
-/// compares the input pointer with it.
-#[cfg(nn_arm_dsp)]
-macro_rules! group {
-    () => {
-        group!(@ "", "")
-    };
-    (end) => {
-        group!(@ "ldr r7, [sp]\n", "cmp r3, r7\n")
-    };
-    (@ $load_end:literal, $compare:literal) => {
-        concat!(
-            $load_end,
-            "ldrd r8, r9, [r3], #8\n",
-            "ldr r10, [r1, r2]\n",
-            "ldr r11, [r1, r2, lsl #1]\n",
-            "ldr r12, [r1, r2, lsl #2]\n",
-            "ldr lr, [r1], #4\n",
-            $compare,
-            "sxtb16 r7, r10\n",
-            "sxtb16 r10, r10, ror #8\n",
-            "smlad r4, r7, r8, r4\n",
-            "smlad r4, r10, r9, r4\n",
-            "sxtb16 r7, r11\n",
-            "sxtb16 r11, r11, ror #8\n",
-            "smlad r5, r7, r8, r5\n",
-            "smlad r5, r11, r9, r5\n",
-            "sxtb16 r7, r12\n",
-            "sxtb16 r12, r12, ror #8\n",
-            "smlad r6, r7, r8, r6\n",
-            "smlad r6, r12, r9, r6\n",
-            "sxtb16 r7, lr\n",
-            "sxtb16 lr, lr, ror #8\n",
-            "smlad r0, r7, r8, r0\n",
-            "smlad r0, lr, r9, r0\n",
-        )
-    };
-}
-
-// `nn_core_m4_dot4(out: r0, w: r1, stride: r2, pairs: r3, blocks: [sp])`, AAPCS.
-// Registers in the loop: r1 the weights of row 0 (stepping on 4 bytes a group), r2 the
-// row stride, r3 the input; r0, r4, r5, r6 the sums of rows 0–3; r8, r9 the input words;
-// r10, r11, r12, lr the weight words of rows 1, 2, 3, 0; r7 the lane temporary. The end
-// of the input, `pairs + 32 · blocks`, waits at [sp]; `out` at [sp, #8].
-#[cfg(nn_arm_dsp)]
-core::arch::global_asm!(
-    ".syntax unified",
-    ".pushsection .text.nn_core_m4_dot4,\"ax\",%progbits",
-    ".global nn_core_m4_dot4",
-    ".type nn_core_m4_dot4,%function",
-    ".p2align 2",
-    ".thumb_func",
-    "nn_core_m4_dot4:",
-    "push {{r0, r4-r11, lr}}",
-    "sub sp, #8",
-    "ldr r12, [sp, #48]",
-    "add lr, r3, r12, lsl #5",
-    "str lr, [sp]",
-    "movs r0, #0",
-    "movs r4, #0",
-    "movs r5, #0",
-    "movs r6, #0",
-    // An odd number of blocks: the first one is the loop body's second half.
-    "tst r12, #1",
-    "bne .Lnn_core_m4_dot4_half",
-    ".Lnn_core_m4_dot4_pass:",
-    group!(),
-    group!(),
-    group!(),
-    group!(),
-    ".Lnn_core_m4_dot4_half:",
-    group!(),
-    group!(),
-    group!(),
-    group!(end),
-    "bne .Lnn_core_m4_dot4_pass",
-    "ldr r7, [sp, #8]",
-    "stm r7, {{r0, r4, r5, r6}}",
-    "add sp, #8",
-    "pop {{r0, r4-r11, pc}}",
-    ".size nn_core_m4_dot4, . - nn_core_m4_dot4",
-    ".popsection",
-);
 
 /// The portable twin of the assembly loop: the same loads, lane spreads and dual
 /// multiply-accumulates, in the same order.
