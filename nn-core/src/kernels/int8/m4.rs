@@ -26,7 +26,7 @@
 //! The last `cols % 16` columns go through the same arithmetic in Rust. When the rows are
 //! not a multiple of 8, the last 8 run again (the passes that hold a row not yet done,
 //! the rows already done dropped); a layer of fewer than 8 rows runs each row alone,
-//! through a step of 0 (its four dot products equal, one kept). `smlad` wraps modulo 2³²
+//! through a step of 0 (its four dot products equal). `smlad` wraps modulo 2³²
 //! (setting the sticky Q flag, which nothing reads), as the twin's accumulator does, so the
 //! result equals the twin's for every input. `x − zp` must fit in an i16 lane: for zero
 //! points outside [−32640, 32639] (never in a TFLite model, whose are in [−128, 127]), and
@@ -100,12 +100,13 @@ pub fn dense_i8(
             [0; 4]
         } else {
             // Safety: `step` is −1, 0 or 1 and every row `first + ROW_STEPS[k] · step` is
-            // in `0..rows` (`a..a + 8` above, or `i` alone): each is in `w`, with
+            // in `0..rows` (`a..a + 8` above, or `i` alone): each is in `w` (the pointer
+            // is `w`'s, so the rows before `first` are in its reach too), with
             // `cols ≥ blocks * 16` bytes, and `pairs` holds `blocks * 8` words; all that
             // `dot_rows` reads.
             unsafe {
                 dot_rows(
-                    w[first * cols..].as_ptr(),
+                    w.as_ptr().add(first * cols),
                     step * cols as isize,
                     pairs.as_ptr(),
                     blocks,
@@ -114,6 +115,8 @@ pub fn dense_i8(
         };
         for (&k, dot) in ROW_STEPS.iter().zip(dots) {
             let row = first.wrapping_add_signed(k * step);
+            // Done already. (A step of 0 writes its one row four times, the same value:
+            // cheaper in the firmware than a test for it, layers that small being rare.)
             if row < done {
                 continue;
             }
@@ -157,8 +160,8 @@ fn widen<'a>(x: &[i8], zp: i32, out: &'a mut [core::mem::MaybeUninit<u32>]) -> &
 
 /// One group of 4 columns of the loop below: the loads back to back (row 0's last,
 /// stepping `w` on), then per row (1, 2, 3, 0) the low lanes through `r7`, the high lanes
-/// in place, two `smlad`. The last group of the loop body also
-/// loads the loop's end (`[sp]`) in its burst and compares the input pointer with it.
+/// in place, two `smlad`. The last group of the loop body also loads the loop's end
+/// (`[sp]`) in its burst and compares the input pointer with it.
 #[cfg(nn_arm_dsp)]
 macro_rules! group {
     () => {
