@@ -63,10 +63,11 @@ fn kernel_check_f32() -> bool {
     equal
 }
 
-/// Runs the int8 `SMLAD` kernel on shapes the model never has (5 rows: two pairs and an
-/// odd one; 21 columns: two blocks of 8 and a tail of 5; 8 columns: no tail) at the ends
-/// of the input, weight and zero-point ranges, and compares it with the scalar twin:
-/// integer arithmetic, so they must be equal.
+/// Runs the int8 `SMLAD` kernel on shapes the model never has (13 rows: an 8-row group
+/// and 5 more, some redone; 11 rows: 3 more; 5 rows: one at a time; 53 columns: an odd
+/// number of blocks of 16 and a tail of 5; 37: an even number and a tail; 16: no tail; 3:
+/// no block) at the ends of the input, weight and zero-point ranges, and compares it with
+/// the scalar twin: integer arithmetic, so they must be equal.
 fn kernel_check_i8() -> bool {
     use nn_core::kernels::int8::scalar;
     // The board's integer kernel: SMLAD on the Cortex-M4, MULS on the Pico's M0+.
@@ -76,38 +77,50 @@ fn kernel_check_i8() -> bool {
     use nn_core::kernels::int8::m4 as fast_i8;
     const FAST: &str = if cfg!(feature = "pico") { "m0" } else { "m4" };
     use nn_core::quant::{DenseI8Params, Requant};
-    const ROWS: usize = 5;
-    let w: [i8; ROWS * 21] = core::array::from_fn(|i| ((i * 37 % 255) as i32 - 127) as i8);
-    let x: [i8; 21] = core::array::from_fn(|j| ((j * 91 % 256) as i32 - 128) as i8);
-    let bias = [0, -70_000, 123_456, i32::MIN, 1000];
-    let requant =
-        [1.5e-4, 3e-4, 1e-4, 0.5, 5e-5].map(|m| Requant::from_real(m).unwrap_or_default());
+    const ROWS: usize = 13;
+    const COLS: usize = 53;
+    let w: [i8; ROWS * COLS] = core::array::from_fn(|i| ((i * 37 % 255) as i32 - 127) as i8);
+    let x: [i8; COLS] = core::array::from_fn(|j| ((j * 91 % 256) as i32 - 128) as i8);
+    let bias: [i32; ROWS] = core::array::from_fn(|r| match r % 5 {
+        0 => 0,
+        1 => -70_000,
+        2 => 123_456,
+        3 => i32::MIN,
+        _ => 1000,
+    });
+    let requant: [Requant; ROWS] = core::array::from_fn(|r| {
+        Requant::from_real([1.5e-4, 3e-4, 1e-4, 0.5, 5e-5][r % 5]).unwrap_or_default()
+    });
     let mut equal = true;
-    for (cols, izp) in [(21, -128), (21, 127), (8, 5), (3, 0)] {
-        let p = DenseI8Params {
-            input_zero_point: izp,
-            output_zero_point: -3,
-            min: -128,
-            max: 127,
-        };
-        let w = &w[..ROWS * cols];
-        let (mut fast, mut reference) = ([0i8; ROWS], [0i8; ROWS]);
-        fast_i8::dense_i8(w, &x[..cols], &bias, &requant, p, &mut fast);
-        scalar::dense_i8(w, &x[..cols], &bias, &requant, p, &mut reference);
-        if fast != reference {
-            defmt::error!(
-                "kernel check: {} dense_i8 {} != scalar {} on 5x{}",
-                FAST,
-                fast,
-                reference,
-                cols
-            );
-            equal = false;
+    for rows in [13, 11, 5] {
+        for (cols, izp) in [(53, -128), (37, 127), (16, 5), (3, 0)] {
+            let p = DenseI8Params {
+                input_zero_point: izp,
+                output_zero_point: -3,
+                min: -128,
+                max: 127,
+            };
+            let w = &w[..rows * cols];
+            let (mut fast, mut reference) = ([0i8; ROWS], [0i8; ROWS]);
+            let (bias, requant) = (&bias[..rows], &requant[..rows]);
+            fast_i8::dense_i8(w, &x[..cols], bias, requant, p, &mut fast[..rows]);
+            scalar::dense_i8(w, &x[..cols], bias, requant, p, &mut reference[..rows]);
+            if fast != reference {
+                defmt::error!(
+                    "kernel check: {} dense_i8 {} != scalar {} on {}x{}",
+                    FAST,
+                    fast,
+                    reference,
+                    rows,
+                    cols
+                );
+                equal = false;
+            }
         }
     }
     if equal {
         defmt::info!(
-            "kernel check: {} dense_i8 equals the scalar twin on 5x21, 5x8, 5x3",
+            "kernel check: {} dense_i8 equals the scalar twin on 13, 11, 5 rows x 53, 37, 16, 3 columns",
             FAST
         );
     }

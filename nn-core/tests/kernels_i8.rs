@@ -307,7 +307,7 @@ fn dense_by_hand() {
 fn dense_at_every_shape() {
     let mut rng = Rng(0x2545_f491);
     for cols in COLS {
-        for rows in [0, 1, 2, 3, 4, 5, 7, 9] {
+        for rows in [0, 1, 2, 3, 4, 5, 7, 8, 9, 11, 12, 13] {
             let (w, x, bias, requant, p) = layer(&mut rng, rows, cols);
             check_dense(&w, &x, &bias, &requant, p);
         }
