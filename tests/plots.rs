@@ -108,7 +108,10 @@ fn train_plot_writes_png_or_svg_and_metrics_gets_one_beside() {
     let (set, _) = synthetic(dir.path());
     let png = dir.path().join("curves.png");
     let run = train(&set, &dir.path().join("a.nnm"), &["--plot", s(&png)]);
-    assert!(run.assert_ok().stdout.contains("curves drawn in"));
+    let out = &run.assert_ok().stdout;
+    assert!(out.contains("curves drawn in"), "{out}");
+    // The header, the progress lines and the summary each fit an 80-column terminal.
+    assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
     assert_eq!(png_size(&png), (1000, 400));
 
     let svg = dir.path().join("plots/curves.SVG");
