@@ -109,7 +109,10 @@ fn train_plot_writes_png_or_svg_and_metrics_gets_one_beside() {
     let (set, _) = synthetic(dir.path());
     let png = dir.path().join("curves.png");
     let run = train(&set, &dir.path().join("a.nnm"), &["--plot", s(&png)]);
-    assert!(run.assert_ok().stdout.contains("curves drawn in"));
+    let out = &run.assert_ok().stdout;
+    assert!(out.contains("curves drawn in"), "{out}");
+    // The header, the progress lines and the summary each fit an 80-column terminal.
+    assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
     assert_eq!(png_size(&png), (1000, 400));
 
     let svg = dir.path().join("plots/curves.SVG");
@@ -176,8 +179,8 @@ fn model(path: &Path, names: &[&str]) -> PathBuf {
 
 /// `eval` and `eval --report DIR` of `model`: the report's JSON, checked against `eval`'s
 /// accuracy line (its first; a named model's per-class lines follow).
-fn report(set: &Synthetic, model: &Path, dir: &Path) -> serde_json::Value {
-    let plain = host_trainer(&["eval", "--model", s(model), "--data", set.dir_str()]);
+fn report(data: &str, model: &Path, dir: &Path) -> serde_json::Value {
+    let plain = host_trainer(&["eval", "--model", s(model), "--data", data]);
     let stdout = &plain.assert_ok().stdout;
     let line = stdout.lines().next().unwrap_or_default().trim().to_owned();
     let run = host_trainer(&[
@@ -185,7 +188,7 @@ fn report(set: &Synthetic, model: &Path, dir: &Path) -> serde_json::Value {
         "--model",
         s(model),
         "--data",
-        set.dir_str(),
+        data,
         "--report",
         s(dir),
     ]);
@@ -213,13 +216,9 @@ fn report(set: &Synthetic, model: &Path, dir: &Path) -> serde_json::Value {
     let confusion: Vec<Vec<u64>> = serde_json::from_value(json["confusion"].clone()).unwrap();
     let diagonal: u64 = (0..10).map(|k| confusion[k][k]).sum();
     assert_eq!(diagonal, correct);
-    assert_eq!(confusion.iter().flatten().sum::<u64>(), 50);
-    // The synthetic test set holds five of each digit, in order.
-    for (k, row) in confusion.iter().enumerate() {
-        assert_eq!(row.iter().sum::<u64>(), 5, "class {k}");
-    }
+    assert_eq!(confusion.iter().flatten().sum::<u64>(), examples);
     let wrong = json["most_confident_wrong"].as_array().unwrap();
-    assert_eq!(wrong.len() as u64, (50 - correct).min(25));
+    assert_eq!(wrong.len() as u64, (examples - correct).min(25));
     let confidence = |m: &serde_json::Value| m["confidence"].as_f64().unwrap();
     assert!(
         wrong
@@ -234,12 +233,20 @@ fn report(set: &Synthetic, model: &Path, dir: &Path) -> serde_json::Value {
     json
 }
 
+/// The synthetic test set holds five of each digit.
+fn five_of_each(json: &serde_json::Value) {
+    for k in 0..10 {
+        assert_eq!(json["per_class"][k]["examples"], 5, "class {k}: {json}");
+    }
+}
+
 #[test]
 fn eval_report_holds_evals_numbers_for_f32_int8_and_named_classes() {
     let dir = tempfile::tempdir().unwrap();
     let (set, _) = synthetic(dir.path());
     let f32_model = model(&dir.path().join("m.nnm"), &[]);
-    let json = report(&set, &f32_model, &dir.path().join("f32"));
+    let json = report(set.dir_str(), &f32_model, &dir.path().join("f32"));
+    five_of_each(&json);
     assert_eq!(json["weights"], "f32");
     assert_eq!(json["classes"][3], "3");
 
@@ -256,7 +263,8 @@ fn eval_report_holds_evals_numbers_for_f32_int8_and_named_classes() {
         set.dir_str(),
     ])
     .assert_ok();
-    let json = report(&set, &int8, &dir.path().join("int8"));
+    let json = report(set.dir_str(), &int8, &dir.path().join("int8"));
+    five_of_each(&json);
     assert_eq!(json["weights"], "int8");
     assert!(json.get("loss").is_none());
 
@@ -264,7 +272,7 @@ fn eval_report_holds_evals_numbers_for_f32_int8_and_named_classes() {
         "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
     ];
     let named = model(&dir.path().join("named.nnm"), &names);
-    let json = report(&set, &named, &dir.path().join("named"));
+    let json = report(set.dir_str(), &named, &dir.path().join("named"));
     assert_eq!(json["classes"][7], "seven");
     assert_eq!(json["per_class"][9]["name"], "nine");
 }
@@ -292,4 +300,38 @@ fn bad_report_targets_are_one_line_errors() {
         assert!(run.stdout.is_empty(), "{}", run.stdout);
     }
     assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
+
+#[test]
+#[ignore = "e2e: trains one epoch of the mcu preset on real MNIST (fetched if missing)"]
+fn on_mnist_the_plot_and_the_report_agree_with_train_and_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("mcu.nnm");
+    let metrics = dir.path().join("mcu.json");
+    let mnist = data::default_dir();
+    let mnist = s(&mnist);
+    host_trainer(&[
+        "train",
+        "--preset",
+        "mcu",
+        "--epochs",
+        "1",
+        "--data",
+        mnist,
+        "--out",
+        s(&model),
+        "--metrics",
+        s(&metrics),
+    ])
+    .assert_ok();
+    assert_eq!(png_size(&dir.path().join("mcu.png")), (1000, 400));
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&metrics).unwrap()).unwrap();
+    let json = report(mnist, &model, &dir.path().join("report"));
+    assert_eq!(json["examples"], 10_000);
+    assert_eq!(json["accuracy"], m["test_accuracy"]);
+    assert_eq!(json["loss"], m["test_loss"]);
+    assert_eq!(
+        json["most_confident_wrong"].as_array().map(Vec::len),
+        Some(25)
+    );
 }
