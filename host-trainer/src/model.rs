@@ -199,13 +199,20 @@ impl HostModel {
     /// # Errors
     /// [`ModelError`], naming the file.
     pub fn load(path: &Path) -> Result<Self, ModelError> {
+        Self::from_bytes(&read_bytes(path)?, path)
+    }
+
+    /// Validates and copies a model file's `bytes`, read from `path` (which errors name).
+    ///
+    /// # Errors
+    /// [`ModelError`], naming the file.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, ModelError> {
         let name = || show(path);
-        let bytes = read_bytes(path)?;
         let format = |source| ModelError::Format {
             path: name(),
             source,
         };
-        let file = ModelFile::parse(&bytes).map_err(format)?;
+        let file = ModelFile::parse(bytes).map_err(format)?;
         let shape @ [input, hidden, output] = file.shape();
         if input != IMAGE_PIXELS || output != CLASSES || hidden > MAX_HIDDEN {
             return Err(ModelError::Shape {
@@ -223,7 +230,7 @@ impl HostModel {
                 Weights::F32(parameters)
             }
             ElementType::I8 => {
-                let file = AlignedBytes::new(&bytes);
+                let file = AlignedBytes::new(bytes);
                 let model = ModelFile::parse(file.bytes())
                     .and_then(|f| f.slices_i8())
                     .map_err(format)?;

@@ -22,7 +22,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use clap::Args;
-use nn_core::format::ModelFile;
 use serde::{Deserialize, Serialize};
 use tiny_http::{Header, Method, Request, Response, Server};
 
@@ -58,7 +57,6 @@ pub struct ServeArgs {
 struct App {
     model: HostModel,
     file: Vec<u8>,
-    names: Vec<String>,
 }
 
 /// `POST /predict`'s JSON body.
@@ -85,23 +83,9 @@ struct Refusal(u16, String);
 
 /// Loads the model (any error ends `serve` before it listens), then serves until killed.
 pub fn run(args: &ServeArgs) -> Result<()> {
-    let model = HostModel::load(&args.model)?;
+    // One read: the page gets the very bytes the host validated and classifies with.
     let file = read_bytes(&args.model)?;
-    // The bytes read again must be the file just loaded (a file replaced in between is refused).
-    let parsed = ModelFile::parse(&file)
-        .ok()
-        .filter(|f| f.checksum() == model.checksum())
-        .ok_or_else(|| {
-            anyhow!(
-                "model {}: the file changed while it was read",
-                show(&args.model)
-            )
-        })?;
-    let names = parsed
-        .class_names()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let model = HostModel::from_bytes(&file, &args.model)?;
     let server = Server::http((args.host, args.port))
         .map_err(|e| anyhow!("serve: cannot listen on {}:{}: {e}", args.host, args.port))?;
     let addr = server
@@ -114,7 +98,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         show(&args.model),
         model.element()
     ))?;
-    let (server, app) = (Arc::new(server), Arc::new(App { model, file, names }));
+    let (server, app) = (Arc::new(server), Arc::new(App { model, file }));
     let workers: Vec<_> = (0..WORKERS)
         .map(|_| {
             let (server, app) = (Arc::clone(&server), Arc::clone(&app));
@@ -227,7 +211,7 @@ fn predict(app: &App, body: &[u8]) -> Result<String, String> {
         .map_err(|e| format!("the model refused the image: {e}"))?;
     let answer = PredictionJson {
         class,
-        name: app.names.get(class).map(String::as_str),
+        name: app.model.class_names().get(class).map(String::as_str),
         probabilities: &probabilities,
         pixels: &pixels,
     };
