@@ -18,23 +18,11 @@ pub fn config() -> Criterion {
         .measurement_time(Duration::from_secs(3))
 }
 
-/// A small deterministic generator (xorshift32), so every run sees the same inputs.
-pub struct Rng(pub u32);
+/// The tests' seeded generator (xorshift32), so every run sees the same inputs.
+pub use reference::Rng;
 
-impl Rng {
-    /// Uniform in [-1, 1).
-    pub fn next(&mut self) -> f32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 17;
-        self.0 ^= self.0 << 5;
-        (self.0 >> 8) as f32 / (1 << 23) as f32 - 1.0
-    }
-
-    /// `len` values uniform in [-scale, scale).
-    pub fn vec(&mut self, len: usize, scale: f32) -> Vec<f32> {
-        (0..len).map(|_| self.next() * scale).collect()
-    }
-}
+#[path = "../../nn-core/tests/common/reference.rs"]
+mod reference;
 
 /// A version of `dense_i8(w, x, bias, requant, p, y)`.
 pub type DenseI8 = fn(&[i8], &[i8], &[i32], &[Requant], DenseI8Params, &mut [i8]);

@@ -242,21 +242,12 @@ pub fn check_self_test_log(log: &str, model: &HostModel) -> SelfTestSummary {
 // ---------------------------------------------------------------- references
 
 /// CRC-32/ISO-HDLC written out bit by bit (the model file's checksum), so a test can
-/// forge a file whose checksum is right and whose content is not.
-pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
+/// forge a file whose checksum is right and whose content is not: nn-core's test reference.
+#[allow(unused_imports, reason = "not every test file forges a checksum")]
+pub use reference::crc32_reference as crc32;
+
+#[path = "../../nn-core/tests/common/reference.rs"]
+mod reference;
 
 /// A small xorshift64, so that "random" choices in a test are spread but repeatable.
 pub struct XorShift(pub u64);

@@ -1,44 +1,12 @@
-//! What nn-core's test files share: the CRC-32 reference, a seeded generator, and what
-//! "MNIST-like" means for a preprocessed digit ([`mnist_like`]).
+//! What nn-core's test files share: the CRC-32 reference and a seeded generator
+//! ([`reference`], also used by the root crate's tests and benches), and what "MNIST-like"
+//! means for a preprocessed digit ([`mnist_like`]).
 //!
 //! Each test file compiles its own copy of this module and uses part of it.
 #![allow(dead_code)]
 
 pub mod mnist_like;
+pub mod reference;
 
-/// CRC-32/ISO-HDLC bit by bit, straight from its definition (reflected polynomial 0xEDB88320,
-/// init and final xor all ones): the reference the crate's table-driven CRC is checked
-/// against, and the way the tests build files and frames independently of the crate.
-pub fn crc32_reference(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// A small deterministic generator (xorshift32), for large fixed cases that must be the same
-/// on every run.
-pub struct Rng(pub u32);
-
-impl Rng {
-    /// Uniform in [-1, 1).
-    pub fn next(&mut self) -> f32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 17;
-        self.0 ^= self.0 << 5;
-        (self.0 >> 8) as f32 / (1 << 23) as f32 - 1.0
-    }
-
-    /// `len` values uniform in [-scale, scale).
-    pub fn vec(&mut self, len: usize, scale: f32) -> Vec<f32> {
-        (0..len).map(|_| self.next() * scale).collect()
-    }
-}
+#[allow(unused_imports, reason = "each test file uses part of it")]
+pub use reference::{Rng, crc32_reference};
