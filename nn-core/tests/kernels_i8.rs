@@ -338,6 +338,43 @@ fn dense_with_runs_of_black() {
     }
 }
 
+/// Groups of 4 inputs all at the zero point add nothing, and the M4 kernel drops them:
+/// every density from none left to all left (its sparse loop, the switch to its dense
+/// loop past 6 in 7, the groups left 0, 1, 2, 3 more than a multiple of 4), and the
+/// groups' inputs at the ends of the lane range.
+#[test]
+fn dense_with_groups_at_the_zero_point() {
+    let mut rng = Rng(0x0bad_5eed);
+    let masks: [fn(usize) -> bool; 8] = [
+        |_| false,
+        |g| g == 0,
+        |g| g % 8 == 3,
+        |g| g % 3 == 0,
+        |g| g % 2 == 1,
+        |g| g % 3 != 0,
+        |g| g % 8 != 7,
+        |_| true,
+    ];
+    for cols in COLS {
+        for rows in [1, 4, 8, 13] {
+            for (m, kept) in masks.iter().enumerate() {
+                let (w, mut x, bias, requant, mut p) = layer(&mut rng, rows, cols);
+                let zp = [-128, 127, 0, 5][m % 4];
+                p.input_zero_point = zp;
+                for (c, xc) in x.iter_mut().enumerate() {
+                    if !kept(c / 4) {
+                        *xc = zp as i8;
+                    } else if c % 5 == 0 {
+                        // The farthest from the zero point an i8 gets.
+                        *xc = if zp >= 0 { -128 } else { 127 };
+                    }
+                }
+                check_dense(&w, &x, &bias, &requant, p);
+            }
+        }
+    }
+}
+
 #[test]
 fn dense_at_the_ends_of_every_range() {
     let mut rng = Rng(0x9e37_79b9);

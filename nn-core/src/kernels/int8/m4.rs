@@ -1,57 +1,77 @@
 //! `dense_i8` shaped for the Cortex-M4's DSP instructions, exactly equal to the scalar twin.
 //!
 //! The input is widened once per layer (CMSIS-NN's `arm_q7_to_q15_reordered` idea): for
-//! every 4 columns, two words of two i16 lanes, `(x0 − zp, x2 − zp)` and
-//! `(x1 − zp, x3 − zp)`, on the stack ([`MAX_COLS`] columns at most). Those are the lanes
-//! `SXTB16(w)` and `SXTB16(ROR(w, 8))` give of a word of 4 weights, so each `smlad`
-//! multiplies two weights by their inputs and adds both products.
+//! every group of 4 columns, an entry of two words of two i16 lanes,
+//! `(x0 − zp, x2 − zp)` and `(x1 − zp, x3 − zp)`, and the group's byte offset in a row, on
+//! the stack ([`MAX_COLS`] columns at most). The lanes are those `SXTB16(w)` and
+//! `SXTB16(ROR(w, 8))` give of a word of 4 weights, so each `smlad` multiplies two weights
+//! by their inputs and adds both products.
 //!
-//! One run of the assembly loop (`dot_rows`) computes four rows over the whole blocks of
-//! 16 columns, 4 columns at a time: one burst of loads, back to back (`ldrd` of the two
-//! input words shared by the four rows, then one word of each row), then per row two
-//! `sxtb16` and two `smlad`. That is 21 instructions per 16 multiply-accumulates; the loop
-//! body holds 32 columns (an odd number of blocks enters it halfway), so its `cmp`/`bne`
-//! and the load of the loop's end, kept on the stack, are 3 more per 128 (1.336
-//! instructions per MAC); firmware/README.md prices them in cycles. Four rows take 14
-//! registers: 4 accumulators, 2 input words, 4 weight words, a lane temporary and 3
-//! pointers (weights, row stride, input): all but `sp` and `pc`. Inline assembly may not
-//! name `r7` (the frame pointer) as an operand, so the loop saves it and uses it as the
-//! temporary; the other 13 are operands, which leaves the register allocator no spare (a
-//! function that needs `r6` as its base pointer would fail to build, not misbehave).
-//! One stride register reaches rows `w`, `w + s`, `w + 2s` and `w + 4s`
-//! (`ldr [w, s, lsl #k]`), so a pass takes the rows `first + {0, 1, 2, 4}·step`: for 8
-//! rows from `a`, one pass from `a` with step +1 and one from `a + 7` with step −1
-//! (`a + 7, a + 6, a + 5, a + 3`) cover them all.
+//! A group whose 4 inputs all equal the zero point adds exactly 0 to every row: a digit's
+//! black pixels (72 % of the 4-column groups of the MNIST test images) and the hidden
+//! layer's ReLU zeros. The widening drops those groups, and when at most 6 in 7 are left
+//! the layer runs the *sparse* loop over the groups left, each reaching its weights
+//! through its offset; otherwise it widens every group and runs the *dense* loop, which
+//! needs no offsets and so spends 3 fewer cycles a group (firmware/README.md prices both).
+//! Both give the scalar twin's sums exactly: skipping a zero product changes no bit.
 //!
-//! The last `cols % 16` columns go through the same arithmetic in Rust. When the rows are
-//! not a multiple of 8, the last 8 run again (the passes that hold a row not yet done,
-//! the rows already done dropped); a layer of fewer than 8 rows runs each row alone,
-//! through a step of 0 (its four dot products equal). `smlad` wraps modulo 2³²
-//! (setting the sticky Q flag, which nothing reads), as the twin's accumulator does, so the
-//! result equals the twin's for every input. `x − zp` must fit in an i16 lane: for zero
-//! points outside [−32640, 32639] (never in a TFLite model, whose are in [−128, 127]), and
-//! for more than [`MAX_COLS`] columns, the scalar twin runs instead.
+//! One run of either assembly loop computes four rows, 4 columns at a time: one burst of
+//! loads, back to back (`ldrd` of the two input words shared by the four rows, then one
+//! word of each row), then per row two `sxtb16` and two `smlad`: 21 instructions per 16
+//! multiply-accumulates (the sparse loop adds the offset's `ldr` and an `add`). The dense
+//! loop's body holds 32 columns (an odd number of 16-column blocks enters it halfway), the
+//! sparse loop's 4 groups (it enters at the group that leaves a multiple of 4); each
+//! compares with the loop's end, kept on the stack, once a body. Four rows take 14
+//! registers: 4 accumulators, 2 input words, 4 weight words, a temporary and 3 pointers
+//! (weights, row stride, input): all but `sp` and `pc`. Inline assembly may not name `r7`
+//! (the frame pointer) as an operand, so the loops save it and use it as the temporary
+//! (in the sparse loop also for the group's address); the other 13 are operands, which
+//! leaves the register allocator no spare (a function that needs `r6` as its base pointer
+//! would fail to build, not misbehave). One stride register reaches rows `w`, `w + s`,
+//! `w + 2s` and `w + 4s` (`ldr [w, s, lsl #k]`), so a pass takes the rows
+//! `first + {0, 1, 2, 4}·step`: for 8 rows from `a`, one pass from `a` with step +1 and
+//! one from `a + 7` with step −1 (`a + 7, a + 6, a + 5, a + 3`) cover them all.
 //!
-//! On other targets (and on Cortex-M cores without the DSP extension) `dot_rows` is the
-//! same pass structure in portable Rust, instruction for instruction, so the host tests
-//! the arithmetic the board does; the assembly itself runs in the firmware's boot check.
+//! The columns after the last whole group (sparse) or 16-column block (dense) go through
+//! the same arithmetic in Rust. When the rows are not a multiple of 8, the last 8 run
+//! again (the passes that hold a row not yet done, the rows already done dropped); a layer
+//! of fewer than 8 rows runs each row alone, through a step of 0 (its four dot products
+//! equal). `smlad` wraps modulo 2³² (setting the sticky Q flag, which nothing reads), as
+//! the twin's accumulator does, so the result equals the twin's for every input.
+//! `x − zp` must fit in an i16 lane: for zero points outside [−32640, 32639] (never in a
+//! TFLite model, whose are in [−128, 127]), and for more than [`MAX_COLS`] columns, the
+//! scalar twin runs instead.
+//!
+//! On other targets (and on Cortex-M cores without the DSP extension) both loops are the
+//! same passes in portable Rust, instruction for instruction, so the host tests the
+//! arithmetic the board does; the assembly itself runs in the firmware's boot check.
+
+use core::mem::MaybeUninit;
 
 use super::{check_dense_shapes, output};
 use crate::quant::{DenseI8Params, Requant};
 
-/// Columns per block: the assembly's loop body holds two.
+/// Columns per group: one word of 4 weights per row.
+const GROUP: usize = 4;
+
+/// Columns per block of the dense loop: its body holds two.
 const BLOCK: usize = 16;
 
 /// The rows of one pass, in steps from its first row: what `[w]`, `[w, s]`,
 /// `[w, s, lsl #1]` and `[w, s, lsl #2]` reach.
 const ROW_STEPS: [isize; 4] = [0, 1, 2, 4];
 
-/// The most columns the kernel widens (2 KiB of stack: two words per 4 columns); the
+/// The most columns the kernel widens (3 KiB of stack: three words per 4 columns); the
 /// largest layer input the firmware has is 1024 (the 784-1024-10 model's second layer).
 pub const MAX_COLS: usize = 1024;
 
 /// The zero points for which every `x − zp` fits in an i16 lane.
 const ZERO_POINTS: core::ops::RangeInclusive<i32> = -32640..=32639;
+
+/// One group of 4 columns, widened: `[(x0 − zp) | (x2 − zp) << 16,
+/// (x1 − zp) | (x3 − zp) << 16, byte offset of the group in a row]`, i16 lanes low half
+/// first. The assembly reads it as three words.
+type Entry = [u32; 3];
 
 /// `y[r] = clamp(zp_out + requant[r].apply(bias[r] + Σ_c w[r, c] · (x[c] − zp_in)))`;
 /// see [`crate::kernels::dense_i8`].
@@ -71,11 +91,24 @@ pub fn dense_i8(
     if !ZERO_POINTS.contains(&p.input_zero_point) || cols > MAX_COLS {
         return super::scalar::dense_i8(w, x, bias, requant, p, y);
     }
-    let blocks = cols / BLOCK;
-    let whole = blocks * BLOCK;
     let zp = p.input_zero_point;
-    let mut widened = [core::mem::MaybeUninit::<u32>::uninit(); MAX_COLS / 2];
-    let pairs = widen(&x[..whole], zp, &mut widened);
+    let groups = cols / GROUP;
+    let mut buf = [MaybeUninit::<Entry>::uninit(); MAX_COLS / GROUP];
+    let grouped = &x[..groups * GROUP];
+    let left = widen(grouped, zp, true, &mut buf);
+    // The loop to run, its entries, and where the columns done in Rust start.
+    let (sparse, entries, tail) = if left.len() * 7 <= groups * 6 {
+        (true, left, groups * GROUP)
+    } else {
+        // No group dropped: `left` is every group already.
+        let every = if left.len() == groups {
+            left
+        } else {
+            widen(grouped, zp, false, &mut buf)
+        };
+        let blocks = cols / BLOCK;
+        (false, &every[..blocks * 4], blocks * BLOCK)
+    };
     let rows = y.len();
     // Fewer than 8 rows: one pass a row, through a step of 0. Otherwise two passes per 8
     // rows from `a`, the next 8 or the last 8 (the first pass skipped when all of its rows
@@ -96,21 +129,25 @@ pub fn dense_i8(
                 continue;
             }
         };
-        let dots = if blocks == 0 {
+        let dots = if entries.is_empty() {
             [0; 4]
         } else {
             // Safety: `step` is −1, 0 or 1 and every row `first + ROW_STEPS[k] · step` is
             // in `0..rows` (`a..a + 8` above, or `i` alone): each is in `w` (the pointer
-            // is `w`'s, so the rows before `first` are in its reach too), with
-            // `cols ≥ blocks * 16` bytes, and `pairs` holds `blocks * 8` words; all that
-            // `dot_rows` reads.
+            // is `w`'s, so the rows before `first` are in its reach too), `cols` bytes
+            // long, and every entry's group (its offset for the sparse loop, its place for
+            // the dense one, whose entries are whole blocks of 4) lies in the first
+            // `groups * 4 ≤ cols` bytes: all that the loops read.
+            // (Called directly, not through a pointer: inlined, the assembly's 13 operands
+            // find registers; in a function of their own, the return slot's pointer
+            // would take one.)
             unsafe {
-                dot_rows(
-                    w.as_ptr().add(first * cols),
-                    step * cols as isize,
-                    pairs.as_ptr(),
-                    blocks,
-                )
+                let (w, stride) = (w.as_ptr().add(first * cols), step * cols as isize);
+                if sparse {
+                    dot_rows_sparse(w, stride, entries)
+                } else {
+                    dot_rows_dense(w, stride, entries)
+                }
             }
         };
         for (&k, dot) in ROW_STEPS.iter().zip(dots) {
@@ -120,12 +157,12 @@ pub fn dense_i8(
             if row < done {
                 continue;
             }
-            // The columns after the whole blocks, in order.
+            // The columns after the loop's, in order.
             let mut acc = dot;
-            if whole < cols {
-                acc = w[row * cols + whole..(row + 1) * cols]
+            if tail < cols {
+                acc = w[row * cols + tail..(row + 1) * cols]
                     .iter()
-                    .zip(&x[whole..])
+                    .zip(&x[tail..])
                     .fold(acc, |s, (&wc, &xc)| {
                         s.wrapping_add(i32::from(wc) * (i32::from(xc) - zp))
                     });
@@ -135,50 +172,122 @@ pub fn dense_i8(
     }
 }
 
-/// The input's whole blocks widened, in the lane order of `SXTB16`: for the 4 columns
-/// `c..c + 4`, the words `(x[c] − zp) | (x[c + 2] − zp) << 16` and
-/// `(x[c + 1] − zp) | (x[c + 3] − zp) << 16` (i16 lanes, low half first), written into the
-/// front of `out` and returned.
+/// Widens `x` (a multiple of 4 long) into `out`, one [`Entry`] per group of 4 columns, in
+/// order, and returns them; with `skip_zeros`, only the groups with an input other than
+/// the zero point. This is the plain version; on the M4, `widen_words` (assembly)
+/// writes the same entries.
 ///
 /// # Panics
-/// If `x` is longer than `2 · out.len()` or not a multiple of 4 long.
-fn widen<'a>(x: &[i8], zp: i32, out: &'a mut [core::mem::MaybeUninit<u32>]) -> &'a [u32] {
+/// If `x` is longer than `4 · out.len()` or not a multiple of 4 long.
+fn widen<'a>(
+    x: &[i8],
+    zp: i32,
+    skip_zeros: bool,
+    out: &'a mut [MaybeUninit<Entry>],
+) -> &'a [Entry] {
     assert!(
-        x.len().is_multiple_of(4) && x.len() <= 2 * out.len(),
+        x.len().is_multiple_of(GROUP) && x.len() <= GROUP * out.len(),
         "widen: bad length"
     );
-    let lane = |v: i8| (i32::from(v) - zp) as u16 as u32;
-    let words = x.len() / 2;
-    for (quad, pair) in x.chunks_exact(4).zip(out.chunks_exact_mut(2)) {
-        pair[0].write(lane(quad[0]) | lane(quad[2]) << 16);
-        pair[1].write(lane(quad[1]) | lane(quad[3]) << 16);
-    }
-    // Safety: the loop wrote the first `words` elements (`x.len() / 4` pairs), and
-    // `MaybeUninit<u32>` has `u32`'s layout.
-    unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<u32>(), words) }
+    #[cfg(nn_arm_dsp)]
+    // Safety: `out` holds an entry for each of `x`'s groups, the assertion above.
+    let n = unsafe { widen_words(x, zp, skip_zeros, out.as_mut_ptr().cast()) };
+    #[cfg(not(nn_arm_dsp))]
+    let n = {
+        let lane = |v: i8| (i32::from(v) - zp) as u16 as u32;
+        let mut n = 0;
+        for (g, quad) in x.chunks_exact(GROUP).enumerate() {
+            let even = lane(quad[0]) | lane(quad[2]) << 16;
+            let odd = lane(quad[1]) | lane(quad[3]) << 16;
+            out[n].write([even, odd, (g * GROUP) as u32]);
+            n += usize::from(!skip_zeros || even | odd != 0);
+        }
+        n
+    };
+    // Safety: the first `n` elements are written, and `MaybeUninit<Entry>` has `Entry`'s
+    // layout.
+    unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<Entry>(), n) }
 }
 
-/// One group of 4 columns of the loop below: the loads back to back (row 0's last,
-/// stepping `w` on), then per row (1, 2, 3, 0) the low lanes through `r7`, the high lanes
-/// in place, two `smlad`. The last group of the loop body also loads the loop's end
-/// (`[sp]`) in its burst and compares the input pointer with it.
+/// [`widen`]'s loop on the M4, 14 instructions a group: the group's word, `sxtb16` of its
+/// even and odd bytes, `ssub16` of the zero point from both lanes, the entry stored, and
+/// the output pointer stepped on unless the group was all zero points and `skip_zeros`.
+/// Returns the number of entries written.
+///
+/// # Safety
+/// `x` must be a multiple of 4 long, `out` writable for `x.len() / 4` entries, and `zp`
+/// in [`ZERO_POINTS`] (so every `x − zp` fits its lane).
 #[cfg(nn_arm_dsp)]
-macro_rules! group {
-    () => {
-        group!(@ "", "")
-    };
-    (end) => {
-        group!(@ "ldr r7, [sp]\n", "cmp {xp}, r7\n")
-    };
-    (@ $load_end:literal, $compare:literal) => {
+unsafe fn widen_words(x: &[i8], zp: i32, skip_zeros: bool, out: *mut Entry) -> usize {
+    if x.is_empty() {
+        return 0;
+    }
+    let end: *mut Entry;
+    // Safety: reads `x`, writes `x.len() / 4` entries from `out`, the caller's promise;
+    // touches only the registers named here and the flags.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "ldr {v}, [{x}, {off}]",
+            "sxtb16 {e}, {v}",
+            "sxtb16 {o}, {v}, ror #8",
+            "ssub16 {e}, {e}, {zz}",
+            "ssub16 {o}, {o}, {zz}",
+            "strd {e}, {o}, [{out}]",
+            "str {off}, [{out}, #8]",
+            "orr {v}, {e}, {o}",
+            "orrs {v}, {v}, {keep}",
+            "it ne",
+            "addne {out}, {out}, #12",
+            "adds {off}, {off}, #4",
+            "cmp {off}, {len}",
+            "bne 2b",
+            x = in(reg) x.as_ptr(),
+            len = in(reg) x.len(),
+            zz = in(reg) (zp as u16 as u32) * 0x0001_0001,
+            keep = in(reg) u32::from(!skip_zeros),
+            out = inout(reg) out => end,
+            off = inout(reg) 0usize => _,
+            v = out(reg) _,
+            e = out(reg) _,
+            o = out(reg) _,
+            options(nostack),
+        );
+        end.offset_from(out) as usize
+    }
+}
+
+/// The burst of loads of one group: the two input words, then the word of each row
+/// (1, 2, 3, then 0), back to back, all from the group's address in `$at` (and `w` stepped
+/// on by the dense loop's `[w], #4`).
+#[cfg(nn_arm_dsp)]
+macro_rules! loads {
+    ($at:literal, $last:literal) => {
         concat!(
-            $load_end,
-            "ldrd {xa}, {xb}, [{xp}], #8\n",
-            "ldr {w1}, [{w}, {s}]\n",
-            "ldr {w2}, [{w}, {s}, lsl #1]\n",
-            "ldr {w3}, [{w}, {s}, lsl #2]\n",
-            "ldr {w0}, [{w}], #4\n",
-            $compare,
+            "ldr {w1}, [",
+            $at,
+            ", {s}]\n",
+            "ldr {w2}, [",
+            $at,
+            ", {s}, lsl #1]\n",
+            "ldr {w3}, [",
+            $at,
+            ", {s}, lsl #2]\n",
+            "ldr {w0}, [",
+            $at,
+            "]",
+            $last,
+            "\n",
+        )
+    };
+}
+
+/// The arithmetic of one group, per row (1, 2, 3, 0): the low lanes through `r7`, the high
+/// lanes in place, two `smlad`.
+#[cfg(nn_arm_dsp)]
+macro_rules! macs {
+    () => {
+        concat!(
             "sxtb16 r7, {w1}\n",
             "sxtb16 {w1}, {w1}, ror #8\n",
             "smlad {acc1}, r7, {xa}, {acc1}\n",
@@ -199,38 +308,84 @@ macro_rules! group {
     };
 }
 
-/// `Σ w_k[c] · (x[c] − zp)` for the four rows `w_k = w + ROW_STEPS[k] · stride` over the
-/// first `blocks * 16` columns, modulo 2³², from the widened input `pairs` ([`widen`]).
+/// One group of the dense loop: the input words, the rows at `w` (stepping it on).
+/// The last group of the loop body also loads the loop's end (`[sp]`) in its burst and
+/// compares the input pointer with it.
+#[cfg(nn_arm_dsp)]
+macro_rules! dense_group {
+    () => {
+        dense_group!(@ "", "")
+    };
+    (end) => {
+        dense_group!(@ "ldr r7, [sp]\n", "cmp {xp}, r7\n")
+    };
+    (@ $load_end:literal, $compare:literal) => {
+        concat!(
+            $load_end,
+            "ldrd {xa}, {xb}, [{xp}], #12\n",
+            loads!("{w}", ", #4"),
+            $compare,
+            macs!(),
+        )
+    };
+}
+
+/// One group of the sparse loop: the input words and the offset (into `r7`), the group's
+/// address `w + offset`, the rows there. The last group of the loop body first loads the
+/// loop's end (`[sp]`) and compares the input pointer with it.
+#[cfg(nn_arm_dsp)]
+macro_rules! sparse_group {
+    () => {
+        sparse_group!(@ "", "")
+    };
+    (end) => {
+        sparse_group!(@ "ldr r7, [sp]\n", "cmp {xp}, r7\n")
+    };
+    (@ $load_end:literal, $compare:literal) => {
+        concat!(
+            $load_end,
+            "ldrd {xa}, {xb}, [{xp}], #12\n",
+            $compare,
+            "ldr r7, [{xp}, #-4]\n",
+            "add r7, {w}\n",
+            loads!("r7", ""),
+            macs!(),
+        )
+    };
+}
+
+/// The dense loop: `Σ w_k[c] · (x[c] − zp)` for the four rows
+/// `w_k = w + ROW_STEPS[k] · stride` over the columns of `entries`, modulo 2³². `entries` are every group of whole 16-column blocks, in
+/// order, so the rows' words follow each other (`[w], #4`) and the offsets go unread.
 ///
 /// # Safety
-/// `w + ROW_STEPS[k] · stride` must each point to `blocks * 16` readable bytes of one
-/// allocation with `w`, `pairs` to `blocks * 8` readable, 4-byte aligned words;
-/// `blocks ≥ 1`. The weights need no alignment (the M4 loads words at any address).
+/// Every entry's 4 columns (at its place) must be readable bytes of each row `w_k`, all
+/// in one allocation with `w`; `entries` must be a non-zero multiple of 4 long.
 #[cfg(nn_arm_dsp)]
-unsafe fn dot_rows(w: *const i8, stride: isize, pairs: *const u32, blocks: usize) -> [i32; 4] {
+unsafe fn dot_rows_dense(w: *const i8, stride: isize, entries: &[Entry]) -> [i32; 4] {
     let (mut acc0, mut acc1, mut acc2, mut acc3) = (0i32, 0i32, 0i32, 0i32);
-    // Safety: reads `blocks * 16` bytes from each of the four rows and `blocks * 8` words
-    // from `pairs`, the caller's promise; touches only the registers named here, r7
-    // (saved and restored), the flags, and 8 bytes of stack below `sp`, given back.
+    let blocks = entries.len() / 4;
+    // Safety: reads the four rows' first `blocks * 16` bytes and the entries, the
+    // caller's promise; touches only the registers named here, r7 (saved and restored),
+    // the flags, and 8 bytes of stack below `sp`, given back.
     unsafe {
         core::arch::asm!(
             "push {{r7}}",
-            // The end of the input, `pairs + 32 · blocks`, waits at [sp].
+            // The end of the entries waits at [sp].
             "str {xa}, [sp, #-4]!",
             // An odd number of blocks: the first one is the loop body's second half.
-            "sub r7, {xa}, {xp}",
-            "tst r7, #32",
+            "tst {w1}, #1",
             "bne 3f",
             "2:",
-            group!(),
-            group!(),
-            group!(),
-            group!(),
+            dense_group!(),
+            dense_group!(),
+            dense_group!(),
+            dense_group!(),
             "3:",
-            group!(),
-            group!(),
-            group!(),
-            group!(end),
+            dense_group!(),
+            dense_group!(),
+            dense_group!(),
+            dense_group!(end),
             "bne 2b",
             "add sp, #4",
             "pop {{r7}}",
@@ -240,10 +395,10 @@ unsafe fn dot_rows(w: *const i8, stride: isize, pairs: *const u32, blocks: usize
             acc3 = inout(reg) acc3,
             w = inout(reg) w => _,
             s = in(reg) stride,
-            xp = inout(reg) pairs => _,
-            xa = inout(reg) pairs.add(blocks * BLOCK / 2) => _,
+            xp = inout(reg) entries.as_ptr() => _,
+            xa = inout(reg) entries.as_ptr().add(blocks * 4) => _,
             xb = out(reg) _,
-            w1 = out(reg) _,
+            w1 = inout(reg) blocks => _,
             w2 = out(reg) _,
             w3 = out(reg) _,
             w0 = out(reg) _,
@@ -253,39 +408,109 @@ unsafe fn dot_rows(w: *const i8, stride: isize, pairs: *const u32, blocks: usize
     [acc0, acc1, acc2, acc3]
 }
 
-/// The portable twin of the assembly loop: the same loads, lane spreads and dual
-/// multiply-accumulates, in the same order.
+/// The sparse loop: the dense loop's sums over the columns of `entries`, each entry's
+/// weights at its offset.
+///
+/// # Safety
+/// Every entry's 4 columns (at its offset) must be readable bytes of each row `w_k`, all
+/// in one allocation with `w`; `entries` must not be empty.
+#[cfg(nn_arm_dsp)]
+unsafe fn dot_rows_sparse(w: *const i8, stride: isize, entries: &[Entry]) -> [i32; 4] {
+    let (mut acc0, mut acc1, mut acc2, mut acc3) = (0i32, 0i32, 0i32, 0i32);
+    let n = entries.len();
+    // Safety: reads four bytes of each row at every entry's offset and the entries, the
+    // caller's promise; touches only the registers named here, r7 (saved and restored),
+    // the flags, and 8 bytes of stack below `sp`, given back.
+    unsafe {
+        core::arch::asm!(
+            "push {{r7}}",
+            // The end of the entries waits at [sp].
+            "str {xa}, [sp, #-4]!",
+            // Enter where a multiple of 4 groups is left: n % 4 = 1, 2, 3 enter at the
+            // body's group 4, 3, 2.
+            "cmp {w1}, #2",
+            "beq 5f",
+            "bhi 4f",
+            "cmp {w1}, #1",
+            "beq 6f",
+            "2:",
+            sparse_group!(),
+            "4:",
+            sparse_group!(),
+            "5:",
+            sparse_group!(),
+            "6:",
+            sparse_group!(end),
+            "bne 2b",
+            "add sp, #4",
+            "pop {{r7}}",
+            acc0 = inout(reg) acc0,
+            acc1 = inout(reg) acc1,
+            acc2 = inout(reg) acc2,
+            acc3 = inout(reg) acc3,
+            w = in(reg) w,
+            s = in(reg) stride,
+            xp = inout(reg) entries.as_ptr() => _,
+            xa = inout(reg) entries.as_ptr().add(n) => _,
+            xb = out(reg) _,
+            w1 = inout(reg) n % 4 => _,
+            w2 = out(reg) _,
+            w3 = out(reg) _,
+            w0 = out(reg) _,
+            options(pure, readonly),
+        );
+    }
+    [acc0, acc1, acc2, acc3]
+}
+
+/// The portable twin of the dense loop: the same loads, lane spreads and dual
+/// multiply-accumulates, in the same order, the rows' words one after another.
 ///
 /// # Safety
 /// As the assembly version.
 #[cfg(not(nn_arm_dsp))]
-unsafe fn dot_rows(w: *const i8, stride: isize, pairs: *const u32, blocks: usize) -> [i32; 4] {
-    // Safety: the caller promises `blocks * 16` readable bytes behind each row pointer, in
-    // `w`'s allocation, and `blocks * 8` aligned words behind `pairs`.
-    let (rows, pairs) = unsafe {
-        (
-            ROW_STEPS.map(|k| core::slice::from_raw_parts(w.offset(k * stride), blocks * BLOCK)),
-            core::slice::from_raw_parts(pairs, blocks * BLOCK / 2),
-        )
-    };
-    let word = |s: &[i8], at: usize| {
-        u32::from_le_bytes([
-            s[at] as u8,
-            s[at + 1] as u8,
-            s[at + 2] as u8,
-            s[at + 3] as u8,
-        ])
-    };
+unsafe fn dot_rows_dense(w: *const i8, stride: isize, entries: &[Entry]) -> [i32; 4] {
     let mut acc = [0i32; 4];
-    for (at, pair) in (0..blocks * BLOCK).step_by(4).zip(pairs.chunks_exact(2)) {
-        let (xa, xb) = (pair[0], pair[1]);
-        for k in [1, 2, 3, 0] {
-            let wk = word(rows[k], at);
-            acc[k] = smlad(sxtb16(wk), xa, acc[k]);
-            acc[k] = smlad(sxtb16(wk.rotate_right(8)), xb, acc[k]);
-        }
+    for (g, entry) in entries.iter().enumerate() {
+        // Safety: group `g` of every row is readable, the caller's promise.
+        unsafe { group(w.add(g * GROUP), stride, entry, &mut acc) };
     }
     acc
+}
+
+/// The portable twin of the sparse loop: each group at its offset.
+///
+/// # Safety
+/// As the assembly version.
+#[cfg(not(nn_arm_dsp))]
+unsafe fn dot_rows_sparse(w: *const i8, stride: isize, entries: &[Entry]) -> [i32; 4] {
+    let mut acc = [0i32; 4];
+    for entry in entries {
+        // Safety: each entry's group of every row is readable, the caller's promise.
+        unsafe { group(w.add(entry[2] as usize), stride, entry, &mut acc) };
+    }
+    acc
+}
+
+/// One group of either loop: the word of each row at `at + ROW_STEPS[k] · stride`
+/// (rows 1, 2, 3, 0, as the assembly's burst), two `sxtb16` and two `smlad` each.
+///
+/// # Safety
+/// Four readable bytes at each row's address.
+#[cfg(not(nn_arm_dsp))]
+unsafe fn group(at: *const i8, stride: isize, entry: &Entry, acc: &mut [i32; 4]) {
+    let [xa, xb, _] = *entry;
+    for k in [1, 2, 3, 0] {
+        // Safety: the caller's promise; the M4 loads words at any alignment.
+        let wk = unsafe {
+            at.offset(ROW_STEPS[k] * stride)
+                .cast::<u32>()
+                .read_unaligned()
+        };
+        let wk = u32::from_le(wk);
+        acc[k] = smlad(sxtb16(wk), xa, acc[k]);
+        acc[k] = smlad(sxtb16(wk.rotate_right(8)), xb, acc[k]);
+    }
 }
 
 /// `SXTB16`: bytes 0 and 2, sign-extended into the two 16-bit halves.

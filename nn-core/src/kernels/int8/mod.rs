@@ -35,6 +35,8 @@ pub(crate) fn check_dense_shapes(w: &[i8], x: &[i8], bias: &[i32], requant: &[Re
 /// `min > max` gives `max`).
 #[inline]
 pub fn output(acc: i32, requant: Requant, p: DenseI8Params) -> i8 {
-    let v = i64::from(p.output_zero_point) + i64::from(requant.apply(acc));
-    v.max(i64::from(p.min)).min(i64::from(p.max)) as i8
+    // Saturating is exact here: `min` and `max` are i8s, so a sum past i32's range clamps
+    // to the same end as the exact sum would.
+    let v = requant.apply(acc).saturating_add(p.output_zero_point);
+    v.max(i32::from(p.min)).min(i32::from(p.max)) as i8
 }
