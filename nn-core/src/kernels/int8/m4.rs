@@ -48,7 +48,7 @@
 
 use core::mem::MaybeUninit;
 
-use super::{check_dense_shapes, output};
+use super::{I16_ZERO_POINTS, check_dense_shapes, output};
 use crate::quant::{DenseI8Params, Requant};
 
 /// Columns per group: one word of 4 weights per row.
@@ -64,9 +64,6 @@ const ROW_STEPS: [isize; 4] = [0, 1, 2, 4];
 /// The most columns the kernel widens (3 KiB of stack: three words per 4 columns); the
 /// largest layer input the firmware has is 1024 (the 784-1024-10 model's second layer).
 pub const MAX_COLS: usize = 1024;
-
-/// The zero points for which every `x − zp` fits in an i16 lane.
-const ZERO_POINTS: core::ops::RangeInclusive<i32> = -32640..=32639;
 
 /// One group of 4 columns, widened: `[(x0 − zp) | (x2 − zp) << 16,
 /// (x1 − zp) | (x3 − zp) << 16, byte offset of the group in a row]`, i16 lanes low half
@@ -88,7 +85,7 @@ pub fn dense_i8(
 ) {
     check_dense_shapes(w, x, bias, requant, y);
     let cols = x.len();
-    if !ZERO_POINTS.contains(&p.input_zero_point) || cols > MAX_COLS {
+    if !I16_ZERO_POINTS.contains(&p.input_zero_point) || cols > MAX_COLS {
         return super::scalar::dense_i8(w, x, bias, requant, p, y);
     }
     let zp = p.input_zero_point;
@@ -216,7 +213,7 @@ fn widen<'a>(
 ///
 /// # Safety
 /// `x` must be a multiple of 4 long, `out` writable for `x.len() / 4` entries, and `zp`
-/// in [`ZERO_POINTS`] (so every `x − zp` fits its lane).
+/// in `I16_ZERO_POINTS` (so every `x − zp` fits its lane).
 #[cfg(nn_arm_dsp)]
 unsafe fn widen_words(x: &[i8], zp: i32, skip_zeros: bool, out: *mut Entry) -> usize {
     if x.is_empty() {

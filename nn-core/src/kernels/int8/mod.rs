@@ -17,6 +17,11 @@ pub mod simd;
 
 use crate::quant::{DenseI8Params, Requant};
 
+/// The input zero points for which every `x − zp` (x an i8) fits in 16 signed bits: the
+/// i16 lanes of the `wide` and M4 kernels, the M0+ kernel's sparse entries. Every TFLite
+/// zero point is in it.
+pub(crate) const I16_ZERO_POINTS: core::ops::RangeInclusive<i32> = -32640..=32639;
+
 /// Panics unless `w` is `(y.len(), x.len())` and `bias`, `requant` are `(y.len())`.
 #[inline]
 pub(crate) fn check_dense_shapes(w: &[i8], x: &[i8], bias: &[i32], requant: &[Requant], y: &[i8]) {

@@ -98,9 +98,6 @@ pub mod wide_i16 {
     /// Bytes of `x` per step.
     pub const STEP: usize = core::mem::size_of::<B>();
 
-    /// The zero points for which every `x − zp` fits in i16.
-    const ZERO_POINTS: core::ops::RangeInclusive<i32> = -32640..=32639;
-
     #[inline(always)]
     fn widen(v: &[i8; STEP]) -> H {
         #[cfg(target_feature = "avx512bw")]
@@ -122,7 +119,7 @@ pub mod wide_i16 {
         p: DenseI8Params,
         y: &mut [i8],
     ) {
-        if !ZERO_POINTS.contains(&p.input_zero_point) {
+        if !crate::kernels::int8::I16_ZERO_POINTS.contains(&p.input_zero_point) {
             return crate::kernels::int8::scalar::dense_i8(w, x, bias, requant, p, y);
         }
         let cols = x.len();
