@@ -176,6 +176,46 @@ fn widen<'a>(x: &[i8], zp: i32, out: &'a mut [core::mem::MaybeUninit<i32>]) -> &
     unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<i32>(), x.len()) }
 }
 
+/// Both rows' multiply-accumulate of the input value in r4 by their weights at column r0:
+/// `ldrsb` (the weight), `muls`, `add` into the row's accumulator (r8, r10).
+#[cfg(nn_armv6m)]
+macro_rules! both_rows {
+    () => {
+        concat!(
+            "ldrsb r5, [r1, r0]\n",
+            "muls r5, r4, r5\n",
+            "add r8, r5\n",
+            "ldrsb r5, [r2, r0]\n",
+            "muls r5, r4, r5\n",
+            "add r10, r5\n",
+        )
+    };
+}
+
+/// One column of the dense loop: the input word at byte `$at` of the pass, both rows.
+#[cfg(nn_armv6m)]
+macro_rules! column {
+    ($at:literal) => {
+        concat!("ldr r4, [r3, #", $at, "]\n", both_rows!())
+    };
+}
+
+/// One entry of the sparse loop, at byte `$at` of the pass: the column into r0, the value
+/// into r4, both rows.
+#[cfg(nn_armv6m)]
+macro_rules! entry {
+    ($at:literal) => {
+        concat!(
+            "ldr r4, [r3, #",
+            $at,
+            "]\n",
+            "uxth r0, r4\n",
+            "asrs r4, r4, #16\n",
+            both_rows!(),
+        )
+    };
+}
+
 /// The dense loop ([`Loop`]): `Σ w_k[c] · x[c]` over the first `x.len()` columns, from the
 /// widened input `x` ([`widen`]).
 ///
@@ -198,69 +238,21 @@ unsafe fn dot_rows(w: *const i8, stride: usize, x: &[i32]) -> [i32; 2] {
             "mov r8, r4",
             "mov r10, r4",
             "2:",
-            "ldr r4, [r3, #0]",
-            "ldrsb r5, [r1, r0]",
-            "muls r5, r4, r5",
-            "add r8, r5",
-            "ldrsb r5, [r2, r0]",
-            "muls r5, r4, r5",
-            "add r10, r5",
+            column!(0),
             "adds r0, #1",
-            "ldr r4, [r3, #4]",
-            "ldrsb r5, [r1, r0]",
-            "muls r5, r4, r5",
-            "add r8, r5",
-            "ldrsb r5, [r2, r0]",
-            "muls r5, r4, r5",
-            "add r10, r5",
+            column!(4),
             "adds r0, #1",
-            "ldr r4, [r3, #8]",
-            "ldrsb r5, [r1, r0]",
-            "muls r5, r4, r5",
-            "add r8, r5",
-            "ldrsb r5, [r2, r0]",
-            "muls r5, r4, r5",
-            "add r10, r5",
+            column!(8),
             "adds r0, #1",
-            "ldr r4, [r3, #12]",
-            "ldrsb r5, [r1, r0]",
-            "muls r5, r4, r5",
-            "add r8, r5",
-            "ldrsb r5, [r2, r0]",
-            "muls r5, r4, r5",
-            "add r10, r5",
+            column!(12),
             "adds r0, #1",
-            "ldr r4, [r3, #16]",
-            "ldrsb r5, [r1, r0]",
-            "muls r5, r4, r5",
-            "add r8, r5",
-            "ldrsb r5, [r2, r0]",
-            "muls r5, r4, r5",
-            "add r10, r5",
+            column!(16),
             "adds r0, #1",
-            "ldr r4, [r3, #20]",
-            "ldrsb r5, [r1, r0]",
-            "muls r5, r4, r5",
-            "add r8, r5",
-            "ldrsb r5, [r2, r0]",
-            "muls r5, r4, r5",
-            "add r10, r5",
+            column!(20),
             "adds r0, #1",
-            "ldr r4, [r3, #24]",
-            "ldrsb r5, [r1, r0]",
-            "muls r5, r4, r5",
-            "add r8, r5",
-            "ldrsb r5, [r2, r0]",
-            "muls r5, r4, r5",
-            "add r10, r5",
+            column!(24),
             "adds r0, #1",
-            "ldr r4, [r3, #28]",
-            "ldrsb r5, [r1, r0]",
-            "muls r5, r4, r5",
-            "add r8, r5",
-            "ldrsb r5, [r2, r0]",
-            "muls r5, r4, r5",
-            "add r10, r5",
+            column!(28),
             // Step the input before the last `adds`, whose flags end the loop.
             "adds r3, #32",
             "adds r0, #1",
@@ -320,42 +312,10 @@ unsafe fn dot_rows_sparse(w: *const i8, stride: usize, list: &[i32]) -> [i32; 2]
             "mov r8, r4",
             "mov r10, r4",
             "2:",
-            "ldr r4, [r3, #0]",
-            "uxth r0, r4",
-            "asrs r4, r4, #16",
-            "ldrsb r5, [r1, r0]",
-            "muls r5, r4, r5",
-            "add r8, r5",
-            "ldrsb r5, [r2, r0]",
-            "muls r5, r4, r5",
-            "add r10, r5",
-            "ldr r4, [r3, #4]",
-            "uxth r0, r4",
-            "asrs r4, r4, #16",
-            "ldrsb r5, [r1, r0]",
-            "muls r5, r4, r5",
-            "add r8, r5",
-            "ldrsb r5, [r2, r0]",
-            "muls r5, r4, r5",
-            "add r10, r5",
-            "ldr r4, [r3, #8]",
-            "uxth r0, r4",
-            "asrs r4, r4, #16",
-            "ldrsb r5, [r1, r0]",
-            "muls r5, r4, r5",
-            "add r8, r5",
-            "ldrsb r5, [r2, r0]",
-            "muls r5, r4, r5",
-            "add r10, r5",
-            "ldr r4, [r3, #12]",
-            "uxth r0, r4",
-            "asrs r4, r4, #16",
-            "ldrsb r5, [r1, r0]",
-            "muls r5, r4, r5",
-            "add r8, r5",
-            "ldrsb r5, [r2, r0]",
-            "muls r5, r4, r5",
-            "add r10, r5",
+            entry!(0),
+            entry!(4),
+            entry!(8),
+            entry!(12),
             "adds r3, #16",
             "cmp r3, r12",
             "bne 2b",
