@@ -85,16 +85,18 @@ pub fn dense_i8(
     }
     let zp = p.input_zero_point;
     let mut widened = [core::mem::MaybeUninit::<i32>::uninit(); MAX_COLS + SPARSE_PASS];
-    // The columns whose input is not the zero point; the sparse loop runs when they are at
-    // most 6 in 7 and each `x − zp` fits the high half of a word (it does for every zero
-    // point of a TFLite model).
-    let left = x.iter().filter(|&&v| i32::from(v) != zp).count();
-    let sparse = I16_ZERO_POINTS.contains(&zp) && left * 7 <= cols * 6;
-    let (run, centred, whole): (Loop, &[i32], usize) = if sparse {
-        (dot_rows_sparse, list(x, zp, &mut widened), cols)
-    } else {
-        let whole = cols / BLOCK * BLOCK;
-        (dot_rows, widen(&x[..whole], zp, &mut widened), whole)
+    // The sparse list, when each `x − zp` fits the high half of a word (it does for every
+    // zero point of a TFLite model). The sparse loop runs when the list (its padding
+    // included) holds at most 6 in 7 columns; otherwise the input is widened again, whole.
+    let listed = I16_ZERO_POINTS
+        .contains(&zp)
+        .then(|| list(x, zp, &mut widened));
+    let (run, centred, whole): (Loop, &[i32], usize) = match listed {
+        Some(entries) if entries.len() * 7 <= cols * 6 => (dot_rows_sparse, entries, cols),
+        _ => {
+            let whole = cols / BLOCK * BLOCK;
+            (dot_rows, widen(&x[..whole], zp, &mut widened), whole)
+        }
     };
     // The columns after the whole blocks (dense), in order.
     let tail = |row: &[i8], acc: i32| {
