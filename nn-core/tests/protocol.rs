@@ -55,6 +55,19 @@ fn encode_request(request: &Request) -> Vec<u8> {
         .to_vec()
 }
 
+/// Every frame a board's `FrameReader` finds in `stream`, decoded as a request, in order.
+fn read_requests(stream: &[u8]) -> Vec<Result<Request, FrameError>> {
+    let mut reader = FrameReader::<MAX_FRAME>::new();
+    stream
+        .iter()
+        .filter_map(|&b| {
+            reader
+                .push(b)
+                .map(|frame| frame.and_then(protocol::decode_request))
+        })
+        .collect()
+}
+
 fn bad_crc_response() -> Response {
     Response {
         id: 1,
@@ -254,13 +267,7 @@ fn a_zero_before_each_request_ends_a_partial_frame_and_costs_nothing_else() {
         stream.push(0);
         stream.extend(encode_request(&request));
     }
-    let mut reader = FrameReader::<MAX_FRAME>::new();
-    let mut results = Vec::new();
-    for b in stream {
-        if let Some(frame) = reader.push(b) {
-            results.push(frame.and_then(protocol::decode_request));
-        }
-    }
+    let results = read_requests(&stream);
     assert_eq!(results.len(), 3, "{results:?}");
     assert!(results[0].is_err(), "{results:?}");
     assert_eq!(results[1..], [Ok(first), Ok(sparse_request())]);
@@ -405,13 +412,7 @@ fn garbage_then_a_valid_frame_still_decodes() {
     };
     let mut stream = vec![0x13, 0x37, 0xFF, 0x02, 0x00, 0x02, 0x09, 0x00, 0x00];
     stream.extend(encode_request(&request));
-    let mut reader = FrameReader::<MAX_FRAME>::new();
-    let mut results = Vec::new();
-    for b in stream {
-        if let Some(frame) = reader.push(b) {
-            results.push(frame.and_then(protocol::decode_request));
-        }
-    }
+    let results = read_requests(&stream);
     assert_eq!(
         results,
         [
@@ -457,15 +458,9 @@ proptest! {
         pixels in proptest::collection::vec(prop_oneof![Just(0u8), any::<u8>()], 784),
     ) {
         let request = Request { id, pixels: pixels.try_into().unwrap() };
-        let mut reader = FrameReader::<MAX_FRAME>::new();
-        let mut got = None;
         let frame = encode_request(&request);
         prop_assert!(frame.len() <= MAX_REQUEST_FRAME);
-        for b in frame {
-            if let Some(frame) = reader.push(b) {
-                got = Some(frame.and_then(protocol::decode_request));
-            }
-        }
+        let got = read_requests(&frame).pop();
         prop_assert_eq!(got, Some(Ok(request)));
     }
 }
