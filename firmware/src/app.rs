@@ -79,7 +79,7 @@ fn kernel_check_f32() -> bool {
 /// inputs at the zero point or not (the sparse and dense loops), and compares
 /// it with the scalar twin: integer arithmetic, so they must be equal.
 fn kernel_check_i8() -> bool {
-    use nn_core::kernels::int8::{DENSE_I8, scalar};
+    use nn_core::kernels::int8::{DENSE_I8, DenseI8Args, scalar};
     use nn_core::quant::{DenseI8Params, Requant};
     const ROWS: usize = 13;
     const COLS: usize = 53;
@@ -112,8 +112,16 @@ fn kernel_check_i8() -> bool {
                 let x: [i8; COLS] =
                     core::array::from_fn(|j| if zero_group(j / 4) { izp as i8 } else { x[j] });
                 let (mut fast, mut reference) = ([0i8; ROWS], [0i8; ROWS]);
-                (DENSE_I8.run)(w, &x[..cols], bias, requant, p, &mut fast[..rows]);
-                scalar::dense_i8(w, &x[..cols], bias, requant, p, &mut reference[..rows]);
+                let x = &x[..cols];
+                (DENSE_I8.run)(DenseI8Args::new(w, x, bias, requant, p, &mut fast[..rows]));
+                scalar::dense_i8(DenseI8Args::new(
+                    w,
+                    x,
+                    bias,
+                    requant,
+                    p,
+                    &mut reference[..rows],
+                ));
                 if fast != reference {
                     defmt::error!(
                         "kernel check: {} dense_i8 {} != scalar {} on {}x{}",

@@ -82,6 +82,22 @@ pub const GEMV_BIAS: Kernel<GemvBiasFn> = choose(&[
     ),
 ]);
 
+/// [`gemv_bias`]'s shape contract, which every version checks first: `w` is
+/// `(y.len(), x.len())` and `b` is `(y.len())`. The M4F's assembly reads through pointers
+/// the rows this promises.
+///
+/// # Panics
+/// If the lengths disagree.
+#[inline]
+pub(crate) fn check_gemv_shapes(w: &[f32], x: &[f32], b: &[f32], y: &[f32]) {
+    assert_eq!(
+        w.len(),
+        y.len() * x.len(),
+        "gemv_bias: w is not (rows, cols)"
+    );
+    assert_eq!(b.len(), y.len(), "gemv_bias: b is not (rows)");
+}
+
 /// [`sigmoid`]'s choice.
 pub const SIGMOID: Kernel<InPlaceFn> = choose(&[
     (
@@ -233,7 +249,7 @@ pub fn dense_i8(
     p: DenseI8Params,
     y: &mut [i8],
 ) {
-    (int8::DENSE_I8.run)(w, x, bias, requant, p, y)
+    (int8::DENSE_I8.run)(int8::DenseI8Args::new(w, x, bias, requant, p, y))
 }
 
 /// [`dense_i8`] of a layer packed once at load ([`int8::packed::PackedDenseI8`]): the same

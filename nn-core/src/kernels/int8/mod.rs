@@ -19,9 +19,9 @@ pub mod simd;
 use super::{Kernel, SCALAR, choose};
 use crate::quant::{DenseI8Params, Requant};
 
-/// [`super::dense_i8`]'s signature, `(w, x, bias, requant, p, y)`, which every version has;
-/// its contract is written there.
-pub type DenseI8Fn = fn(&[i8], &[i8], &[i32], &[Requant], DenseI8Params, &mut [i8]);
+/// A version of [`super::dense_i8`], whose contract is written there; its arguments come
+/// checked in a [`DenseI8Args`].
+pub type DenseI8Fn = fn(DenseI8Args<'_>);
 
 /// [`super::dense_i8_packed`]'s signature, `(layer, x, y)`.
 pub type DenseI8PackedFn = fn(&packed::PackedDenseI8<'_>, &[i8], &mut [i8]);
@@ -91,16 +91,82 @@ pub const DENSE_I8_PACKED: Kernel<DenseI8PackedFn> = choose(&[
 /// zero point is in it.
 pub(crate) const I16_ZERO_POINTS: core::ops::RangeInclusive<i32> = -32640..=32639;
 
-/// Panics unless `w` is `(y.len(), x.len())` and `bias`, `requant` are `(y.len())`.
-#[inline]
-pub(crate) fn check_dense_shapes(w: &[i8], x: &[i8], bias: &[i32], requant: &[Requant], y: &[i8]) {
-    assert_eq!(
-        w.len(),
-        y.len() * x.len(),
-        "dense_i8: w is not (rows, cols)"
-    );
-    assert_eq!(bias.len(), y.len(), "dense_i8: bias is not (rows)");
-    assert_eq!(requant.len(), y.len(), "dense_i8: requant is not (rows)");
+/// One call of [`super::dense_i8`], its shapes checked once, when it is made: `w` is
+/// `(rows, cols)` row-major, `x` is `(cols)`, `bias`, `requant` and `y` are `(rows)`. Every
+/// version takes one, so none checks the shapes again, and the assembly versions may read
+/// `rows × cols` weights through pointers.
+#[derive(Debug)]
+pub struct DenseI8Args<'a> {
+    w: &'a [i8],
+    x: &'a [i8],
+    bias: &'a [i32],
+    requant: &'a [Requant],
+    p: DenseI8Params,
+    y: &'a mut [i8],
+}
+
+impl<'a> DenseI8Args<'a> {
+    /// The call `y ← dense_i8(w, x, bias, requant, p)`.
+    ///
+    /// # Panics
+    /// Unless `w` is `(y.len(), x.len())` and `bias`, `requant` are `(y.len())`.
+    pub fn new(
+        w: &'a [i8],
+        x: &'a [i8],
+        bias: &'a [i32],
+        requant: &'a [Requant],
+        p: DenseI8Params,
+        y: &'a mut [i8],
+    ) -> Self {
+        assert_eq!(
+            w.len(),
+            y.len() * x.len(),
+            "dense_i8: w is not (rows, cols)"
+        );
+        assert_eq!(bias.len(), y.len(), "dense_i8: bias is not (rows)");
+        assert_eq!(requant.len(), y.len(), "dense_i8: requant is not (rows)");
+        Self {
+            w,
+            x,
+            bias,
+            requant,
+            p,
+            y,
+        }
+    }
+
+    /// The arguments, `(w, x, bias, requant, p, y)`, with their shapes known to the
+    /// compiler again: a version that is not inlined into [`DenseI8Args::new`]'s caller
+    /// would otherwise bounds-check every row it slices (measured: 5 % more instructions
+    /// per inference on the Cortex-M4).
+    #[inline(always)]
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn parts(
+        self,
+    ) -> (
+        &'a [i8],
+        &'a [i8],
+        &'a [i32],
+        &'a [Requant],
+        DenseI8Params,
+        &'a mut [i8],
+    ) {
+        let Self {
+            w,
+            x,
+            bias,
+            requant,
+            p,
+            y,
+        } = self;
+        // Safety: `new`, the only way to make `self`, asserted these; the fields are private.
+        unsafe {
+            core::hint::assert_unchecked(w.len() == y.len() * x.len());
+            core::hint::assert_unchecked(bias.len() == y.len());
+            core::hint::assert_unchecked(requant.len() == y.len());
+        }
+        (w, x, bias, requant, p, y)
+    }
 }
 
 /// The output stage of TFLite's int8 FULLY_CONNECTED for one row:
