@@ -7,7 +7,7 @@ use crate::activation::Activation;
 use crate::error::Error;
 use crate::kernels;
 use crate::matrix::{Matrix, Vector};
-use crate::shape::Shape;
+use crate::shape::{Shape, check_lengths};
 pub use crate::types::InputScaling;
 use crate::types::Tensor;
 
@@ -331,15 +331,7 @@ impl MlpSlices<'_> {
             (None, self.hidden, hidden_scratch.len()),
             (None, self.output, probabilities_out.len()),
         ];
-        for (tensor, expected, found) in lengths {
-            if expected != found {
-                return Err(Error::LengthMismatch {
-                    tensor,
-                    expected,
-                    found,
-                });
-            }
-        }
+        check_lengths(lengths)?;
         check_finite(x)?;
         forward(self, x, hidden_scratch, probabilities_out);
         Ok(kernels::argmax(probabilities_out))

@@ -26,7 +26,7 @@ use crate::error::Error;
 use crate::kernels;
 use crate::kernels::int8::packed::PackedDenseI8;
 use crate::quant::{DenseI8Params, Requant, SoftmaxI8Params};
-use crate::shape::Shape;
+use crate::shape::{Shape, check_lengths};
 use crate::types::InputScaling;
 use crate::types::Tensor;
 pub use crate::types::TensorQuant;
@@ -174,16 +174,7 @@ impl MlpI8<'_> {
         let args = args
             .iter()
             .map(|&(expected, found)| (None, expected, found));
-        for (tensor, expected, found) in own.into_iter().chain(args) {
-            if expected != found {
-                return Err(Error::LengthMismatch {
-                    tensor,
-                    expected,
-                    found,
-                });
-            }
-        }
-        Ok(())
+        check_lengths(own.into_iter().chain(args))
     }
 
     /// Classifies 0–255 pixels: writes the int8 softmax output to `out_q` (probability `k` is

@@ -6,6 +6,7 @@ use crate::activation::Activation;
 use crate::error::Error;
 use crate::model_i8::{MAX_OUTPUTS, MlpI8, SIGMOID_TABLE_LEN};
 use crate::quant::{Requant, SoftmaxI8Params};
+use crate::shape::check_lengths;
 use crate::types::{ElementType, QuantTensor, Tensor, TensorQuant, VERSION_2};
 
 impl MlpI8<'_> {
@@ -74,15 +75,7 @@ impl MlpI8<'_> {
             (None, self.output, self.layer2.weight_scales.len()),
             (None, table, self.sigmoid_table.len()),
         ];
-        for (tensor, expected, found) in lengths {
-            if expected != found {
-                return Err(Error::LengthMismatch {
-                    tensor,
-                    expected,
-                    found,
-                });
-            }
-        }
+        check_lengths(lengths)?;
         for (layer, l, cols) in [
             (QuantTensor::W1, &self.layer1, self.input),
             (QuantTensor::W2, &self.layer2, self.hidden),

@@ -151,21 +151,14 @@ impl<'a> DenseI8Args<'a> {
         DenseI8Params,
         &'a mut [i8],
     ) {
-        let Self {
-            w,
-            x,
-            bias,
-            requant,
-            p,
-            y,
-        } = self;
+        let rows = self.y.len();
         // Safety: `new`, the only way to make `self`, asserted these; the fields are private.
         unsafe {
-            core::hint::assert_unchecked(w.len() == y.len() * x.len());
-            core::hint::assert_unchecked(bias.len() == y.len());
-            core::hint::assert_unchecked(requant.len() == y.len());
+            core::hint::assert_unchecked(self.w.len() == rows * self.x.len());
+            core::hint::assert_unchecked(self.bias.len() == rows);
+            core::hint::assert_unchecked(self.requant.len() == rows);
         }
-        (w, x, bias, requant, p, y)
+        (self.w, self.x, self.bias, self.requant, self.p, self.y)
     }
 }
 
