@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use nn_core::kernels::int8::packed::PackedDenseI8;
-use nn_core::kernels::int8::{scalar, simd};
+use nn_core::kernels::int8::{DenseI8Args, DenseI8Fn, scalar, simd};
 use nn_core::quant::{DenseI8Params, Requant};
 
 use super::{Rng, config};
@@ -32,14 +32,23 @@ fn dense_i8(c: &mut Criterion) {
         let mut y = vec![0i8; rows];
         group.throughput(Throughput::Bytes(w.len() as u64));
         let shape = format!("{cols}x{rows}");
-        let versions: [(&str, super::DenseI8); 3] = [
+        let versions: [(&str, DenseI8Fn); 3] = [
             ("scalar", scalar::dense_i8),
             ("simd", simd::dense_i8),
             ("simd-wide", simd::wide_i16::dense_i8),
         ];
         for (name, dense) in versions {
             group.bench_function(BenchmarkId::new(name, &shape), |bench| {
-                bench.iter(|| dense(black_box(&w), black_box(&x), &bias, &requant, p, &mut y))
+                bench.iter(|| {
+                    dense(DenseI8Args::new(
+                        black_box(&w),
+                        black_box(&x),
+                        &bias,
+                        &requant,
+                        p,
+                        &mut y,
+                    ))
+                })
             });
         }
         let mut buf = vec![0i32; PackedDenseI8::buffer_len(rows, cols)];

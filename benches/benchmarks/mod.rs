@@ -8,7 +8,6 @@ pub mod inference;
 use std::time::Duration;
 
 use criterion::Criterion;
-use nn_core::quant::{DenseI8Params, Requant};
 
 /// Short runs: the SIMD/scalar ratios from one run are what matter on a noisy machine.
 /// Flags on the command line (`-- --measurement-time 5`) still override these.
@@ -23,6 +22,3 @@ pub use reference::Rng;
 
 #[path = "../../nn-core/tests/common/reference.rs"]
 mod reference;
-
-/// A version of `dense_i8(w, x, bias, requant, p, y)`.
-pub type DenseI8 = fn(&[i8], &[i8], &[i32], &[Requant], DenseI8Params, &mut [i8]);

@@ -30,9 +30,9 @@ pub struct Report {
     counted: u64,
 }
 
-/// Checks the assembly kernel this firmware's model runs (int8 `dense_i8` or f32
-/// `gemv_bias`) against its scalar twin, on shapes the model never has, since the model's
-/// own shapes never reach those paths. Only that one: the other kernel and its twin would
+/// Checks the kernel nn-core chose for this build (its table's choice, the one inference
+/// runs: int8 `dense_i8` or f32 `gemv_bias`) against its scalar twin, on shapes the model
+/// never has, since the model's own shapes never reach those paths. Only that one: the other kernel and its twin would
 /// take flash (about 4 KB) that the f32 model's NUCLEO build does not have.
 pub fn kernel_check() -> bool {
     if cfg!(nn_model_i8) {
@@ -42,7 +42,7 @@ pub fn kernel_check() -> bool {
     }
 }
 
-/// Runs the M4F kernel on a shape the model never has (an odd row count, a tail of 5
+/// Runs the chosen f32 dense kernel (the M4F's on an FPU core) on a shape the model never has (an odd row count, a tail of 5
 /// columns after two blocks of 8) and compares it with the scalar twin. Every product and
 /// partial sum here is a multiple of 1/32 below 2^10, so both must be exact and equal.
 fn kernel_check_f32() -> bool {
@@ -52,31 +52,34 @@ fn kernel_check_f32() -> bool {
     let x: [f32; COLS] = core::array::from_fn(|j| (j as f32 - 9.0) * 0.25);
     let b = [0.5, -1.0, 2.0, 0.0, 1.5];
     let (mut fast, mut reference) = ([0.0f32; ROWS], [0.0f32; ROWS]);
-    nn_core::kernels::m4f::gemv_bias(&w, &x, &b, &mut fast);
+    let chosen = nn_core::kernels::GEMV_BIAS;
+    (chosen.run)(&w, &x, &b, &mut fast);
     nn_core::kernels::scalar::gemv_bias(&w, &x, &b, &mut reference);
     let equal = fast == reference;
     if equal {
-        defmt::info!("kernel check: m4f gemv equals the scalar twin on 5x21");
+        defmt::info!(
+            "kernel check: {} gemv equals the scalar twin on 5x21",
+            chosen.name
+        );
     } else {
-        defmt::error!("kernel check: m4f gemv {} != scalar {}", fast, reference);
+        defmt::error!(
+            "kernel check: {} gemv {} != scalar {}",
+            chosen.name,
+            fast,
+            reference
+        );
     }
     equal
 }
 
-/// Runs the int8 `SMLAD` kernel on shapes the model never has (13 rows: an 8-row group
+/// Runs the chosen int8 kernel (`SMLAD` on the Cortex-M4, `MULS` on the M0+) on shapes the model never has (13 rows: an 8-row group
 /// and 5 more, some redone; 11 rows: 3 more; 5 rows: one at a time; 53 columns: an odd
 /// number of blocks of 16 and a tail of 5; 37: an even number and a tail; 16: no tail; 3:
 /// no block) at the ends of the input, weight and zero-point ranges, with groups of 4
-/// inputs at the zero point or not (the M4 kernel's sparse and dense loops), and compares
+/// inputs at the zero point or not (the sparse and dense loops), and compares
 /// it with the scalar twin: integer arithmetic, so they must be equal.
 fn kernel_check_i8() -> bool {
-    use nn_core::kernels::int8::scalar;
-    // The board's integer kernel: SMLAD on the Cortex-M4, MULS on the Pico's M0+.
-    #[cfg(feature = "pico")]
-    use nn_core::kernels::int8::m0 as fast_i8;
-    #[cfg(not(feature = "pico"))]
-    use nn_core::kernels::int8::m4 as fast_i8;
-    const FAST: &str = if cfg!(feature = "pico") { "m0" } else { "m4" };
+    use nn_core::kernels::int8::{DENSE_I8, DenseI8Args, scalar};
     use nn_core::quant::{DenseI8Params, Requant};
     const ROWS: usize = 13;
     const COLS: usize = 53;
@@ -109,12 +112,20 @@ fn kernel_check_i8() -> bool {
                 let x: [i8; COLS] =
                     core::array::from_fn(|j| if zero_group(j / 4) { izp as i8 } else { x[j] });
                 let (mut fast, mut reference) = ([0i8; ROWS], [0i8; ROWS]);
-                fast_i8::dense_i8(w, &x[..cols], bias, requant, p, &mut fast[..rows]);
-                scalar::dense_i8(w, &x[..cols], bias, requant, p, &mut reference[..rows]);
+                let x = &x[..cols];
+                (DENSE_I8.run)(DenseI8Args::new(w, x, bias, requant, p, &mut fast[..rows]));
+                scalar::dense_i8(DenseI8Args::new(
+                    w,
+                    x,
+                    bias,
+                    requant,
+                    p,
+                    &mut reference[..rows],
+                ));
                 if fast != reference {
                     defmt::error!(
                         "kernel check: {} dense_i8 {} != scalar {} on {}x{}",
-                        FAST,
+                        DENSE_I8.name,
                         fast,
                         reference,
                         rows,
@@ -128,7 +139,7 @@ fn kernel_check_i8() -> bool {
     if equal {
         defmt::info!(
             "kernel check: {} dense_i8 equals the scalar twin on 13, 11, 5 rows x 53, 37, 16, 3 columns, with 0, 2 in 3 and 1 in 8 groups of inputs at the zero point",
-            FAST
+            DENSE_I8.name
         );
     }
     equal

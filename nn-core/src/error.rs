@@ -1,6 +1,6 @@
 //! Everything that can go wrong in nn-core, as one flat enum.
 
-use crate::format::{ElementType, QuantTensor, Tensor};
+use crate::types::{ElementType, QuantTensor, Tensor};
 
 /// An error from decoding or encoding a model file, encoding a serial frame, or running
 /// inference.
@@ -186,8 +186,8 @@ impl core::fmt::Display for Error {
                 write!(
                     f,
                     "model file version {found} is not supported (this crate reads versions {} to {})",
-                    crate::format::VERSION,
-                    crate::format::LATEST_VERSION
+                    crate::types::VERSION,
+                    crate::types::LATEST_VERSION
                 )
             }
             Error::BadHeader => {
@@ -251,17 +251,17 @@ impl core::fmt::Display for Error {
             Error::BadShape { shape: [i, h, o] } => write!(
                 f,
                 "shape {i}-{h}-{o} is not a classifier: at least 1 hidden unit and {} outputs needed",
-                crate::format::MIN_OUTPUTS
+                crate::types::MIN_OUTPUTS
             ),
             Error::ScalingTooLarge => write!(
                 f,
                 "the input scaling can make inputs larger than {:e}; outputs could overflow",
-                crate::format::MAX_ACTIVATION
+                crate::types::MAX_ACTIVATION
             ),
             Error::MayOverflow { tensor, row } => write!(
                 f,
                 "{tensor} row {row} is so large that activations could pass {:e} and outputs overflow",
-                crate::format::MAX_ACTIVATION
+                crate::types::MAX_ACTIVATION
             ),
             Error::BufferTooSmall { needed, found } => {
                 write!(
@@ -281,7 +281,7 @@ impl core::fmt::Display for Error {
             Error::BadClassName { index } => write!(
                 f,
                 "class name {index} is empty, longer than {} bytes, not UTF-8 or holds a control character",
-                crate::format::CLASS_NAME_MAX_LEN
+                crate::types::CLASS_NAME_MAX_LEN
             ),
             Error::BadScale { tensor, index } => {
                 write!(

@@ -12,14 +12,15 @@ pub mod model_i8;
 pub mod preprocess;
 pub mod protocol;
 pub mod quant;
+mod shape;
+mod types;
 
 pub use activation::Activation;
 pub use error::Error;
 pub use matrix::{Matrix, Vector};
-pub use model::{
-    Dense, DenseRef, InputScaling, Mlp, MlpRef, MlpSlices, NonFiniteInput, Prediction,
-};
-pub use model_i8::{MlpI8, MlpI8Packed, MlpI8Ref, PredictionI8, TensorQuant};
+pub use model::{Dense, DenseRef, Mlp, MlpRef, MlpSlices, NonFiniteInput, Prediction};
+pub use model_i8::{MlpI8, MlpI8Packed, MlpI8Ref, PredictionI8};
+pub use types::{InputScaling, TensorQuant};
 
 /// Pixels in one MNIST image (28 × 28).
 pub const IMAGE_PIXELS: usize = 784;

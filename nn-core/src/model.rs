@@ -3,61 +3,13 @@
 //! run time ([`MlpSlices`]). Inference runs through one size-erased function, so it is
 //! compiled once.
 
-use serde::{Deserialize, Serialize};
-
 use crate::activation::Activation;
 use crate::error::Error;
-use crate::format::Tensor;
 use crate::kernels;
 use crate::matrix::{Matrix, Vector};
-
-/// How raw pixels become network inputs: `x = pixel * scale + offset`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct InputScaling {
-    /// Multiplier applied to each 0–255 pixel.
-    pub scale: f32,
-    /// Added after scaling.
-    pub offset: f32,
-}
-
-impl InputScaling {
-    /// Raw 0–255 pixels, as the seed's Keras model was fed.
-    pub const RAW: Self = Self {
-        scale: 1.0,
-        offset: 0.0,
-    };
-    /// Pixels mapped to 0–1.
-    pub const UNIT: Self = Self {
-        scale: 1.0 / 255.0,
-        offset: 0.0,
-    };
-
-    /// `x_i ← pixel_i · scale + offset`: how every part of the project, the board and the
-    /// trainer alike, turns 0–255 pixels into network inputs.
-    ///
-    /// # Panics
-    /// If `pixels` and `x` differ in length.
-    ///
-    /// ```
-    /// use nn_core::InputScaling;
-    ///
-    /// let centred = InputScaling { scale: 2.0 / 255.0, offset: -1.0 }; // to −1..1
-    /// let mut x = [0.0f32; 3];
-    /// centred.apply(&[0, 51, 255], &mut x);
-    /// let expected = [-1.0, -0.6, 1.0];
-    /// assert!(x.iter().zip(expected).all(|(a, e)| (a - e).abs() < 1e-6));
-    /// ```
-    pub fn apply(&self, pixels: &[u8], x: &mut [f32]) {
-        assert!(
-            pixels.len() == x.len(),
-            "InputScaling::apply: pixels and inputs differ in length"
-        );
-        for (xi, &p) in x.iter_mut().zip(pixels) {
-            *xi = f32::from(p) * self.scale + self.offset;
-        }
-    }
-}
+use crate::shape::{Shape, check_lengths};
+pub use crate::types::InputScaling;
+use crate::types::Tensor;
 
 /// One fully connected layer `y = W x + b` with `W` of shape `(OUT, IN)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -154,7 +106,7 @@ fn check_finite(x: &[f32]) -> Result<(), NonFiniteInput> {
 
 impl<const IN: usize, const H: usize, const OUT: usize> Mlp<IN, H, OUT> {
     /// Number of f32 parameters: `H*IN + H + OUT*H + OUT`, counted by [`crate::format::Shape`].
-    pub const PARAMETERS: usize = match (crate::format::Shape {
+    pub const PARAMETERS: usize = match (Shape {
         input: IN,
         hidden: H,
         output: OUT,
@@ -379,15 +331,7 @@ impl MlpSlices<'_> {
             (None, self.hidden, hidden_scratch.len()),
             (None, self.output, probabilities_out.len()),
         ];
-        for (tensor, expected, found) in lengths {
-            if expected != found {
-                return Err(Error::LengthMismatch {
-                    tensor,
-                    expected,
-                    found,
-                });
-            }
-        }
+        check_lengths(lengths)?;
         check_finite(x)?;
         forward(self, x, hidden_scratch, probabilities_out);
         Ok(kernels::argmax(probabilities_out))

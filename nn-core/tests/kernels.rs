@@ -374,6 +374,25 @@ fn gemv_rejects_a_wrong_shape() {
     simd::gemv_bias(&[0.0; 5], &[0.0; 3], &[0.0; 2], &mut y);
 }
 
+/// The reported names come from the tables that choose: on the host the vectors, or the
+/// twins when the `scalar-kernels` feature asks for them.
+#[test]
+fn reported_names_are_the_tables_choice() {
+    let expected = if cfg!(feature = "scalar-kernels") {
+        "scalar"
+    } else {
+        "simd"
+    };
+    for (kernel, name) in [
+        ("gemv_bias", kernels::CHOSEN),
+        ("dense_i8", kernels::CHOSEN_I8),
+        ("sigmoid", kernels::SIGMOID.name),
+        ("softmax", kernels::SOFTMAX.name),
+    ] {
+        assert_eq!(name, expected, "{kernel}");
+    }
+}
+
 /// The sigmoid over every 2⁻¹² step of [-100, 100] and every 2⁻¹⁶ step of [-16, 16],
 /// where it changes fastest: the largest error is the measured bound in the docs.
 #[test]

@@ -7,6 +7,7 @@
 //! Shapes: empty, 1x1, column counts around 4/8/16/32/64, the model's layers. Values:
 //! the ends of every range, saturating multipliers, wrapping accumulators.
 
+use nn_core::kernels::int8::DenseI8Args;
 use nn_core::kernels::int8::packed::PackedDenseI8;
 use nn_core::kernels::{self, int8::m0, int8::m4, int8::scalar, int8::simd};
 use nn_core::quant::{self, DenseI8Params, Requant, SoftmaxI8Params};
@@ -23,12 +24,19 @@ const PACKED_VARIANTS: [(&str, DensePacked); 2] = [
     ("dispatched-packed", kernels::dense_i8_packed),
 ];
 
+/// A version called as the dispatcher calls it, its arguments checked into a [`DenseI8Args`].
+macro_rules! checked {
+    ($version:path) => {
+        |w, x, bias, requant, p, y| $version(DenseI8Args::new(w, x, bias, requant, p, y))
+    };
+}
+
 const VARIANTS: [(&str, Dense); 6] = [
-    ("scalar", scalar::dense_i8),
-    ("simd", simd::dense_i8),
-    ("simd-wide", simd::wide_i16::dense_i8),
-    ("m4-twin", m4::dense_i8),
-    ("m0-twin", m0::dense_i8),
+    ("scalar", checked!(scalar::dense_i8)),
+    ("simd", checked!(simd::dense_i8)),
+    ("simd-wide", checked!(simd::wide_i16::dense_i8)),
+    ("m4-twin", checked!(m4::dense_i8)),
+    ("m0-twin", checked!(m0::dense_i8)),
     ("dispatched", kernels::dense_i8),
 ];
 
@@ -465,14 +473,14 @@ fn dense_rejects_a_short_requant() {
         min: -128,
         max: 127,
     };
-    m4::dense_i8(
+    m4::dense_i8(DenseI8Args::new(
         &[0; 6],
         &[0; 3],
         &[0; 2],
         &[Requant::default(); 1],
         p,
         &mut [0; 2],
-    );
+    ));
 }
 
 proptest! {

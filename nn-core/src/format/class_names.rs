@@ -1,8 +1,7 @@
 //! The class-name list of a version-2 file: what a name may be, its encoded length, reading
 //! and checking it, and [`ClassNames`], the view over it.
 
-use super::CLASS_NAME_MAX_LEN;
-use super::decode::header_error;
+use super::{CLASS_NAME_MAX_LEN, header_error};
 use crate::error::Error;
 
 /// Bytes of `n` as a postcard varint.

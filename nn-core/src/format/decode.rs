@@ -4,15 +4,16 @@
 use serde::Deserialize;
 
 use super::class_names::read_class_names;
+use super::int8;
 use super::layout::{I8Array, Layout};
 use super::{
     CHECKSUM_LEN, CRC, ClassNames, ElementType, Header, LATEST_VERSION, MAGIC, MAX_ACTIVATION,
-    MIN_OUTPUTS, QuantHeader, QuantTensor, Tensor, VERSION,
+    MIN_OUTPUTS, QuantHeader, QuantTensor, Tensor, VERSION, header_error,
 };
 use crate::activation::Activation;
 use crate::error::Error;
 use crate::model::{DenseRef, Mlp, MlpRef, MlpSlices};
-use crate::model_i8::{self, DenseI8, MlpI8, MlpI8Ref};
+use crate::model_i8::{DenseI8, MlpI8, MlpI8Ref};
 use crate::quant::{Requant, SoftmaxI8Params};
 
 /// Bytes that may be borrowed as a model in place: `include_bytes!` only promises byte
@@ -42,18 +43,6 @@ pub struct ModelFile<'a> {
 struct Prelude {
     _magic: [u8; 4],
     version: u16,
-}
-
-/// Maps a postcard error on the header: running out of bytes is truncation, anything else
-/// (an unknown enum tag, an over-long varint) a malformed header.
-pub(super) fn header_error(e: postcard::Error, found: usize) -> Error {
-    match e {
-        postcard::Error::DeserializeUnexpectedEnd => Error::Truncated {
-            needed: found.saturating_add(1),
-            found,
-        },
-        _ => Error::BadHeader,
-    }
 }
 
 /// `bytes` as little-endian f32, four at a time (a trailing partial chunk is ignored; the
@@ -131,7 +120,7 @@ impl<'a> ModelFile<'a> {
             ElementType::I8 => {
                 let (quant, rest) = postcard::take_from_bytes::<QuantHeader>(after_names)
                     .map_err(|e| header_error(e, found))?;
-                model_i8::check_quant_header(&header, &quant)?;
+                int8::check_quant_header(&header, &quant)?;
                 (Some(quant), rest)
             }
         };
@@ -198,7 +187,7 @@ impl<'a> ModelFile<'a> {
                     [I8Array::Requant2, I8Array::WeightScales2],
                 ];
                 for ((layer, cols, [w, b]), [r, s]) in layers.into_iter().zip(per_channel) {
-                    model_i8::check_layer(
+                    int8::check_layer(
                         layer,
                         cols,
                         bytemuck::cast_slice(file.i8_bytes(w)),

@@ -21,33 +21,30 @@
 mod class_names;
 mod decode;
 mod encode;
+mod int8;
 mod layout;
-mod shape;
-mod tensor;
 
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::error::Error;
-use crate::model::{InputScaling, MlpRef, MlpSlices};
-use crate::model_i8::TensorQuant;
+use crate::model::{MlpRef, MlpSlices};
+use crate::types::{InputScaling, TensorQuant};
 
+pub use crate::model_i8::SIGMOID_TABLE_LEN;
+pub use crate::shape::Shape;
+pub use crate::types::{
+    CLASS_NAME_MAX_LEN, ElementType, LATEST_VERSION, MAX_ACTIVATION, MIN_OUTPUTS, QuantTensor,
+    Tensor, VERSION, VERSION_2,
+};
 pub use class_names::{ClassNames, ClassNamesIter};
 pub use decode::{Aligned, ModelFile};
 pub use encode::{
     encode, encode_i8, encode_mlp, encode_named, encoded_len, encoded_len_i8, encoded_len_named,
 };
-pub use shape::Shape;
-pub use tensor::{QuantTensor, Tensor};
 
 /// The first four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"NNMF";
-/// The version of f32 files without class names: the original layout, still written for them.
-pub const VERSION: u16 = 1;
-/// The version that adds class names and int8 models; written for any file holding either.
-pub const VERSION_2: u16 = 2;
-/// The newest version this crate reads (it reads every version from 1 up).
-pub const LATEST_VERSION: u16 = VERSION_2;
 /// The weights start at a multiple of this many bytes from the start of the file, so that a
 /// file loaded at a 16-byte aligned address can be borrowed as f32 (and as SIMD lanes) in place.
 pub const WEIGHTS_ALIGN: usize = 16;
@@ -56,34 +53,24 @@ pub const WEIGHTS_ALIGN: usize = 16;
 pub const HEADER_MAX_LEN: usize = 4 + 3 + 3 * 5 + 1 + 1 + 8 + 1;
 /// Bytes of the trailing checksum.
 pub const CHECKSUM_LEN: usize = 4;
-/// The fewest outputs a model file may have: a classifier needs two classes to choose from.
-pub const MIN_OUTPUTS: usize = 2;
-/// The largest magnitude any input, hidden pre-activation or logit of an accepted model can
-/// reach (a bound computed from its weights by [`ModelFile::parse`]). Summing up to 2^32
-/// terms in f32 rounds a sum up by less than a factor of 257, so activations stay below
-/// `f32::MAX` (3.4e38) and every output is finite.
-pub const MAX_ACTIVATION: f32 = 1e36;
-/// The longest class name, in bytes of UTF-8.
-pub const CLASS_NAME_MAX_LEN: usize = 32;
 /// The longest postcard encoding of a [`QuantHeader`]: three (f32 scale, varint i32 zero point)
 /// pairs 4 + 5 each, three varint i32 softmax parameters 5 each, two varint u32 counts 5 each.
 pub const QUANT_HEADER_MAX_LEN: usize = 3 * (4 + 5) + 3 * 5 + 2 * 5;
-/// Entries of an int8 sigmoid's lookup table: one per int8 input.
-pub const SIGMOID_TABLE_LEN: usize = 256;
+
+/// Maps a postcard error on the header: running out of bytes is truncation, anything else
+/// (an unknown enum tag, an over-long varint) a malformed header.
+fn header_error(e: postcard::Error, found: usize) -> Error {
+    match e {
+        postcard::Error::DeserializeUnexpectedEnd => Error::Truncated {
+            needed: found.saturating_add(1),
+            found,
+        },
+        _ => Error::BadHeader,
+    }
+}
 
 /// CRC-32/ISO-HDLC, the one zlib, PNG and `crc32` compute (also used by the serial frames).
 pub(crate) static CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
-
-/// How each weight is stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum ElementType {
-    /// IEEE-754 binary32, little-endian.
-    F32,
-    /// TensorFlow Lite's int8 scheme: int8 weights, int32 biases, per-channel requantisation
-    /// (version 2 only; see [`QuantHeader`] and [`crate::model_i8`]).
-    I8,
-}
 
 /// The start of a model file: what it is, its shape, and how to run it.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -25,8 +25,7 @@ const BLOCK: usize = 8;
 /// If the lengths disagree (`w.len() != y.len() * x.len()`, `b.len() != y.len()`).
 pub fn gemv_bias(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     let cols = x.len();
-    assert_eq!(w.len(), y.len() * cols, "gemv_bias: w is not (rows, cols)");
-    assert_eq!(b.len(), y.len(), "gemv_bias: b is not (rows)");
+    super::check_gemv_shapes(w, x, b, y);
     let blocks = cols / BLOCK;
     let whole = blocks * BLOCK;
     if blocks == 0 || y.is_empty() {

@@ -8,8 +8,7 @@
 /// to first order.
 pub fn gemv_bias(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     let cols = x.len();
-    assert_eq!(w.len(), y.len() * cols, "gemv_bias: w is not (rows, cols)");
-    assert_eq!(b.len(), y.len(), "gemv_bias: b is not (rows)");
+    super::check_gemv_shapes(w, x, b, y);
     if cols == 0 {
         y.copy_from_slice(b);
         return;

@@ -1,6 +1,6 @@
 //! The fast kernels, on `wide` vectors as wide as the build allows: 16 lanes where the
 //! build has AVX-512F, 8 with AVX, 4 otherwise (SSE on x86-64, plain arrays on Cortex-M;
-//! on a core with an FPU `gemv_bias` comes from [`super::m4f`] instead). `wide` picks its
+//! on a core with an FPU [`super::GEMV_BIAS`] picks [`super::m4f`]'s instead). `wide` picks its
 //! instructions from compile-time target features, so the width is chosen the same way.
 //!
 //! Each kernel has exactly its scalar twin's signature and contract (see [`super`]); the
@@ -18,11 +18,6 @@ use wide::{f32x16 as V, u32x16 as U};
 /// Lanes in one vector.
 pub const LANES: usize = core::mem::size_of::<V>() / core::mem::size_of::<f32>();
 
-/// `y ← W x + b` through the Cortex-M4F kernel: on that core `wide` has no vectors, and
-/// the FPU's own loop is the fast one.
-#[cfg(nn_arm_fpu)]
-pub use super::m4f::gemv_bias;
-
 /// `y ← W x + b`. `w` is `(rows, cols)` row-major, `x` is `(cols)`, `b` and `y` are `(rows)`;
 /// `y` need not be initialised.
 ///
@@ -37,11 +32,9 @@ pub use super::m4f::gemv_bias;
 ///
 /// # Panics
 /// If `w.len() != y.len() * x.len()` or `b.len() != y.len()`.
-#[cfg(not(nn_arm_fpu))]
 pub fn gemv_bias(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     let cols = x.len();
-    assert_eq!(w.len(), y.len() * cols, "gemv_bias: w is not (rows, cols)");
-    assert_eq!(b.len(), y.len(), "gemv_bias: b is not (rows)");
+    super::check_gemv_shapes(w, x, b, y);
     if cols == 0 {
         y.copy_from_slice(b);
         return;
@@ -74,7 +67,6 @@ pub fn gemv_bias(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
 
 /// `[rows[r] · x for r in 0..R]`, with `x` given as its whole vectors `x_body` and its
 /// zero-padded tail `x_tail`. Every row has `x`'s length.
-#[cfg(not(nn_arm_fpu))]
 #[inline(always)]
 fn dot_rows<const R: usize>(rows: [&[f32]; R], x_body: &[[f32; LANES]], x_tail: V) -> [f32; R] {
     let split = x_body.len() * LANES;

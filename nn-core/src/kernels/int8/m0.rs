@@ -51,8 +51,7 @@
 //! so the host tests the arithmetic the board does; the assembly itself runs in the firmware's boot
 //! check on the board (and in rp2040js).
 
-use super::{I16_ZERO_POINTS, check_dense_shapes, output};
-use crate::quant::{DenseI8Params, Requant};
+use super::{DenseI8Args, I16_ZERO_POINTS, output};
 
 /// Columns per pass of the dense loop.
 const BLOCK: usize = 8;
@@ -65,24 +64,13 @@ pub const MAX_COLS: usize = 1024;
 /// Columns per pass of the sparse loop.
 const SPARSE_PASS: usize = 4;
 
-/// `y[r] = clamp(zp_out + requant[r].apply(bias[r] + Σ_c w[r, c] · (x[c] − zp_in)))`;
-/// see [`crate::kernels::dense_i8`].
-///
-/// # Panics
-/// If the lengths disagree.
-pub fn dense_i8(
-    w: &[i8],
-    x: &[i8],
-    bias: &[i32],
-    requant: &[Requant],
-    p: DenseI8Params,
-    y: &mut [i8],
-) {
-    check_dense_shapes(w, x, bias, requant, y);
-    let cols = x.len();
-    if cols > MAX_COLS {
-        return super::scalar::dense_i8(w, x, bias, requant, p, y);
+/// [`crate::kernels::dense_i8`] with `MULS`, the shapes checked in `args`.
+pub fn dense_i8(args: DenseI8Args<'_>) {
+    if args.x.len() > MAX_COLS {
+        return super::scalar::dense_i8(args);
     }
+    let (w, x, bias, requant, p, y) = args.parts();
+    let cols = x.len();
     let zp = p.input_zero_point;
     let mut widened = [core::mem::MaybeUninit::<i32>::uninit(); MAX_COLS + SPARSE_PASS];
     // The sparse list, when each `x − zp` fits the high half of a word (it does for every

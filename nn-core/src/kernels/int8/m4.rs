@@ -48,8 +48,7 @@
 
 use core::mem::MaybeUninit;
 
-use super::{I16_ZERO_POINTS, check_dense_shapes, output};
-use crate::quant::{DenseI8Params, Requant};
+use super::{DenseI8Args, I16_ZERO_POINTS, output};
 
 /// Columns per group: one word of 4 weights per row.
 const GROUP: usize = 4;
@@ -70,24 +69,13 @@ pub const MAX_COLS: usize = 1024;
 /// first. The assembly reads it as three words.
 type Entry = [u32; 3];
 
-/// `y[r] = clamp(zp_out + requant[r].apply(bias[r] + Σ_c w[r, c] · (x[c] − zp_in)))`;
-/// see [`crate::kernels::dense_i8`].
-///
-/// # Panics
-/// If the lengths disagree.
-pub fn dense_i8(
-    w: &[i8],
-    x: &[i8],
-    bias: &[i32],
-    requant: &[Requant],
-    p: DenseI8Params,
-    y: &mut [i8],
-) {
-    check_dense_shapes(w, x, bias, requant, y);
-    let cols = x.len();
-    if !I16_ZERO_POINTS.contains(&p.input_zero_point) || cols > MAX_COLS {
-        return super::scalar::dense_i8(w, x, bias, requant, p, y);
+/// [`crate::kernels::dense_i8`] with `SMLAD`, the shapes checked in `args`.
+pub fn dense_i8(args: DenseI8Args<'_>) {
+    if !I16_ZERO_POINTS.contains(&args.p.input_zero_point) || args.x.len() > MAX_COLS {
+        return super::scalar::dense_i8(args);
     }
+    let (w, x, bias, requant, p, y) = args.parts();
+    let cols = x.len();
     let zp = p.input_zero_point;
     let groups = cols / GROUP;
     let mut buf = [MaybeUninit::<Entry>::uninit(); MAX_COLS / GROUP];

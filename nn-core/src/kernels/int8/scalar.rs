@@ -2,24 +2,17 @@
 //! tested against, and TFLite's reference kernels transcribed. Contracts are on the
 //! dispatching functions in [`crate::kernels`].
 
-use super::{check_dense_shapes, output};
+use super::{DenseI8Args, output};
 use crate::quant::{
-    DenseI8Params, Requant, SoftmaxI8Params, exp_on_negative_values, get_reciprocal,
-    rounding_divide_by_pot, saturating_rounding_doubling_high_mul,
+    SoftmaxI8Params, exp_on_negative_values, get_reciprocal, rounding_divide_by_pot,
+    saturating_rounding_doubling_high_mul,
 };
 
 /// TFLite's int8 FULLY_CONNECTED, per channel:
 /// `y[r] = clamp(zp_out + requant[r].apply(bias[r] + Σ_c w[r, c] · (x[c] − zp_in)))`.
 /// The accumulator wraps modulo 2³², as TFLite's int32 does on every machine it runs on.
-pub fn dense_i8(
-    w: &[i8],
-    x: &[i8],
-    bias: &[i32],
-    requant: &[Requant],
-    p: DenseI8Params,
-    y: &mut [i8],
-) {
-    check_dense_shapes(w, x, bias, requant, y);
+pub fn dense_i8(args: DenseI8Args<'_>) {
+    let (w, x, bias, requant, p, y) = args.parts();
     let cols = x.len();
     for (r, yr) in y.iter_mut().enumerate() {
         let row = &w[r * cols..(r + 1) * cols];

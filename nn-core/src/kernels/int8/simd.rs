@@ -22,38 +22,26 @@
 //! every product and pair sum is exact in int32 (at most 2 · 128 · 32768 = 2²³), and
 //! wrapping addition does not care about order.
 
-use super::{check_dense_shapes, output};
+use super::{DenseI8Args, output};
 use crate::quant::{DenseI8Params, Requant};
 
 /// Rows that share each vector of `x` loaded (the `wide` version).
 const ROWS: usize = 4;
 
-/// `y[r] = clamp(zp_out + requant[r].apply(bias[r] + Σ_c w[r, c] · (x[c] − zp_in)))`;
-/// see [`crate::kernels::dense_i8`].
-///
-/// # Panics
-/// If the lengths disagree.
-pub fn dense_i8(
-    w: &[i8],
-    x: &[i8],
-    bias: &[i32],
-    requant: &[Requant],
-    p: DenseI8Params,
-    y: &mut [i8],
-) {
-    check_dense_shapes(w, x, bias, requant, y);
+/// [`crate::kernels::dense_i8`] on the host's vectors, the shapes checked in `args`.
+pub fn dense_i8(args: DenseI8Args<'_>) {
     #[cfg(all(
         target_arch = "x86_64",
         target_feature = "avx512vnni",
         target_feature = "avx512bw"
     ))]
-    vnni::dense_i8(w, x, bias, requant, p, y);
+    vnni::dense_i8(args);
     #[cfg(not(all(
         target_arch = "x86_64",
         target_feature = "avx512vnni",
         target_feature = "avx512bw"
     )))]
-    wide_i16::dense_i8(w, x, bias, requant, p, y);
+    wide_i16::dense_i8(args);
 }
 
 /// Calls `dot(rows)` for each group of up to `R` rows and turns the returned
@@ -88,7 +76,7 @@ fn by_row_groups<const R: usize>(
 
 /// The `wide` version: i16 lanes and pair-wise multiply-adds into i32 lanes.
 pub mod wide_i16 {
-    use super::{DenseI8Params, ROWS, Requant, by_row_groups};
+    use super::{DenseI8Args, ROWS, by_row_groups};
 
     #[cfg(not(target_feature = "avx512bw"))]
     use wide::{i8x16 as B, i16x16 as H, i32x8 as I};
@@ -110,18 +98,12 @@ pub mod wide_i16 {
         }
     }
 
-    /// As [`super::dense_i8`], shapes already checked.
-    pub fn dense_i8(
-        w: &[i8],
-        x: &[i8],
-        bias: &[i32],
-        requant: &[Requant],
-        p: DenseI8Params,
-        y: &mut [i8],
-    ) {
-        if !crate::kernels::int8::I16_ZERO_POINTS.contains(&p.input_zero_point) {
-            return crate::kernels::int8::scalar::dense_i8(w, x, bias, requant, p, y);
+    /// As [`super::dense_i8`].
+    pub fn dense_i8(args: DenseI8Args<'_>) {
+        if !crate::kernels::int8::I16_ZERO_POINTS.contains(&args.p.input_zero_point) {
+            return crate::kernels::int8::scalar::dense_i8(args);
         }
+        let (w, x, bias, requant, p, y) = args.parts();
         let cols = x.len();
         let zp = p.input_zero_point;
         let zp_h = H::splat(zp as i16);
@@ -160,7 +142,7 @@ pub mod wide_i16 {
     target_feature = "avx512bw"
 ))]
 pub mod vnni {
-    use super::{DenseI8Params, Requant, by_row_groups};
+    use super::{DenseI8Args, by_row_groups};
     use crate::kernels::int8::packed::{BLOCK_ROWS, PackedDenseI8, QUAD};
     use core::arch::x86_64::*;
 
@@ -171,15 +153,9 @@ pub mod vnni {
     /// (16 with the weight sums), enough to cover its latency.
     const ROWS: usize = 8;
 
-    /// As [`super::dense_i8`], shapes already checked.
-    pub fn dense_i8(
-        w: &[i8],
-        x: &[i8],
-        bias: &[i32],
-        requant: &[Requant],
-        p: DenseI8Params,
-        y: &mut [i8],
-    ) {
+    /// As [`super::dense_i8`].
+    pub fn dense_i8(args: DenseI8Args<'_>) {
+        let (w, x, bias, requant, p, y) = args.parts();
         let cols = x.len();
         // 128 + zp, modulo 2³²: what each unit of Σ w is worth in the correction. It is 0
         // for the usual zero point of −128 (pixels, and activations after a ReLU), and

@@ -1,6 +1,8 @@
-//! [`Shape`]: the one parameter count of a model, and the one cut of its flat buffer.
+//! [`Shape`]: the one parameter count of a model, and the one cut of its flat buffer; and
+//! the one comparison of a model's slices with the lengths it needs.
 
 use crate::error::Error;
+use crate::types::Tensor;
 
 /// The sizes of a model `input → hidden → output`: the one place that counts its parameters
 /// and cuts a flat buffer into `W1 (hidden, input)`, `b1 (hidden)`, `W2 (output, hidden)`,
@@ -117,4 +119,21 @@ impl Shape {
         let (w2, b2) = rest.split_at_mut(w2);
         Ok([w1, b1, w2, b2])
     }
+}
+
+/// The first `(tensor, expected, found)` whose lengths differ, as
+/// [`Error::LengthMismatch`]: how every model checks the slices it is given.
+pub(crate) fn check_lengths(
+    lengths: impl IntoIterator<Item = (Option<Tensor>, usize, usize)>,
+) -> Result<(), Error> {
+    for (tensor, expected, found) in lengths {
+        if expected != found {
+            return Err(Error::LengthMismatch {
+                tensor,
+                expected,
+                found,
+            });
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,51 @@
+//! The smallest board program: the network in flash, one inference, the class printed.
+//! QEMU's mps2-an386 (a Cortex-M4F) and the default int8 model; from firmware/:
+//! `cargo run --release --example minimal`. A real board adds its clocks and UART
+//! (see `src/boards/`); the four steps stay the same.
+#![no_std]
+#![no_main]
+
+use cortex_m_semihosting::debug;
+use defmt_semihosting as _;
+use nn_core::MlpI8Ref;
+
+// The model file build.rs compiled into flash (`NN_MODEL`): `MODEL_I8`, `INPUT`, `OUTPUT`...
+include!(concat!(env!("OUT_DIR"), "/model.rs"));
+
+/// The firmware's self-test digits, 28 × 28 pixels each; the first is a 7.
+static IMAGES: &[u8] = include_bytes!("../data/t10k-100-images.bin");
+
+#[cortex_m_rt::entry]
+fn main() -> ! {
+    // 1. The network, borrowed from flash in place; its sizes are checked once, here.
+    let Ok(model) = MlpI8Ref::<INPUT, HIDDEN, OUTPUT>::new(MODEL_I8) else {
+        exit(false)
+    };
+    // 2. One image of 0–255 pixels.
+    let Some(pixels) = IMAGES.first_chunk::<INPUT>() else {
+        exit(false)
+    };
+    // 3. One inference: integer arithmetic in the kernel nn-core chose for this core.
+    let prediction = model.predict_pixels(pixels);
+    // 4. The answer, over semihosting (QEMU prints it, defmt-print decodes it).
+    let p = prediction.probability(prediction.class);
+    defmt::info!("class {=usize}, probability {=f32}", prediction.class, p);
+    exit(true)
+}
+
+/// Ends QEMU with status 0 (`true`) or 1.
+fn exit(success: bool) -> ! {
+    debug::exit(if success {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    exit(false)
+}

@@ -1,0 +1,179 @@
+//! The words the model file and the models share, and nothing else of the crate: the
+//! element type, the names of a file's tensors, an int8 tensor's quantisation, the input
+//! scaling, and the file's limits that errors quote. A leaf: it imports no other module of
+//! nn-core, so `error`, `format` and the models can all use it without importing each other.
+
+use serde::{Deserialize, Serialize};
+
+/// The version of f32 files without class names: the original layout, still written for them.
+pub const VERSION: u16 = 1;
+/// The version that adds class names and int8 models; written for any file holding either.
+pub const VERSION_2: u16 = 2;
+/// The newest version this crate reads (it reads every version from 1 up).
+pub const LATEST_VERSION: u16 = VERSION_2;
+/// The fewest outputs a model file may have: a classifier needs two classes to choose from.
+pub const MIN_OUTPUTS: usize = 2;
+/// The largest magnitude any input, hidden pre-activation or logit of an accepted model can
+/// reach (a bound computed from its weights by `format::ModelFile::parse`). Summing up to 2^32
+/// terms in f32 rounds a sum up by less than a factor of 257, so activations stay below
+/// `f32::MAX` (3.4e38) and every output is finite.
+pub const MAX_ACTIVATION: f32 = 1e36;
+/// The longest class name, in bytes of UTF-8.
+pub const CLASS_NAME_MAX_LEN: usize = 32;
+
+/// How each weight is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ElementType {
+    /// IEEE-754 binary32, little-endian.
+    F32,
+    /// TensorFlow Lite's int8 scheme: int8 weights, int32 biases, per-channel requantisation
+    /// (version 2 only; see `format::QuantHeader` and `model_i8`).
+    I8,
+}
+
+/// The four tensors of a model file, in file order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Tensor {
+    /// First-layer weights, `(hidden, input)` row-major.
+    W1,
+    /// First-layer bias, `(hidden)`.
+    B1,
+    /// Second-layer weights, `(output, hidden)` row-major.
+    W2,
+    /// Second-layer bias, `(output)`.
+    B2,
+}
+
+impl Tensor {
+    /// All four, in the order they are stored.
+    pub const ALL: [Tensor; 4] = [Tensor::W1, Tensor::B1, Tensor::W2, Tensor::B2];
+
+    /// The name used in this crate's docs and errors.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Tensor::W1 => "W1",
+            Tensor::B1 => "b1",
+            Tensor::W2 => "W2",
+            Tensor::B2 => "b2",
+        }
+    }
+
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl core::fmt::Display for Tensor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The int8 tensors whose quantisation a model file records, as errors name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum QuantTensor {
+    /// The int8 input (`pixel - 128`).
+    Input,
+    /// The first layer's int8 output (before a sigmoid, after a fused ReLU).
+    Hidden,
+    /// The second layer's int8 output, softmax's input.
+    Logits,
+    /// The first layer's per-channel parameters (weight scales, requantisation, bias).
+    W1,
+    /// The second layer's per-channel parameters.
+    W2,
+}
+
+impl QuantTensor {
+    /// The name used in this crate's docs and errors.
+    pub const fn name(self) -> &'static str {
+        match self {
+            QuantTensor::Input => "input",
+            QuantTensor::Hidden => "hidden",
+            QuantTensor::Logits => "logits",
+            QuantTensor::W1 => "W1",
+            QuantTensor::W2 => "W2",
+        }
+    }
+}
+
+impl core::fmt::Display for QuantTensor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Scale and zero point of an int8 tensor: `q` stands for `scale * (q - zero_point)`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TensorQuant {
+    /// Real value of one step; finite and positive.
+    pub scale: f32,
+    /// The int8 value that stands for 0; in `[-128, 127]`.
+    pub zero_point: i32,
+}
+
+impl TensorQuant {
+    /// TFLite's fixed quantisation of int8 LOGISTIC and SOFTMAX outputs: a probability in
+    /// steps of 1/256, 0 at -128.
+    pub const PROBABILITY: Self = Self {
+        scale: 1.0 / 256.0,
+        zero_point: -128,
+    };
+
+    /// The real value `q` stands for.
+    pub fn dequantize(self, q: i8) -> f32 {
+        self.scale * (i32::from(q) - self.zero_point) as f32
+    }
+}
+
+/// How raw pixels become network inputs: `x = pixel * scale + offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct InputScaling {
+    /// Multiplier applied to each 0–255 pixel.
+    pub scale: f32,
+    /// Added after scaling.
+    pub offset: f32,
+}
+
+impl InputScaling {
+    /// Raw 0–255 pixels, as the seed's Keras model was fed.
+    pub const RAW: Self = Self {
+        scale: 1.0,
+        offset: 0.0,
+    };
+    /// Pixels mapped to 0–1.
+    pub const UNIT: Self = Self {
+        scale: 1.0 / 255.0,
+        offset: 0.0,
+    };
+
+    /// `x_i ← pixel_i · scale + offset`: how every part of the project, the board and the
+    /// trainer alike, turns 0–255 pixels into network inputs.
+    ///
+    /// # Panics
+    /// If `pixels` and `x` differ in length.
+    ///
+    /// ```
+    /// use nn_core::InputScaling;
+    ///
+    /// let centred = InputScaling { scale: 2.0 / 255.0, offset: -1.0 }; // to −1..1
+    /// let mut x = [0.0f32; 3];
+    /// centred.apply(&[0, 51, 255], &mut x);
+    /// let expected = [-1.0, -0.6, 1.0];
+    /// assert!(x.iter().zip(expected).all(|(a, e)| (a - e).abs() < 1e-6));
+    /// ```
+    pub fn apply(&self, pixels: &[u8], x: &mut [f32]) {
+        assert!(
+            pixels.len() == x.len(),
+            "InputScaling::apply: pixels and inputs differ in length"
+        );
+        for (xi, &p) in x.iter_mut().zip(pixels) {
+            *xi = f32::from(p) * self.scale + self.offset;
+        }
+    }
+}
