@@ -43,8 +43,9 @@ device_lane() {
   (cd firmware && NN_MODEL=models/mcu.nnm cargo build --locked --release --target-dir target/variants &&
     NN_MODEL=models/seed-int8.nnm cargo run --locked --release --target-dir target/variants |
     grep -E "INFO  (model|self-test)")
-  step "the firmware example builds"
-  (cd firmware && cargo build --locked --release --example minimal)
+  step "the firmware example: lint-clean, and it runs in QEMU"
+  (cd firmware && cargo clippy --locked --release --examples -- -D warnings &&
+    cargo run --locked --release --example minimal)
 
   # Every board the README names compiles and links as its alias builds it (release, in its
   # own target directory), lint-clean; and the debug build of each, the form build.rs's
