@@ -167,7 +167,7 @@ pub struct InspectArgs {
 /// A closed stdout (`… | head -1`) ends the program quietly with status 0, as the reader
 /// has what it wanted.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = crate::flags::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
