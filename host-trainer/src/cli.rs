@@ -443,7 +443,7 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
 
 fn eval_command(args: &EvalArgs) -> Result<()> {
     if let Some(dir) = &args.report {
-        crate::report::check_target(dir)?;
+        crate::report::check_target(dir, &args.model)?;
     }
     let model = HostModel::load(&args.model)?;
     let dir = args.data.clone().unwrap_or_else(data::default_dir);

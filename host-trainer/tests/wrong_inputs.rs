@@ -239,3 +239,55 @@ fn a_bad_flag_values_first_line_names_the_flag_the_value_and_what_it_takes() {
         }
     }
 }
+
+#[test]
+fn eval_and_device_eval_never_write_onto_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = digit_folders(&dir.path().join("data"), &[Some("0"), Some("1")]);
+    let report = dir.path().join("report");
+    std::fs::create_dir(&report).unwrap();
+    let model = report.join("report.json");
+    std::fs::copy(mcu_model(), &model).unwrap();
+    let before = std::fs::read(&model).unwrap();
+    let runs = [
+        bin(&[
+            "eval",
+            "--model",
+            s(&model),
+            "--data",
+            s(&data),
+            "--report",
+            s(&report),
+        ]),
+        // A port that does not exist: the outputs are checked before the device is opened.
+        bin(&[
+            "device-eval",
+            "--port",
+            "/nonexistent/tty",
+            "--model",
+            s(&model),
+            "--data",
+            s(&data),
+            "--metrics",
+            s(&model),
+        ]),
+    ];
+    for (o, flag) in runs.iter().zip(["--report", "--metrics"]) {
+        let e = stderr(o);
+        assert!(
+            !o.status.success(),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        assert!(
+            e.starts_with(&format!("error: --model and {flag} both name "))
+                && e.lines().count() == 1,
+            "{e}"
+        );
+        assert_eq!(
+            std::fs::read(&model).unwrap(),
+            before,
+            "the model was replaced"
+        );
+    }
+}

@@ -512,6 +512,7 @@ pub fn load_test_labelled(
 }
 
 /// How the folders of a test set are labelled.
+#[derive(Clone, Copy)]
 enum Labels<'a> {
     /// By a model's class names, `k`-th for output `k`.
     Named(&'a [String]),
@@ -550,9 +551,14 @@ fn load_test_as(
             Labels::AsTrained => folder::class_names(&test_dir)?,
         };
         let (test, report) = folder::list_split(&test_dir, &names)?.read(skip)?;
+        // Numbered outputs are their own names, as IDX digits are.
+        let class_names = match labels {
+            Labels::Numbered(_) => Vec::new(),
+            _ => names,
+        };
         return Ok(Loaded {
             sets: test,
-            class_names: names,
+            class_names,
             report,
         });
     }

@@ -96,8 +96,10 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
     if args.limit == Some(0) {
         bail!("--limit must be at least 1");
     }
-    let model = HostModel::load(&project_file(&args.model, DEFAULT_MODEL, "--model FILE")?)?;
+    let model_path = project_file(&args.model, DEFAULT_MODEL, "--model FILE")?;
+    let model = HostModel::load(&model_path)?;
     if let Some(path) = &args.metrics {
+        crate::atomic::check_distinct(("--model", &model_path), ("--metrics", path))?;
         crate::atomic::check_writable(path, "--metrics")?;
     }
     // The device first: a wrong port fails at once, before the test set is read.
