@@ -82,8 +82,9 @@ pub fn check_writable(path: &Path, flag: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Refuses two options naming one file (e.g. `--metrics` equal to `--out`): the second
-/// write would replace the first.
+/// Refuses two options naming one file (e.g. `--metrics` equal to `--out`, or `import`'s
+/// input equal to its `--out`): the write would replace the other. Every command that
+/// writes checks each output against its other files through this one function.
 ///
 /// # Errors
 /// One line naming both flags.
@@ -99,8 +100,17 @@ pub fn check_distinct(a: (&str, &Path), b: (&str, &Path)) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Whether two paths name the same file: equal once their directories are resolved.
+/// Whether two paths name the same file: the same device and inode when both exist
+/// (through symlinks, hard links, `./` and `..`), else equal once their directories are
+/// resolved (the file to be written does not exist yet).
 fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (fs::metadata(a), fs::metadata(b)) {
+            return (x.dev(), x.ino()) == (y.dev(), y.ino());
+        }
+    }
     let resolve = |p: &Path| -> Option<PathBuf> {
         let (dir, name) = split(p).ok()?;
         Some(fs::canonicalize(dir).ok()?.join(name))
@@ -404,5 +414,30 @@ mod tests {
         assert!(check_distinct(("--out", &a), ("--metrics", &b)).is_err());
         let c = dir.path().join("n.json");
         assert!(check_distinct(("--out", &a), ("--metrics", &c)).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn one_existing_file_through_a_symlink_or_a_hard_link_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("m.nnm");
+        fs::write(&real, b"model").unwrap();
+        let link = dir.path().join("link.nnm");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let hard = dir.path().join("hard.nnm");
+        fs::hard_link(&real, &hard).unwrap();
+        let nested = dir.path().join("sub");
+        fs::create_dir(&nested).unwrap();
+        let dotted = nested.join("..").join("m.nnm");
+        for other in [&link, &hard, &dotted] {
+            let e = check_distinct(("MODEL", &real), ("--out", other)).unwrap_err();
+            assert!(
+                e.to_string().starts_with("MODEL and --out both name"),
+                "{e}"
+            );
+        }
+        let other = dir.path().join("other.nnm");
+        fs::write(&other, b"model").unwrap();
+        assert!(check_distinct(("MODEL", &real), ("--out", &other)).is_ok());
     }
 }

@@ -167,7 +167,7 @@ pub struct InspectArgs {
 /// A closed stdout (`… | head -1`) ends the program quietly with status 0, as the reader
 /// has what it wanted.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = crate::flags::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -443,7 +443,7 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
 
 fn eval_command(args: &EvalArgs) -> Result<()> {
     if let Some(dir) = &args.report {
-        crate::report::check_target(dir)?;
+        crate::report::check_target(dir, &args.model)?;
     }
     let model = HostModel::load(&args.model)?;
     let dir = args.data.clone().unwrap_or_else(data::default_dir);

@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod cli;
 pub mod data;
 pub mod device_eval;
+pub mod flags;
 pub mod import;
 pub mod io;
 pub mod metrics;

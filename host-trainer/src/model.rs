@@ -9,6 +9,8 @@
 //!    kept in 16-byte aligned memory, so nn-core borrows its arrays in place as on the board;
 //! 4. one shape check with one wording: the host runs MNIST classifiers,
 //!    [`IMAGE_PIXELS`] inputs and [`CLASSES`] outputs, with at most [`MAX_HIDDEN`] hidden units.
+//!
+//! [`write`] runs steps 2 to 4 on the bytes `import` and `quantize` are about to write.
 
 use std::path::Path;
 
@@ -74,6 +76,22 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ModelError> {
         path: show(path),
         source,
     })
+}
+
+/// The one way the host writes a model file it did not train (`import`, `quantize`): the
+/// bytes are first checked by [`HostModel::from_bytes`], the loader's own steps 2 to 4, so
+/// nothing is written that `eval` or `predict` would then refuse (an activation bound,
+/// a shape); then they are written atomically ([`crate::atomic::write`]).
+///
+/// # Errors
+/// What the loader says of the bytes (nothing is written then), or the write's I/O error;
+/// both start with `model <path>:`.
+pub fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if let Err(e) = HostModel::from_bytes(bytes, path) {
+        anyhow::bail!("{e}; not written, as eval and predict would refuse it");
+    }
+    crate::atomic::write(path, bytes).with_context(|| format!("model {}", show(path)))
 }
 
 /// A model file's header and weights, checked and owned.

@@ -15,8 +15,8 @@
 //!    `Requant::from_real(input scale × weight scale / output scale)`; a sigmoid's 256-entry
 //!    table (TFLite LOGISTIC: output scale 1/256, zero point -128); softmax's parameters from
 //!    the logits' scale.
-//! 6. Write the int8 file (nn-core checks it as the decoder would) and evaluate both models
-//!    on the 10,000 test images.
+//! 6. Write the int8 file (through [`crate::model::write`]: loaded as `eval` would load it
+//!    first) and evaluate both models on the 10,000 test images.
 
 use std::path::PathBuf;
 
@@ -30,6 +30,7 @@ use nn_core::{Activation, InputScaling, MlpI8, MlpSlices, TensorQuant};
 use rayon::prelude::*;
 
 use crate::data::{self, Dataset, Fetch, PIXELS};
+use crate::io::show;
 use crate::model::AlignedBytes;
 
 /// Training images the activation ranges are measured on, by default.
@@ -420,7 +421,8 @@ fn accuracy(classes: &[usize], labels: &[u8]) -> (usize, f64) {
 /// `quantize`: reads the f32 model, quantises it on the calibration images, writes the int8
 /// file and prints both models' test accuracy side by side.
 pub fn run(args: &QuantizeArgs) -> Result<()> {
-    let name = args.model.display().to_string();
+    crate::atomic::check_distinct(("--model", &args.model), ("--out", &args.out))?;
+    let name = show(&args.model);
     let bytes = crate::model::read_bytes(&args.model)?;
     let file = ModelFile::parse(&bytes).with_context(|| format!("model {name}"))?;
     if file.element() != ElementType::F32 {
@@ -445,20 +447,22 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     let f32_model = file
         .slices_in(&params)
         .with_context(|| format!("model {name}"))?;
-    let names = file.class_names().into_iter().map(str::to_owned).collect();
+    let names: Vec<String> = file.class_names().into_iter().map(str::to_owned).collect();
 
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
     let mnist = data::load(&dir, Fetch::Allowed)?;
     let n = args.calibration.min(mnist.train.len());
+    // The test set again, its folders matched to the model's outputs as `eval` matches
+    // them (the training set's labels are not used: calibration reads only its images).
+    let test =
+        &data::load_test_labelled(&dir, Fetch::Allowed, data::folder::Skip::Nothing, &names)?.sets;
     let q = quantize(&f32_model, names, &mnist.train.images[..n * PIXELS])
         .with_context(|| format!("quantizing {name}"))?;
     let out_bytes = q
         .encode()
-        .with_context(|| format!("model {}", args.out.display()))?;
-    crate::atomic::write(&args.out, &out_bytes)
-        .with_context(|| format!("model {}", args.out.display()))?;
+        .with_context(|| format!("model {}", show(&args.out)))?;
+    crate::model::write(&args.out, &out_bytes)?;
 
-    let test = &mnist.test;
     let f32_classes = classify_f32(&f32_model, &test.images)?;
     let i8_classes = classify_i8(&q.as_mlp(), &test.images)?;
     let (f32_correct, f32_acc) = accuracy(&f32_classes, &test.labels);
@@ -472,7 +476,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
         "calibrated on {n} training images; wrote {} ({} bytes, f32 file {} bytes)\n\
          f32:  accuracy {:.2} % ({f32_correct}/{})\n\
          int8: accuracy {:.2} % ({i8_correct}/{}), {:+.2} points; same class as f32 on {agree}/{}",
-        args.out.display(),
+        show(&args.out),
         out_bytes.len(),
         bytes.len(),
         100.0 * f32_acc,

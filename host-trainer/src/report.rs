@@ -99,17 +99,20 @@ pub struct Report {
     pub mistake_images: Vec<[u8; IMAGE_PIXELS]>,
 }
 
-/// Refuses a `--report` target before any work: an existing non-directory, or a directory
-/// where the report's files cannot be written.
+/// Refuses a `--report` target before any work: an existing non-directory, a directory
+/// where the report's files cannot be written, or one of them being `model`, the
+/// `--model` being evaluated.
 ///
 /// # Errors
 /// One line naming `--report` and the path.
-pub fn check_target(dir: &Path) -> Result<()> {
+pub fn check_target(dir: &Path, model: &Path) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
         bail!("--report {}: exists and is not a directory", show(dir));
     }
     for name in [CONFUSION_PNG, MISTAKES_PNG, REPORT_JSON] {
-        crate::atomic::check_writable(&dir.join(name), "--report")?;
+        let path = dir.join(name);
+        crate::atomic::check_distinct(("--model", model), ("--report", &path))?;
+        crate::atomic::check_writable(&path, "--report")?;
     }
     Ok(())
 }

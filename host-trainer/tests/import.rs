@@ -491,19 +491,29 @@ fn tiny_model(
         .iter()
         .enumerate()
         .map(|(i, &(code, inputs, outputs))| {
-            let options = (code == 9).then(|| {
-                let t = b.start_table();
-                b.push_slot::<i8>(4, 0, 0);
-                b.end_table(t)
-            });
+            // FullyConnectedOptions (union type 8, fused activation none) on every
+            // FULLY_CONNECTED, SoftmaxOptions (type 9, beta 1) on every SOFTMAX.
+            let options = match code {
+                9 => {
+                    let t = b.start_table();
+                    b.push_slot::<i8>(4, 0, 0);
+                    Some((8u8, b.end_table(t)))
+                }
+                25 => {
+                    let t = b.start_table();
+                    b.push_slot::<f32>(4, 1.0, 0.0);
+                    Some((9u8, b.end_table(t)))
+                }
+                _ => None,
+            };
             let inputs = b.create_vector(inputs);
             let outputs = b.create_vector(outputs);
             let t = b.start_table();
             b.push_slot::<u32>(4, i as u32, 0);
             b.push_slot_always::<WIPOffset<_>>(6, inputs);
             b.push_slot_always::<WIPOffset<_>>(8, outputs);
-            if let Some(options) = options {
-                b.push_slot::<u8>(10, 8, 0);
+            if let Some((kind, options)) = options {
+                b.push_slot::<u8>(10, kind, 0);
                 b.push_slot_always::<WIPOffset<_>>(12, options);
             }
             b.end_table(t)
@@ -672,4 +682,216 @@ fn cli_imports_and_reports_one_line_errors() {
         "1/0",
     ]);
     assert!(!o.status.success());
+}
+
+/// The bytes of `values` as a TFLite buffer holds them (little-endian float32).
+fn le_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// A float32 `input-hidden-output` model of the family (no Flatten, no fused activation),
+/// its weights all `w` and biases all `b`.
+fn dense_f32(input: usize, hidden: usize, output: usize, w: f32, b: f32) -> Vec<u8> {
+    const FULLY_CONNECTED: i32 = 9;
+    const SOFTMAX: i32 = 25;
+    let dim = |n: usize| n as i32;
+    let w1 = le_bytes(&vec![w; hidden * input]);
+    let b1 = le_bytes(&vec![b; hidden]);
+    let w2 = le_bytes(&vec![w; output * hidden]);
+    let b2 = le_bytes(&vec![b; output]);
+    tiny_model(
+        &[
+            (FULLY_CONNECTED, &[0, 1, 2], &[3]),
+            (FULLY_CONNECTED, &[3, 4, 5], &[6]),
+            (SOFTMAX, &[6], &[7]),
+        ],
+        &[
+            (&[1, dim(input)], 0, 0),
+            (&[dim(hidden), dim(input)], 0, 1),
+            (&[dim(hidden)], 0, 2),
+            (&[1, dim(hidden)], 0, 0),
+            (&[dim(output), dim(hidden)], 0, 3),
+            (&[dim(output)], 0, 4),
+            (&[1, dim(output)], 0, 0),
+            (&[1, dim(output)], 0, 0),
+        ],
+        &[&[], &w1, &b1, &w2, &b2],
+    )
+}
+
+/// `import MODEL --out OUT` and any `extra` flags, in `dir`.
+fn import_cli(model: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "import",
+        model.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    bin(&args)
+}
+
+/// Whatever `import` writes, the loader `eval` and `predict` use accepts; what it would
+/// refuse, `import` refuses in one line and writes nothing.
+fn assert_refused_unwritten(o: &std::process::Output, out: &Path, needle: &str) {
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success(),
+        "exit 0; stdout {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains(needle),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "{} was written", out.display());
+}
+
+#[test]
+fn import_refuses_what_the_loader_would_refuse_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.nnm");
+    let good = std::fs::read(fixture("relu32_f32.tflite")).unwrap();
+    let net = import::read(&fixture("relu32_f32.tflite")).unwrap();
+    let Weights::F32 { w1, b1, .. } = &net.weights else {
+        panic!("not float32")
+    };
+
+    // An input scaling the activation bound refuses.
+    let o = import_cli(
+        &fixture("relu32_f32.tflite"),
+        &out,
+        &["--input-scale", "1e35"],
+    );
+    assert_refused_unwritten(&o, &out, "outputs could overflow");
+
+    // The first layer's weights all 3e38, or its biases all 1e37, in the converter's file.
+    let find = |needle: &[u8]| {
+        good.windows(needle.len())
+            .position(|w| w == needle)
+            .expect("the tensor's bytes are in the file")
+    };
+    for (tensor, value) in [(w1, 3e38f32), (b1, 1e37)] {
+        let at = find(&le_bytes(tensor));
+        let mut bad = good.clone();
+        bad[at..at + 4 * tensor.len()].copy_from_slice(&le_bytes(&vec![value; tensor.len()]));
+        let model = dir.path().join("huge.tflite");
+        std::fs::write(&model, &bad).unwrap();
+        let o = import_cli(&model, &out, &[]);
+        assert_refused_unwritten(&o, &out, "not written, as eval and predict would refuse it");
+    }
+}
+
+#[test]
+fn import_refuses_the_shapes_eval_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.nnm");
+    let model = dir.path().join("m.tflite");
+    for (i, h, o) in [(100, 16, 3), (784, 16, 300), (784, 16_385, 10)] {
+        std::fs::write(&model, dense_f32(i, h, o, 0.01, 0.0)).unwrap();
+        let run = import_cli(&model, &out, &[]);
+        let shape = format!("shape {i}-{h}-{o}");
+        assert_refused_unwritten(&run, &out, &shape);
+    }
+    // The same construction at the host's shape imports, and eval's loader reads it.
+    std::fs::write(&model, dense_f32(784, 16, 10, 0.01, 0.0)).unwrap();
+    let run = import_cli(&model, &out, &[]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    host_trainer::model::HostModel::load(&out).expect("eval's loader reads it");
+}
+
+#[test]
+fn whatever_import_writes_from_bit_flips_the_loader_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(fixture("relu32_f32.tflite")).unwrap();
+    let net = import::read(&fixture("relu32_f32.tflite")).unwrap();
+    let Weights::F32 { w1, .. } = &net.weights else {
+        panic!("not float32")
+    };
+    let w1_at = good
+        .windows(8)
+        .position(|w| w == le_bytes(&w1[..2]).as_slice())
+        .expect("W1 is in the file");
+    // Seeded flips anywhere, and flips of the top exponent bit of a few weights (a weight
+    // of ~0.05 becomes ~1.7e37), which the activation bound must catch.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut flips: Vec<(usize, u8)> = (0..60)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 8) as usize % good.len(), 1 << (state % 8))
+        })
+        .collect();
+    flips.extend((0..4).map(|k| (w1_at + 4 * (97 * k) + 3, 0x40)));
+    let (model, out) = (dir.path().join("m.tflite"), dir.path().join("m.nnm"));
+    let mut refused_by_the_loader = 0;
+    for (at, bit) in flips {
+        let mut bad = good.clone();
+        bad[at] ^= bit;
+        std::fs::write(&model, &bad).unwrap();
+        let _ = std::fs::remove_file(&out);
+        let o = import_cli(&model, &out, &[]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        if o.status.success() {
+            host_trainer::model::HostModel::load(&out)
+                .unwrap_or_else(|e| panic!("byte {at} ^ {bit:#x}: written, then refused: {e}"));
+        } else {
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(!out.exists(), "byte {at} ^ {bit:#x}: refused, yet written");
+            refused_by_the_loader += usize::from(stderr.contains("not written"));
+        }
+    }
+    assert!(refused_by_the_loader >= 4, "{refused_by_the_loader}");
+}
+
+#[test]
+fn import_never_writes_onto_its_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.tflite");
+    let good = std::fs::read(fixture("relu32_f32.tflite")).unwrap();
+    std::fs::write(&model, &good).unwrap();
+    let link = dir.path().join("link.tflite");
+    std::os::unix::fs::symlink(&model, &link).unwrap();
+    let dotted = dir.path().join(".").join("m.tflite");
+    for (input, out) in [
+        (&model, &model),
+        (&model, &dotted),
+        (&link, &model),
+        (&model, &link),
+    ] {
+        let o = import_cli(input, out, &[]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success());
+        assert!(
+            stderr.starts_with("error: MODEL and --out both name ") && stderr.lines().count() == 1,
+            "{stderr}"
+        );
+        assert_eq!(
+            std::fs::read(&model).unwrap(),
+            good,
+            "the input was replaced"
+        );
+    }
+}
+
+#[test]
+fn import_quotes_a_file_name_with_a_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("a\nb.tflite");
+    std::fs::copy(fixture("relu32_f32.tflite"), &model).unwrap();
+    let out = dir.path().join("c\nd.nnm");
+    let o = import_cli(&model, &out, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.contains(r#"a\nb.tflite""#) && stdout.ends_with("c\\nd.nnm\"\n"),
+        "{stdout}"
+    );
 }

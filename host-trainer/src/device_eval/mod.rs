@@ -96,8 +96,10 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
     if args.limit == Some(0) {
         bail!("--limit must be at least 1");
     }
-    let model = HostModel::load(&project_file(&args.model, DEFAULT_MODEL, "--model FILE")?)?;
+    let model_path = project_file(&args.model, DEFAULT_MODEL, "--model FILE")?;
+    let model = HostModel::load(&model_path)?;
     if let Some(path) = &args.metrics {
+        crate::atomic::check_distinct(("--model", &model_path), ("--metrics", path))?;
         crate::atomic::check_writable(path, "--metrics")?;
     }
     // The device first: a wrong port fails at once, before the test set is read.
@@ -125,7 +127,14 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
     };
     let in_flight = args.in_flight.unwrap_or(in_flight);
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
-    let test = data::load_test(&dir, Fetch::Allowed)?;
+    // Image folders are matched to the model's outputs as `eval` matches them.
+    let test = data::load_test_labelled(
+        &dir,
+        Fetch::Allowed,
+        data::folder::Skip::Nothing,
+        model.class_names(),
+    )?
+    .sets;
     let count = args.limit.unwrap_or(test.len()).min(test.len());
     let images: Vec<&[u8; IMAGE_PIXELS]> = (0..count).map(|i| test.image(i)).collect();
     let labels: Vec<u8> = (0..count).map(|i| test.label(i)).collect();

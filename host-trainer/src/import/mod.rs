@@ -8,7 +8,9 @@
 //!    SOFTMAX`, float32 or int8, into a [`Network`] ([`graph::recognize`]).
 //! 4. Write the equivalent model file ([`model_file`]) with the input scaling given on the
 //!    command line: a `.tflite` does not say how pixels became its float input, so
-//!    `--input-scale` (default 1/255) and `--input-offset` (default 0) say it.
+//!    `--input-scale` (default 1/255) and `--input-offset` (default 0) say it. The bytes go
+//!    through [`crate::model::write`], so a file `eval` would refuse (an activation bound
+//!    the scaling or the weights break, a shape the host does not run) is never written.
 //!
 //! The input is untrusted: nothing here panics or allocates by a size the file claims
 //! before the verifier has bounded it.
@@ -26,6 +28,7 @@ use nn_core::format::{self, Header, Shape};
 use nn_core::model::InputScaling;
 use nn_core::quant::{Requant, SoftmaxI8Params};
 
+use crate::io::show;
 use crate::quantize::{QuantizedLayer, QuantizedModel, logistic_table};
 
 pub use graph::{FullyConnectedI8, Int8, Network, Weights};
@@ -219,27 +222,28 @@ pub fn quantized_model(net: &Network, q: &Int8, scaling: InputScaling) -> Result
 
 /// `host-trainer import`.
 pub fn run(args: &ImportArgs) -> Result<()> {
-    let net = read(&args.model).with_context(|| args.model.display().to_string())?;
+    crate::atomic::check_distinct(("MODEL", &args.model), ("--out", &args.out))?;
+    let name = show(&args.model);
+    let net = read(&args.model).with_context(|| name.clone())?;
     let scaling = InputScaling {
         scale: args.input_scale,
         offset: args.input_offset,
     };
-    let bytes = model_file(&net, scaling).with_context(|| args.model.display().to_string())?;
-    crate::atomic::write(&args.out, &bytes).with_context(|| args.out.display().to_string())?;
+    let bytes = model_file(&net, scaling).with_context(|| name.clone())?;
+    crate::model::write(&args.out, &bytes).with_context(|| name.clone())?;
     let kind = match net.weights {
         Weights::F32 { .. } => "float32",
         Weights::I8(_) => "int8",
     };
     crate::io::print_line(&format!(
-        "{}: {kind} {}-{}-{} {:?}, x = pixel * {} + {}; written to {}",
-        args.model.display(),
+        "{name}: {kind} {}-{}-{} {:?}, x = pixel * {} + {}; written to {}",
         net.input,
         net.hidden,
         net.output,
         net.hidden_activation,
         scaling.scale,
         scaling.offset,
-        args.out.display()
+        show(&args.out)
     ))?;
     Ok(())
 }
