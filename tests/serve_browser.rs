@@ -124,6 +124,41 @@ impl Browser {
     }
 
     /// The browser's console lines at level SEVERE since the last call.
+    /// Opens the page at `url` and waits until it has loaded `model`.
+    fn open(&self, url: &str, model: &str) {
+        self.call("POST", "/url", Some(json!({ "url": url })));
+        let start = Instant::now();
+        loop {
+            let state = self.script("return window.nnState;");
+            assert!(
+                state["error"].is_null(),
+                "{model}: the page says {}",
+                state["error"]
+            );
+            if state["ready"] == true {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{model}: the page never got ready"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The labels of the page's probability bars, in order.
+    fn bar_labels(&self) -> Vec<Value> {
+        let labels = self.script(
+            "const b = Array.from(document.getElementById('bars').children); \
+             return b.length === 3 * document.querySelectorAll('#bars > .bar').length \
+             ? b.filter((_, i) => i % 3 === 0).map((d) => d.textContent) : null;",
+        );
+        labels
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("bars laid out wrong: {labels}"))
+    }
+
     fn console_errors(&self) -> Vec<String> {
         let log = self.call("POST", "/se/log", Some(json!({"type": "browser"})));
         log.as_array()
@@ -338,24 +373,7 @@ fn the_page_classifies_drawn_digits_as_the_host_does() {
     let browser = Browser::start();
     for model in ["mcu.nnm", "mcu-int8.nnm"] {
         let (_server, url) = serve(&root().join("firmware/models").join(model));
-        browser.call("POST", "/url", Some(json!({ "url": url })));
-        let start = Instant::now();
-        loop {
-            let state = browser.script("return window.nnState;");
-            assert!(
-                state["error"].is_null(),
-                "{model}: the page says {}",
-                state["error"]
-            );
-            if state["ready"] == true {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "{model}: the page never got ready"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        browser.open(&url, model);
         let canvas = browser.element("#pad");
         let clear = browser.element("#clear");
         let mut right = 0;
@@ -416,4 +434,49 @@ fn the_page_classifies_drawn_digits_as_the_host_does() {
         let console = browser.console_errors();
         assert!(console.is_empty(), "{model}: console errors {console:?}");
     }
+}
+
+#[test]
+#[ignore = "e2e: drives headless Chromium (scripts/setup.sh installs chromium and chromium-driver)"]
+fn the_page_draws_one_bar_per_class_with_the_models_names() {
+    // The committed model's weights written again with three class names, as a model trained
+    // with `train --data` on three class folders is: ten outputs, three named.
+    let bytes = std::fs::read(root().join("firmware/models/mcu.nnm")).unwrap();
+    let file = nn_core::format::ModelFile::parse(&bytes).unwrap();
+    let mut params = vec![0.0; file.parameter_count()];
+    file.copy_parameters(&mut params).unwrap();
+    let [i, h, o] = file.shape();
+    let (w1, rest) = params.split_at(h * i);
+    let (b1, rest) = rest.split_at(h);
+    let (w2, b2) = rest.split_at(o * h);
+    let names = ["circle", "cross", "tick"];
+    let mut named = vec![0u8; nn_core::format::encoded_len_named(file.header(), &names).unwrap()];
+    nn_core::format::encode_named(file.header(), &names, [w1, b1, w2, b2], &mut named).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let three = dir.path().join("three.nnm");
+    std::fs::write(&three, &named).unwrap();
+
+    let browser = Browser::start();
+    let (_server, url) = serve(&root().join("firmware/models/mcu.nnm"));
+    browser.open(&url, "mcu.nnm");
+    let digits: Vec<Value> = (0..10).map(|k| json!(k.to_string())).collect();
+    assert_eq!(browser.bar_labels(), digits);
+
+    let (_server, url) = serve(&three);
+    browser.open(&url, "three.nnm");
+    assert_eq!(browser.bar_labels(), names.map(|n| json!(n)));
+    // A drawing leaves them as they are, and the class shown is one of them or an output
+    // named as such.
+    let canvas = browser.element("#pad");
+    let (_, digit) = ten_digits().remove(0);
+    draw(&browser, &canvas, &strokes(&digit));
+    assert_eq!(browser.bar_labels(), names.map(|n| json!(n)));
+    let shown = browser.script("return document.getElementById('predicted').textContent;");
+    let shown = shown.as_str().unwrap();
+    assert!(
+        names.contains(&shown) || shown.starts_with("output "),
+        "the page shows {shown:?}"
+    );
+    let console = browser.console_errors();
+    assert!(console.is_empty(), "console errors {console:?}");
 }

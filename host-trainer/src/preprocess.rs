@@ -114,10 +114,46 @@ pub fn load_image(path: &Path) -> Result<[u8; PIXELS], PreprocessError> {
     preprocess_named(&img, &name)
 }
 
-/// Decodes an encoded image (PNG, JPEG, PGM/PNM) under the limits and preprocesses it.
+/// Decodes an encoded image (PNG, JPEG, PGM/PNM) under the limits and preprocesses it,
+/// holding at most [`bytes_footprint`] bytes at once.
 pub fn from_bytes(bytes: &[u8]) -> Result<[u8; PIXELS], PreprocessError> {
     let img = decode(bytes, "<bytes>")?;
-    preprocess_named(&img, "<bytes>")
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let grey = grey_levels(&img, "<bytes>")?;
+    // The decoded image is not needed past its grey levels: freed before the scratch.
+    drop(img);
+    from_grey_named(grey, w, h, "<bytes>")
+}
+
+/// The most bytes [`from_bytes`] holds at once for this encoded image (the bytes themselves
+/// aside), read from its header without decoding it: the decoded image, its grey-and-alpha
+/// copy and its grey levels, or later the grey levels and nn-core's largest scratch for its
+/// size ([`grey_footprint`]). `serve` reserves this much before decoding.
+///
+/// # Errors
+/// The errors of [`from_bytes`] that the header alone shows: not an image this program
+/// decodes, or over the limits.
+pub fn bytes_footprint(bytes: &[u8]) -> Result<u64, PreprocessError> {
+    let (w, h, decoded) = decoded_size(bytes, "<bytes>")?;
+    let (w, h) = (u64::from(w), u64::from(h));
+    let pixels = w * h;
+    if pixels > MAX_PIXELS {
+        return Err(PreprocessError::TooLarge {
+            file: "<bytes>".to_owned(),
+            detail: format!("{w}x{h} is over {MAX_PIXELS} pixels"),
+        });
+    }
+    Ok((decoded + 2 * pixels + 4 * pixels).max(grey_footprint(w as usize, h as usize)))
+}
+
+/// The most bytes [`from_grey`] holds at once for `width × height` grey levels, the levels
+/// included: the levels and nn-core's largest scratch for that size (the ink found may need
+/// far less, but only the picture's size is known before it is read).
+pub fn grey_footprint(width: usize, height: usize) -> u64 {
+    let floats = (width as u64)
+        .saturating_mul(height as u64)
+        .saturating_add(nn_core::preprocess::scratch_len(width, height) as u64);
+    floats.saturating_mul(4)
 }
 
 /// Preprocesses an already decoded image into MNIST's 28x28 form (see the module docs).
@@ -141,8 +177,20 @@ pub fn render_ascii(pixels: &[u8; PIXELS]) -> String {
     out
 }
 
-fn decode(bytes: &[u8], name: &str) -> Result<DynamicImage, PreprocessError> {
-    let decode_err = |source: ImageError| match source {
+/// A reader of `bytes` under the limits, its format guessed from the content.
+fn reader(bytes: &[u8]) -> std::io::Result<image::ImageReader<Cursor<&[u8]>>> {
+    let mut reader = image::ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    Ok(reader)
+}
+
+/// A decoder's error as this module's.
+fn decode_error(name: &str, source: ImageError) -> PreprocessError {
+    match source {
         ImageError::Limits(e) => PreprocessError::TooLarge {
             file: name.to_owned(),
             detail: e.to_string(),
@@ -151,16 +199,33 @@ fn decode(bytes: &[u8], name: &str) -> Result<DynamicImage, PreprocessError> {
             file: name.to_owned(),
             source,
         },
-    };
-    let mut reader = image::ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| decode_err(ImageError::IoError(e)))?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_ALLOC);
-    reader.limits(limits);
-    let img = reader.decode().map_err(decode_err)?;
+    }
+}
+
+/// Width, height and decoded bytes of an encoded image, from its header, under the limits.
+fn decoded_size(bytes: &[u8], name: &str) -> Result<(u32, u32, u64), PreprocessError> {
+    let decode_err = |source| decode_error(name, source);
+    let decoder = reader(bytes)
+        .map_err(|e| decode_err(ImageError::IoError(e)))?
+        .into_decoder()
+        .map_err(decode_err)?;
+    let (w, h) = image::ImageDecoder::dimensions(&decoder);
+    let decoded = image::ImageDecoder::total_bytes(&decoder);
+    if decoded > MAX_ALLOC {
+        return Err(PreprocessError::TooLarge {
+            file: name.to_owned(),
+            detail: format!("{w}x{h} decodes to {decoded} bytes, over {MAX_ALLOC}"),
+        });
+    }
+    Ok((w, h, decoded))
+}
+
+fn decode(bytes: &[u8], name: &str) -> Result<DynamicImage, PreprocessError> {
+    let decode_err = |source| decode_error(name, source);
+    let img = reader(bytes)
+        .map_err(|e| decode_err(ImageError::IoError(e)))?
+        .decode()
+        .map_err(decode_err)?;
     // The decoder fills what a cut JPEG lacks with grey; only the end marker tells.
     if !jpeg_is_complete(bytes) {
         return Err(PreprocessError::TruncatedJpeg {
@@ -207,19 +272,24 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
 }
 
 fn preprocess_named(img: &DynamicImage, name: &str) -> Result<[u8; PIXELS], PreprocessError> {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    if u64::from(img.width()) * u64::from(img.height()) > MAX_PIXELS {
+    let grey = grey_levels(img, name)?;
+    from_grey_named(grey, img.width() as usize, img.height() as usize, name)
+}
+
+/// Step 1: the image's grey levels over white paper, if it is within [`MAX_PIXELS`].
+fn grey_levels(img: &DynamicImage, name: &str) -> Result<Vec<f32>, PreprocessError> {
+    let (w, h) = (img.width(), img.height());
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
         return Err(PreprocessError::TooLarge {
             file: name.to_owned(),
             detail: format!("{w}x{h} is over {MAX_PIXELS} pixels"),
         });
     }
-    let grey: Vec<f32> = img
+    Ok(img
         .to_luma_alpha8()
         .pixels()
         .map(|p| nn_core::preprocess::grey_over_white(p[0], p[1]))
-        .collect();
-    from_grey_named(grey, w, h, name)
+        .collect())
 }
 
 /// Preprocesses grey levels (`width × height`, row-major, 0 black to 255 white, either
@@ -229,13 +299,25 @@ pub fn from_grey(
     width: usize,
     height: usize,
 ) -> Result<[u8; PIXELS], PreprocessError> {
-    if width as u64 * height as u64 > MAX_PIXELS {
-        return Err(PreprocessError::TooLarge {
-            file: "<pixels>".to_owned(),
-            detail: format!("{width}x{height} is over {MAX_PIXELS} pixels"),
-        });
-    }
+    check_size(width, height, "<pixels>")?;
     from_grey_named(grey, width, height, "<pixels>")
+}
+
+/// Grey levels of `width × height` are within the limits images are held to: [`MAX_SIDE`]
+/// a side, [`MAX_PIXELS`] in all.
+pub fn check_size(width: usize, height: usize, name: &str) -> Result<(), PreprocessError> {
+    let side = MAX_SIDE as usize;
+    let detail = if width > side || height > side {
+        format!("{width}x{height} is over {MAX_SIDE} pixels a side")
+    } else if width as u64 * height as u64 > MAX_PIXELS {
+        format!("{width}x{height} is over {MAX_PIXELS} pixels")
+    } else {
+        return Ok(());
+    };
+    Err(PreprocessError::TooLarge {
+        file: name.to_owned(),
+        detail,
+    })
 }
 
 fn from_grey_named(

@@ -7,9 +7,9 @@
 //! canvas_buffer() -> ptr       CANVAS × CANVAS × 4 bytes of RGBA, written by the page
 //! classify(w, h) -> class | -1 preprocesses the canvas and runs the model; -1: see message_*
 //! pixels() -> ptr              the 28 × 28 the model saw (784 bytes)
-//! probabilities() -> ptr       the ten probabilities (f32)
+//! probabilities() -> ptr       one probability (f32) per output of the model
 //! class_name_ptr(k), class_name_len(k)   class k's UTF-8 name (length 0: none)
-//! model_hidden() -> n, model_is_int8() -> 0 | 1
+//! model_outputs() -> n, model_hidden() -> n, model_is_int8() -> 0 | 1
 //! message_ptr(), message_len()           the last error, UTF-8
 //! ```
 //!
@@ -184,7 +184,7 @@ pub extern "C" fn pixels() -> *const u8 {
     state().0.pixels.as_ptr()
 }
 
-/// The ten probabilities of the last [`classify`].
+/// The probabilities of the last [`classify`], [`model_outputs`] of them.
 #[unsafe(no_mangle)]
 pub extern "C" fn probabilities() -> *const f32 {
     state().0.probabilities.as_ptr()
@@ -203,6 +203,13 @@ pub extern "C" fn class_name_ptr(k: usize) -> *const u8 {
 #[unsafe(no_mangle)]
 pub extern "C" fn class_name_len(k: usize) -> usize {
     state().1.and_then(|m| m.class_name(k)).map_or(0, str::len)
+}
+
+/// The loaded model's outputs (0: none loaded). A file with class names may name fewer (a
+/// model trained on fewer classes): those are the classes the page shows.
+#[unsafe(no_mangle)]
+pub extern "C" fn model_outputs() -> usize {
+    state().1.map_or(0, |m| m.outputs())
 }
 
 /// The loaded model's hidden units (0: none loaded).

@@ -139,6 +139,11 @@ impl<'a> Model<'a> {
         self.file.class_names().get(k)
     }
 
+    /// The model's outputs (the probabilities [`Model::predict`] writes).
+    pub fn outputs(&self) -> usize {
+        self.file.shape()[2]
+    }
+
     /// `"f32"` or `"int8"`, and the hidden units.
     pub fn describe(&self) -> (&'static str, usize) {
         match &self.net {
@@ -268,6 +273,7 @@ mod tests {
         assert_eq!(model.class_name(7), Some("seven"));
         assert_eq!(model.class_name(10), None);
         assert_eq!(model.describe(), ("f32", 128));
+        assert_eq!(model.outputs(), 10);
         let plain = Model::load(aligned(&bytes)).unwrap();
         assert_eq!(plain.class_name(0), None);
     }

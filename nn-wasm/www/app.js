@@ -15,7 +15,10 @@ const seenCtx = seen.getContext("2d");
 window.nnState = { ready: false, error: null, predicted: null, probabilities: [], pixels: [], updates: 0 };
 
 let wasm = null;
+// The classes the page shows, one bar each: the model's class names, or one per output (its
+// index) in a file without names. A model trained on fewer classes than outputs names fewer.
 let names = [];
+let outputs = 0;
 
 function say(text, isError) {
   statusLine.textContent = text;
@@ -35,7 +38,7 @@ function clearPad() {
 
 function buildBars() {
   bars.textContent = "";
-  for (let k = 0; k < 10; k++) {
+  for (let k = 0; k < names.length; k++) {
     const label = document.createElement("div");
     label.textContent = names[k];
     const bar = document.createElement("div");
@@ -50,20 +53,20 @@ function buildBars() {
 // Shows a classification (or, for null, an empty canvas).
 function showResult(cls) {
   const e = wasm && wasm.exports;
-  const probs = cls === null ? new Array(10).fill(0)
-    : Array.from(new Float32Array(e.memory.buffer, e.probabilities(), 10));
+  const probs = cls === null ? new Array(outputs).fill(0)
+    : Array.from(new Float32Array(e.memory.buffer, e.probabilities(), outputs));
   const pixels = cls === null ? new Uint8Array(784)
     : new Uint8Array(e.memory.buffer, e.pixels(), 784).slice();
   const img = seenCtx.createImageData(28, 28);
   pixels.forEach((v, i) => img.data.set([v, v, v, 255], 4 * i));
   seenCtx.putImageData(img, 0, 0);
-  for (let k = 0; k < 10 && bars.children.length === 30; k++) {
+  for (let k = 0; k < names.length && bars.children.length === 3 * names.length; k++) {
     const bar = bars.children[3 * k + 1];
     bar.className = k === cls ? "bar top" : "bar";
     bar.firstChild.style.width = (100 * probs[k]).toFixed(1) + "%";
     bars.children[3 * k + 2].textContent = (100 * probs[k]).toFixed(1) + " %";
   }
-  predicted.textContent = cls === null ? "–" : names[cls];
+  predicted.textContent = cls === null ? "–" : cls < names.length ? names[cls] : "output " + cls;
   Object.assign(window.nnState, { predicted: cls, probabilities: probs, pixels: Array.from(pixels) });
   window.nnState.updates++;
 }
@@ -154,14 +157,16 @@ async function start() {
     new Uint8Array(e.memory.buffer, ptr, model.length).set(model);
     if (e.load_model(model.length) !== 0) throw new Error("model.nnm: " + message());
     const decoder = new TextDecoder();
+    outputs = e.model_outputs();
     names = [];
-    for (let k = 0; k < 10; k++) {
-      const len = e.class_name_len(k);
-      names.push(len ? decoder.decode(new Uint8Array(e.memory.buffer, e.class_name_ptr(k), len)) : String(k));
+    for (let k = 0; k < outputs && e.class_name_len(k) > 0; k++) {
+      names.push(decoder.decode(new Uint8Array(e.memory.buffer, e.class_name_ptr(k), e.class_name_len(k))));
     }
+    if (names.length === 0) names = Array.from({ length: outputs }, (_, k) => String(k));
     buildBars();
     showResult(null);
-    window.nnState.model = "model: 784-" + e.model_hidden() + "-10, " + (e.model_is_int8() ? "int8" : "f32") +
+    window.nnState.names = names;
+    window.nnState.model = "model: 784-" + e.model_hidden() + "-" + outputs + ", " + (e.model_is_int8() ? "int8" : "f32") +
       " (" + model.length + " bytes), running in WebAssembly";
     window.nnState.ready = true;
     say(window.nnState.model, false);
