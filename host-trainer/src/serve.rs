@@ -25,7 +25,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use tiny_http::{Header, Method, Request, Response, Server};
 
-use crate::io::{print_line, show};
+use crate::files::io::{print_line, show};
 use crate::model::{HostModel, read_bytes};
 use crate::preprocess;
 

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use flatbuffers::{FlatBufferBuilder, WIPOffset};
+use host_trainer::convert::import::{self, ImportError, Weights};
+use host_trainer::convert::quantize;
 use host_trainer::data::{self, Fetch};
-use host_trainer::import::{self, ImportError, Weights};
 use host_trainer::model::AlignedBytes;
-use host_trainer::quantize;
 use nn_core::TensorQuant;
 use nn_core::activation::Activation;
 use nn_core::format::ModelFile;
@@ -613,9 +613,9 @@ fn non_regular_files_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     assert!(matches!(
         import::read(dir.path()),
-        Err(ImportError::Read(host_trainer::io::ReadError::NotRegular(
-            _
-        )))
+        Err(ImportError::Read(
+            host_trainer::files::io::ReadError::NotRegular(_)
+        ))
     ));
 }
 

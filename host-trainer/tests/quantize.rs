@@ -6,9 +6,9 @@
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use host_trainer::convert::quantize;
 use host_trainer::data::{self, Fetch, Mnist, PIXELS};
 use host_trainer::model::AlignedBytes;
-use host_trainer::quantize;
 use host_trainer::train::presets::Preset;
 use host_trainer::train::{Silent, Trainer, export};
 use nn_core::format::{ElementType, ModelFile};

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use host_trainer::device_eval::HostModel;
+use host_trainer::devices::eval::HostModel;
 use nn_core::IMAGE_PIXELS;
 
 // ---------------------------------------------------------------- the binary

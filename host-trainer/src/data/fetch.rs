@@ -166,19 +166,23 @@ pub fn verify_bytes(bytes: &[u8], origin: &str, file: MnistFile) -> Result<(), D
 
 /// Reads `path` (raw or `.gz`) and checks it against the official digest of `file`.
 pub fn verify_file(path: &Path, file: MnistFile) -> Result<(), DataError> {
-    verify_bytes(&super::idx::read_file(path)?, &crate::io::show(path), file)
+    verify_bytes(
+        &super::idx::read_file(path)?,
+        &crate::files::io::show(path),
+        file,
+    )
 }
 
 /// The files [`FETCHED_MARKER`] in `dir` says this program downloaded (none if there is no marker).
 pub fn fetched_files(dir: &Path) -> Result<Vec<MnistFile>, DataError> {
     let path = dir.join(FETCHED_MARKER);
     // Only the four known names can be listed, so anything past a few hundred bytes is junk.
-    let bytes = match crate::io::read_capped(&path, 4096, "the fetched-files marker") {
+    let bytes = match crate::files::io::read_capped(&path, 4096, "the fetched-files marker") {
         Ok(bytes) => bytes,
         Err(e) if e.is_not_found() => Vec::new(),
         Err(source) => {
             return Err(DataError::Read {
-                file: crate::io::show(&path),
+                file: crate::files::io::show(&path),
                 source,
             });
         }
@@ -215,7 +219,7 @@ fn install(dir: &Path, file: MnistFile, bytes: &[u8], origin: &str) -> Result<()
     record_fetched(dir, file)?;
     note(&format!(
         "{} verified (sha256 ok)",
-        crate::io::show(&target)
+        crate::files::io::show(&target)
     ));
     Ok(())
 }

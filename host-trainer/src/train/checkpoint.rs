@@ -46,17 +46,17 @@ pub enum CheckpointError {
         source: std::io::Error,
     },
     /// The file is not a regular file, or is larger than any checkpoint.
-    #[error("checkpoint {}: {source}", crate::io::show(path))]
+    #[error("checkpoint {}: {source}", crate::files::io::show(path))]
     Unreadable {
         /// The checkpoint file.
         path: PathBuf,
         /// What went wrong.
-        source: crate::io::ReadError,
+        source: crate::files::io::ReadError,
     },
     /// The bytes are not a whole, intact checkpoint.
     #[error(
         "checkpoint {}: corrupt ({why}); delete it or train without --resume",
-        crate::io::show(path)
+        crate::files::io::show(path)
     )]
     Corrupt {
         /// The checkpoint file.
@@ -115,7 +115,7 @@ pub fn encode(trainer: &Trainer) -> Vec<u8> {
 
 /// Writes `trainer`'s checkpoint to `path` atomically.
 pub fn save(path: &Path, trainer: &Trainer) -> Result<(), CheckpointError> {
-    crate::atomic::write(path, &encode(trainer)).map_err(|source| CheckpointError::Io {
+    crate::files::atomic::write(path, &encode(trainer)).map_err(|source| CheckpointError::Io {
         path: path.to_path_buf(),
         source,
     })
@@ -124,16 +124,17 @@ pub fn save(path: &Path, trainer: &Trainer) -> Result<(), CheckpointError> {
 /// Reads the checkpoint at `path` and rebuilds its trainer, refusing one whose settings
 /// differ from `expected` in anything but the number of epochs.
 pub fn load(path: &Path, expected: &TrainConfig) -> Result<Trainer, CheckpointError> {
-    let bytes = crate::io::read_capped(path, MAX_BYTES, "a checkpoint").map_err(|e| match e {
-        crate::io::ReadError::Io(source) => CheckpointError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        source => CheckpointError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        },
-    })?;
+    let bytes =
+        crate::files::io::read_capped(path, MAX_BYTES, "a checkpoint").map_err(|e| match e {
+            crate::files::io::ReadError::Io(source) => CheckpointError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+            source => CheckpointError::Unreadable {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
     decode(&bytes, expected).map_err(|e| match e {
         Problem::Corrupt(why) => CheckpointError::Corrupt {
             path: path.to_path_buf(),

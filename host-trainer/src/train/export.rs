@@ -73,7 +73,7 @@ pub fn encode_named(
     Ok(bytes)
 }
 
-/// Writes `net` to `path` atomically (see [`crate::atomic`]), without class names.
+/// Writes `net` to `path` atomically (see [`crate::files::atomic`]), without class names.
 pub fn write_model(path: &Path, net: &Network, scaling: InputScaling) -> Result<(), ExportError> {
     write_model_named(path, net, scaling, &[])
 }
@@ -89,7 +89,7 @@ pub fn write_model_named(
         path: path.to_path_buf(),
         source,
     })?;
-    crate::atomic::write(path, &bytes).map_err(|source| ExportError::Io {
+    crate::files::atomic::write(path, &bytes).map_err(|source| ExportError::Io {
         path: path.to_path_buf(),
         source,
     })

@@ -26,7 +26,7 @@ use nn_core::format::{self, Header, Shape};
 use nn_core::model::InputScaling;
 use nn_core::quant::{Requant, SoftmaxI8Params};
 
-use crate::quantize::{QuantizedLayer, QuantizedModel, logistic_table};
+use crate::convert::quantize::{QuantizedLayer, QuantizedModel, logistic_table};
 
 pub use graph::{FullyConnectedI8, Int8, Network, Weights};
 
@@ -41,7 +41,7 @@ pub enum ImportError {
     /// The file could not be read: missing, not a regular file (a FIFO, a device), or over
     /// [`MAX_FILE_BYTES`].
     #[error("{0}")]
-    Read(#[from] crate::io::ReadError),
+    Read(#[from] crate::files::io::ReadError),
     /// No `TFL3` file identifier.
     #[error("not a TensorFlow Lite model (no TFL3 identifier)")]
     NotTflite,
@@ -113,7 +113,7 @@ pub fn parse_number(s: &str) -> Result<f32, String> {
 /// Reads a regular file of at most [`MAX_FILE_BYTES`], through the program's one bounded
 /// reader.
 pub fn read_bounded(path: &Path) -> Result<Vec<u8>, ImportError> {
-    Ok(crate::io::read_capped(
+    Ok(crate::files::io::read_capped(
         path,
         MAX_FILE_BYTES,
         "a .tflite file",
@@ -225,12 +225,13 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         offset: args.input_offset,
     };
     let bytes = model_file(&net, scaling).with_context(|| args.model.display().to_string())?;
-    crate::atomic::write(&args.out, &bytes).with_context(|| args.out.display().to_string())?;
+    crate::files::atomic::write(&args.out, &bytes)
+        .with_context(|| args.out.display().to_string())?;
     let kind = match net.weights {
         Weights::F32 { .. } => "float32",
         Weights::I8(_) => "int8",
     };
-    crate::io::print_line(&format!(
+    crate::files::io::print_line(&format!(
         "{}: {kind} {}-{}-{} {:?}, x = pixel * {} + {}; written to {}",
         args.model.display(),
         net.input,

@@ -22,9 +22,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::data::Dataset;
-use crate::io::show;
+use crate::files::io::show;
 use crate::model::{Classifier, HostModel};
-use crate::plot::{self, DARK, FONT, Figure, drawing};
+use crate::outputs::plot::{self, DARK, FONT, Figure, drawing};
 use crate::train;
 
 /// The confusion matrix's picture, in the report directory.
@@ -109,7 +109,7 @@ pub fn check_target(dir: &Path) -> Result<()> {
         bail!("--report {}: exists and is not a directory", show(dir));
     }
     for name in [CONFUSION_PNG, MISTAKES_PNG, REPORT_JSON] {
-        crate::atomic::check_writable(&dir.join(name), "--report")?;
+        crate::files::atomic::check_writable(&dir.join(name), "--report")?;
     }
     Ok(())
 }
@@ -245,7 +245,8 @@ impl Report {
         let path = dir.join(REPORT_JSON);
         let mut json = serde_json::to_vec_pretty(self)?;
         json.push(b'\n');
-        crate::atomic::write(&path, &json).with_context(|| format!("--report {}", show(&path)))
+        crate::files::atomic::write(&path, &json)
+            .with_context(|| format!("--report {}", show(&path)))
     }
 }
 

@@ -44,6 +44,6 @@ impl Metrics {
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let mut json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         json.push(b'\n');
-        crate::atomic::write(path, &json)
+        crate::files::atomic::write(path, &json)
     }
 }

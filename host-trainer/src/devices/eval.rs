@@ -3,17 +3,13 @@
 //! local TCP socket), and checks every answer against the host's own nn-core result.
 //!
 //! This module is the evaluation; the transport is beside it:
-//! - [`link`]: [`Link`] sends frames and reads replies, each with a deadline and a byte cap,
+//! - [`link`](super::link): [`Link`] sends frames and reads replies, each with a deadline and a byte cap,
 //!   and resynchronises a line that an interrupted run left dirty;
-//! - [`qemu`]: [`Qemu`] starts the firmware and connects to its UART, from the one QEMU
+//! - [`qemu`](super::qemu): [`Qemu`] starts the firmware and connects to its UART, from the one QEMU
 //!   command line;
-//! - [`rp2040js`]: [`Rp2040js`] runs the Pico firmware in the RP2040 emulator, its UART on
+//! - [`rp2040js`](super::rp2040js): [`Rp2040js`] runs the Pico firmware in the RP2040 emulator, its UART on
 //!   a pipe;
 //! - the host's copy of the network is [`HostModel`], the loader every command uses.
-
-pub mod link;
-pub mod qemu;
-pub mod rp2040js;
 
 use std::hash::{BuildHasher, RandomState};
 use std::io::{Read, Write};
@@ -24,11 +20,11 @@ use anyhow::{Context, bail, ensure};
 use nn_core::IMAGE_PIXELS;
 use nn_core::protocol::{Request, ResponseBody};
 
+pub use super::link::{Link, MAX_REPLY_BYTES, MAX_SYNC_BYTES, READ_POLL, REPLY_TIMEOUT};
+pub use super::qemu::Qemu;
+pub use super::rp2040js::{self, Rp2040js};
 use crate::data::{self, Fetch};
 pub use crate::model::HostModel;
-pub use link::{Link, MAX_REPLY_BYTES, MAX_SYNC_BYTES, READ_POLL, REPLY_TIMEOUT};
-pub use qemu::Qemu;
-pub use rp2040js::Rp2040js;
 
 /// Where the firmware's build puts its ELF, relative to the repository root (found from any
 /// directory: see [`project_file`]).
@@ -98,7 +94,7 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
     }
     let model = HostModel::load(&project_file(&args.model, DEFAULT_MODEL, "--model FILE")?)?;
     if let Some(path) = &args.metrics {
-        crate::atomic::check_writable(path, "--metrics")?;
+        crate::files::atomic::check_writable(path, "--metrics")?;
     }
     // The device first: a wrong port fails at once, before the test set is read.
     let (device, in_flight) = match (&args.port, &args.qemu, &args.pico) {
@@ -145,7 +141,7 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
         },
     };
 
-    crate::io::print_line(&format!(
+    crate::files::io::print_line(&format!(
         "device-eval: {} images on {}: accuracy {:.4}, {} agree with the host, max |Δp| {:.2e}, {:.0} images/s",
         report.images,
         report.device,
@@ -157,8 +153,8 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.metrics {
         let mut json = serde_json::to_vec_pretty(&report)?;
         json.push(b'\n');
-        crate::atomic::write(path, &json)
-            .with_context(|| format!("--metrics {}", crate::io::show(path)))?;
+        crate::files::atomic::write(path, &json)
+            .with_context(|| format!("--metrics {}", crate::files::io::show(path)))?;
     }
     Ok(())
 }
@@ -204,7 +200,7 @@ pub fn project_file(path: &Path, default: &str, flag: &str) -> anyhow::Result<Pa
         .with_context(|| {
             format!(
                 "no {default} here or in the project above {} (pass {flag})",
-                crate::io::show(&cwd)
+                crate::files::io::show(&cwd)
             )
         })
 }

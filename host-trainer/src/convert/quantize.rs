@@ -455,7 +455,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     let out_bytes = q
         .encode()
         .with_context(|| format!("model {}", args.out.display()))?;
-    crate::atomic::write(&args.out, &out_bytes)
+    crate::files::atomic::write(&args.out, &out_bytes)
         .with_context(|| format!("model {}", args.out.display()))?;
 
     let test = &mnist.test;
@@ -468,7 +468,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
         .zip(&i8_classes)
         .filter(|(a, b)| a == b)
         .count();
-    crate::io::print_line(&format!(
+    crate::files::io::print_line(&format!(
         "calibrated on {n} training images; wrote {} ({} bytes, f32 file {} bytes)\n\
          f32:  accuracy {:.2} % ({f32_correct}/{})\n\
          int8: accuracy {:.2} % ({i8_correct}/{}), {:+.2} points; same class as f32 on {agree}/{}",
@@ -493,7 +493,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
 pub fn eval(name: &str, m: &MlpI8<'_>, test: &Dataset) -> Result<()> {
     let classes = classify_i8(m, &test.images)?;
     let (correct, acc) = accuracy(&classes, &test.labels);
-    crate::io::print_line(&format!(
+    crate::files::io::print_line(&format!(
         "{name}: accuracy {:.2} % ({correct}/{}) int8",
         100.0 * acc,
         test.len()

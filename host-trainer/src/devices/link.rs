@@ -112,7 +112,7 @@ impl<T: Read + Write> Link<T> {
     /// interrupted run's requests, the error reply to the partial frame it left in the
     /// device, the tail of a reply cut off mid-frame. The device answers frames in order, so
     /// once this reply is in, nothing stale is left in either direction. `id` must be one no
-    /// earlier run used (see `device_eval::run_ids`).
+    /// earlier run used (see `devices::eval::run_ids`).
     ///
     /// # Errors
     /// No reply with `id` within [`REPLY_TIMEOUT`] or [`MAX_SYNC_BYTES`], the stream closes,

@@ -1,12 +1,12 @@
 //! Pictures a person opens: the training curves of `train --plot`, and the canvas that
-//! `eval --report`'s figures ([`crate::report`]) are drawn on.
+//! `eval --report`'s figures ([`crate::outputs::report`]) are drawn on.
 //!
 //! 1. A figure ([`Figure`]) draws itself on any plotters backend, so one drawing gives a PNG
 //!    (plotters' bitmap backend into memory, encoded by `image`) or an SVG, chosen by the
 //!    file's extension ([`Format::of`]).
 //! 2. Text goes through plotters' `ab_glyph` backend with the DejaVu Sans subset shipped in
 //!    `host-trainer/assets/` (Latin-1; its licence beside it): no system font library.
-//! 3. The bytes go to disk through [`crate::atomic::write`], which refuses the same targets
+//! 3. The bytes go to disk through [`crate::files::atomic::write`], which refuses the same targets
 //!    as for the model file.
 //!
 //! Colours stay apart in greyscale: series differ in lightness and in marker shape.
@@ -18,7 +18,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::io::show;
+use crate::files::io::show;
 use crate::train::{EpochStats, EvalStats, Observer};
 
 /// The font family every figure names; [`register_font`] maps it to the shipped font.
@@ -82,7 +82,7 @@ pub fn drawing<E: std::fmt::Display>(e: E) -> anyhow::Error {
 pub fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let bytes = include_bytes!("../assets/DejaVuSans-subset.ttf");
+        let bytes = include_bytes!("../../assets/DejaVuSans-subset.ttf");
         // A font compiled into the binary either parses or never does; a test pins it.
         let _ = plotters::style::register_font(FONT, FontStyle::Normal, bytes);
     });
@@ -135,7 +135,7 @@ pub fn encode(figure: &impl Figure, format: Format) -> Result<Vec<u8>> {
 pub fn write(path: &Path, flag: &str, figure: &impl Figure) -> Result<()> {
     let format = Format::of(path, flag)?;
     let bytes = encode(figure, format).with_context(|| format!("{flag} {}", show(path)))?;
-    crate::atomic::write(path, &bytes).with_context(|| format!("{flag} {}", show(path)))
+    crate::files::atomic::write(path, &bytes).with_context(|| format!("{flag} {}", show(path)))
 }
 
 // ----------------------------------------------------------------------------------------
@@ -387,7 +387,7 @@ mod tests {
 
     #[test]
     fn the_shipped_font_parses() {
-        let bytes = include_bytes!("../assets/DejaVuSans-subset.ttf");
+        let bytes = include_bytes!("../../assets/DejaVuSans-subset.ttf");
         assert!(plotters::style::register_font(FONT, FontStyle::Normal, bytes).is_ok());
     }
 

@@ -1,0 +1,7 @@
+//! What a run leaves for a reader: training curves ([`plot`]), `eval --report`'s figures
+//! ([`report`]), the progress bar ([`progress`]) and the JSON record of a run ([`metrics`]).
+
+pub mod metrics;
+pub mod plot;
+pub mod progress;
+pub mod report;
