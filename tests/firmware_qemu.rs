@@ -12,8 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use host_trainer::commands::device_eval::{self, DeviceEvalArgs};
 use host_trainer::data::{self, Fetch};
-use host_trainer::devices::eval::{self, DeviceEvalArgs, HostModel, Link, Qemu};
+use host_trainer::devices::eval::{self, HostModel, Link, Qemu};
 use nn_core::IMAGE_PIXELS;
 use nn_core::protocol::{self, FrameError, MAX_FRAME, Request, ResponseBody};
 
@@ -125,7 +126,7 @@ fn device_eval_command_writes_its_metrics() {
         in_flight: None,
         metrics: Some(metrics.clone()),
     };
-    eval::run(&args).unwrap();
+    device_eval::run(&args).unwrap();
     let json = std::fs::read_to_string(&metrics).unwrap();
     let _ = std::fs::remove_file(&metrics);
     for key in [

@@ -1,7 +1,7 @@
 //! The std side of the project: MNIST on disk, training with Adam, the command line.
-//! `main.rs` only calls [`cli::main`].
+//! `main.rs` only calls [`commands::main`].
 
-pub mod cli;
+pub mod commands;
 pub mod convert;
 pub mod data;
 pub mod devices;
@@ -9,5 +9,4 @@ pub mod files;
 pub mod model;
 pub mod outputs;
 pub mod preprocess;
-pub mod serve;
 pub mod train;

@@ -18,18 +18,15 @@
 //! 6. Write the int8 file (nn-core checks it as the decoder would) and evaluate both models
 //!    on the 10,000 test images.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result, bail};
-use clap::Args;
-use nn_core::format::{self, ElementType, ModelFile, QuantHeader, Shape};
+use nn_core::format::{self, ModelFile, QuantHeader, Shape};
 use nn_core::kernels;
 use nn_core::model_i8::DenseI8;
 use nn_core::quant::{Requant, SoftmaxI8Params};
 use nn_core::{Activation, InputScaling, MlpI8, MlpSlices, TensorQuant};
 use rayon::prelude::*;
 
-use crate::data::{self, Dataset, Fetch, PIXELS};
+use crate::data::{Dataset, PIXELS};
 use crate::model::AlignedBytes;
 
 /// Training images the activation ranges are measured on, by default.
@@ -39,23 +36,6 @@ pub const DEFAULT_CALIBRATION: usize = 2000;
 /// beyond ±ln 511 ≈ ±6.24: the pre-activation's range is clipped to this, which spends the 256
 /// int8 steps where the output changes (the seed preset's raw pixels reach ±hundreds).
 pub const SIGMOID_RANGE: f32 = 8.0;
-
-/// Options of `quantize`.
-#[derive(Args, Debug, Clone)]
-pub struct QuantizeArgs {
-    /// The f32 model file.
-    #[arg(long)]
-    pub model: PathBuf,
-    /// The int8 model file to write.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Training images to measure the activation ranges on.
-    #[arg(long, default_value_t = DEFAULT_CALIBRATION)]
-    pub calibration: usize,
-    /// Directory with the MNIST IDX files (fetched there when missing).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-}
 
 /// An int8 model that owns its arrays; [`QuantizedModel::as_mlp`] borrows them as nn-core's
 /// [`MlpI8`].
@@ -408,81 +388,13 @@ pub fn classify_f32(m: &MlpSlices<'_>, images: &[u8]) -> Result<Vec<usize>, nn_c
 }
 
 /// Fraction of `classes` equal to `labels`.
-fn accuracy(classes: &[usize], labels: &[u8]) -> (usize, f64) {
+pub fn accuracy(classes: &[usize], labels: &[u8]) -> (usize, f64) {
     let correct = classes
         .iter()
         .zip(labels)
         .filter(|(c, l)| **c == usize::from(**l))
         .count();
     (correct, correct as f64 / labels.len().max(1) as f64)
-}
-
-/// `quantize`: reads the f32 model, quantises it on the calibration images, writes the int8
-/// file and prints both models' test accuracy side by side.
-pub fn run(args: &QuantizeArgs) -> Result<()> {
-    let name = args.model.display().to_string();
-    let bytes = crate::model::read_bytes(&args.model)?;
-    let file = ModelFile::parse(&bytes).with_context(|| format!("model {name}"))?;
-    if file.element() != ElementType::F32 {
-        bail!(
-            "model {name}: already {:?}; quantize takes an f32 model",
-            file.element()
-        );
-    }
-    let [input, _, output] = file.shape();
-    if input != PIXELS || output != data::CLASSES {
-        bail!(
-            "model {name}: shape {:?} does not take 28x28 images into 10 classes",
-            file.shape()
-        );
-    }
-    if args.calibration == 0 {
-        bail!("--calibration must be at least 1");
-    }
-    let mut params = vec![0.0f32; file.parameter_count()];
-    file.copy_parameters(&mut params)
-        .with_context(|| format!("model {name}"))?;
-    let f32_model = file
-        .slices_in(&params)
-        .with_context(|| format!("model {name}"))?;
-    let names = file.class_names().into_iter().map(str::to_owned).collect();
-
-    let dir = args.data.clone().unwrap_or_else(data::default_dir);
-    let mnist = data::load(&dir, Fetch::Allowed)?;
-    let n = args.calibration.min(mnist.train.len());
-    let q = quantize(&f32_model, names, &mnist.train.images[..n * PIXELS])
-        .with_context(|| format!("quantizing {name}"))?;
-    let out_bytes = q
-        .encode()
-        .with_context(|| format!("model {}", args.out.display()))?;
-    crate::files::atomic::write(&args.out, &out_bytes)
-        .with_context(|| format!("model {}", args.out.display()))?;
-
-    let test = &mnist.test;
-    let f32_classes = classify_f32(&f32_model, &test.images)?;
-    let i8_classes = classify_i8(&q.as_mlp(), &test.images)?;
-    let (f32_correct, f32_acc) = accuracy(&f32_classes, &test.labels);
-    let (i8_correct, i8_acc) = accuracy(&i8_classes, &test.labels);
-    let agree = f32_classes
-        .iter()
-        .zip(&i8_classes)
-        .filter(|(a, b)| a == b)
-        .count();
-    crate::files::io::print_line(&format!(
-        "calibrated on {n} training images; wrote {} ({} bytes, f32 file {} bytes)\n\
-         f32:  accuracy {:.2} % ({f32_correct}/{})\n\
-         int8: accuracy {:.2} % ({i8_correct}/{}), {:+.2} points; same class as f32 on {agree}/{}",
-        args.out.display(),
-        out_bytes.len(),
-        bytes.len(),
-        100.0 * f32_acc,
-        test.len(),
-        100.0 * i8_acc,
-        test.len(),
-        100.0 * (i8_acc - f32_acc),
-        test.len()
-    ))?;
-    Ok(())
 }
 
 /// `eval` of an int8 model: its accuracy on `test` (int8 gives probabilities in steps of

@@ -17,10 +17,9 @@ pub mod graph;
 mod names;
 pub mod schema;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use clap::Args;
 use nn_core::activation::Activation;
 use nn_core::format::{self, Header, Shape};
 use nn_core::model::InputScaling;
@@ -72,23 +71,6 @@ pub enum ImportError {
     /// The family's operators, put together in a way it does not use.
     #[error("{0}")]
     Unsupported(String),
-}
-
-/// Options of `import`.
-#[derive(Args, Debug, Clone)]
-pub struct ImportArgs {
-    /// The TensorFlow Lite model (float32 or int8).
-    pub model: PathBuf,
-    /// The model file to write.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// What each 0-255 pixel was multiplied by to make the model's float input: `1/255`,
-    /// `0.00392`, `1`...
-    #[arg(long, default_value = "1/255", value_parser = parse_number)]
-    pub input_scale: f32,
-    /// What was then added.
-    #[arg(long, default_value = "0", value_parser = parse_number)]
-    pub input_offset: f32,
 }
 
 /// A finite number, written as a decimal or as a fraction `a/b`.
@@ -215,34 +197,6 @@ pub fn quantized_model(net: &Network, q: &Int8, scaling: InputScaling) -> Result
     };
     model.as_mlp().check()?;
     Ok(model)
-}
-
-/// `host-trainer import`.
-pub fn run(args: &ImportArgs) -> Result<()> {
-    let net = read(&args.model).with_context(|| args.model.display().to_string())?;
-    let scaling = InputScaling {
-        scale: args.input_scale,
-        offset: args.input_offset,
-    };
-    let bytes = model_file(&net, scaling).with_context(|| args.model.display().to_string())?;
-    crate::files::atomic::write(&args.out, &bytes)
-        .with_context(|| args.out.display().to_string())?;
-    let kind = match net.weights {
-        Weights::F32 { .. } => "float32",
-        Weights::I8(_) => "int8",
-    };
-    crate::files::io::print_line(&format!(
-        "{}: {kind} {}-{}-{} {:?}, x = pixel * {} + {}; written to {}",
-        args.model.display(),
-        net.input,
-        net.hidden,
-        net.output,
-        net.hidden_activation,
-        scaling.scale,
-        scaling.offset,
-        args.out.display()
-    ))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -30,9 +30,9 @@ use crate::model::{HostModel, read_bytes};
 use crate::preprocess;
 
 /// The page, its script and the wasm module, as committed in `nn-wasm/www/`.
-const INDEX_HTML: &[u8] = include_bytes!("../../nn-wasm/www/index.html");
-const APP_JS: &[u8] = include_bytes!("../../nn-wasm/www/app.js");
-const NN_WASM: &[u8] = include_bytes!("../../nn-wasm/www/nn_wasm.wasm");
+const INDEX_HTML: &[u8] = include_bytes!("../../../nn-wasm/www/index.html");
+const APP_JS: &[u8] = include_bytes!("../../../nn-wasm/www/app.js");
+const NN_WASM: &[u8] = include_bytes!("../../../nn-wasm/www/nn_wasm.wasm");
 
 /// The largest `POST /predict` body (bytes): a PNG of a phone photo fits, a flood does not.
 pub const MAX_BODY: usize = 16 << 20;
