@@ -5,12 +5,12 @@
 //! Run with `cargo bench --bench train_epoch`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use host_trainer::data::Dataset;
 use host_trainer::train::fast;
 use host_trainer::train::network::{self, Flat, Workspace};
 use host_trainer::train::presets::Preset;
 use host_trainer::train::rng::Rng;
 use host_trainer::train::{Silent, Trainer};
+use nn_data::Dataset;
 
 const BATCH: usize = 32;
 

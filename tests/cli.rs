@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use host_trainer::data::{self, Fetch, Mnist};
 use host_trainer::train::presets::Preset;
 use host_trainer::train::{self, Silent, Trainer, export};
+use nn_data::{self as data, Fetch, Mnist};
 
 mod common;
 use common::{Synthetic, host_trainer, synthetic_image, write_pgm};

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use host_trainer::data::{self, Fetch};
 use host_trainer::devices::eval::{self, HostModel, Link, Rp2040js, rp2040js};
 use nn_core::IMAGE_PIXELS;
+use nn_data::{self as data, Fetch};
 
 mod common;
 

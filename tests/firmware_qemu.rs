@@ -13,10 +13,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use host_trainer::commands::device_eval::{self, DeviceEvalArgs};
-use host_trainer::data::{self, Fetch};
 use host_trainer::devices::eval::{self, HostModel, Link, Qemu};
 use nn_core::IMAGE_PIXELS;
 use nn_core::protocol::{self, FrameError, MAX_FRAME, Request, ResponseBody};
+use nn_data::{self as data, Fetch};
 
 mod common;
 

@@ -28,9 +28,9 @@ use common::host_trainer_binary as binary;
 fn mnist() -> String {
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
-        host_trainer::data::ensure(&host_trainer::data::default_dir()).expect("MNIST");
+        nn_data::ensure(&nn_data::default_dir()).expect("MNIST");
     });
-    host_trainer::data::default_dir()
+    nn_data::default_dir()
         .to_str()
         .expect("a UTF-8 path")
         .to_owned()

@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use host_trainer::data::{self, Fetch, Mnist};
 use host_trainer::outputs::plot::History;
 use host_trainer::train::presets::Preset;
 use host_trainer::train::{self, Outputs, Trainer, export};
 use nn_core::format::{self, Header};
+use nn_data::{self as data, Fetch, Mnist};
 
 mod common;
 use common::{Run, Synthetic, host_trainer};

@@ -81,7 +81,7 @@ fn predict_answers_as_the_cli_and_refuses_bad_bodies_without_stopping() {
     let model = root().join("firmware/models/mcu.nnm");
     let (_server, url) = serve(&model);
     let predict = format!("{url}predict");
-    let fixture = root().join("host-trainer/tests/fixtures/mnist-test-0-label-7-dark-on-light.png");
+    let fixture = root().join("nn-data/tests/fixtures/mnist-test-0-label-7-dark-on-light.png");
 
     let cli = host_trainer(&[
         "predict",

@@ -1,7 +1,7 @@
 //! The one way the host reads a model file: `eval` (through `train::export::read_model`),
 //! `predict`, `inspect` and `device-eval` all call [`HostModel::load`]:
 //!
-//! 1. a bounded read of a regular file ([`crate::files::io::read_capped`], at most
+//! 1. a bounded read of a regular file ([`nn_data::read::read_capped`], at most
 //!    [`MAX_MODEL_BYTES`]);
 //! 2. nn-core's decoder, [`ModelFile::parse`], which checks every byte, the shape limits and
 //!    that the outputs stay finite;
@@ -15,7 +15,7 @@ use std::path::Path;
 use nn_core::format::{ElementType, Header, ModelFile};
 use nn_core::{CLASSES, IMAGE_PIXELS, MlpI8Packed, MlpSlices, TensorQuant};
 
-use crate::files::io::{ReadError, read_capped, show};
+use nn_data::read::{ReadError, read_capped, show};
 
 /// The most hidden units the trainer builds and the host loads. Each costs
 /// `4 × (784 + 1 + 10)` bytes in a model file and about four times that while training.

@@ -7,7 +7,6 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use host_trainer::convert::quantize;
-use host_trainer::data::{self, Fetch, Mnist, PIXELS};
 use host_trainer::model::AlignedBytes;
 use host_trainer::train::presets::Preset;
 use host_trainer::train::{Silent, Trainer, export};
@@ -15,6 +14,7 @@ use nn_core::format::{ElementType, ModelFile};
 use nn_core::kernels;
 use nn_core::quant::{Requant, SoftmaxI8Params};
 use nn_core::{Activation, MlpI8};
+use nn_data::{self as data, Fetch, Mnist, PIXELS};
 
 fn mnist() -> &'static Mnist {
     static MNIST: OnceLock<Mnist> = OnceLock::new();

@@ -5,12 +5,12 @@
 
 use std::sync::OnceLock;
 
-use host_trainer::data::{self, Fetch, Mnist};
 use host_trainer::train::fast;
 use host_trainer::train::network::Workspace;
 use host_trainer::train::presets::Preset;
 use host_trainer::train::{self, Silent, TrainConfig, Trainer, export};
 use nn_core::format::ModelFile;
+use nn_data::{self as data, Fetch, Mnist};
 
 fn mnist() -> &'static Mnist {
     static MNIST: OnceLock<Mnist> = OnceLock::new();

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use nn_core::IMAGE_PIXELS;
 
-use crate::data::{self, Fetch};
 use crate::devices::eval::{
     BAUD, DEFAULT_ELF, DEFAULT_MODEL, DeviceEvalReport, evaluate, project_file,
 };
@@ -15,6 +14,7 @@ use crate::devices::link::{Link, READ_POLL};
 use crate::devices::qemu::Qemu;
 use crate::devices::rp2040js::{self, Rp2040js};
 use crate::model::HostModel;
+use nn_data::{self as data, Fetch};
 
 /// Arguments of `host-trainer device-eval`.
 #[derive(clap::Args, Debug, Clone)]
@@ -105,7 +105,7 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
         },
     };
 
-    crate::files::io::print_line(&format!(
+    crate::outputs::stdout::print_line(&format!(
         "device-eval: {} images on {}: accuracy {:.4}, {} agree with the host, max |Δp| {:.2e}, {:.0} images/s",
         report.images,
         report.device,
@@ -118,7 +118,7 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
         let mut json = serde_json::to_vec_pretty(&report)?;
         json.push(b'\n');
         crate::files::atomic::write(path, &json)
-            .with_context(|| format!("--metrics {}", crate::files::io::show(path)))?;
+            .with_context(|| format!("--metrics {}", nn_data::read::show(path)))?;
     }
     Ok(())
 }

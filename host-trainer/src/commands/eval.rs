@@ -7,10 +7,11 @@ use anyhow::Result;
 use clap::Args;
 use nn_core::CLASSES;
 
-use crate::data::{self, Fetch};
-use crate::files::io::{print_line, show};
 use crate::model::HostModel;
+use crate::outputs::stdout::print_line;
 use crate::train::{self, export};
+use nn_data::read::show;
+use nn_data::{self as data, Fetch};
 
 use super::train::skip;
 

@@ -40,7 +40,7 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         Weights::F32 { .. } => "float32",
         Weights::I8(_) => "int8",
     };
-    crate::files::io::print_line(&format!(
+    crate::outputs::stdout::print_line(&format!(
         "{}: {kind} {}-{}-{} {:?}, x = pixel * {} + {}; written to {}",
         args.model.display(),
         net.input,

@@ -6,7 +6,8 @@ use anyhow::Result;
 use clap::Args;
 use nn_core::format::ModelFile;
 
-use crate::files::io::{print_line, show};
+use crate::outputs::stdout::print_line;
+use nn_data::read::show;
 
 /// Options of `inspect`.
 #[derive(Args, Debug, Clone)]

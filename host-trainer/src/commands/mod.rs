@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use crate::files::io::Stdout;
+use crate::outputs::stdout::Stdout;
 
 pub use device_eval::DeviceEvalArgs;
 pub use eval::EvalArgs;

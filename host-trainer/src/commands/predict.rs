@@ -8,9 +8,10 @@ use clap::Args;
 use nn_core::CLASSES;
 use serde::Serialize;
 
-use crate::files::io::{print_line, show};
 use crate::model::HostModel;
-use crate::preprocess;
+use crate::outputs::stdout::print_line;
+use nn_data::preprocess;
+use nn_data::read::show;
 
 /// Options of `predict`.
 #[derive(Args, Debug, Clone)]

@@ -10,7 +10,7 @@ use nn_core::format::{ElementType, ModelFile};
 use crate::convert::quantize::{
     DEFAULT_CALIBRATION, accuracy, classify_f32, classify_i8, quantize,
 };
-use crate::data::{self, Fetch, PIXELS};
+use nn_data::{self as data, Fetch, PIXELS};
 
 /// Options of `quantize`.
 #[derive(Args, Debug, Clone)]
@@ -80,7 +80,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
         .zip(&i8_classes)
         .filter(|(a, b)| a == b)
         .count();
-    crate::files::io::print_line(&format!(
+    crate::outputs::stdout::print_line(&format!(
         "calibrated on {n} training images; wrote {} ({} bytes, f32 file {} bytes)\n\
          f32:  accuracy {:.2} % ({f32_correct}/{})\n\
          int8: accuracy {:.2} % ({i8_correct}/{}), {:+.2} points; same class as f32 on {agree}/{}",

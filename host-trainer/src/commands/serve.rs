@@ -25,9 +25,10 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use tiny_http::{Header, Method, Request, Response, Server};
 
-use crate::files::io::{print_line, show};
 use crate::model::{HostModel, read_bytes};
-use crate::preprocess;
+use crate::outputs::stdout::print_line;
+use nn_data::preprocess;
+use nn_data::read::show;
 
 /// The page, its script and the wasm module, as committed in `nn-wasm/www/`.
 const INDEX_HTML: &[u8] = include_bytes!("../../../nn-wasm/www/index.html");

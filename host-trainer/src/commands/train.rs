@@ -7,16 +7,17 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use nn_core::{CLASSES, IMAGE_PIXELS};
 
-use crate::data::folder::Skip;
-use crate::data::{self, Fetch};
-use crate::files::io::{print_line, show};
 use crate::model::MAX_HIDDEN;
 use crate::outputs::metrics::Metrics;
 use crate::outputs::plot::History;
 use crate::outputs::progress::Progress;
+use crate::outputs::stdout::print_line;
 use crate::train::network::Hidden;
 use crate::train::presets::Preset;
 use crate::train::{self, Outputs, Tee, TrainConfig};
+use nn_data::folder::Skip;
+use nn_data::read::show;
+use nn_data::{self as data, Fetch};
 
 /// The largest `--batch-size`: more examples per step than MNIST's whole training set
 /// gains nothing.

@@ -26,8 +26,8 @@ use nn_core::quant::{Requant, SoftmaxI8Params};
 use nn_core::{Activation, InputScaling, MlpI8, MlpSlices, TensorQuant};
 use rayon::prelude::*;
 
-use crate::data::{Dataset, PIXELS};
 use crate::model::AlignedBytes;
+use nn_data::{Dataset, PIXELS};
 
 /// Training images the activation ranges are measured on, by default.
 pub const DEFAULT_CALIBRATION: usize = 2000;
@@ -405,7 +405,7 @@ pub fn accuracy(classes: &[usize], labels: &[u8]) -> (usize, f64) {
 pub fn eval(name: &str, m: &MlpI8<'_>, test: &Dataset) -> Result<()> {
     let classes = classify_i8(m, &test.images)?;
     let (correct, acc) = accuracy(&classes, &test.labels);
-    crate::files::io::print_line(&format!(
+    crate::outputs::stdout::print_line(&format!(
         "{name}: accuracy {:.2} % ({correct}/{}) int8",
         100.0 * acc,
         test.len()

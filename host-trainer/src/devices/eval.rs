@@ -72,7 +72,7 @@ pub fn project_file(path: &Path, default: &str, flag: &str) -> anyhow::Result<Pa
         .with_context(|| {
             format!(
                 "no {default} here or in the project above {} (pass {flag})",
-                crate::files::io::show(&cwd)
+                nn_data::read::show(&cwd)
             )
         })
 }

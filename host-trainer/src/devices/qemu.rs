@@ -58,7 +58,7 @@ impl Qemu {
         ensure!(
             elf.is_file(),
             "no firmware at {} (build it: cd firmware && cargo build --release)",
-            crate::files::io::show(elf)
+            nn_data::read::show(elf)
         );
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .context("opening a local socket for QEMU")?;

@@ -61,13 +61,13 @@ impl Rp2040js {
         ensure!(
             elf.is_file(),
             "no firmware at {} (build it: cd firmware && cargo build-pico)",
-            crate::files::io::show(elf)
+            nn_data::read::show(elf)
         );
         let script = script();
         ensure!(
             script.is_file(),
             "the rp2040js runner {} is missing",
-            crate::files::io::show(&script)
+            nn_data::read::show(&script)
         );
         let mut child = command(elf)
             .stdin(Stdio::piped())

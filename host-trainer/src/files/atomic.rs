@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use anyhow::{Context, bail};
 
-use crate::files::io::show;
+use nn_data::read::show;
 
 /// Held from the creation of a temporary file to its rename (or removal): the signal
 /// thread takes it before exiting, so a signal never strands a temporary.

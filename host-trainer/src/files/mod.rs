@@ -1,5 +1,5 @@
-//! Files: bounded reads of what a user names ([`io`]) and atomic, crash-safe writes
-//! ([`atomic`]).
+//! Files the program writes: atomically, never over one it did not create ([`atomic`]).
+//! Every file it reads goes through nn-data's bounded read, [`nn_data::read`], which the
+//! data sets share.
 
 pub mod atomic;
-pub mod io;

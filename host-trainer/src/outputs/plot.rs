@@ -18,8 +18,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::files::io::show;
 use crate::train::{EpochStats, EvalStats, Observer};
+use nn_data::read::show;
 
 /// The font family every figure names; [`register_font`] maps it to the shipped font.
 pub const FONT: &str = "sans-serif";

@@ -119,7 +119,7 @@ impl Observer for Progress {
         } else if done >= self.next_line && done < self.examples {
             self.next_line += self.examples / 4;
             // A closed or full stdout must not stop training: the model file is the result.
-            let _ = crate::files::io::print_line(&format!(
+            let _ = crate::outputs::stdout::print_line(&format!(
                 "epoch {}/{} {:>3}% loss {loss:.4} accuracy {accuracy:.4} {:.0} samples/s",
                 self.epoch,
                 self.epochs,
@@ -143,7 +143,7 @@ impl Observer for Progress {
             bar.finish_and_clear();
         }
         // A closed or full stdout must not stop training: the model file is the result.
-        let _ = crate::files::io::print_line(&line);
+        let _ = crate::outputs::stdout::print_line(&line);
     }
 }
 

@@ -21,11 +21,11 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::data::Dataset;
-use crate::files::io::show;
 use crate::model::{Classifier, HostModel};
 use crate::outputs::plot::{self, DARK, FONT, Figure, drawing};
 use crate::train;
+use nn_data::Dataset;
+use nn_data::read::show;
 
 /// The confusion matrix's picture, in the report directory.
 pub const CONFUSION_PNG: &str = "confusion.png";

@@ -46,17 +46,17 @@ pub enum CheckpointError {
         source: std::io::Error,
     },
     /// The file is not a regular file, or is larger than any checkpoint.
-    #[error("checkpoint {}: {source}", crate::files::io::show(path))]
+    #[error("checkpoint {}: {source}", nn_data::read::show(path))]
     Unreadable {
         /// The checkpoint file.
         path: PathBuf,
         /// What went wrong.
-        source: crate::files::io::ReadError,
+        source: nn_data::read::ReadError,
     },
     /// The bytes are not a whole, intact checkpoint.
     #[error(
         "checkpoint {}: corrupt ({why}); delete it or train without --resume",
-        crate::files::io::show(path)
+        nn_data::read::show(path)
     )]
     Corrupt {
         /// The checkpoint file.
@@ -125,8 +125,8 @@ pub fn save(path: &Path, trainer: &Trainer) -> Result<(), CheckpointError> {
 /// differ from `expected` in anything but the number of epochs.
 pub fn load(path: &Path, expected: &TrainConfig) -> Result<Trainer, CheckpointError> {
     let bytes =
-        crate::files::io::read_capped(path, MAX_BYTES, "a checkpoint").map_err(|e| match e {
-            crate::files::io::ReadError::Io(source) => CheckpointError::Io {
+        nn_data::read::read_capped(path, MAX_BYTES, "a checkpoint").map_err(|e| match e {
+            nn_data::read::ReadError::Io(source) => CheckpointError::Io {
                 path: path.to_path_buf(),
                 source,
             },

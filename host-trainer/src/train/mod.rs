@@ -29,9 +29,9 @@ use std::time::Instant;
 use nn_core::InputScaling;
 use serde::{Deserialize, Serialize};
 
-use crate::data::Dataset;
 use adam::{Adam, AdamConfig};
 use network::{Flat, Hidden, Network, Shape, Workspace};
+use nn_data::Dataset;
 use rng::Rng;
 
 /// Everything that decides a run's result. A checkpoint stores it, and `--resume` refuses a

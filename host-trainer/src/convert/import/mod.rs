@@ -40,7 +40,7 @@ pub enum ImportError {
     /// The file could not be read: missing, not a regular file (a FIFO, a device), or over
     /// [`MAX_FILE_BYTES`].
     #[error("{0}")]
-    Read(#[from] crate::files::io::ReadError),
+    Read(#[from] nn_data::read::ReadError),
     /// No `TFL3` file identifier.
     #[error("not a TensorFlow Lite model (no TFL3 identifier)")]
     NotTflite,
@@ -95,7 +95,7 @@ pub fn parse_number(s: &str) -> Result<f32, String> {
 /// Reads a regular file of at most [`MAX_FILE_BYTES`], through the program's one bounded
 /// reader.
 pub fn read_bounded(path: &Path) -> Result<Vec<u8>, ImportError> {
-    Ok(crate::files::io::read_capped(
+    Ok(nn_data::read::read_capped(
         path,
         MAX_FILE_BYTES,
         "a .tflite file",

@@ -11,7 +11,8 @@
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-use super::{CLASSES, DataError, PIXELS};
+use crate::dataset::{CLASSES, PIXELS};
+use crate::error::DataError;
 
 /// Magic number of an IDX file of unsigned bytes in 3 dimensions (images).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -83,24 +84,23 @@ fn check_labels(bytes: &[u8], name: &str) -> Result<(), DataError> {
     Ok(())
 }
 
-/// Reads a whole regular file (see [`crate::files::io::open_regular`]), gunzipping it if its name
+/// Reads a whole regular file (see [`crate::read::open_regular`]), gunzipping it if its name
 /// ends in `.gz`; refuses more than [`MAX_FILE_BYTES`] of content, and a `.gz` whose
 /// compressed size is over that too. Every byte of a `.gz` must belong to a gzip member:
 /// garbage after the stream is an error, not ignored.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
-    let name = crate::files::io::show(path);
+    let name = crate::read::show(path);
     let read_err = |source| DataError::Read {
         file: name.clone(),
         source,
     };
     let is_gz = path.extension().is_some_and(|e| e == "gz");
     if !is_gz {
-        return crate::files::io::read_capped(path, MAX_FILE_BYTES, "an IDX file")
-            .map_err(read_err);
+        return crate::read::read_capped(path, MAX_FILE_BYTES, "an IDX file").map_err(read_err);
     }
-    let (file, size) = crate::files::io::open_regular(path).map_err(read_err)?;
+    let (file, size) = crate::read::open_regular(path).map_err(read_err)?;
     if size > MAX_FILE_BYTES {
-        return Err(read_err(crate::files::io::ReadError::TooLarge {
+        return Err(read_err(crate::read::ReadError::TooLarge {
             size,
             limit: MAX_FILE_BYTES,
             what: "a gzipped IDX file",

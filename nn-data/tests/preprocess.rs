@@ -7,9 +7,9 @@
 
 use std::io::Cursor;
 
-use host_trainer::data::{self, Fetch};
-use host_trainer::preprocess::{self, PreprocessError};
 use image::{DynamicImage, GrayImage, ImageFormat, Luma};
+use nn_data::preprocess::{self, PreprocessError};
+use nn_data::{self as data, Fetch};
 
 mod common;
 use common::committed_digits;

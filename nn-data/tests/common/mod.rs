@@ -1,4 +1,4 @@
-//! What host-trainer's test files share.
+//! What nn-data's test files share.
 //!
 //! Each test file compiles its own copy of this module and uses part of it.
 #![allow(dead_code)]

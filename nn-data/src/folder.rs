@@ -27,14 +27,15 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::{CLASSES, DataError, Dataset, PIXELS};
+use crate::dataset::{CLASSES, Dataset, PIXELS};
+use crate::error::DataError;
 
 /// The image files a class folder is read for, by extension (compared ignoring case).
 pub const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 
-/// The most images one split may hold: as many as the largest IDX file ([`super::idx`])
+/// The most images one split may hold: as many as the largest IDX file ([`crate::idx`])
 /// holds, 1.3 million.
-pub const MAX_IMAGES: usize = (super::idx::MAX_FILE_BYTES / PIXELS as u64) as usize;
+pub const MAX_IMAGES: usize = (crate::idx::MAX_FILE_BYTES / PIXELS as u64) as usize;
 
 /// How many skipped or ignored files a [`Report`] names.
 pub const NAMED: usize = 3;
@@ -82,7 +83,7 @@ impl Report {
                 "ignored {} file{} (not .png/.jpg/.jpeg images): {}",
                 self.ignored.len(),
                 plural(self.ignored.len()),
-                first_few(self.ignored.iter().map(|p| crate::files::io::show(p)))
+                first_few(self.ignored.iter().map(|p| crate::read::show(p)))
             ));
         }
         lines
@@ -341,7 +342,7 @@ mod tests {
             "{err}"
         );
         assert!(
-            err.to_string().starts_with(&crate::files::io::show(&split)),
+            err.to_string().starts_with(&crate::read::show(&split)),
             "{err}"
         );
     }

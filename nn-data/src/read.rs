@@ -1,4 +1,4 @@
-//! Reading files a user names, and writing to stdout, without trusting either.
+//! Reading files a user names without trusting them.
 //!
 //! Every file this program reads (model, checkpoint, IDX, image) goes through [`read_capped`]:
 //! 1. opened once, without blocking (`O_NONBLOCK`), so a FIFO cannot stall the open;
@@ -7,11 +7,7 @@
 //! 3. refused when its size is over the cap its format allows, before a byte is read;
 //! 4. read to the end in one allocation of its size, and never past the cap (a file that
 //!    grows while it is read is cut off there and refused).
-//!
-//! [`Stdout`] errors let the edge tell a closed pipe (`… | head -1`: stop quietly) from a
-//! failed write (`> /dev/full`: one line, non-zero status).
 
-use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::path::Path;
@@ -122,40 +118,6 @@ pub fn show(path: &Path) -> String {
         Some(s) if !s.chars().any(char::is_control) => s.to_owned(),
         _ => format!("{path:?}"),
     }
-}
-
-/// A failed write to stdout. A closed pipe (the reader has what it wanted) ends the
-/// program quietly with status 0; any other failure is an error.
-#[derive(Debug)]
-pub struct Stdout(pub io::Error);
-
-impl Stdout {
-    /// Whether the reader closed the pipe.
-    pub fn is_broken_pipe(&self) -> bool {
-        self.0.kind() == io::ErrorKind::BrokenPipe
-    }
-}
-
-impl fmt::Display for Stdout {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "writing to stdout: {}", self.0)
-    }
-}
-
-impl std::error::Error for Stdout {}
-
-/// Writes `text` and a newline to stdout, flushed (so `> /dev/full` fails here, not later
-/// in a destructor that cannot report it).
-///
-/// # Errors
-/// [`Stdout`] when the write fails.
-pub fn print_line(text: &str) -> Result<(), Stdout> {
-    use std::io::Write;
-    let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush())
-        .map_err(Stdout)
 }
 
 #[cfg(test)]

@@ -22,8 +22,53 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::idx::MAX_FILE_BYTES;
-use super::{ALL_FILES, DataError, MnistFile};
+use crate::error::DataError;
+use crate::idx::{self, MAX_FILE_BYTES};
+
+/// One of the four MNIST files, with the SHA-256 of its uncompressed content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MnistFile {
+    /// File name inside the data directory (without `.gz`).
+    pub name: &'static str,
+    /// Hex SHA-256 of the official uncompressed file.
+    pub sha256: &'static str,
+}
+
+/// Training images (60000 x 28 x 28).
+pub const TRAIN_IMAGES: MnistFile = MnistFile {
+    name: "train-images-idx3-ubyte",
+    sha256: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+};
+/// Training labels (60000).
+pub const TRAIN_LABELS: MnistFile = MnistFile {
+    name: "train-labels-idx1-ubyte",
+    sha256: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+};
+/// Test images (10000 x 28 x 28).
+pub const TEST_IMAGES: MnistFile = MnistFile {
+    name: "t10k-images-idx3-ubyte",
+    sha256: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+};
+/// Test labels (10000).
+pub const TEST_LABELS: MnistFile = MnistFile {
+    name: "t10k-labels-idx1-ubyte",
+    sha256: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+};
+
+/// All four files, training set first.
+pub const ALL_FILES: [MnistFile; 4] = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS];
+
+/// Path of `file` in `dir`: the raw file if present, else the `.gz`, else `None`. Whatever
+/// exists under the name counts (reading it refuses a FIFO or a device by name), so that
+/// such a thing is reported rather than fetched over.
+pub fn find(dir: &Path, file: MnistFile) -> Option<PathBuf> {
+    let raw = dir.join(file.name);
+    if raw.metadata().is_ok() {
+        return Some(raw);
+    }
+    let gz = dir.join(format!("{}.gz", file.name));
+    gz.metadata().is_ok().then_some(gz)
+}
 
 /// Base URLs of the public MNIST mirrors; `<base><name>.gz` is each file.
 pub const MIRRORS: &[&str] = &[
@@ -80,7 +125,7 @@ pub fn fetch_missing(dir: &Path, files: &[MnistFile], sources: &Sources) -> Resu
     let mut missing: Vec<MnistFile> = files
         .iter()
         .copied()
-        .filter(|f| super::find(dir, *f).is_none())
+        .filter(|f| find(dir, *f).is_none())
         .collect();
     let mut tried = Vec::new();
 
@@ -166,23 +211,19 @@ pub fn verify_bytes(bytes: &[u8], origin: &str, file: MnistFile) -> Result<(), D
 
 /// Reads `path` (raw or `.gz`) and checks it against the official digest of `file`.
 pub fn verify_file(path: &Path, file: MnistFile) -> Result<(), DataError> {
-    verify_bytes(
-        &super::idx::read_file(path)?,
-        &crate::files::io::show(path),
-        file,
-    )
+    verify_bytes(&idx::read_file(path)?, &crate::read::show(path), file)
 }
 
 /// The files [`FETCHED_MARKER`] in `dir` says this program downloaded (none if there is no marker).
 pub fn fetched_files(dir: &Path) -> Result<Vec<MnistFile>, DataError> {
     let path = dir.join(FETCHED_MARKER);
     // Only the four known names can be listed, so anything past a few hundred bytes is junk.
-    let bytes = match crate::files::io::read_capped(&path, 4096, "the fetched-files marker") {
+    let bytes = match crate::read::read_capped(&path, 4096, "the fetched-files marker") {
         Ok(bytes) => bytes,
         Err(e) if e.is_not_found() => Vec::new(),
         Err(source) => {
             return Err(DataError::Read {
-                file: crate::files::io::show(&path),
+                file: crate::read::show(&path),
                 source,
             });
         }
@@ -219,7 +260,7 @@ fn install(dir: &Path, file: MnistFile, bytes: &[u8], origin: &str) -> Result<()
     record_fetched(dir, file)?;
     note(&format!(
         "{} verified (sha256 ok)",
-        crate::files::io::show(&target)
+        crate::read::show(&target)
     ));
     Ok(())
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageError};
 
-use crate::data::PIXELS;
+use crate::dataset::PIXELS;
 
 /// Side of the output image.
 pub const SIDE: usize = nn_core::preprocess::SIDE;
@@ -35,7 +35,7 @@ pub const MAX_FILE_BYTES: u64 = 256 << 20;
 #[non_exhaustive]
 pub enum PreprocessError {
     /// The file could not be read.
-    #[error("{path}: {source}", path = crate::files::io::show(path))]
+    #[error("{path}: {source}", path = crate::read::show(path))]
     Io {
         /// The file.
         path: PathBuf,
@@ -48,7 +48,7 @@ pub enum PreprocessError {
         /// The file.
         file: String,
         /// What went wrong.
-        source: crate::files::io::ReadError,
+        source: crate::read::ReadError,
     },
     /// A JPEG whose data stops before its end-of-image marker: a file cut short, which the
     /// decoder would otherwise fill with grey and classify.
@@ -95,14 +95,14 @@ pub enum PreprocessError {
 /// Reads, decodes and preprocesses the image file at `path` (a regular file of at most
 /// [`MAX_FILE_BYTES`]).
 pub fn load_image(path: &Path) -> Result<[u8; PIXELS], PreprocessError> {
-    let name = crate::files::io::show(path);
+    let name = crate::read::show(path);
     let bytes =
-        crate::files::io::read_capped(path, MAX_FILE_BYTES, "an image").map_err(|e| match e {
-            crate::files::io::ReadError::Io(source) => PreprocessError::Io {
+        crate::read::read_capped(path, MAX_FILE_BYTES, "an image").map_err(|e| match e {
+            crate::read::ReadError::Io(source) => PreprocessError::Io {
                 path: path.to_path_buf(),
                 source,
             },
-            crate::files::io::ReadError::TooLarge { size, .. } => PreprocessError::TooLarge {
+            crate::read::ReadError::TooLarge { size, .. } => PreprocessError::TooLarge {
                 file: name.clone(),
                 detail: format!("{size} bytes of file"),
             },

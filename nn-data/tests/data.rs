@@ -6,8 +6,8 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 
-use host_trainer::data::fetch::{self, Sources};
-use host_trainer::data::{self, DataError, Fetch, idx};
+use nn_data::fetch::{self, Sources};
+use nn_data::{self as data, DataError, Fetch, idx};
 
 mod common;
 use common::{COMMITTED_DIGITS, committed_digits, real_test_labels};
