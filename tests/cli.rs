@@ -5,9 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use host_trainer::train::presets::Preset;
-use host_trainer::train::{self, Silent, Trainer, export};
+use host_trainer::train::export;
 use nn_data::{self as data, Fetch, Mnist};
+use nn_train::presets::Preset;
+use nn_train::{self as train, Silent, Trainer};
 
 mod common;
 use common::{Synthetic, host_trainer, synthetic_image, write_pgm};

@@ -5,10 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use host_trainer::outputs::plot::History;
-use host_trainer::train::presets::Preset;
-use host_trainer::train::{self, Outputs, Trainer, export};
+use host_trainer::train::{self, Outputs, export};
 use nn_core::format::{self, Header};
 use nn_data::{self as data, Fetch, Mnist};
+use nn_train::Trainer;
+use nn_train::presets::Preset;
 
 mod common;
 use common::{Run, Synthetic, host_trainer};

@@ -9,7 +9,7 @@ use nn_core::CLASSES;
 
 use crate::model::HostModel;
 use crate::outputs::stdout::print_line;
-use crate::train::{self, export};
+use crate::train::export;
 use nn_data::read::show;
 use nn_data::{self as data, Fetch};
 
@@ -55,7 +55,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         crate::convert::quantize::eval(&show(&args.model), m.model(), test)?;
     } else {
         let (net, scaling) = export::read_model(&args.model)?;
-        let s = train::evaluate(&net, scaling, test);
+        let s = nn_train::evaluate(&net, scaling, test);
         print_line(&format!(
             "{}: accuracy {:.2} % ({}/{}) loss {:.4}",
             show(&args.model),

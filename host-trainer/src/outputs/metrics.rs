@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::train::{EpochStats, RunSummary, TrainConfig};
+use nn_train::{EpochStats, RunSummary, TrainConfig};
 
 /// What `train --metrics FILE` writes.
 #[derive(Clone, Debug, PartialEq, Serialize)]

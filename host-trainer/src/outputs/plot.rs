@@ -18,8 +18,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::train::{EpochStats, EvalStats, Observer};
 use nn_data::read::show;
+use nn_train::{EpochStats, EvalStats, Observer};
 
 /// The font family every figure names; [`register_font`] maps it to the shipped font.
 pub const FONT: &str = "sans-serif";

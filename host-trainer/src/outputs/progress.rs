@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::train::{EpochStats, Observer};
+use nn_train::{EpochStats, Observer};
 
 /// Redraw the bar's numbers every this many batches: formatting a message 1,875 times an
 /// epoch is measurable next to a 1 ms training step.

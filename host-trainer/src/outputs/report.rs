@@ -1,7 +1,7 @@
 //! `eval --report DIR`: where a model goes wrong, as pictures and numbers.
 //!
 //! 1. Every test image is classified the way `eval` does it: an f32 model through
-//!    [`train::evaluate_each`] (the very pass behind `eval`'s line, so the counts agree), an
+//!    [`nn_train::evaluate_each`] (the very pass behind `eval`'s line, so the counts agree), an
 //!    int8 model through [`Classifier::predict_pixels`] (the function behind `quantize`'s
 //!    accuracy, and the board's).
 //! 2. The counts become a confusion matrix, per-class accuracy and the list of mistakes,
@@ -127,7 +127,7 @@ impl Report {
         let (weights, loss) = match model.classifier() {
             Classifier::F32(_) => {
                 let (net, scaling) = train::export::read_model(path)?;
-                let stats = train::evaluate_each(&net, scaling, test, |first, probs| {
+                let stats = nn_train::evaluate_each(&net, scaling, test, |first, probs| {
                     for (answer, p) in answers[first..].iter_mut().zip(probs.chunks(CLASSES)) {
                         answer.1.copy_from_slice(p);
                         answer.0 = nn_core::kernels::argmax(p);

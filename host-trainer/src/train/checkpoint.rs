@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::adam::Adam;
-use super::network::Flat;
-use super::rng::Rng;
-use super::{TrainConfig, Trainer};
+use nn_train::adam::Adam;
+use nn_train::network::Flat;
+use nn_train::rng::Rng;
+use nn_train::{TrainConfig, Trainer};
 
 const MAGIC: &[u8; 8] = b"NNMCKPT1";
 const DIGEST: usize = 32;
@@ -257,7 +257,7 @@ fn check_config(saved: &TrainConfig, wanted: &TrainConfig) -> Result<(), Problem
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::presets::Preset;
+    use nn_train::presets::Preset;
 
     fn tiny() -> TrainConfig {
         let mut c = Preset::Mcu.config(5);

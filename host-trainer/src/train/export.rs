@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use nn_core::format::{self, Header};
 use nn_core::{Activation, InputScaling};
 
-use super::network::{Flat, Hidden, Network, Shape};
+use nn_train::network::{Flat, Hidden, Network, Shape};
 
 /// Why a model file could not be written or read.
 #[derive(Debug, thiserror::Error)]

@@ -11,8 +11,8 @@
 
 use gemm::Parallelism;
 
-use super::adam::Adam;
-use super::network::{self, BatchStats, Flat, Network, Workspace, dense_sizes};
+use crate::adam::Adam;
+use crate::network::{self, BatchStats, Flat, Network, Workspace, dense_sizes};
 
 // ----------------------------------------------------------------------------------------
 // One checked door to gemm
@@ -365,10 +365,10 @@ pub fn step(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::adam::AdamConfig;
-    use crate::train::network::tests::{close, random};
-    use crate::train::network::{Hidden, Shape};
-    use crate::train::rng::Rng;
+    use crate::adam::AdamConfig;
+    use crate::network::tests::{close, random};
+    use crate::network::{Hidden, Shape};
+    use crate::rng::Rng;
 
     #[test]
     fn gemm_layer_matches_the_plain_one() {

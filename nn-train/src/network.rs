@@ -17,20 +17,25 @@
 use nn_core::Activation;
 use serde::{Deserialize, Serialize};
 
-use super::adam::Adam;
+use crate::adam::Adam;
 
 /// Sizes of the network `input → hidden → output`: nn-core's, which also counts the
 /// parameters and cuts a flat buffer into the four tensors.
 pub use nn_core::format::Shape;
 
 /// The hidden layer's activation: the ones this trainer can differentiate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Hidden {
     /// `1 / (1 + e^-x)`, as in the seed's Keras model.
     Sigmoid,
     /// `max(x, 0)`.
     Relu,
+}
+
+impl Hidden {
+    /// Every activation this trainer can differentiate.
+    pub const ALL: [Hidden; 2] = [Hidden::Sigmoid, Hidden::Relu];
 }
 
 /// The same function as nn-core names it in the model file: the one mapping between the
@@ -50,8 +55,7 @@ impl TryFrom<Activation> for Hidden {
     type Error = Activation;
 
     fn try_from(activation: Activation) -> Result<Self, Activation> {
-        use clap::ValueEnum;
-        Hidden::value_variants()
+        Hidden::ALL
             .iter()
             .copied()
             .find(|&h| Activation::from(h) == activation)
@@ -59,98 +63,8 @@ impl TryFrom<Activation> for Hidden {
     }
 }
 
-/// A buffer in the parameter layout `[W1 (H,IN) | b1 (H) | W2 (OUT,H) | b2 (OUT)]`.
-///
-/// The parameters, their gradients and Adam's two moments all use it, so the optimizer is
-/// one loop over four equally laid-out slices and export writes the views as they are.
-/// The weight layout `(OUT, IN)` is nn-core's, so no transpose happens on export.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Flat {
-    /// The sizes the views are cut from.
-    pub shape: Shape,
-    /// `shape.parameters()` values.
-    pub data: Vec<f32>,
-}
-
-/// The named views of a [`Flat`] buffer.
-#[derive(Clone, Copy, Debug)]
-pub struct Views<'a> {
-    /// `(H, IN)`.
-    pub w1: &'a [f32],
-    /// `(H)`.
-    pub b1: &'a [f32],
-    /// `(OUT, H)`.
-    pub w2: &'a [f32],
-    /// `(OUT)`.
-    pub b2: &'a [f32],
-}
-
-/// The named views of a [`Flat`] buffer, mutable.
-#[derive(Debug)]
-pub struct ViewsMut<'a> {
-    /// `(H, IN)`.
-    pub w1: &'a mut [f32],
-    /// `(H)`.
-    pub b1: &'a mut [f32],
-    /// `(OUT, H)`.
-    pub w2: &'a mut [f32],
-    /// `(OUT)`.
-    pub b2: &'a mut [f32],
-}
-
-impl Flat {
-    /// All zeros.
-    ///
-    /// # Panics
-    /// If the parameter count overflows `usize` (the trainer's sizes are checked long before).
-    pub fn zeros(shape: Shape) -> Self {
-        let parameters = shape
-            .parameters()
-            .expect("a parameter count that fits usize");
-        Self {
-            shape,
-            data: vec![0.0; parameters],
-        }
-    }
-
-    /// Glorot-uniform weights (`U(±sqrt(6 / (fan_in + fan_out)))`, as Keras' `Dense`) and
-    /// zero biases, drawn W1 then W2 in row-major order.
-    pub fn glorot(shape: Shape, rng: &mut super::rng::Rng) -> Self {
-        let mut p = Self::zeros(shape);
-        let v = p.views_mut();
-        let limit1 = (6.0 / (shape.input + shape.hidden) as f32).sqrt();
-        v.w1.iter_mut()
-            .for_each(|w| *w = rng.uniform(-limit1, limit1));
-        let limit2 = (6.0 / (shape.hidden + shape.output) as f32).sqrt();
-        v.w2.iter_mut()
-            .for_each(|w| *w = rng.uniform(-limit2, limit2));
-        p
-    }
-
-    /// The named views.
-    ///
-    /// # Panics
-    /// If `data` is not `shape.parameters()` long (both fields are public).
-    pub fn views(&self) -> Views<'_> {
-        let [w1, b1, w2, b2] = self
-            .shape
-            .split(&self.data)
-            .expect("Flat holds shape.parameters() values");
-        Views { w1, b1, w2, b2 }
-    }
-
-    /// The named views, mutable.
-    ///
-    /// # Panics
-    /// As [`Flat::views`].
-    pub fn views_mut(&mut self) -> ViewsMut<'_> {
-        let [w1, b1, w2, b2] = self
-            .shape
-            .split_mut(&mut self.data)
-            .expect("Flat holds shape.parameters() values");
-        ViewsMut { w1, b1, w2, b2 }
-    }
-}
+/// The flat parameter buffer and its named views: in [`crate::flat`], which Adam shares.
+pub use crate::flat::{Flat, Views, ViewsMut};
 
 /// Parameters plus what the model file needs to run them.
 #[derive(Clone, Debug, PartialEq)]
@@ -239,7 +153,7 @@ pub struct BatchStats {
 ///
 /// # Panics
 /// If any length disagrees: a wrong buffer is a bug in the caller, never data.
-pub(super) fn dense_sizes(
+pub(crate) fn dense_sizes(
     b: usize,
     weight: usize,
     bias: usize,
@@ -451,15 +365,15 @@ pub fn step(
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::train::rng::Rng;
+    use crate::rng::Rng;
 
     /// `n` values uniform in ±1.
-    pub(in crate::train) fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
+    pub(crate) fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
         (0..n).map(|_| rng.uniform(-1.0, 1.0)).collect()
     }
 
     /// Asserts `|a_i − b_i| ≤ tol · (1 + |b_i|)` for every element.
-    pub(in crate::train) fn close(a: &[f32], b: &[f32], tol: f32) {
+    pub(crate) fn close(a: &[f32], b: &[f32], tol: f32) {
         assert_eq!(a.len(), b.len());
         for (i, (x, y)) in a.iter().zip(b).enumerate() {
             assert!((x - y).abs() <= tol * (1.0 + y.abs()), "at {i}: {x} vs {y}");
@@ -624,7 +538,7 @@ pub(super) mod tests {
 
     #[test]
     fn step_is_forward_backward_then_adam() {
-        use crate::train::adam::AdamConfig;
+        use crate::adam::AdamConfig;
         let shape = Shape {
             input: 4,
             hidden: 3,

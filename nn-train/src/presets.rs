@@ -1,11 +1,11 @@
 //! The named training recipes. Each fixes every hyper-parameter; the CLI's flags override
-//! single ones.
+//! single ones (the CLI maps its own flag values onto [`Preset`]).
 
 use nn_core::InputScaling;
 
-use super::TrainConfig;
-use super::adam::AdamConfig;
-use super::network::Hidden;
+use crate::adam::AdamConfig;
+use crate::network::Hidden;
+use crate::trainer::TrainConfig;
 
 /// Per-epoch learning-rate decay of the normalised presets: with a constant 1e-3 the
 /// 1024-relu network ends at 97.75 % (seed 1), just short of its 97.8 % target; halving the
@@ -13,7 +13,7 @@ use super::network::Hidden;
 const LR_DECAY: f32 = 0.6;
 
 /// A named recipe.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Preset {
     /// The seed blog's Keras model exactly: 784-1024-10 sigmoid on raw 0–255 pixels,
     /// batch 32, 5 epochs, Adam lr 1e-3 (Keras reaches 93.82 % on the test set).
@@ -33,11 +33,6 @@ impl Preset {
             Preset::Default => "default",
             Preset::Mcu => "mcu",
         }
-    }
-
-    /// Where the model goes unless `--out` says otherwise: `models/<name>.nnm`.
-    pub fn default_out(self) -> std::path::PathBuf {
-        std::path::Path::new("models").join(format!("{}.nnm", self.name()))
     }
 
     /// The recipe, seeded with `seed`.

@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::network::Flat;
+use crate::flat::Flat;
 
 /// Adam's hyper-parameters. [`Default`] is Keras': lr 1e-3, β1 0.9, β2 0.999, ε 1e-7.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -134,7 +134,7 @@ impl AdamStep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::network::Shape;
+    use crate::network::Shape;
 
     #[test]
     fn two_steps_match_hand_computed_values() {
