@@ -7,6 +7,7 @@
 pub mod commands;
 pub mod convert;
 pub mod devices;
+pub mod evaluate;
 pub mod files;
 pub mod model;
 pub mod outputs;

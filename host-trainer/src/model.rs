@@ -284,10 +284,9 @@ impl HostModel {
         self.header.element
     }
 
-    /// An f32 model's `W1, b1, W2, b2` in file order, giving up the rest; `None` for an int8
-    /// model.
-    pub fn into_parameters(self) -> Option<Vec<f32>> {
-        match self.weights {
+    /// An f32 model's `W1, b1, W2, b2` in file order; `None` for an int8 model.
+    pub fn parameters(&self) -> Option<&[f32]> {
+        match &self.weights {
             Weights::F32(parameters) => Some(parameters),
             Weights::I8 { .. } => None,
         }

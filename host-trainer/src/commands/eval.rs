@@ -7,9 +7,9 @@ use anyhow::Result;
 use clap::Args;
 use nn_core::CLASSES;
 
+use crate::evaluate::{Evaluation, evaluate};
 use crate::model::HostModel;
 use crate::outputs::stdout::print_line;
-use crate::train::export;
 use nn_data::read::show;
 use nn_data::{self as data, Fetch};
 
@@ -51,32 +51,33 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         print_line(&line)?;
     }
     let test = &loaded.sets;
-    if let crate::model::Classifier::I8(m) = model.classifier() {
-        crate::convert::quantize::eval(&show(&args.model), m.model(), test)?;
-    } else {
-        let (net, scaling) = export::read_model(&args.model)?;
-        let s = nn_train::evaluate(&net, scaling, test);
-        print_line(&format!(
-            "{}: accuracy {:.2} % ({}/{}) loss {:.4}",
-            show(&args.model),
-            100.0 * s.accuracy,
-            (s.accuracy * s.examples as f64).round(),
-            s.examples,
-            s.loss
-        ))?;
-    }
+    let evaluation = evaluate(&args.model, &model, test)?;
+    let name = show(&args.model);
+    let (correct, examples) = (evaluation.correct, evaluation.examples());
+    let accuracy = 100.0 * evaluation.accuracy();
+    print_line(&match evaluation.loss {
+        Some(loss) => {
+            format!("{name}: accuracy {accuracy:.2} % ({correct}/{examples}) loss {loss:.4}")
+        }
+        None => format!("{name}: accuracy {accuracy:.2} % ({correct}/{examples}) int8"),
+    })?;
     if !model.class_names().is_empty() {
-        print_line(&per_class_accuracy(&model, test)?)?;
+        print_line(&per_class_accuracy(&model, &evaluation))?;
     }
-    write_report(args, &model, test)
+    write_report(args, &model, test, &evaluation)
 }
 
 /// `eval --report DIR`, once `eval` has printed its line.
-fn write_report(args: &EvalArgs, model: &HostModel, test: &data::Dataset) -> Result<()> {
+fn write_report(
+    args: &EvalArgs,
+    model: &HostModel,
+    test: &data::Dataset,
+    evaluation: &Evaluation,
+) -> Result<()> {
     let Some(dir) = &args.report else {
         return Ok(());
     };
-    crate::outputs::report::Report::build(&args.model, model, test)?.write(dir)?;
+    crate::outputs::report::Report::build(&args.model, model, test, evaluation)?.write(dir)?;
     print_line(&format!(
         "report written to {}: {}, {}, {}",
         show(dir),
@@ -88,15 +89,9 @@ fn write_report(args: &EvalArgs, model: &HostModel, test: &data::Dataset) -> Res
 }
 
 /// One line per output that has a test image: its name, accuracy and counts, names aligned.
-fn per_class_accuracy(model: &HostModel, test: &data::Dataset) -> Result<String> {
-    let classifier = model.classifier();
-    let (mut correct, mut total) = ([0usize; CLASSES], [0usize; CLASSES]);
-    for i in 0..test.len() {
-        let (class, _) = classifier.predict_pixels(test.image(i))?;
-        let label = usize::from(test.label(i));
-        total[label] += 1;
-        correct[label] += usize::from(class == label);
-    }
+fn per_class_accuracy(model: &HostModel, evaluation: &Evaluation) -> String {
+    let correct = evaluation.per_class.map(|(c, _)| c);
+    let total = evaluation.per_class.map(|(_, t)| t);
     let labels: Vec<String> = (0..CLASSES).map(|k| model.class_label(k)).collect();
     let width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     let lines: Vec<String> = (0..CLASSES)
@@ -111,5 +106,5 @@ fn per_class_accuracy(model: &HostModel, test: &data::Dataset) -> Result<String>
             )
         })
         .collect();
-    Ok(lines.join("\n"))
+    lines.join("\n")
 }

@@ -7,9 +7,9 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use nn_core::format::{ElementType, ModelFile};
 
-use crate::convert::quantize::{
-    DEFAULT_CALIBRATION, accuracy, classify_f32, classify_i8, quantize,
-};
+use crate::convert::quantize::{DEFAULT_CALIBRATION, quantize};
+use crate::evaluate::evaluate;
+use crate::model::HostModel;
 use nn_data::{self as data, Fetch, PIXELS};
 
 /// Options of `quantize`.
@@ -70,14 +70,23 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     crate::files::atomic::write(&args.out, &out_bytes)
         .with_context(|| format!("model {}", args.out.display()))?;
 
+    // Both models through `eval`'s own pass, so that these lines agree with `eval`'s.
     let test = &mnist.test;
-    let f32_classes = classify_f32(&f32_model, &test.images)?;
-    let i8_classes = classify_i8(&q.as_mlp(), &test.images)?;
-    let (f32_correct, f32_acc) = accuracy(&f32_classes, &test.labels);
-    let (i8_correct, i8_acc) = accuracy(&i8_classes, &test.labels);
-    let agree = f32_classes
-        .iter()
-        .zip(&i8_classes)
+    let f32_eval = evaluate(
+        &args.model,
+        &HostModel::from_bytes(&bytes, &args.model)?,
+        test,
+    )?;
+    let i8_eval = evaluate(
+        &args.out,
+        &HostModel::from_bytes(&out_bytes, &args.out)?,
+        test,
+    )?;
+    let (f32_correct, f32_acc) = (f32_eval.correct, f32_eval.accuracy());
+    let (i8_correct, i8_acc) = (i8_eval.correct, i8_eval.accuracy());
+    let agree = f32_eval
+        .classes()
+        .zip(i8_eval.classes())
         .filter(|(a, b)| a == b)
         .count();
     crate::outputs::stdout::print_line(&format!(

@@ -27,7 +27,7 @@ use nn_core::{Activation, InputScaling, MlpI8, MlpSlices, TensorQuant};
 use rayon::prelude::*;
 
 use crate::model::AlignedBytes;
-use nn_data::{Dataset, PIXELS};
+use nn_data::PIXELS;
 
 /// Training images the activation ranges are measured on, by default.
 pub const DEFAULT_CALIBRATION: usize = 2000;
@@ -385,32 +385,6 @@ pub fn classify_f32(m: &MlpSlices<'_>, images: &[u8]) -> Result<Vec<usize>, nn_c
             },
         )
         .collect()
-}
-
-/// Fraction of `classes` equal to `labels`.
-pub fn accuracy(classes: &[usize], labels: &[u8]) -> (usize, f64) {
-    let correct = classes
-        .iter()
-        .zip(labels)
-        .filter(|(c, l)| **c == usize::from(**l))
-        .count();
-    (correct, correct as f64 / labels.len().max(1) as f64)
-}
-
-/// `eval` of an int8 model: its accuracy on `test` (int8 gives probabilities in steps of
-/// 1/256, so there is no meaningful loss to print).
-///
-/// # Errors
-/// Only if the model's sizes disagree with 28×28 images, or stdout fails.
-pub fn eval(name: &str, m: &MlpI8<'_>, test: &Dataset) -> Result<()> {
-    let classes = classify_i8(m, &test.images)?;
-    let (correct, acc) = accuracy(&classes, &test.labels);
-    crate::outputs::stdout::print_line(&format!(
-        "{name}: accuracy {:.2} % ({correct}/{}) int8",
-        100.0 * acc,
-        test.len()
-    ))?;
-    Ok(())
 }
 
 /// `inspect`'s lines about an int8 file's quantisation.

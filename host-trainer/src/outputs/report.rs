@@ -1,9 +1,7 @@
 //! `eval --report DIR`: where a model goes wrong, as pictures and numbers.
 //!
-//! 1. Every test image is classified the way `eval` does it: an f32 model through
-//!    [`nn_train::evaluate_each`] (the very pass behind `eval`'s line, so the counts agree), an
-//!    int8 model through [`Classifier::predict_pixels`] (the function behind `quantize`'s
-//!    accuracy, and the board's).
+//! 1. Every test image is classified by `eval`'s own pass,
+//!    [`evaluate`](crate::evaluate::evaluate), so the counts agree with its line.
 //! 2. The counts become a confusion matrix, per-class accuracy and the list of mistakes,
 //!    most confident first ([`Report`]).
 //! 3. Three files go to `DIR`, each atomically: [`CONFUSION_PNG`], [`MISTAKES_PNG`] and
@@ -18,12 +16,13 @@ use nn_core::{CLASSES, IMAGE_PIXELS};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::model::{Classifier, HostModel};
+use nn_core::format::ElementType;
+
+use crate::evaluate::Evaluation;
+use crate::model::HostModel;
 use crate::outputs::plot::{self, DARK, FONT, Figure, drawing};
-use crate::train;
 use nn_data::Dataset;
 use nn_data::read::show;
 
@@ -115,46 +114,28 @@ pub fn check_target(dir: &Path) -> Result<()> {
 }
 
 impl Report {
-    /// Classifies every image of `test` with `model` (read from `path`) and counts.
+    /// The report of `evaluation`, [`evaluate`](crate::evaluate::evaluate)'s pass of `model`
+    /// (read from `path`) over `test`.
     ///
     /// # Errors
-    /// The f32 model cannot be read into the trainer's form, a label is out of range, or
-    /// nn-core refuses a shape (not for a model [`HostModel::load`] accepted).
-    pub fn build(path: &Path, model: &HostModel, test: &Dataset) -> Result<Self> {
-        let n = test.len();
-        // (class, probabilities) for each test image, in order.
-        let mut answers = vec![(0usize, [0.0f32; CLASSES]); n];
-        let (weights, loss) = match model.classifier() {
-            Classifier::F32(_) => {
-                let (net, scaling) = train::export::read_model(path)?;
-                let stats = nn_train::evaluate_each(&net, scaling, test, |first, probs| {
-                    for (answer, p) in answers[first..].iter_mut().zip(probs.chunks(CLASSES)) {
-                        answer.1.copy_from_slice(p);
-                        answer.0 = nn_core::kernels::argmax(p);
-                    }
-                });
-                ("f32", Some(stats.loss))
-            }
-            classifier @ Classifier::I8(_) => {
-                answers = test
-                    .images
-                    .par_chunks(IMAGE_PIXELS)
-                    .map(|pixels| {
-                        let pixels = pixels.try_into().expect("chunks of IMAGE_PIXELS");
-                        classifier.predict_pixels(pixels)
-                    })
-                    .collect::<Result<_, _>>()
-                    .with_context(|| format!("model {}", show(path)))?;
-                ("int8", None)
-            }
+    /// A label is out of range.
+    pub fn build(
+        path: &Path,
+        model: &HostModel,
+        test: &Dataset,
+        evaluation: &Evaluation,
+    ) -> Result<Self> {
+        let weights = match model.element() {
+            ElementType::I8 => "int8",
+            _ => "f32",
         };
         Self::tally(
             show(path),
             weights,
-            loss,
+            evaluation.loss,
             model.class_names(),
             test,
-            &answers,
+            &evaluation.answers,
         )
     }
 

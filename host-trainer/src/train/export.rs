@@ -98,7 +98,18 @@ pub fn write_model_named(
 /// Reads a model file into the trainer's form, with the scaling it expects, through the
 /// host's one loader ([`crate::model::HostModel::load`]).
 pub fn read_model(path: &Path) -> Result<(Network, InputScaling), ExportError> {
-    let model = crate::model::HostModel::load(path)?;
+    network(&crate::model::HostModel::load(path)?, path)
+}
+
+/// `model` (read from `path`, which errors name) as the trainer's network, with its input
+/// scaling: [`read_model`] without reading the file again.
+///
+/// # Errors
+/// [`ExportError::Unsupported`] for int8 weights or an activation the trainer lacks.
+pub fn network(
+    model: &crate::model::HostModel,
+    path: &Path,
+) -> Result<(Network, InputScaling), ExportError> {
     let header = *model.header();
     let unsupported = |why: String| ExportError::Unsupported {
         path: path.to_path_buf(),
@@ -120,7 +131,7 @@ pub fn read_model(path: &Path) -> Result<(Network, InputScaling), ExportError> {
     };
     let params = Flat {
         shape,
-        data: model.into_parameters().ok_or_else(|| {
+        data: model.parameters().map(<[f32]>::to_vec).ok_or_else(|| {
             unsupported("int8 weights (training and eval of loss read f32 models)".to_owned())
         })?,
     };
