@@ -9,7 +9,7 @@ mod common;
 
 #[test]
 fn from_firmware_the_readme_command_finds_the_default_model() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = common::root();
     let port = "/dev/ttyACM-device-eval-paths-test";
     assert!(!Path::new(port).exists());
     let output = Command::new(common::host_trainer_binary())

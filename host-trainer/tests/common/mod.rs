@@ -1,4 +1,4 @@
-//! What the root package's tests share: the host-trainer binary, a runner for it and a
+//! What host-trainer's tests share: the repository root, the host-trainer binary, a runner for it and a
 //! `serve` started on a free port, the CRC-32 reference, a seeded generator, a tiny
 //! MNIST-shaped data set written on the spot (so a test needs neither the network nor the
 //! real MNIST), and the check of a firmware self-test log against the host.
@@ -9,7 +9,6 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use host_trainer::devices::eval::HostModel;
@@ -17,25 +16,16 @@ use nn_core::IMAGE_PIXELS;
 
 // ---------------------------------------------------------------- the binary
 
-/// The host-trainer release binary, built once per test binary (the root package cannot
-/// name another package's binary with `CARGO_BIN_EXE_`).
+/// The repository root (firmware/, models/, nn-wasm/ are found from here).
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host-trainer sits in the repository root")
+}
+
+/// The host-trainer binary Cargo built for these tests (the test profile is optimised).
 pub fn host_trainer_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(root)
-            .args(["build", "--quiet", "--release", "-p", "host-trainer"])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building host-trainer failed");
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"))
-            .join("release")
-            .join("host-trainer")
-    })
+    Path::new(env!("CARGO_BIN_EXE_host-trainer"))
 }
 
 /// No run through [`host_trainer`] needs more than a few seconds; a run past this is a hang.
@@ -210,7 +200,7 @@ impl std::fmt::Display for SelfTestSummary {
 /// as `digit I label=L class=C `; the summary line's accuracy must be the host's and no
 /// answer malformed. Returns the summary, for each board's own fields.
 pub fn check_self_test_log(log: &str, model: &HostModel) -> SelfTestSummary {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("firmware/data");
+    let data = root().join("firmware/data");
     let images = std::fs::read(data.join("t10k-100-images.bin")).unwrap();
     let labels = std::fs::read(data.join("t10k-100-labels.bin")).unwrap();
     let mut correct = 0;
@@ -246,7 +236,7 @@ pub fn check_self_test_log(log: &str, model: &HostModel) -> SelfTestSummary {
 #[allow(unused_imports, reason = "not every test file forges a checksum")]
 pub use reference::crc32_reference as crc32;
 
-#[path = "../../nn-core/tests/common/reference.rs"]
+#[path = "../../../nn-core/tests/common/reference.rs"]
 mod reference;
 
 /// A small xorshift64, so that "random" choices in a test are spread but repeatable.

@@ -7,7 +7,7 @@
 //! (`target/serve-browser/draw-a-digit.png`; the README shows a copy in `docs/img/`).
 //!
 //! End-to-end (it needs `scripts/setup.sh`'s chromium and chromium-driver, and fails without
-//! them): `cargo test --test serve_browser -- --ignored`.
+//! them): `cargo test -p host-trainer --test serve_browser -- --ignored`.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -27,7 +27,7 @@ const CANVAS: i64 = 280;
 const SCALE: i64 = CANVAS / 28;
 
 fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    common::root()
 }
 
 fn agent() -> ureq::Agent {

@@ -12,7 +12,7 @@ mod common;
 use common::{host_trainer, serve};
 
 fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    common::root()
 }
 
 fn agent() -> ureq::Agent {

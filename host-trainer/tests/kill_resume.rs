@@ -1,5 +1,5 @@
 //! `kill -9` at the worst moments, on real MNIST with the release binary (end-to-end tests:
-//! `cargo test --test kill_resume -- --ignored`):
+//! `cargo test -p host-trainer --test kill_resume -- --ignored`):
 //! - in the middle of an epoch: `--resume` continues after the last completed epoch and ends
 //!   with the same model, byte for byte, as a run never interrupted;
 //! - at random moments around the model file's write: the file on disk is always a complete

@@ -504,8 +504,7 @@ fn bad_input_that_used_to_pass() {
     let r = run(&["eval", "--model", s(&model), "--data", s(&gz)]);
     assert_refused(&r, "t10k-labels-idx1-ubyte.gz", &["gzip"]);
 
-    let jpeg = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("nn-data/tests/fixtures/mnist-test-1-label-2-light-on-dark.jpg");
+    let jpeg = common::root().join("nn-data/tests/fixtures/mnist-test-1-label-2-light-on-dark.jpg");
     let whole = fs::read(&jpeg).unwrap();
     let half = dir.path().join("half.jpg");
     fs::write(&half, &whole[..whole.len() / 2]).unwrap();

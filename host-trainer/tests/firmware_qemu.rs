@@ -1,7 +1,7 @@
 //! The firmware, end to end: built for the Cortex-M4F, run in QEMU (mps2-an386), checked
 //! against the host's own nn-core results. Needs `qemu-system-arm` and `defmt-print`
 //! (scripts/setup.sh installs both) and the MNIST test set (fetched on first use), so
-//! every test here is an end-to-end one: `cargo test --test firmware_qemu -- --ignored`.
+//! every test here is an end-to-end one: `cargo test -p host-trainer --test firmware_qemu -- --ignored`.
 //! The serial link's recovery is tested as a board owner meets it: `device-eval --port` on a
 //! pseudo-terminal that QEMU bridges to the emulated UART (`-serial pty`), after a run that
 //! was killed mid-stream.
@@ -21,7 +21,7 @@ use nn_data::{self as data, Fetch};
 mod common;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    common::root().to_path_buf()
 }
 
 fn firmware_dir() -> PathBuf {

@@ -1,7 +1,6 @@
-//! The trainer's three presets, trained in full by the release binary as a user would run
-//! it, must reach their accuracy targets on the 10,000 test images (read back from the
+//! The trainer's three presets, trained in full by the binary as a user would run it, must reach their accuracy targets on the 10,000 test images (read back from the
 //! `--metrics` file). Each takes five epochs of 60,000 images, so they are end-to-end tests:
-//! `cargo test --test train_e2e -- --ignored`.
+//! `cargo test -p host-trainer --test train_e2e -- --ignored`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -10,31 +9,21 @@ use std::sync::Mutex;
 /// The runs share two cores: one at a time, or each is slower than all of them in a row.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// Trains `preset` with `cargo run --release -p host-trainer` and returns its metrics.
+/// Trains `preset` with the host-trainer binary and returns its metrics.
 fn train(preset: &str) -> serde_json::Value {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let model: PathBuf = dir.path().join(format!("{preset}.nnm"));
     let metrics = dir.path().join(format!("{preset}.json"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "run",
-            "--quiet",
-            "--release",
-            "-p",
-            "host-trainer",
-            "--",
-            "train",
-        ])
+    let status = Command::new(env!("CARGO_BIN_EXE_host-trainer"))
+        .arg("train")
         .args(["--preset", preset, "--seed", "1"])
         .arg("--out")
         .arg(&model)
         .arg("--metrics")
         .arg(&metrics)
         .status()
-        .expect("cargo runs");
+        .expect("the binary starts");
     assert!(status.success(), "training {preset} failed");
     assert!(model.is_file(), "{preset}: no model written");
     let json = std::fs::read(&metrics).expect("metrics written");

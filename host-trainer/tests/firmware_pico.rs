@@ -4,7 +4,7 @@
 //! Needs Node with the pinned rp2040js (`npm ci` in firmware/scripts/rp2040js),
 //! `defmt-print` and the MNIST test set; scripts/setup.sh installs all of it. A missing
 //! piece fails these tests, it does not skip them:
-//! `cargo test --test firmware_pico -- --ignored`.
+//! `cargo test -p host-trainer --test firmware_pico -- --ignored`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,7 +17,7 @@ use nn_data::{self as data, Fetch};
 mod common;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    common::root().to_path_buf()
 }
 
 /// The Pico ELF, built once for all tests in this file (its own target directory in
