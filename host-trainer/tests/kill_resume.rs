@@ -1,4 +1,4 @@
-//! `kill -9` at the worst moments, on real MNIST with the release binary (end-to-end tests:
+//! `kill -9` at the worst moments, on real MNIST with the optimised binary (end-to-end tests:
 //! `cargo test -p host-trainer --test kill_resume -- --ignored`):
 //! - in the middle of an epoch: `--resume` continues after the last completed epoch and ends
 //!   with the same model, byte for byte, as a run never interrupted;

@@ -7,7 +7,7 @@
 //!   and resynchronises a line that an interrupted run left dirty;
 //! - [`qemu`](super::qemu): [`Qemu`] starts the firmware and connects to its UART, from the one QEMU
 //!   command line;
-//! - [`rp2040js`](super::rp2040js): [`Rp2040js`] runs the Pico firmware in the RP2040 emulator, its UART on
+//! - [`rp2040js`]: [`Rp2040js`] runs the Pico firmware in the RP2040 emulator, its UART on
 //!   a pipe;
 //! - the host's copy of the network is [`HostModel`], the loader every command uses.
 

@@ -50,7 +50,7 @@ pub struct Qemu {
 impl Qemu {
     /// Starts `elf` on mps2-an386 in serve mode, its UART connected to a socket on
     /// 127.0.0.1 that only this process listens on, and returns the connected stream
-    /// (reads time out after [`READ_POLL`], for [`super::Link`]'s deadline).
+    /// (reads time out after [`READ_POLL`], for [`Link`](super::link::Link)'s deadline).
     ///
     /// # Errors
     /// The ELF is missing, QEMU cannot start or exits early, or it does not connect in time.

@@ -2,7 +2,7 @@
 //! (Node) runs the ELF in serve mode with the emulated UART0 on its stdin and stdout.
 //!
 //! The script's stdout is read by a thread into a channel, so that [`Pipe`]'s reads time
-//! out after [`READ_POLL`] as [`super::Link`] expects of a serial port. Its stderr (the
+//! out after [`READ_POLL`] as [`Link`](super::link::Link) expects of a serial port. Its stderr (the
 //! decoded defmt log, rp2040js's warnings) is kept, the last [`LOG_TAIL`] bytes of it, for
 //! the error message when the emulator stops, and watched for the line that says the
 //! firmware serves: the boot self-test (100 inferences, 65 M emulated cycles) takes
