@@ -1,16 +1,16 @@
 //! One training step of the seed preset (784-1024-10 sigmoid, batch 32) and its parts, as
-//! training runs them (`train::fast`): forward, the Adam update alone, and backward fused
+//! training runs them (`nn_train::fast`): forward, the Adam update alone, and backward fused
 //! with the update. An epoch is 1,875 steps, so `seconds per epoch ≈ 1875 × (forward +
-//! fused)`. The plain step of `train::network`, the readable one, is timed beside them.
+//! fused)`. The plain step of `nn_train::network`, the readable one, is timed beside them.
 //! Run with `cargo bench --bench train_epoch`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use host_trainer::data::Dataset;
-use host_trainer::train::fast;
-use host_trainer::train::network::{self, Flat, Workspace};
-use host_trainer::train::presets::Preset;
-use host_trainer::train::rng::Rng;
-use host_trainer::train::{Silent, Trainer};
+use nn_data::Dataset;
+use nn_train::fast;
+use nn_train::network::{self, Flat, Workspace};
+use nn_train::presets::Preset;
+use nn_train::rng::Rng;
+use nn_train::{Silent, Trainer};
 
 const BATCH: usize = 32;
 
@@ -43,7 +43,7 @@ fn step(c: &mut Criterion) {
     network::forward(&trainer.net, &mut ws, BATCH);
     network::backward(&trainer.net, &mut ws, &mut grads, BATCH);
 
-    host_trainer::train::denormals::flush_to_zero_everywhere();
+    nn_train::denormals::flush_to_zero_everywhere();
     let mut g = c.benchmark_group("seed_step");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.bench_function("forward", |b| {

@@ -2,7 +2,7 @@
 //! with the header, without panicking or allocating from an unchecked count.
 #![no_main]
 
-use host_trainer::data::idx::{parse_images, parse_labels};
+use nn_data::idx::{parse_images, parse_labels};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {

@@ -5,7 +5,7 @@
 //! image, never panic or exhaust memory.
 #![no_main]
 
-use host_trainer::preprocess::{from_bytes, render_ascii};
+use nn_data::preprocess::{from_bytes, render_ascii};
 use libfuzzer_sys::fuzz_target;
 use nn_core::preprocess::{preprocess, scratch_len};
 

@@ -1,19 +1,14 @@
-//! The std side of the project: MNIST on disk, training with Adam, the command line.
-//! `main.rs` only calls [`cli::main`].
+//! The host side of the project, by stage: the commands (`commands/`, where clap lives),
+//! model conversion (`convert/`), the firmware as a peer (`devices/`), what a run writes
+//! (`outputs/`, `files/`) and the one host model type (`model.rs`). The data sets are
+//! nn-data; the training, nn-train.
+//! `main.rs` only calls [`commands::main`].
 
-pub mod atomic;
-pub mod cli;
-pub mod data;
-pub mod device_eval;
-pub mod flags;
-pub mod import;
-pub mod io;
-pub mod metrics;
+pub mod commands;
+pub mod convert;
+pub mod devices;
+pub mod evaluate;
+pub mod files;
 pub mod model;
-pub mod plot;
-pub mod preprocess;
-pub mod progress;
-pub mod quantize;
-pub mod report;
-pub mod serve;
+pub mod outputs;
 pub mod train;

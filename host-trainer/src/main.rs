@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    host_trainer::cli::main()
+    host_trainer::commands::main()
 }

@@ -1,7 +1,7 @@
 //! The one way the host reads a model file: `eval` (through `train::export::read_model`),
 //! `predict`, `inspect` and `device-eval` all call [`HostModel::load`]:
 //!
-//! 1. a bounded read of a regular file ([`crate::io::read_capped`], at most
+//! 1. a bounded read of a regular file ([`nn_data::read::read_capped`], at most
 //!    [`MAX_MODEL_BYTES`]);
 //! 2. nn-core's decoder, [`ModelFile::parse`], which checks every byte, the shape limits and
 //!    that the outputs stay finite;
@@ -17,7 +17,7 @@ use std::path::Path;
 use nn_core::format::{ElementType, Header, ModelFile};
 use nn_core::{CLASSES, IMAGE_PIXELS, MlpI8Packed, MlpSlices, TensorQuant};
 
-use crate::io::{ReadError, read_capped, show};
+use nn_data::read::{ReadError, read_capped, show};
 
 /// The most hidden units the trainer builds and the host loads. Each costs
 /// `4 × (784 + 1 + 10)` bytes in a model file and about four times that while training.
@@ -91,7 +91,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if let Err(e) = HostModel::from_bytes(bytes, path) {
         anyhow::bail!("{e}; not written, as eval and predict would refuse it");
     }
-    crate::atomic::write(path, bytes).with_context(|| format!("model {}", show(path)))
+    crate::files::atomic::write(path, bytes).with_context(|| format!("model {}", show(path)))
 }
 
 /// A model file's header and weights, checked and owned.
@@ -302,10 +302,9 @@ impl HostModel {
         self.header.element
     }
 
-    /// An f32 model's `W1, b1, W2, b2` in file order, giving up the rest; `None` for an int8
-    /// model.
-    pub fn into_parameters(self) -> Option<Vec<f32>> {
-        match self.weights {
+    /// An f32 model's `W1, b1, W2, b2` in file order; `None` for an int8 model.
+    pub fn parameters(&self) -> Option<&[f32]> {
+        match &self.weights {
             Weights::F32(parameters) => Some(parameters),
             Weights::I8 { .. } => None,
         }

@@ -10,16 +10,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use flatbuffers::{FlatBufferBuilder, WIPOffset};
-use host_trainer::data::{self, Fetch};
-use host_trainer::import::{self, ImportError, Weights};
+use host_trainer::convert::import::{self, ImportError, Weights};
+use host_trainer::convert::quantize;
 use host_trainer::model::AlignedBytes;
-use host_trainer::quantize;
 use nn_core::TensorQuant;
 use nn_core::activation::Activation;
 use nn_core::format::ModelFile;
 use nn_core::model::InputScaling;
 use nn_core::model_i8::DenseI8;
 use nn_core::quant::{DenseI8Params, Requant};
+use nn_data::{self as data, Fetch};
 
 const PIXELS: usize = 784;
 const IMAGES: usize = 100;
@@ -623,9 +623,7 @@ fn non_regular_files_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     assert!(matches!(
         import::read(dir.path()),
-        Err(ImportError::Read(host_trainer::io::ReadError::NotRegular(
-            _
-        )))
+        Err(ImportError::Read(nn_data::read::ReadError::NotRegular(_)))
     ));
 }
 

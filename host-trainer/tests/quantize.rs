@@ -6,15 +6,16 @@
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use host_trainer::data::{self, Fetch, Mnist, PIXELS};
+use host_trainer::convert::quantize;
 use host_trainer::model::AlignedBytes;
-use host_trainer::quantize;
-use host_trainer::train::presets::Preset;
-use host_trainer::train::{Silent, Trainer, export};
+use host_trainer::train::export;
 use nn_core::format::{ElementType, ModelFile};
 use nn_core::kernels;
 use nn_core::quant::{Requant, SoftmaxI8Params};
 use nn_core::{Activation, MlpI8};
+use nn_data::{self as data, Fetch, Mnist, PIXELS};
+use nn_train::presets::Preset;
+use nn_train::{Silent, Trainer};
 
 fn mnist() -> &'static Mnist {
     static MNIST: OnceLock<Mnist> = OnceLock::new();

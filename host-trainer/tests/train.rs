@@ -5,12 +5,13 @@
 
 use std::sync::OnceLock;
 
-use host_trainer::data::{self, Fetch, Mnist};
-use host_trainer::train::fast;
-use host_trainer::train::network::Workspace;
-use host_trainer::train::presets::Preset;
-use host_trainer::train::{self, Silent, TrainConfig, Trainer, export};
+use host_trainer::train::export;
 use nn_core::format::ModelFile;
+use nn_data::{self as data, Fetch, Mnist};
+use nn_train::fast;
+use nn_train::network::Workspace;
+use nn_train::presets::Preset;
+use nn_train::{self as train, Silent, TrainConfig, Trainer};
 
 fn mnist() -> &'static Mnist {
     static MNIST: OnceLock<Mnist> = OnceLock::new();

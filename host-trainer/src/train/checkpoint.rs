@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::adam::Adam;
-use super::network::Flat;
-use super::rng::Rng;
-use super::{TrainConfig, Trainer};
+use nn_train::adam::Adam;
+use nn_train::network::Flat;
+use nn_train::rng::Rng;
+use nn_train::{TrainConfig, Trainer};
 
 const MAGIC: &[u8; 8] = b"NNMCKPT1";
 const DIGEST: usize = 32;
@@ -46,17 +46,17 @@ pub enum CheckpointError {
         source: std::io::Error,
     },
     /// The file is not a regular file, or is larger than any checkpoint.
-    #[error("checkpoint {}: {source}", crate::io::show(path))]
+    #[error("checkpoint {}: {source}", nn_data::read::show(path))]
     Unreadable {
         /// The checkpoint file.
         path: PathBuf,
         /// What went wrong.
-        source: crate::io::ReadError,
+        source: nn_data::read::ReadError,
     },
     /// The bytes are not a whole, intact checkpoint.
     #[error(
         "checkpoint {}: corrupt ({why}); delete it or train without --resume",
-        crate::io::show(path)
+        nn_data::read::show(path)
     )]
     Corrupt {
         /// The checkpoint file.
@@ -115,7 +115,7 @@ pub fn encode(trainer: &Trainer) -> Vec<u8> {
 
 /// Writes `trainer`'s checkpoint to `path` atomically.
 pub fn save(path: &Path, trainer: &Trainer) -> Result<(), CheckpointError> {
-    crate::atomic::write(path, &encode(trainer)).map_err(|source| CheckpointError::Io {
+    crate::files::atomic::write(path, &encode(trainer)).map_err(|source| CheckpointError::Io {
         path: path.to_path_buf(),
         source,
     })
@@ -124,16 +124,17 @@ pub fn save(path: &Path, trainer: &Trainer) -> Result<(), CheckpointError> {
 /// Reads the checkpoint at `path` and rebuilds its trainer, refusing one whose settings
 /// differ from `expected` in anything but the number of epochs.
 pub fn load(path: &Path, expected: &TrainConfig) -> Result<Trainer, CheckpointError> {
-    let bytes = crate::io::read_capped(path, MAX_BYTES, "a checkpoint").map_err(|e| match e {
-        crate::io::ReadError::Io(source) => CheckpointError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        source => CheckpointError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        },
-    })?;
+    let bytes =
+        nn_data::read::read_capped(path, MAX_BYTES, "a checkpoint").map_err(|e| match e {
+            nn_data::read::ReadError::Io(source) => CheckpointError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+            source => CheckpointError::Unreadable {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
     decode(&bytes, expected).map_err(|e| match e {
         Problem::Corrupt(why) => CheckpointError::Corrupt {
             path: path.to_path_buf(),
@@ -256,7 +257,7 @@ fn check_config(saved: &TrainConfig, wanted: &TrainConfig) -> Result<(), Problem
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::presets::Preset;
+    use nn_train::presets::Preset;
 
     fn tiny() -> TrainConfig {
         let mut c = Preset::Mcu.config(5);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use nn_core::format::{self, Header};
 use nn_core::{Activation, InputScaling};
 
-use super::network::{Flat, Hidden, Network, Shape};
+use nn_train::network::{Flat, Hidden, Network, Shape};
 
 /// Why a model file could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +73,7 @@ pub fn encode_named(
     Ok(bytes)
 }
 
-/// Writes `net` to `path` atomically (see [`crate::atomic`]), without class names.
+/// Writes `net` to `path` atomically (see [`crate::files::atomic`]), without class names.
 pub fn write_model(path: &Path, net: &Network, scaling: InputScaling) -> Result<(), ExportError> {
     write_model_named(path, net, scaling, &[])
 }
@@ -89,7 +89,7 @@ pub fn write_model_named(
         path: path.to_path_buf(),
         source,
     })?;
-    crate::atomic::write(path, &bytes).map_err(|source| ExportError::Io {
+    crate::files::atomic::write(path, &bytes).map_err(|source| ExportError::Io {
         path: path.to_path_buf(),
         source,
     })
@@ -98,7 +98,18 @@ pub fn write_model_named(
 /// Reads a model file into the trainer's form, with the scaling it expects, through the
 /// host's one loader ([`crate::model::HostModel::load`]).
 pub fn read_model(path: &Path) -> Result<(Network, InputScaling), ExportError> {
-    let model = crate::model::HostModel::load(path)?;
+    network(&crate::model::HostModel::load(path)?, path)
+}
+
+/// `model` (read from `path`, which errors name) as the trainer's network, with its input
+/// scaling: [`read_model`] without reading the file again.
+///
+/// # Errors
+/// [`ExportError::Unsupported`] for int8 weights or an activation the trainer lacks.
+pub fn network(
+    model: &crate::model::HostModel,
+    path: &Path,
+) -> Result<(Network, InputScaling), ExportError> {
     let header = *model.header();
     let unsupported = |why: String| ExportError::Unsupported {
         path: path.to_path_buf(),
@@ -120,7 +131,7 @@ pub fn read_model(path: &Path) -> Result<(Network, InputScaling), ExportError> {
     };
     let params = Flat {
         shape,
-        data: model.into_parameters().ok_or_else(|| {
+        data: model.parameters().map(<[f32]>::to_vec).ok_or_else(|| {
             unsupported("int8 weights (training and eval of loss read f32 models)".to_owned())
         })?,
     };

@@ -1,0 +1,153 @@
+//! `host-trainer device-eval`: the test set through the firmware on a board, in QEMU or in
+//! rp2040js, each answer checked against the host's; the comparison itself is
+//! [`crate::devices::eval`].
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use nn_core::IMAGE_PIXELS;
+
+use crate::devices::eval::{
+    BAUD, DEFAULT_ELF, DEFAULT_MODEL, DeviceEvalReport, evaluate, project_file,
+};
+use crate::devices::link::{Link, READ_POLL};
+use crate::devices::qemu::Qemu;
+use crate::devices::rp2040js::{self, Rp2040js};
+use crate::model::HostModel;
+use nn_data::{self as data, Fetch};
+
+/// Arguments of `host-trainer device-eval`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DeviceEvalArgs {
+    /// Serial device of a real board (e.g. /dev/ttyACM0), at 115200 baud.
+    #[arg(long, conflicts_with_all = ["qemu", "pico"], required_unless_present_any = ["qemu", "pico"])]
+    pub port: Option<String>,
+    /// Start the firmware in QEMU, from this ELF or by default from the release build in
+    /// firmware/ (build it first: `cd firmware && cargo build --release`), found from any
+    /// directory inside the project.
+    #[arg(long, num_args = 0..=1, default_missing_value = DEFAULT_ELF, conflicts_with = "pico")]
+    pub qemu: Option<PathBuf>,
+    /// Start the Raspberry Pi Pico firmware in rp2040js (Node), from this ELF or by default
+    /// from `cargo build-pico` in firmware/ (found from any directory inside the project).
+    #[arg(long, num_args = 0..=1, default_missing_value = rp2040js::DEFAULT_ELF)]
+    pub pico: Option<PathBuf>,
+    /// The host's copy of the model the firmware runs (the default is found from any
+    /// directory inside the project).
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    pub model: PathBuf,
+    /// Directory holding the MNIST IDX files (default: the trainer's data directory).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Evaluate only the first N test images.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Requests sent ahead of the replies. The board's polled UART drops bytes that
+    /// arrive while it computes, so the default is 1 on a serial port and 8 in QEMU and
+    /// rp2040js.
+    #[arg(long)]
+    pub in_flight: Option<usize>,
+    /// Write the results as JSON to this file.
+    #[arg(long)]
+    pub metrics: Option<PathBuf>,
+}
+
+/// Runs the evaluation described by `args`.
+pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
+    if args.limit == Some(0) {
+        bail!("--limit must be at least 1");
+    }
+    let model_path = project_file(&args.model, DEFAULT_MODEL, "--model FILE")?;
+    let model = HostModel::load(&model_path)?;
+    if let Some(path) = &args.metrics {
+        crate::files::atomic::check_distinct(("--model", &model_path), ("--metrics", path))?;
+        crate::files::atomic::check_writable(path, "--metrics")?;
+    }
+    // The device first: a wrong port fails at once, before the test set is read.
+    let (device, in_flight) = match (&args.port, &args.qemu, &args.pico) {
+        (Some(port), ..) => (Device::Port(open_port(port)?, port.clone()), 1),
+        (None, Some(elf), _) => {
+            let elf = project_file(
+                elf,
+                DEFAULT_ELF,
+                "--qemu ELF, or build it: cd firmware && cargo build --release",
+            )?;
+            let (qemu, stream) = Qemu::start(&elf)?;
+            (Device::Qemu(qemu, stream), 8)
+        }
+        (None, None, Some(elf)) => {
+            let elf = project_file(
+                elf,
+                rp2040js::DEFAULT_ELF,
+                "--pico ELF, or build it: cd firmware && cargo build-pico",
+            )?;
+            let (pico, pipe) = Rp2040js::start(&elf)?;
+            (Device::Pico(pico, pipe), 8)
+        }
+        (None, None, None) => bail!("give --port <serial device>, --qemu [ELF] or --pico [ELF]"),
+    };
+    let in_flight = args.in_flight.unwrap_or(in_flight);
+    let dir = args.data.clone().unwrap_or_else(data::default_dir);
+    // Image folders are matched to the model's outputs as `eval` matches them.
+    let test = data::load_test_labelled(
+        &dir,
+        Fetch::Allowed,
+        data::folder::Skip::Nothing,
+        model.class_names(),
+    )?
+    .sets;
+    let count = args.limit.unwrap_or(test.len()).min(test.len());
+    let images: Vec<&[u8; IMAGE_PIXELS]> = (0..count).map(|i| test.image(i)).collect();
+    let labels: Vec<u8> = (0..count).map(|i| test.label(i)).collect();
+
+    let report = match device {
+        Device::Port(serial, port) => DeviceEvalReport {
+            device: port,
+            ..evaluate(&mut Link::new(serial), &model, &images, &labels, in_flight)?
+        },
+        Device::Qemu(_qemu, stream) => {
+            evaluate(&mut Link::new(stream), &model, &images, &labels, in_flight)?
+        }
+        Device::Pico(mut pico, pipe) => DeviceEvalReport {
+            device: "rp2040js".into(),
+            ..evaluate(&mut Link::new(pipe), &model, &images, &labels, in_flight)
+                .map_err(|e| anyhow::anyhow!("{e:#}\n{}", pico.describe()))?
+        },
+    };
+
+    crate::outputs::stdout::print_line(&format!(
+        "device-eval: {} images on {}: accuracy {:.4}, {} agree with the host, max |Δp| {:.2e}, {:.0} images/s",
+        report.images,
+        report.device,
+        report.accuracy,
+        report.agree_with_host,
+        report.max_prob_diff,
+        report.images_per_second
+    ))?;
+    if let Some(path) = &args.metrics {
+        let mut json = serde_json::to_vec_pretty(&report)?;
+        json.push(b'\n');
+        crate::files::atomic::write(path, &json)
+            .with_context(|| format!("--metrics {}", nn_data::read::show(path)))?;
+    }
+    Ok(())
+}
+
+/// Where the evaluation runs; QEMU is killed when this is dropped.
+enum Device {
+    Port(Box<dyn serialport::SerialPort>, String),
+    Qemu(Qemu, std::net::TcpStream),
+    Pico(Rp2040js, rp2040js::Pipe),
+}
+
+/// Opens a board's serial port and empties its input: bytes a previous run left there
+/// (replies it never read) would otherwise come first.
+fn open_port(port: &str) -> anyhow::Result<Box<dyn serialport::SerialPort>> {
+    let serial = serialport::new(port, BAUD)
+        .timeout(READ_POLL)
+        .open()
+        .with_context(|| format!("opening the serial port {port:?}"))?;
+    serial
+        .clear(serialport::ClearBuffer::Input)
+        .with_context(|| format!("emptying the input of the serial port {port:?}"))?;
+    Ok(serial)
+}

@@ -1,0 +1,29 @@
+//! Training the `784 → H → 10` MLP by hand: mini-batch Adam on sparse categorical
+//! cross-entropy. Maths only: no command line, no files, no terminal; the caller saves
+//! checkpoints and the model through the callbacks of [`run`].
+//!
+//! - [`network`]: the network from scratch: the flat parameters, each layer's forward
+//!   pass above its backward pass, the loss and the whole step, as plain loops. Start here.
+//! - [`fast`]: the same step on gemm, with the first layer's gradient fused into Adam's
+//!   update: what training runs, tested equal to `network`.
+//! - [`flat`]: the flat parameter buffer and its named views.
+//! - [`adam`]: the optimizer, one loop over flat buffers.
+//! - [`rng`]: the seeded generator behind init and shuffling.
+//! - [`presets`]: the named recipes (`seed`, `default`, `mcu`), as plain data.
+//! - [`denormals`]: flush-to-zero, without which saturated sigmoids crawl.
+//! - [`trainer`]: [`Trainer`] holds the whole state of a run; [`run`] drives it epoch by
+//!   epoch; [`evaluate`] measures a network on a data set.
+
+pub mod adam;
+pub mod denormals;
+pub mod fast;
+pub mod flat;
+pub mod network;
+pub mod presets;
+pub mod rng;
+pub mod trainer;
+
+pub use trainer::{
+    DIVERGED_LOSS, EpochStats, EvalStats, Observer, RunSummary, Silent, Tee, TrainConfig,
+    TrainError, Trainer, evaluate, evaluate_each, run,
+};
