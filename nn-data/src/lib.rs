@@ -7,9 +7,8 @@
 //! - [`idx`]: the IDX format; [`fetch`]: the four MNIST files, downloaded and verified;
 //! - [`folder`]: `train/CLASS/*.png|jpg` and `test/…` image folders;
 //! - [`preprocess`]: an image file into MNIST's 28×28 form;
+//! - [`npy`]: NumPy's `.npy` arrays (uint8, int8, float32), the Python side's tensors;
 //! - [`read`]: the bounded read every file goes through.
-//!
-//! Room is left for other formats (`.npy`) as modules beside [`idx`] and [`folder`].
 
 pub mod dataset;
 pub mod error;
@@ -17,6 +16,7 @@ pub mod fetch;
 pub mod folder;
 pub mod idx;
 pub mod mnist;
+pub mod npy;
 pub mod preprocess;
 pub mod read;
 
