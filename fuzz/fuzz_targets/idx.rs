@@ -2,8 +2,8 @@
 //! with the header, without panicking or allocating from an unchecked count.
 #![no_main]
 
-use nn_data::idx::{parse_images, parse_labels};
 use libfuzzer_sys::fuzz_target;
+use nn_data::idx::{parse_images, parse_labels};
 
 fuzz_target!(|bytes: &[u8]| {
     if let Ok(images) = parse_images(bytes, "fuzz-images") {

@@ -5,9 +5,9 @@
 //! image, never panic or exhaust memory.
 #![no_main]
 
-use nn_data::preprocess::{from_bytes, render_ascii};
 use libfuzzer_sys::fuzz_target;
 use nn_core::preprocess::{preprocess, scratch_len};
+use nn_data::preprocess::{from_bytes, render_ascii};
 
 fuzz_target!(|bytes: &[u8]| {
     if let Ok(pixels) = from_bytes(bytes) {

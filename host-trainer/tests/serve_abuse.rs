@@ -7,12 +7,14 @@
 //! Each test starts its own server and ends by itself (every socket has a timeout; the
 //! attacks are bounded in count and bytes).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::Running;
 
 /// How long a normal request may take while the attacks go on.
 const LIVE: Duration = Duration::from_secs(2);
@@ -28,28 +30,17 @@ fn model() -> PathBuf {
 
 /// A running `serve`, killed when dropped.
 struct Server {
-    child: Child,
+    child: Running,
     addr: SocketAddr,
 }
 
 impl Server {
     fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_host-trainer"))
-            .args(["serve", "--port", "0", "--model"])
-            .arg(model())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("host-trainer starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http://"))
+        let (child, url) = common::serve(&model());
+        let addr = url
+            .strip_prefix("http://")
             .and_then(|a| a.trim_end_matches('/').parse().ok())
-            .unwrap_or_else(|| panic!("serve printed no address: {line:?}"));
+            .unwrap_or_else(|| panic!("serve printed no address: {url:?}"));
         Server { child, addr }
     }
 
@@ -70,12 +61,16 @@ impl Server {
         assert_eq!(status, 200, "GET / during {during}");
         assert!(body.starts_with(b"<!doctype html>") || body.starts_with(b"<!DOCTYPE html>"));
         assert!(took < LIVE, "GET / took {took:?} during {during}");
-        assert!(self.child.try_wait().unwrap().is_none(), "the server ended");
+        assert!(
+            self.child.0.try_wait().unwrap().is_none(),
+            "the server ended"
+        );
     }
 
     /// Peak resident memory so far (bytes), from `/proc/PID/status`.
     fn peak_rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.child.0.id())).unwrap();
         let kb: u64 = status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -93,13 +88,6 @@ impl Server {
             "peak RSS {} MiB is over the ceiling",
             peak >> 20
         );
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
