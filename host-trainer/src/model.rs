@@ -10,7 +10,7 @@
 //! 4. one shape check with one wording: the host runs MNIST classifiers,
 //!    [`IMAGE_PIXELS`] inputs and [`CLASSES`] outputs, with at most [`MAX_HIDDEN`] hidden units.
 //!
-//! [`write`] runs steps 2 to 4 on the bytes `import` and `quantize` are about to write.
+//! [`write()`] runs steps 2 to 4 on the bytes `import` and `quantize` are about to write.
 
 use std::path::Path;
 
@@ -81,7 +81,7 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ModelError> {
 /// The one way the host writes a model file it did not train (`import`, `quantize`): the
 /// bytes are first checked by [`HostModel::from_bytes`], the loader's own steps 2 to 4, so
 /// nothing is written that `eval` or `predict` would then refuse (an activation bound,
-/// a shape); then they are written atomically ([`crate::atomic::write`]).
+/// a shape); then they are written atomically ([`crate::files::atomic::write`]).
 ///
 /// # Errors
 /// What the loader says of the bytes (nothing is written then), or the write's I/O error;

@@ -1,5 +1,5 @@
 //! `serve`: the draw-a-digit page and a prediction endpoint, on one small HTTP server
-//! ([`http`]: hyper, with the limits and timeouts that keep any client from stalling it).
+//! (`http`: hyper, with the limits and timeouts that keep any client from stalling it).
 //!
 //! - `GET /` (the page), `/app.js`, `/nn_wasm.wasm`: `nn-wasm/www/`, built into this binary
 //!   (the `.wasm` is committed; `scripts/build-wasm.sh` rebuilds it), so the page needs nothing
