@@ -265,11 +265,18 @@ fn exp_on_interval_between_negative_one_quarter_and_0_excl(a: i32) -> i32 {
 }
 
 /// gemmlowp's `exp_on_negative_values` for a Q5.26 input `a ≤ 0` (the softmax's scaled
-/// difference), into Q0.31: `e^a = e^(a mod 1/4 − 1/4) · Π e^(−2^k)` over the bits `k`
-/// (from −2 to 4) of the remainder, each factor a Q0.31 constant. `e^0` is `Q0_ONE`.
+/// difference), into Q0.31: `exp_on_negative_values_q` with 5 integer bits.
 pub fn exp_on_negative_values(a: i32) -> i32 {
-    const FRACTIONAL_BITS: i32 = 31 - SCALED_DIFF_INTEGER_BITS;
-    const ONE_QUARTER: i32 = 1 << (FRACTIONAL_BITS - 2);
+    exp_on_negative_values_q(a, SCALED_DIFF_INTEGER_BITS)
+}
+
+/// gemmlowp's `exp_on_negative_values` for an input `a ≤ 0` with `integer_bits` integer
+/// bits (4 or 5: TFLite's logistic and tanh, its softmax), into Q0.31:
+/// `e^a = e^(a mod 1/4 − 1/4) · Π e^(−2^k)` over the bits `k` (from −2 up to
+/// `integer_bits − 1`) of the remainder, each factor a Q0.31 constant. `e^0` is `Q0_ONE`.
+pub(crate) fn exp_on_negative_values_q(a: i32, integer_bits: i32) -> i32 {
+    let fractional_bits = 31 - integer_bits;
+    let one_quarter = 1 << (fractional_bits - 2);
     // e^(−2^k) in Q0.31, for k = −2, …, 4.
     const FACTORS: [(i32, i32); 7] = [
         (-2, 1_672_461_947),
@@ -283,15 +290,16 @@ pub fn exp_on_negative_values(a: i32) -> i32 {
     if a == 0 {
         return Q0_ONE;
     }
-    let a_mod_quarter_minus_one_quarter = (a & (ONE_QUARTER - 1)).wrapping_sub(ONE_QUARTER);
+    let a_mod_quarter_minus_one_quarter = (a & (one_quarter - 1)).wrapping_sub(one_quarter);
     let mut result = exp_on_interval_between_negative_one_quarter_and_0_excl(rescale(
         a_mod_quarter_minus_one_quarter,
-        SCALED_DIFF_INTEGER_BITS,
+        integer_bits,
         0,
     ));
     let remainder = a_mod_quarter_minus_one_quarter.wrapping_sub(a);
-    for (k, factor) in FACTORS {
-        if remainder & (1 << (FRACTIONAL_BITS + k)) != 0 {
+    // gemmlowp skips the factors whose bit the input type does not have.
+    for (k, factor) in FACTORS.into_iter().filter(|&(k, _)| k < integer_bits) {
+        if remainder & (1 << (fractional_bits + k)) != 0 {
             result = mul(result, factor);
         }
     }
@@ -302,6 +310,14 @@ pub fn exp_on_negative_values(a: i32) -> i32 {
 /// Q0.31 in and out, by three Newton–Raphson steps on `d = (1 + a) / 2` from the
 /// estimate `48/17 − 32/17 · d`, in Q2.29.
 pub fn one_over_one_plus_x_for_x_in_0_1(a: i32) -> i32 {
+    // x / 2 exactly as a Q1 number, then to Q0.
+    rescale(reciprocal_of_half_sum_q2(a), 1, 0)
+}
+
+/// The Newton–Raphson part shared by gemmlowp's `one_over_one_plus_x_for_x_in_0_1` and
+/// `one_minus_x_over_one_plus_x_for_x_in_0_1`: `1 / d` in Q2.29 for `d = (1 + a) / 2`,
+/// `a` in `[0, 1)` (Q0.31).
+fn reciprocal_of_half_sum_q2(a: i32) -> i32 {
     const Q2_ONE: i32 = 1 << 29;
     const FORTY_EIGHT_OVER_SEVENTEEN: i32 = 1_515_870_810;
     const MINUS_THIRTY_TWO_OVER_SEVENTEEN: i32 = -1_010_580_540;
@@ -314,8 +330,16 @@ pub fn one_over_one_plus_x_for_x_in_0_1(a: i32) -> i32 {
         // Q2 · Q2 is Q4, rescaled to Q2.
         x = x.wrapping_add(rescale(mul(x, one_minus), 4, 2));
     }
-    // x / 2 exactly as a Q1 number, then to Q0.
-    rescale(x, 1, 0)
+    x
+}
+
+/// gemmlowp's `one_minus_x_over_one_plus_x_for_x_in_0_1`: `(1 − a) / (1 + a)` for `a` in
+/// `[0, 1)`, Q0.31 in and out, by the same three Newton–Raphson steps on
+/// `d = (1 + a) / 2` as [`one_over_one_plus_x_for_x_in_0_1`], then `x − 1` (the tanh's
+/// last step).
+pub(crate) fn one_minus_x_over_one_plus_x_for_x_in_0_1(a: i32) -> i32 {
+    const Q2_ONE: i32 = 1 << 29;
+    rescale(reciprocal_of_half_sum_q2(a).wrapping_sub(Q2_ONE), 2, 0)
 }
 
 /// TFLite's `GetReciprocal(x, x_integer_digits)`: for `x > 0` with `x_integer_digits`
