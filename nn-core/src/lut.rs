@@ -3,12 +3,13 @@
 //! quantisation; running the activation is then one lookup per value,
 //! `table[(q + 128) as usize]`, with no float on the per-inference path.
 //!
-//! TFLite has two integer sigmoids and two integer tanhs, and they are not the same
-//! function of `(input scale, input zero point)`:
+//! TFLite's integer sigmoids and tanhs are not all the same function of
+//! `(input scale, input zero point)`:
 //!
-//! 1. TensorFlow Lite's interpreter, with its reference kernels (`BUILTIN_REF`) as with its
-//!    optimised ones, fills a table in f32 when it prepares the op (`LUTPopulate`):
-//!    [`logistic_table`], [`tanh_table`].
+//! 1. TensorFlow Lite's interpreter with its reference kernels (`BUILTIN_REF`) fills a
+//!    table in f32 when it prepares the op (`LUTPopulate`): [`logistic_table`],
+//!    [`tanh_table`]. (Its default, optimised resolver gives the same TANH on the whole
+//!    fixture, but a LOGISTIC one step off on 2 of its 32 quantisations.)
 //! 2. TensorFlow Lite Micro runs gemmlowp's fixed-point `logistic` and `tanh` on Q4.27
 //!    inputs (`reference_integer_ops::Logistic` and `Tanh`, with their Prepare's
 //!    multiplier, shift and input radius): [`logistic_table_micro`], [`tanh_table_micro`].
@@ -29,8 +30,8 @@ use crate::quant::{
 };
 use crate::types::TensorQuant;
 
-/// TFLite's int8 LOGISTIC (`BUILTIN_REF` and the optimised kernels alike): entry `q + 128`
-/// is `clamp(round(256 · 1/(1 + e^(−x))) − 128, −128, 127)` for
+/// TFLite's int8 LOGISTIC (`BUILTIN_REF`): entry `q + 128` is
+/// `clamp(round(256 · 1/(1 + e^(−x))) − 128, −128, 127)` for
 /// `x = input.scale · (q − input.zero_point)`, every step in f32 (rounding half away from
 /// zero), as TFLite's `LUTPopulate` computes it; an entry rounded the other way would
 /// break byte-exactness with TFLite. Output quantisation: [`TensorQuant::PROBABILITY`].
@@ -47,7 +48,7 @@ pub fn logistic_table(input: TensorQuant) -> [i8; 256] {
     })
 }
 
-/// TFLite's int8 TANH (`BUILTIN_REF` and the optimised kernels alike): entry `q + 128` is
+/// TFLite's int8 TANH (`BUILTIN_REF`): entry `q + 128` is
 /// `clamp(round(128 · tanh(x)), −128, 127)` for `x = input.scale · (q − input.zero_point)`,
 /// in f32, as TFLite's `LUTPopulate` computes it. Output quantisation:
 /// [`TensorQuant::TANH`].
