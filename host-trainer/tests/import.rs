@@ -11,7 +11,6 @@ use std::process::Command;
 
 use flatbuffers::{FlatBufferBuilder, WIPOffset};
 use host_trainer::convert::import::{self, ImportError, Weights};
-use host_trainer::convert::quantize;
 use host_trainer::model::AlignedBytes;
 use nn_core::TensorQuant;
 use nn_core::activation::Activation;
@@ -436,7 +435,7 @@ fn logistic_table_is_tflites() {
     // (scale 0.17535020, zero point 23): q = 23 is x = 0, sigmoid 1/2, 128 - 128 = 0;
     // q = -128 is x = -26.5, sigmoid ~0, -128; q = 127 is x = 18.2, sigmoid ~1, 256 - 128
     // clamped to 127.
-    let t = quantize::logistic_table(TensorQuant {
+    let t = nn_core::lut::logistic_table(TensorQuant {
         scale: 0.17535020411014557,
         zero_point: 23,
     });

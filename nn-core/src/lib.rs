@@ -6,6 +6,7 @@ pub mod activation;
 pub mod error;
 pub mod format;
 pub mod kernels;
+pub mod lut;
 pub mod matrix;
 pub mod model;
 pub mod model_i8;

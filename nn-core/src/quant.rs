@@ -333,6 +333,64 @@ pub fn get_reciprocal(x: i32, x_integer_digits: i32) -> (i32, i32) {
     )
 }
 
+// ------------------------------------------- the logistic's and tanh's (TFLite Micro)
+//
+// Kept apart from the softmax's `exp_on_negative_values` and
+// `one_over_one_plus_x_for_x_in_0_1` rather than generalising them: sharing the code changes
+// the machine code of the softmax that the committed wasm module holds.
+
+/// gemmlowp's `exp_on_negative_values` for an input `a ≤ 0` with `integer_bits` integer
+/// bits (4 or 5: TFLite Micro's logistic, and its tanh after `ExactMulByPot<1>`), into
+/// Q0.31, as [`exp_on_negative_values`] computes it for 5: the factors `e^(−2^k)` run
+/// over the bits `k` from −2 up to `integer_bits − 1` only.
+pub(crate) fn exp_on_negative_values_q(a: i32, integer_bits: i32) -> i32 {
+    // e^(−2^k) in Q0.31, for k = −2, …, 4.
+    const FACTORS: [(i32, i32); 7] = [
+        (-2, 1_672_461_947),
+        (-1, 1_302_514_674),
+        (0, 790_015_084),
+        (1, 290_630_308),
+        (2, 39_332_535),
+        (3, 720_401),
+        (4, 242),
+    ];
+    let fractional_bits = 31 - integer_bits;
+    let one_quarter = 1 << (fractional_bits - 2);
+    if a == 0 {
+        return Q0_ONE;
+    }
+    let a_mod_quarter_minus_one_quarter = (a & (one_quarter - 1)).wrapping_sub(one_quarter);
+    let mut result = exp_on_interval_between_negative_one_quarter_and_0_excl(rescale(
+        a_mod_quarter_minus_one_quarter,
+        integer_bits,
+        0,
+    ));
+    let remainder = a_mod_quarter_minus_one_quarter.wrapping_sub(a);
+    for (k, factor) in FACTORS {
+        if k < integer_bits && remainder & (1 << (fractional_bits + k)) != 0 {
+            result = mul(result, factor);
+        }
+    }
+    result
+}
+
+/// gemmlowp's `one_minus_x_over_one_plus_x_for_x_in_0_1`: `(1 − a) / (1 + a)` for `a` in
+/// `[0, 1)`, Q0.31 in and out, by the same three Newton–Raphson steps on
+/// `d = (1 + a) / 2` as [`one_over_one_plus_x_for_x_in_0_1`], then `x − 1`, to Q0.
+pub(crate) fn one_minus_x_over_one_plus_x_for_x_in_0_1(a: i32) -> i32 {
+    const Q2_ONE: i32 = 1 << 29;
+    const FORTY_EIGHT_OVER_SEVENTEEN: i32 = 1_515_870_810;
+    const MINUS_THIRTY_TWO_OVER_SEVENTEEN: i32 = -1_010_580_540;
+    let half_denominator = rounding_half_sum(a, Q0_ONE);
+    let mut x = FORTY_EIGHT_OVER_SEVENTEEN
+        .wrapping_add(mul(half_denominator, MINUS_THIRTY_TWO_OVER_SEVENTEEN));
+    for _ in 0..3 {
+        let one_minus = Q2_ONE.wrapping_sub(mul(half_denominator, x));
+        x = x.wrapping_add(rescale(mul(x, one_minus), 4, 2));
+    }
+    rescale(x.wrapping_sub(Q2_ONE), 2, 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -551,6 +609,36 @@ mod tests {
             let got = f64::from(one_over_one_plus_x_for_x_in_0_1(a)) / TWO_POW_31;
             let want = 1.0 / (1.0 + f64::from(a) / TWO_POW_31);
             assert!((got - want).abs() < 1e-8, "1/(1+{a}): {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn logistic_and_tanh_primitives_against_the_softmaxs_and_f64() {
+        // With 5 integer bits the general exp is the softmax's, bit for bit.
+        for k in 0..(32 * 256) {
+            let a = -(k << 18) - (k & 7); // −k / 256, plus low bits
+            assert_eq!(
+                exp_on_negative_values_q(a, 5),
+                exp_on_negative_values(a),
+                "{a}"
+            );
+        }
+        // Q4.27 inputs over [-15, 0]: the same polynomial, so the same error bound.
+        for k in 0..=(15 * 64) {
+            let a = -(k << 21); // −k / 64
+            let got = f64::from(exp_on_negative_values_q(a, 4)) / TWO_POW_31;
+            let want = libm::exp(f64::from(a) / f64::from(1 << 27));
+            assert!((got - want).abs() < 2.5e-7, "e^{a}: {got} vs {want}");
+        }
+        for k in 0..1024 {
+            let a = k << 21; // k / 1024
+            let got = f64::from(one_minus_x_over_one_plus_x_for_x_in_0_1(a)) / TWO_POW_31;
+            let x = f64::from(a) / TWO_POW_31;
+            let want = (1.0 - x) / (1.0 + x);
+            assert!(
+                (got - want).abs() < 1e-8,
+                "(1-x)/(1+x) at {x}: {got} vs {want}"
+            );
         }
     }
 

@@ -124,6 +124,12 @@ impl TensorQuant {
         zero_point: -128,
     };
 
+    /// TFLite's fixed quantisation of int8 TANH outputs: `[-1, 1)` in steps of 1/128, 0 at 0.
+    pub const TANH: Self = Self {
+        scale: 1.0 / 128.0,
+        zero_point: 0,
+    };
+
     /// The real value `q` stands for.
     pub fn dequantize(self, q: i8) -> f32 {
         self.scale * (i32::from(q) - self.zero_point) as f32

@@ -21,6 +21,7 @@
 use anyhow::{Context, Result, bail};
 use nn_core::format::{self, ModelFile, QuantHeader, Shape};
 use nn_core::kernels;
+use nn_core::lut;
 use nn_core::model_i8::DenseI8;
 use nn_core::quant::{Requant, SoftmaxI8Params};
 use nn_core::{Activation, InputScaling, MlpI8, MlpSlices, TensorQuant};
@@ -253,23 +254,6 @@ fn quantize_layer(
     })
 }
 
-/// TFLite's int8 LOGISTIC as its kernels run it: a 256-entry table made by `LUTPopulate` in
-/// f32, entry `q + 128` = `clamp(round(256 / (1 + exp(-x))) - 128)` for the pre-activation
-/// `x = input.scale * (q - input.zero_point)`. In f32 (not f64) because TFLite computes it
-/// so, and an entry rounded the other way would break bit-exactness with an imported model.
-/// The output is TensorQuant::PROBABILITY (scale 1/256, zero point -128).
-pub fn logistic_table(input: TensorQuant) -> [i8; 256] {
-    let mut table = [0i8; 256];
-    for (entry, q) in table.iter_mut().zip(-128i32..=127) {
-        let x = input.scale * (q - input.zero_point) as f32;
-        let y = 1.0f32 / (1.0f32 + (-x).exp());
-        let rescaled = (y * 256.0f32).round();
-        *entry =
-            ((rescaled + TensorQuant::PROBABILITY.zero_point as f32) as i32).clamp(-128, 127) as i8;
-    }
-    table
-}
-
 /// Quantises the f32 model `m` with activation ranges measured on `calibration` (whole
 /// images, 784 bytes each); `class_names` are carried over.
 ///
@@ -330,7 +314,7 @@ pub fn quantize(
     let softmax = SoftmaxI8Params::from_input_scale(logits.scale)
         .with_context(|| format!("softmax of logits at scale {}", logits.scale))?;
     let sigmoid_table = match m.hidden_activation {
-        Activation::Sigmoid => logistic_table(hidden).to_vec(),
+        Activation::Sigmoid => lut::logistic_table(hidden).to_vec(),
         _ => Vec::new(),
     };
     Ok(QuantizedModel {

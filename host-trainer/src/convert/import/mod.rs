@@ -24,10 +24,11 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use nn_core::activation::Activation;
 use nn_core::format::{self, Header, Shape};
+use nn_core::lut::logistic_table;
 use nn_core::model::InputScaling;
 use nn_core::quant::{Requant, SoftmaxI8Params};
 
-use crate::convert::quantize::{QuantizedLayer, QuantizedModel, logistic_table};
+use crate::convert::quantize::{QuantizedLayer, QuantizedModel};
 
 pub use graph::{FullyConnectedI8, Int8, Network, Weights};
 
