@@ -148,7 +148,15 @@ fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
 
 /// A POST of `body` to `/predict` on a new connection: status and error message, if any.
 fn post(addr: SocketAddr, body: &[u8]) -> (u16, String) {
+    post_waiting(addr, body, Duration::from_secs(30))
+}
+
+/// [`post`], waiting up to `wait` for the answer: decoding a bomb takes seconds of CPU, and
+/// when the machine is shared (CI runs other builds beside the tests) requests that take
+/// turns in the decode budget can wait far longer than 30 s for theirs.
+fn post_waiting(addr: SocketAddr, body: &[u8], wait: Duration) -> (u16, String) {
     let mut stream = connect(addr);
+    stream.set_read_timeout(Some(wait)).unwrap();
     let head = format!(
         "POST /predict HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -352,7 +360,7 @@ fn decompression_bombs_and_huge_claims_stay_under_the_ceiling() {
     let bombs: Vec<_> = (0..4)
         .map(|_| {
             let (addr, png) = (server.addr, png.clone());
-            thread::spawn(move || post(addr, &png))
+            thread::spawn(move || post_waiting(addr, &png, Duration::from_secs(600)))
         })
         .collect();
     while !bombs.iter().all(|b| b.is_finished()) {

@@ -19,14 +19,14 @@
 //!    first) and evaluate both models on the 10,000 test images.
 
 use anyhow::{Context, Result, bail};
-use nn_core::format::{self, ModelFile, QuantHeader, Shape};
+use nn_core::format::{ModelFile, QuantHeader, Shape};
 use nn_core::kernels;
 use nn_core::lut;
-use nn_core::model_i8::DenseI8;
 use nn_core::quant::{Requant, SoftmaxI8Params};
-use nn_core::{Activation, InputScaling, MlpI8, MlpSlices, TensorQuant};
+use nn_core::{Activation, MlpI8, MlpSlices, TensorQuant};
 use rayon::prelude::*;
 
+use crate::convert::int8_model::{QuantizedLayer, QuantizedModel};
 use crate::model::AlignedBytes;
 use nn_data::PIXELS;
 
@@ -37,86 +37,6 @@ pub const DEFAULT_CALIBRATION: usize = 2000;
 /// beyond ±ln 511 ≈ ±6.24: the pre-activation's range is clipped to this, which spends the 256
 /// int8 steps where the output changes (the seed preset's raw pixels reach ±hundreds).
 pub const SIGMOID_RANGE: f32 = 8.0;
-
-/// An int8 model that owns its arrays; [`QuantizedModel::as_mlp`] borrows them as nn-core's
-/// [`MlpI8`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct QuantizedModel {
-    /// The sizes.
-    pub shape: Shape,
-    /// The hidden activation (ReLU, sigmoid or identity).
-    pub hidden_activation: Activation,
-    /// The f32 model's pixel scaling, kept for the record.
-    pub scaling: InputScaling,
-    /// The int8 input's, the first layer's output's and the logits' quantisation.
-    pub quant: [TensorQuant; 3],
-    /// Softmax's parameters.
-    pub softmax: SoftmaxI8Params,
-    /// Per layer: weights, int32 biases, requantisation pairs, weight scales.
-    pub layers: [QuantizedLayer; 2],
-    /// The sigmoid's table (256 entries) or empty.
-    pub sigmoid_table: Vec<i8>,
-    /// The class names the f32 file carried.
-    pub class_names: Vec<String>,
-}
-
-/// One layer of a [`QuantizedModel`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct QuantizedLayer {
-    /// `(rows, cols)` row-major, in `[-127, 127]`.
-    pub weights: Vec<i8>,
-    /// `(rows)`.
-    pub bias: Vec<i32>,
-    /// `(rows)`.
-    pub requant: Vec<Requant>,
-    /// `(rows)`.
-    pub weight_scales: Vec<f32>,
-}
-
-impl QuantizedLayer {
-    fn as_dense(&self) -> DenseI8<'_> {
-        DenseI8 {
-            weights: &self.weights,
-            bias: &self.bias,
-            requant: &self.requant,
-            weight_scales: &self.weight_scales,
-        }
-    }
-}
-
-impl QuantizedModel {
-    /// The model as nn-core runs it.
-    pub fn as_mlp(&self) -> MlpI8<'_> {
-        let [input_quant, hidden_quant, logits_quant] = self.quant;
-        MlpI8 {
-            input: self.shape.input,
-            hidden: self.shape.hidden,
-            output: self.shape.output,
-            hidden_activation: self.hidden_activation,
-            scaling: self.scaling,
-            input_quant,
-            hidden_quant,
-            logits_quant,
-            softmax: self.softmax,
-            layer1: self.layers[0].as_dense(),
-            layer2: self.layers[1].as_dense(),
-            sigmoid_table: &self.sigmoid_table,
-        }
-    }
-
-    /// The int8 model file's bytes.
-    ///
-    /// # Errors
-    /// What nn-core's encoder finds wrong (it checks as the decoder does).
-    pub fn encode(&self) -> Result<Vec<u8>, nn_core::Error> {
-        let names: Vec<&str> = self.class_names.iter().map(String::as_str).collect();
-        let mlp = self.as_mlp();
-        let mut bytes = vec![0u8; format::encoded_len_i8(&mlp, &names)?];
-        let n = format::encode_i8(&mlp, &names, &mut bytes)?;
-        bytes.truncate(n);
-        Ok(bytes)
-    }
-}
 
 /// The range `[min, max]` of what calibration saw.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -422,6 +342,7 @@ pub fn inspect_lines(file: &ModelFile<'_>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nn_core::InputScaling;
 
     /// A small LCG, so the test needs no data and no extra crate.
     fn lcg(seed: u64) -> impl FnMut() -> f64 {

@@ -28,7 +28,7 @@ use nn_core::lut::logistic_table;
 use nn_core::model::InputScaling;
 use nn_core::quant::{Requant, SoftmaxI8Params};
 
-use crate::convert::quantize::{QuantizedLayer, QuantizedModel};
+use crate::convert::int8_model::{QuantizedLayer, QuantizedModel};
 
 pub use graph::{FullyConnectedI8, Int8, Network, Weights};
 
