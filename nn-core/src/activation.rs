@@ -14,6 +14,10 @@ pub enum Activation {
     Relu,
     /// `y_i = e^(x_i - max x) / Σ_j e^(x_j - max x)`.
     Softmax,
+    /// `y = min(max(x, 0), 6)`. Format version 3 only.
+    Relu6,
+    /// `y = tanh(x)`. Format version 3 only.
+    Tanh,
 }
 
 impl Activation {
@@ -24,6 +28,8 @@ impl Activation {
             Activation::Sigmoid => crate::kernels::sigmoid(x),
             Activation::Relu => crate::kernels::relu(x),
             Activation::Softmax => crate::kernels::softmax(x),
+            Activation::Relu6 => x.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
+            Activation::Tanh => x.iter_mut().for_each(|v| *v = libm::tanhf(*v)),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod lut;
 pub mod matrix;
 pub mod model;
 pub mod model_i8;
+pub mod network;
 pub mod preprocess;
 pub mod protocol;
 pub mod quant;

@@ -254,7 +254,8 @@ impl<'a> ModelFile<'a> {
         };
         let pre_max = layer(Tensor::W1, Tensor::B1, input, x_max)?;
         let h_max = match self.header.hidden_activation {
-            Activation::Sigmoid | Activation::Softmax => 1.0,
+            Activation::Sigmoid | Activation::Softmax | Activation::Tanh => 1.0,
+            Activation::Relu6 => 6.0,
             Activation::Identity | Activation::Relu => pre_max,
         };
         layer(Tensor::W2, Tensor::B2, hidden, h_max)?;
