@@ -167,6 +167,8 @@ pub struct ModelI8<'a> {
 }
 
 /// Any network: the one type the host, the wasm module and the firmware hold.
+// No allocator to box the larger variant into; a model is built once and passed by reference.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug)]
 pub enum Model<'a> {
     /// f32 weights and activations.
