@@ -170,6 +170,43 @@ pub enum Error {
         /// The row (channel).
         index: usize,
     },
+    /// A network has no layers or more than [`MAX_LAYERS`](crate::network::MAX_LAYERS).
+    BadDepth {
+        /// Its layers.
+        found: usize,
+    },
+    /// A layer's activation is not one it may have: `Relu6` or `Tanh` in format version 1 or 2,
+    /// `Softmax` as a layer's activation (softmax is the model's flag), or one int8 version 2
+    /// has no kernel for.
+    BadActivation {
+        /// The layer, from 0.
+        layer: usize,
+    },
+    /// A layer's inputs differ from the previous layer's outputs.
+    ChainMismatch {
+        /// The layer, from 0.
+        layer: usize,
+        /// The previous layer's outputs.
+        expected: usize,
+        /// This layer's inputs.
+        found: usize,
+    },
+    /// A layer has no outputs.
+    EmptyLayer {
+        /// The layer, from 0.
+        layer: usize,
+    },
+    /// A version-3 file names some outputs but not all: names are none or one per output.
+    ClassNameCount {
+        /// Names given.
+        found: usize,
+        /// The model's outputs.
+        expected: usize,
+    },
+    /// The call returns the two-layer forms of format versions 1 and 2 (`MlpSlices`, `MlpI8`),
+    /// and this model is not one (another depth, or layers they cannot hold): use
+    /// `format::ModelFile::model`.
+    NotTwoLayer,
 }
 
 impl core::fmt::Display for Error {
@@ -319,6 +356,32 @@ impl core::fmt::Display for Error {
             Error::AccumulatorOverflow { tensor, index } => write!(
                 f,
                 "int8 bias {tensor}[{index}] is so large that the int32 sum could overflow"
+            ),
+            Error::BadDepth { found } => write!(
+                f,
+                "a network of {found} layers: 1 to {} are supported",
+                crate::network::MAX_LAYERS
+            ),
+            Error::BadActivation { layer } => write!(
+                f,
+                "layer {layer}'s activation is not allowed there (relu6/tanh need format version 3, \
+                 softmax is the model's flag, not a layer's)"
+            ),
+            Error::ChainMismatch {
+                layer,
+                expected,
+                found,
+            } => write!(
+                f,
+                "layer {layer} has {found} inputs, the layer before it {expected} outputs"
+            ),
+            Error::EmptyLayer { layer } => write!(f, "layer {layer} has no outputs"),
+            Error::ClassNameCount { found, expected } => write!(
+                f,
+                "{found} class names for a model with {expected} outputs (none or one per output)"
+            ),
+            Error::NotTwoLayer => f.write_str(
+                "this model is not the two-layer form of format versions 1 and 2; read it as a Model",
             ),
         }
     }
