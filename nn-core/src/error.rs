@@ -1,6 +1,7 @@
 //! Everything that can go wrong in nn-core, as one flat enum.
 
-use crate::types::{ElementType, QuantTensor, Tensor};
+use crate::activation::Activation;
+use crate::types::{ElementType, LayerTensor, QuantTensor, Tensor};
 
 /// An error from decoding or encoding a model file, encoding a serial frame, or running
 /// inference.
@@ -170,30 +171,45 @@ pub enum Error {
         /// The row (channel).
         index: usize,
     },
-    /// A network has no layers or more than [`MAX_LAYERS`](crate::network::MAX_LAYERS).
+    /// A network has no layer, or more than [`MAX_LAYERS`](crate::network::MAX_LAYERS).
     BadDepth {
         /// Its layers.
-        found: usize,
+        depth: usize,
     },
-    /// A layer's activation is not one it may have: `Relu6` or `Tanh` in format version 1 or 2,
-    /// `Softmax` as a layer's activation (softmax is the model's flag), or one int8 version 2
-    /// has no kernel for.
-    BadActivation {
-        /// The layer, from 0.
-        layer: usize,
-    },
-    /// A layer's inputs differ from the previous layer's outputs.
-    ChainMismatch {
-        /// The layer, from 0.
+    /// A network's layer takes another number of inputs than the previous layer gives.
+    LayerInputs {
+        /// The layer, 0 for the first.
         layer: usize,
         /// The previous layer's outputs.
         expected: usize,
-        /// This layer's inputs.
+        /// The layer's inputs.
         found: usize,
+    },
+    /// An array of a network's layer has a length that does not fit the layer's sizes.
+    LayerLength {
+        /// The layer, 0 for the first.
+        layer: usize,
+        /// The array.
+        tensor: LayerTensor,
+        /// The length the layer's sizes need.
+        expected: usize,
+        /// The array's length.
+        found: usize,
+    },
+    /// A network's layer has an activation its element type cannot run there (int8:
+    /// softmax is the model's flag, not a layer's activation), or a model file's layer one
+    /// its version cannot hold (`Relu6` and `Tanh` need version 3; a softmax is never a
+    /// hidden layer's, and in version 3 the model's flag; int8 version 2 runs identity, ReLU
+    /// and sigmoid hidden layers and a softmax output).
+    BadActivation {
+        /// The layer, 0 for the first.
+        layer: usize,
+        /// Its activation.
+        found: Activation,
     },
     /// A layer has no outputs.
     EmptyLayer {
-        /// The layer, from 0.
+        /// The layer, 0 for the first.
         layer: usize,
     },
     /// A version-3 file names some outputs but not all: names are none or one per output.
@@ -357,24 +373,31 @@ impl core::fmt::Display for Error {
                 f,
                 "int8 bias {tensor}[{index}] is so large that the int32 sum could overflow"
             ),
-            Error::BadDepth { found } => write!(
+            Error::BadDepth { depth } => write!(
                 f,
-                "a network of {found} layers: 1 to {} are supported",
+                "a network of {depth} layers: 1 to {} are supported",
                 crate::network::MAX_LAYERS
             ),
-            Error::BadActivation { layer } => write!(
-                f,
-                "layer {layer}'s activation is not allowed there (relu6/tanh need format version 3, \
-                 softmax is the model's flag, not a layer's)"
-            ),
-            Error::ChainMismatch {
+            Error::LayerInputs {
                 layer,
                 expected,
                 found,
             } => write!(
                 f,
-                "layer {layer} has {found} inputs, the layer before it {expected} outputs"
+                "layer {layer} takes {found} inputs, but the layer before it gives {expected}"
             ),
+            Error::LayerLength {
+                layer,
+                tensor,
+                expected,
+                found,
+            } => write!(
+                f,
+                "layer {layer}'s {tensor} has {found} elements, its sizes need {expected}"
+            ),
+            Error::BadActivation { layer, found } => {
+                write!(f, "layer {layer}'s activation {found:?} cannot run there")
+            }
             Error::EmptyLayer { layer } => write!(f, "layer {layer} has no outputs"),
             Error::ClassNameCount { found, expected } => write!(
                 f,

@@ -326,12 +326,16 @@ fn unknown_activation_or_element_type_is_a_bad_header() {
     activation[8] = 6; // one past Tanh
     assert_eq!(parse(&activation).unwrap_err(), Error::BadHeader);
     // Relu6 and Tanh exist, but only from version 3 on; softmax is never a hidden layer's.
-    for (offset, tag, layer) in [(8, 4, 0), (9, 5, 1), (8, 3, 0)] {
+    for (offset, tag, layer, found) in [
+        (8, 4, 0, Activation::Relu6),
+        (9, 5, 1, Activation::Tanh),
+        (8, 3, 0, Activation::Softmax),
+    ] {
         let mut newer = tiny_bytes();
         newer[offset] = tag;
         assert_eq!(
             parse(&newer).unwrap_err(),
-            Error::BadActivation { layer },
+            Error::BadActivation { layer, found },
             "tag {tag} at {offset}"
         );
     }

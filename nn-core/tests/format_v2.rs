@@ -618,7 +618,10 @@ fn every_bad_quantisation_field_has_its_error() {
     // bad header.
     assert_eq!(
         parse(patched(8, &[0x03])),
-        Error::BadActivation { layer: 0 }
+        Error::BadActivation {
+            layer: 0,
+            found: Activation::Softmax
+        }
     );
     assert_eq!(parse(patched(4, &[0x01])), Error::BadHeader);
     // The untouched file parses.
@@ -695,7 +698,10 @@ fn the_encoder_refuses_what_the_decoder_would() {
                 hidden_activation: Activation::Softmax,
                 ..m
             },
-            Error::BadActivation { layer: 0 },
+            Error::BadActivation {
+                layer: 0,
+                found: Activation::Softmax,
+            },
         ),
     ];
     for (model, expected) in cases {

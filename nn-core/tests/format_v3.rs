@@ -1,13 +1,16 @@
 //! Model file version 3: exact bytes of a tiny model, round trips at depths 1, 3 and 16 with
 //! every activation in f32 and int8, the version each model is written in, one corruption
 //! per new error (checksum fixed up so the check reached is the one meant), the files
-//! written before version 3 re-encoded byte for byte, and hostile input that must never panic.
+//! written before version 3 re-encoded byte for byte, decoded models predicting what their
+//! sources predict, and hostile input that must never panic.
 
 use nn_core::format::{
     self, ElementType, ModelFile, QuantTensor, Tensor, VERSION, VERSION_2, VERSION_3,
 };
 use nn_core::lut::{logistic_table, tanh_table};
-use nn_core::network::{LayerF32, LayerI8, Layers, MAX_LAYERS, Model, ModelF32, ModelI8};
+use nn_core::network::{
+    LayerF32, LayerI8, LayerTensor, Layers, MAX_LAYERS, Model, ModelF32, ModelI8,
+};
 use nn_core::quant::{Requant, SoftmaxI8Params};
 use nn_core::{Activation, Error, InputScaling, TensorQuant};
 use proptest::prelude::*;
@@ -486,11 +489,11 @@ fn every_new_header_field_has_its_error() {
     assert!(ModelFile::parse(&f).is_ok());
     assert_eq!(
         parse_err(&patched(f.clone(), 16, &[0])),
-        Error::BadDepth { found: 0 }
+        Error::BadDepth { depth: 0 }
     );
     assert_eq!(
         parse_err(&patched(f.clone(), 16, &[17])),
-        Error::BadDepth { found: 17 }
+        Error::BadDepth { depth: 17 }
     );
     assert_eq!(
         parse_err(&patched(f.clone(), 19, &[0])),
@@ -498,7 +501,10 @@ fn every_new_header_field_has_its_error() {
     );
     assert_eq!(
         parse_err(&patched(f.clone(), 18, &[3])), // Softmax as layer 0's activation
-        Error::BadActivation { layer: 0 }
+        Error::BadActivation {
+            layer: 0,
+            found: Activation::Softmax
+        }
     );
     assert_eq!(parse_err(&patched(f.clone(), 20, &[6])), Error::BadHeader);
     assert_eq!(parse_err(&patched(f.clone(), 5, &[2])), Error::BadHeader); // element
@@ -762,8 +768,9 @@ fn the_encoder_refuses_a_model_whose_slices_do_not_fit() {
     o.tables[0].pop();
     assert_eq!(
         err(&o),
-        Error::LengthMismatch {
-            tensor: Some(Tensor::Table(0)),
+        Error::LayerLength {
+            layer: 0,
+            tensor: LayerTensor::Table,
             expected: 256,
             found: 255
         }
@@ -772,8 +779,9 @@ fn the_encoder_refuses_a_model_whose_slices_do_not_fit() {
     o.tables[1] = vec![0; 256];
     assert_eq!(
         err(&o),
-        Error::LengthMismatch {
-            tensor: Some(Tensor::Table(1)),
+        Error::LayerLength {
+            layer: 1,
+            tensor: LayerTensor::Table,
             expected: 0,
             found: 256
         }
@@ -782,8 +790,9 @@ fn the_encoder_refuses_a_model_whose_slices_do_not_fit() {
     o.requants[1].pop();
     assert_eq!(
         err(&o),
-        Error::ChannelCountMismatch {
-            tensor: QuantTensor::Layer(1),
+        Error::LayerLength {
+            layer: 1,
+            tensor: LayerTensor::Requant,
             expected: 2,
             found: 1
         }
@@ -792,15 +801,36 @@ fn the_encoder_refuses_a_model_whose_slices_do_not_fit() {
     o.weights[1].push(1);
     assert_eq!(
         err(&o),
-        Error::LengthMismatch {
-            tensor: Some(Tensor::Weights(1)),
+        Error::LayerLength {
+            layer: 1,
+            tensor: LayerTensor::Weights,
             expected: 6,
             found: 7
         }
     );
     let mut o = base();
     o.activations[1] = Activation::Softmax;
-    assert_eq!(err(&o), Error::BadActivation { layer: 1 });
+    assert_eq!(
+        err(&o),
+        Error::BadActivation {
+            layer: 1,
+            found: Activation::Softmax
+        }
+    );
+    // f32 runs a softmax layer, but a file keeps softmax as the model's flag.
+    let f = OwnedF32::new(
+        &[2, 3, 2],
+        &[Activation::Softmax, Activation::Relu],
+        false,
+        1,
+    );
+    assert_eq!(
+        encode(&f.model(), &[]).unwrap_err(),
+        Error::BadActivation {
+            layer: 0,
+            found: Activation::Softmax
+        }
+    );
     // A chain that does not link: layer 1 takes 4 inputs after 3 outputs.
     let f = OwnedF32::new(&[2, 3, 2], &[Activation::Relu, Activation::Relu], false, 1);
     let Model::F32(mut m) = f.model() else {
@@ -820,7 +850,7 @@ fn the_encoder_refuses_a_model_whose_slices_do_not_fit() {
     m.layers = layers;
     assert_eq!(
         encode(&Model::F32(m), &[]).unwrap_err(),
-        Error::ChainMismatch {
+        Error::LayerInputs {
             layer: 1,
             expected: 3,
             found: 4
@@ -833,7 +863,7 @@ fn the_encoder_refuses_a_model_whose_slices_do_not_fit() {
     });
     assert_eq!(
         format::encoded_len_model(&empty, &[]),
-        Err(Error::BadDepth { found: 0 })
+        Err(Error::BadDepth { depth: 0 })
     );
     let f = OwnedF32::new(&[2, 3, 0], &[Activation::Relu, Activation::Relu], false, 1);
     assert_eq!(
@@ -917,5 +947,45 @@ proptest! {
             });
         }
         let _ = ModelFile::parse(&b[..at]);
+    }
+}
+
+/// A model read back from its file predicts exactly what the model it was written from
+/// predicts, f32 and int8, pixels, f32 and int8 inputs.
+#[test]
+fn a_decoded_model_predicts_what_its_source_predicts() {
+    for depth in [1, 3, MAX_LAYERS] {
+        for softmax in [false, true] {
+            let (sizes, acts) = shape(depth, depth);
+            let inputs = sizes[0];
+            let outputs = sizes[depth];
+            let f = OwnedF32::new(&sizes, &acts, softmax, 11);
+            let q = OwnedI8::new(&sizes, &acts, softmax, 12);
+            for source in [f.model(), q.model()] {
+                let bytes = encode(&source, &[]).unwrap();
+                let aligned = AlignedBuf::new(&bytes);
+                let file = ModelFile::parse(aligned.bytes()).unwrap();
+                let decoded = file.model().unwrap();
+                let mut scratch = vec![0.0; source.scratch_len()];
+                assert_eq!(decoded.scratch_len(), source.scratch_len());
+                let pixels: Vec<u8> = (0..inputs).map(|i| (i * 97 % 256) as u8).collect();
+                let x: Vec<f32> = pixels.iter().map(|&p| f32::from(p) / 64.0 - 2.0).collect();
+                let run = |m: &Model<'_>, scratch: &mut [f32]| {
+                    let mut a = vec![0.0; outputs];
+                    let mut b = vec![0.0; outputs];
+                    m.predict_pixels(&pixels, scratch, &mut a).unwrap();
+                    m.predict(&x, scratch, &mut b).unwrap();
+                    let mut c = vec![0i8; outputs];
+                    if let Model::I8(_) = m {
+                        let q: Vec<i8> = pixels.iter().map(|&p| (p as i32 - 128) as i8).collect();
+                        m.predict_i8(&q, scratch, &mut c).unwrap();
+                    }
+                    (a, b, c)
+                };
+                let expected = run(&source, &mut scratch);
+                assert_eq!(run(&decoded, &mut scratch), expected, "depth {depth}");
+                assert!(expected.0.iter().chain(&expected.1).all(|v| v.is_finite()));
+            }
+        }
     }
 }

@@ -104,7 +104,10 @@ fn read_two_layer(bytes: &[u8]) -> Result<Preamble<'_>, Error> {
     {
         let softmax_hidden = layer == 0 && activation == Activation::Softmax;
         if softmax_hidden || matches!(activation, Activation::Relu6 | Activation::Tanh) {
-            return Err(Error::BadActivation { layer });
+            return Err(Error::BadActivation {
+                layer,
+                found: activation,
+            });
         }
     }
     let (class_names, after_names) = if header.version == VERSION {
@@ -153,7 +156,7 @@ fn read_v3(bytes: &[u8]) -> Result<Preamble<'_>, Error> {
     }
     let depth = usize::from(h.depth);
     if !(1..=MAX_LAYERS).contains(&depth) {
-        return Err(Error::BadDepth { found: depth });
+        return Err(Error::BadDepth { depth });
     }
     let inputs = usize::try_from(h.inputs).map_err(|_| Error::TooLarge)?;
     let mut heads = [LayerHead::EMPTY; MAX_LAYERS];
@@ -164,7 +167,10 @@ fn read_v3(bytes: &[u8]) -> Result<Preamble<'_>, Error> {
             return Err(Error::EmptyLayer { layer });
         }
         if l.activation == Activation::Softmax {
-            return Err(Error::BadActivation { layer });
+            return Err(Error::BadActivation {
+                layer,
+                found: l.activation,
+            });
         }
         head.outputs = usize::try_from(l.outputs).map_err(|_| Error::TooLarge)?;
         head.activation = l.activation;

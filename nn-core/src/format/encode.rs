@@ -8,8 +8,8 @@ use super::class_names::{check_class_names, class_names_len};
 use super::layout::{LayerHead, Layout};
 use super::{
     CHECKSUM_LEN, CRC, ElementType, HEADER_MAX_LEN, Header, HeaderV3, LATEST_VERSION, LayerHeader,
-    MAGIC, ModelFile, QUANT_HEADER_MAX_LEN, QuantHeader, QuantTensor, SIGMOID_TABLE_LEN, Shape,
-    Tensor, VERSION, VERSION_2, VERSION_3,
+    MAGIC, ModelFile, QUANT_HEADER_MAX_LEN, QuantHeader, Shape, Tensor, VERSION, VERSION_2,
+    VERSION_3,
 };
 use crate::activation::Activation;
 use crate::error::Error;
@@ -249,90 +249,28 @@ fn head(model: &Model<'_>, i: usize) -> Option<(usize, usize, Activation)> {
     }
 }
 
-fn depth(model: &Model<'_>) -> usize {
-    match model {
-        Model::F32(m) => m.layers.len(),
-        Model::I8(m) => m.layers.len(),
-    }
-}
-
-/// Checks what must hold before any byte is written: 1 to [`MAX_LAYERS`] layers, each with
-/// outputs, its inputs the previous layer's outputs, no `Softmax` layer, every slice of the
-/// length its sizes need (a table of [`SIGMOID_TABLE_LEN`] for an int8 sigmoid or tanh, none
-/// otherwise), and sizes that fit the file's fields. The values are checked by parsing the
-/// written file.
+/// Checks what must hold before any byte is written: [`Model::check`] (1 to [`MAX_LAYERS`]
+/// layers, each taking the previous layer's outputs, every slice of the length its sizes
+/// need), then what a file adds: every layer has outputs, none is a softmax, and the sizes fit
+/// the file's fields. The values are checked by parsing the written file.
 fn check_structure(model: &Model<'_>) -> Result<(), Error> {
-    let depth = depth(model);
-    if !(1..=MAX_LAYERS).contains(&depth) {
-        return Err(Error::BadDepth { found: depth });
-    }
-    let mut previous = None;
-    for i in 0..depth {
+    model.check()?;
+    for i in 0..model.depth() {
         let Some((inputs, outputs, activation)) = head(model, i) else {
-            return Err(Error::BadDepth { found: depth });
+            break;
         };
         if outputs == 0 {
             return Err(Error::EmptyLayer { layer: i });
         }
-        if let Some(expected) = previous.filter(|&p| p != inputs) {
-            return Err(Error::ChainMismatch {
-                layer: i,
-                expected,
-                found: inputs,
-            });
-        }
-        previous = Some(outputs);
         if activation == Activation::Softmax {
-            return Err(Error::BadActivation { layer: i });
+            return Err(Error::BadActivation {
+                layer: i,
+                found: activation,
+            });
         }
         u32::try_from(inputs)
             .and(u32::try_from(outputs))
             .map_err(|_| Error::TooLarge)?;
-        let weights = inputs.checked_mul(outputs).ok_or(Error::TooLarge)?;
-        let (w, b, channels, table) = match model {
-            Model::F32(m) => {
-                let l = m.layers.get(i).copied();
-                let w = l.map_or(0, |l| l.weights.len());
-                let b = l.map_or(0, |l| l.bias.len());
-                (w, b, [outputs; 2], (0, 0))
-            }
-            Model::I8(m) => {
-                let Some(l) = m.layers.get(i) else {
-                    return Err(Error::BadDepth { found: depth });
-                };
-                let table = match activation {
-                    Activation::Sigmoid | Activation::Tanh => SIGMOID_TABLE_LEN,
-                    _ => 0,
-                };
-                (
-                    l.weights.len(),
-                    l.bias.len(),
-                    [l.requant.len(), l.weight_scales.len()],
-                    (table, l.table.len()),
-                )
-            }
-        };
-        let lengths = [
-            (Tensor::Weights(i), weights, w),
-            (Tensor::Bias(i), outputs, b),
-            (Tensor::Table(i), table.0, table.1),
-        ];
-        for (t, expected, found) in lengths {
-            if expected != found {
-                return Err(Error::LengthMismatch {
-                    tensor: Some(t),
-                    expected,
-                    found,
-                });
-            }
-        }
-        if let Some(&found) = channels.iter().find(|&&c| c != outputs) {
-            return Err(Error::ChannelCountMismatch {
-                tensor: QuantTensor::Layer(i),
-                expected: outputs,
-                found,
-            });
-        }
     }
     Ok(())
 }
@@ -427,7 +365,7 @@ impl Writer<'_> {
 /// The version-3 preamble of `model` (checked by [`check_structure`]) and `names`, written into
 /// `out` if it is long enough; returns its length and the layout of the file either way.
 fn v3_preamble(model: &Model<'_>, names: &[&str], out: &mut [u8]) -> Result<Layout, Error> {
-    let depth = depth(model);
+    let depth = model.depth();
     let mut heads = [LayerHead::EMPTY; MAX_LAYERS];
     for (i, h) in heads.iter_mut().enumerate().take(depth) {
         let (_, outputs, activation) = head(model, i).unwrap_or((0, 0, Activation::Identity));
@@ -463,7 +401,7 @@ fn v3_preamble(model: &Model<'_>, names: &[&str], out: &mut [u8]) -> Result<Layo
         inputs: size(inputs)?,
         scaling,
         softmax,
-        depth: u8::try_from(depth).map_err(|_| Error::BadDepth { found: depth })?,
+        depth: u8::try_from(depth).map_err(|_| Error::BadDepth { depth })?,
     })?;
     for h in heads {
         w.put(&LayerHeader {
@@ -507,9 +445,9 @@ pub fn encoded_len_model(model: &Model<'_>, names: &[&str]) -> Result<usize, Err
 /// output.
 ///
 /// # Errors
-/// [`Error::BadDepth`], [`Error::EmptyLayer`], [`Error::ChainMismatch`],
-/// [`Error::BadActivation`], [`Error::LengthMismatch`], [`Error::ChannelCountMismatch`] for a
-/// model whose slices do not fit its sizes; [`Error::TooManyClassNames`],
+/// Whatever [`Model::check`] finds ([`Error::BadDepth`], [`Error::LayerInputs`],
+/// [`Error::LayerLength`], ...); [`Error::EmptyLayer`], [`Error::BadActivation`] for a softmax
+/// layer; [`Error::TooManyClassNames`],
 /// [`Error::ClassNameCount`], [`Error::BadClassName`]; [`Error::BufferTooSmall`] if `out` is
 /// shorter than [`encoded_len_model`]; and whatever [`ModelFile::parse`] refuses in the
 /// written file (non-finite weights, bad quantisation, [`Error::MayOverflow`], ...), named as

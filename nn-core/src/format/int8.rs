@@ -109,10 +109,16 @@ fn check_activations(header: &Header) -> Result<(), Error> {
         Activation::Relu | Activation::Sigmoid | Activation::Identity
     );
     if !hidden_ok {
-        return Err(Error::BadActivation { layer: 0 });
+        return Err(Error::BadActivation {
+            layer: 0,
+            found: header.hidden_activation,
+        });
     }
     if header.output_activation != Activation::Softmax {
-        return Err(Error::BadActivation { layer: 1 });
+        return Err(Error::BadActivation {
+            layer: 1,
+            found: header.output_activation,
+        });
     }
     Ok(())
 }

@@ -109,7 +109,7 @@ impl Layout {
         let mut layers = [LayerHead::EMPTY; MAX_LAYERS];
         layers
             .get_mut(..depth)
-            .ok_or(Error::BadDepth { found: depth })?
+            .ok_or(Error::BadDepth { depth })?
             .copy_from_slice(heads);
         let mut layout = Self {
             version,
