@@ -9,6 +9,32 @@
 //! two activation buffers of the widest layer, [`Model::scratch_len`] f32 words, handed in
 //! by the caller: a board sizes them at build time, a host allocates them.
 //!
+//! ```
+//! use nn_core::network::{LayerF32, Layers, Model, ModelF32};
+//! use nn_core::{Activation, InputScaling};
+//!
+//! // 2 inputs → 2 ReLU units → 2 classes with a softmax: the brighter pixel wins.
+//! let hidden = LayerF32 {
+//!     weights: &[1.0, 0.0, 0.0, 1.0], bias: &[0.0, 0.0], inputs: 2, outputs: 2,
+//!     activation: Activation::Relu,
+//! };
+//! let output = LayerF32 {
+//!     weights: &[1.0, -1.0, -1.0, 1.0], bias: &[0.0, 0.0], inputs: 2, outputs: 2,
+//!     activation: Activation::Identity,
+//! };
+//! let model = Model::F32(ModelF32 {
+//!     layers: Layers::from_array([hidden, output]),
+//!     softmax: true,
+//!     scaling: InputScaling::UNIT,
+//! });
+//! let mut scratch = [0.0f32; 4]; // model.scratch_len()
+//! let mut p = [0.0f32; 2];
+//! assert_eq!(model.classify_pixels(&[0, 255], &mut scratch, &mut p)?, 1);
+//! let p1 = 1.0 / (1.0 + (-2.0f32).exp()); // softmax(−1, 1)₁
+//! assert!((p[1] - p1).abs() < 1e-6);
+//! # Ok::<(), nn_core::Error>(())
+//! ```
+//!
 //! The 784-H-10 models of format versions 1 and 2 are this code at depth 2: `Mlp*` and
 //! `MlpI8*` run through it.
 //!
