@@ -134,7 +134,7 @@ impl<'a> MlpI8<'a> {
         }
     }
 
-    /// The `i32` words [`MlpI8::pack`] fills: both layers' [`PackedDenseI8::buffer_len`].
+    /// The `i32` words [`MlpI8::pack`] fills: [`ModelI8::packed_len`] of [`MlpI8::network`].
     pub fn packed_len(&self) -> usize {
         self.network().packed_len()
     }
