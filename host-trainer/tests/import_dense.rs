@@ -1,0 +1,362 @@
+//! `host-trainer import` on any stack of Dense layers, and `predict --npy`, against TFLite's
+//! own answers: the fixtures in `tests/fixtures/dense/` and MLPerf Tiny's anomaly detector
+//! in `third_party/ad01/` hold what TFLite's reference kernels (`BUILTIN_REF`) output for
+//! their `.in.npy` (see `tests/fixtures/dense/make.py`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use host_trainer::convert::import::{self, Weights};
+use host_trainer::convert::int8_model::QuantizedModel;
+use nn_core::activation::Activation;
+use nn_core::quant::Requant;
+use nn_data::npy::{self, Array, Data};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/dense")
+        .join(name)
+}
+
+fn ad01(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../third_party/ad01")
+        .join(name)
+}
+
+fn read_npy(path: &Path) -> Array {
+    npy::parse(&std::fs::read(path).expect("the fixture")).expect("a .npy array")
+}
+
+fn int8_data(a: &Array) -> &[i8] {
+    match &a.data {
+        Data::I8(v) => v,
+        other => panic!("not int8: {:?}", other.dtype()),
+    }
+}
+
+fn f32_data(a: &Array) -> &[f32] {
+    match &a.data {
+        Data::F32(v) => v,
+        other => panic!("not float32: {:?}", other.dtype()),
+    }
+}
+
+/// The int8 fixtures: (model, input, TFLite's output).
+fn int8_fixtures() -> Vec<(PathBuf, PathBuf, PathBuf)> {
+    let mut v: Vec<_> = [
+        "tanh3_int8",
+        "sigmoid4_int8",
+        "logits3_int8",
+        "relu6_3_int8",
+    ]
+    .into_iter()
+    .map(|n| {
+        (
+            fixture(&format!("{n}.tflite")),
+            fixture(&format!("{n}.in.npy")),
+            fixture(&format!("{n}.out.npy")),
+        )
+    })
+    .collect();
+    v.push((
+        ad01("ad01_int8.tflite"),
+        ad01("ad01_int8.in.npy"),
+        ad01("ad01_int8.out.npy"),
+    ));
+    v
+}
+
+fn quantized(model: &Path) -> QuantizedModel {
+    let net = import::read(model).expect("imports");
+    let Weights::I8(q) = &net.weights else {
+        panic!("{} read as float32", model.display())
+    };
+    import::quantized_model(&net, q, None).expect("an int8 model")
+}
+
+/// TFLite's `MultiplyByQuantizedMultiplier` as the TFLite that made the fixtures is built
+/// (`TFLITE_SINGLE_ROUNDING`): `acc * m / 2^(31 - shift)` rounded once, half up.
+fn requant(acc: i32, r: Requant) -> i32 {
+    let total = 31 - r.shift;
+    ((i64::from(acc) * i64::from(r.multiplier) + (1i64 << (total - 1))) >> total) as i32
+}
+
+/// The imported parameters run by this test's own plain loops (TFLite's reference
+/// FULLY_CONNECTED, its activation clamps and tables, nn-core's int8 softmax): pins what
+/// the importer extracts, independently of nn-core's network code.
+fn run_imported(m: &QuantizedModel, x: &[i8]) -> Vec<i8> {
+    let mut v = x.to_vec();
+    let mut zero_point = m.input.zero_point;
+    for l in &m.layers {
+        let out = l.output;
+        let (lo, hi) = match l.activation {
+            Activation::Relu => (out.zero_point.max(-128), 127),
+            Activation::Relu6 => (
+                out.zero_point.max(-128),
+                (out.zero_point + (6.0 / out.scale).round() as i32).min(127),
+            ),
+            _ => (-128, 127),
+        };
+        let y: Vec<i8> = (0..l.outputs())
+            .map(|r| {
+                let row = &l.weights[r * l.inputs..(r + 1) * l.inputs];
+                let acc = row.iter().zip(&v).fold(l.bias[r], |acc, (&w, &x)| {
+                    acc + i32::from(w) * (i32::from(x) - zero_point)
+                });
+                let q = (requant(acc, l.requant[r]) + out.zero_point).clamp(lo, hi) as i8;
+                match l.activation {
+                    Activation::Sigmoid | Activation::Tanh => {
+                        l.table[(i16::from(q) + 128) as usize]
+                    }
+                    _ => q,
+                }
+            })
+            .collect();
+        zero_point = l.view().activated().zero_point;
+        v = y;
+    }
+    match m.softmax {
+        Some(p) => {
+            let mut y = vec![0i8; v.len()];
+            nn_core::kernels::softmax_i8(&v, p, &mut y);
+            y
+        }
+        None => v,
+    }
+}
+
+#[test]
+fn imported_int8_parameters_give_tflites_bytes() {
+    for (model, input, expected) in int8_fixtures() {
+        let m = quantized(&model);
+        let (input, expected) = (read_npy(&input), read_npy(&expected));
+        let (rows, cols) = input.as_matrix().unwrap();
+        let outputs = m.layers.last().unwrap().outputs();
+        assert_eq!(expected.shape, [rows, outputs]);
+        let ours: Vec<i8> = int8_data(&input)
+            .chunks_exact(cols)
+            .flat_map(|x| run_imported(&m, x))
+            .collect();
+        assert!(
+            ours == int8_data(&expected),
+            "{}: {} of {} bytes differ",
+            model.display(),
+            ours.iter()
+                .zip(int8_data(&expected))
+                .filter(|(a, b)| a != b)
+                .count(),
+            ours.len()
+        );
+    }
+}
+
+#[test]
+fn fixtures_import_as_the_layers_keras_made() {
+    use Activation::{Identity, Relu, Relu6, Sigmoid, Tanh};
+    let cases: [(&str, &[usize], &[Activation], bool); 5] = [
+        (
+            "tanh3_int8",
+            &[64, 32, 16, 4],
+            &[Tanh, Tanh, Identity],
+            true,
+        ),
+        (
+            "sigmoid4_int8",
+            &[64, 32, 24, 16, 4],
+            &[Sigmoid, Sigmoid, Sigmoid, Identity],
+            true,
+        ),
+        (
+            "logits3_int8",
+            &[64, 32, 16, 5],
+            &[Relu, Relu, Identity],
+            false,
+        ),
+        (
+            "relu6_3_int8",
+            &[64, 32, 16, 4],
+            &[Relu6, Relu6, Identity],
+            true,
+        ),
+        ("mix3_f32", &[64, 32, 16, 4], &[Relu6, Tanh, Identity], true),
+    ];
+    for (name, sizes, activations, softmax) in cases {
+        let net = import::read(&fixture(&format!("{name}.tflite"))).unwrap();
+        assert_eq!(net.sizes(), sizes, "{name}");
+        let found: Vec<Activation> = net.layers.iter().map(|l| l.activation).collect();
+        assert_eq!(found, activations, "{name}");
+        assert_eq!(net.softmax, softmax, "{name}");
+    }
+}
+
+#[test]
+fn ad01_imports_as_mlperf_tiny_describes_it() {
+    let net = import::read(&ad01("ad01_int8.tflite")).unwrap();
+    assert_eq!(
+        net.sizes(),
+        [640, 128, 128, 128, 128, 8, 128, 128, 128, 128, 640]
+    );
+    let activations: Vec<Activation> = net.layers.iter().map(|l| l.activation).collect();
+    let mut expected = vec![Activation::Relu; 9];
+    expected.push(Activation::Identity);
+    assert_eq!(activations, expected);
+    assert!(!net.softmax);
+    let Weights::I8(q) = &net.weights else {
+        panic!("not int8")
+    };
+    assert!(!q.float_input && !q.float_output);
+    assert_eq!((q.input.scale, q.input.zero_point), (0.39101523, 89));
+    let last = q.layers.last().unwrap().output;
+    assert_eq!((last.scale, last.zero_point), (0.36449847, 96));
+    let macs: usize = net.sizes().windows(2).map(|w| w[0] * w[1]).sum();
+    assert_eq!(macs, 264_192);
+}
+
+#[test]
+fn per_tensor_multipliers_come_from_the_float32_scale_product() {
+    // TFLite's GetQuantizedConvolutionMultipler rounds `input scale × filter scale` to
+    // float32 before dividing in double; per-channel layers multiply in double.
+    let net = import::read(&ad01("ad01_int8.tflite")).unwrap();
+    let Weights::I8(q) = &net.weights else {
+        panic!("not int8")
+    };
+    let mut differs = 0;
+    for l in &q.layers {
+        let m = l.real_multipliers();
+        for (&w, &m) in l.weight_scales.iter().zip(&m) {
+            let (i, o) = (l.input.scale, l.output.scale);
+            if l.per_tensor {
+                assert_eq!(m, f64::from(i * w) / f64::from(o));
+                let wide = f64::from(i) * f64::from(w) / f64::from(o);
+                differs += usize::from(Requant::from_real(m) != Requant::from_real(wide));
+            } else {
+                assert_eq!(m, f64::from(i) * f64::from(w) / f64::from(o));
+            }
+        }
+    }
+    // ad01's layers are all per tensor, and for some the two products give different
+    // int32 multipliers: the f64 product would not be TFLite's.
+    assert!(q.layers.iter().all(|l| l.per_tensor));
+    eprintln!("ad01: {differs} rows whose requantisation the f64 product would change");
+    assert!(differs > 0);
+}
+
+/// How far the float32 import may be from TFLite's float32 output: both sides run the same
+/// float32 arithmetic in a different order (and nn-core's tanh and softmax their own
+/// approximations), so outputs in [0, 1] agree to a few float32 ulps of 1.
+const F32_BOUND: f32 = 1e-5;
+
+#[test]
+fn float32_import_holds_keras_weights() {
+    // The imported weights run by plain loops: relu6, tanh, softmax in f64.
+    let net = import::read(&fixture("mix3_f32.tflite")).unwrap();
+    let Weights::F32(dense) = &net.weights else {
+        panic!("not float32")
+    };
+    let input = read_npy(&fixture("mix3_f32.in.npy"));
+    let expected = read_npy(&fixture("mix3_f32.out.npy"));
+    let mut worst = 0.0f32;
+    for (x, e) in f32_data(&input)
+        .chunks_exact(64)
+        .zip(f32_data(&expected).chunks_exact(4))
+    {
+        let mut v: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+        for (d, shape) in dense.iter().zip(&net.layers) {
+            v = (0..shape.outputs)
+                .map(|r| {
+                    let row = &d.weights[r * v.len()..(r + 1) * v.len()];
+                    let s = row
+                        .iter()
+                        .zip(&v)
+                        .fold(f64::from(d.bias[r]), |s, (&w, &x)| s + f64::from(w) * x);
+                    match shape.activation {
+                        Activation::Relu6 => s.clamp(0.0, 6.0),
+                        Activation::Tanh => s.tanh(),
+                        _ => s,
+                    }
+                })
+                .collect();
+        }
+        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let sum: f64 = v.iter().map(|&z| (z - max).exp()).sum();
+        for (z, &e) in v.iter().zip(e) {
+            worst = worst.max((((z - max).exp() / sum) as f32 - e).abs());
+        }
+    }
+    assert!(worst <= F32_BOUND, "max |dp| = {worst}");
+}
+
+fn bin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_host-trainer"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn ok(o: &Output) {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `import MODEL --out DIR/m.nnm`, then `predict --npy IN --out DIR/out.npy`: the output.
+fn import_and_predict(dir: &Path, model: &Path, input: &Path) -> Array {
+    let nnm = dir.join("m.nnm");
+    let out = dir.join("out.npy");
+    ok(&bin(&["import", s(model), "--out", s(&nnm)]));
+    ok(&bin(&[
+        "predict",
+        "--model",
+        s(&nnm),
+        "--npy",
+        s(input),
+        "--out",
+        s(&out),
+    ]));
+    read_npy(&out)
+}
+
+#[test]
+fn cli_int8_outputs_are_tflites_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    for (model, input, expected) in int8_fixtures() {
+        let ours = import_and_predict(dir.path(), &model, &input);
+        assert_eq!(ours, read_npy(&expected), "{}", model.display());
+    }
+}
+
+#[test]
+fn cli_float32_outputs_are_within_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = import_and_predict(
+        dir.path(),
+        &fixture("mix3_f32.tflite"),
+        &fixture("mix3_f32.in.npy"),
+    );
+    let expected = read_npy(&fixture("mix3_f32.out.npy"));
+    assert_eq!(ours.shape, expected.shape);
+    let worst = f32_data(&ours)
+        .iter()
+        .zip(f32_data(&expected))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst <= F32_BOUND, "max |dp| = {worst}");
+}
+
+#[test]
+fn an_operator_outside_the_family_is_named_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.nnm");
+    let o = bin(&["import", s(&fixture("elu_f32.tflite")), "--out", s(&out)]);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("operator ELU (operator 2 of 3) is not supported"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
