@@ -106,6 +106,41 @@ impl core::fmt::Display for QuantTensor {
     }
 }
 
+/// The arrays of one layer of a `network::Model`, as errors name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LayerTensor {
+    /// `(outputs, inputs)` weights.
+    Weights,
+    /// `(outputs)` bias.
+    Bias,
+    /// int8: `(outputs)` requantisation pairs.
+    Requant,
+    /// int8: `(outputs)` weight scales.
+    WeightScales,
+    /// int8: the 256-entry sigmoid or tanh table (empty for other activations).
+    Table,
+}
+
+impl LayerTensor {
+    /// The name used in this crate's docs and errors.
+    pub const fn name(self) -> &'static str {
+        match self {
+            LayerTensor::Weights => "weights",
+            LayerTensor::Bias => "bias",
+            LayerTensor::Requant => "requant",
+            LayerTensor::WeightScales => "weight scales",
+            LayerTensor::Table => "table",
+        }
+    }
+}
+
+impl core::fmt::Display for LayerTensor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Scale and zero point of an int8 tensor: `q` stands for `scale * (q - zero_point)`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
