@@ -9,6 +9,8 @@ use std::process::{Command, Output};
 use host_trainer::convert::import::{self, Weights};
 use host_trainer::convert::int8_model::QuantizedModel;
 use nn_core::activation::Activation;
+use nn_core::model::InputScaling;
+use nn_core::network::Model;
 use nn_core::quant::Requant;
 use nn_data::npy::{self, Array, Data};
 
@@ -149,6 +151,55 @@ fn imported_int8_parameters_give_tflites_bytes() {
             ours.len()
         );
     }
+}
+
+#[test]
+fn imported_int8_models_run_by_nn_core_give_tflites_bytes() {
+    for (model, input, expected) in int8_fixtures() {
+        let q = quantized(&model);
+        let m = q.model().expect("a model");
+        m.check().expect("nn-core accepts it");
+        let (input, expected) = (read_npy(&input), read_npy(&expected));
+        let mut scratch = vec![0.0f32; m.scratch_len()];
+        let mut ours = vec![0i8; int8_data(&expected).len()];
+        for (x, y) in int8_data(&input)
+            .chunks_exact(m.inputs())
+            .zip(ours.chunks_exact_mut(m.outputs()))
+        {
+            m.predict_i8(x, &mut scratch, y).unwrap();
+        }
+        let differ = ours
+            .iter()
+            .zip(int8_data(&expected))
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(differ, 0, "{}: bytes that differ", model.display());
+    }
+}
+
+#[test]
+fn imported_float32_model_run_by_nn_core_is_within_the_bound() {
+    let net = import::read(&fixture("mix3_f32.tflite")).unwrap();
+    let Weights::F32(dense) = &net.weights else {
+        panic!("not float32")
+    };
+    let m = Model::F32(import::float_model(&net, dense, InputScaling::UNIT).unwrap());
+    m.check().unwrap();
+    let input = read_npy(&fixture("mix3_f32.in.npy"));
+    let expected = read_npy(&fixture("mix3_f32.out.npy"));
+    let mut scratch = vec![0.0f32; m.scratch_len()];
+    let mut y = vec![0.0f32; m.outputs()];
+    let mut worst = 0.0f32;
+    for (x, e) in f32_data(&input)
+        .chunks_exact(m.inputs())
+        .zip(f32_data(&expected).chunks_exact(m.outputs()))
+    {
+        m.predict(x, &mut scratch, &mut y).unwrap();
+        for (a, b) in y.iter().zip(e) {
+            worst = worst.max((a - b).abs());
+        }
+    }
+    assert!(worst <= F32_BOUND, "max |dp| = {worst}");
 }
 
 #[test]
@@ -359,4 +410,202 @@ fn an_operator_outside_the_family_is_named_in_one_line() {
         "{stderr}"
     );
     assert!(!out.exists());
+}
+
+const PIXELS: usize = 784;
+
+/// The firmware's 100 test digits, as `tests/fixtures/tflite/make.py` fed them to TFLite.
+fn digits() -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/data/t10k-100-images.bin");
+    std::fs::read(path).expect("the firmware's 100 images")
+}
+
+fn tflite_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tflite")
+        .join(name)
+}
+
+fn write_npy(path: &Path, shape: Vec<usize>, data: Data) {
+    std::fs::write(path, npy::encode(&Array { shape, data })).unwrap();
+}
+
+fn predict_npy(model: &Path, input: &Path, out: &Path) -> Output {
+    bin(&[
+        "predict",
+        "--model",
+        s(model),
+        "--npy",
+        s(input),
+        "--out",
+        s(out),
+    ])
+}
+
+#[test]
+fn predict_npy_takes_pixels_int8_and_float32_into_an_int8_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let nnm = dir.path().join("m.nnm");
+    ok(&bin(&[
+        "import",
+        s(&tflite_fixture("relu32_int8.tflite")),
+        "--out",
+        s(&nnm),
+    ]));
+    let pixels = digits();
+    let expected: Vec<i8> = std::fs::read(tflite_fixture("relu32_int8.out"))
+        .unwrap()
+        .into_iter()
+        .map(|b| b as i8)
+        .collect();
+    let inputs = [
+        Data::U8(pixels.clone()),
+        Data::I8(pixels.iter().map(|&p| (i16::from(p) - 128) as i8).collect()),
+        // pixel / 255, quantised by the model's input tensor (1/255, -128) back to the same.
+        Data::F32(pixels.iter().map(|&p| f32::from(p) / 255.0).collect()),
+    ];
+    for data in inputs {
+        let dtype = data.dtype();
+        let (input, out) = (dir.path().join("in.npy"), dir.path().join("out.npy"));
+        write_npy(&input, vec![100, PIXELS], data);
+        ok(&predict_npy(&nnm, &input, &out));
+        let ours = read_npy(&out);
+        assert_eq!(ours.shape, [100, 10], "{dtype:?}");
+        assert_eq!(int8_data(&ours), expected, "{dtype:?}");
+    }
+}
+
+#[test]
+fn predict_npy_gives_a_float32_model_float32() {
+    let dir = tempfile::tempdir().unwrap();
+    let nnm = dir.path().join("m.nnm");
+    ok(&bin(&[
+        "import",
+        s(&tflite_fixture("relu32_f32.tflite")),
+        "--out",
+        s(&nnm),
+    ]));
+    let expected: Vec<f32> = std::fs::read(tflite_fixture("relu32_f32.out"))
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let pixels = digits();
+    for data in [
+        Data::U8(pixels.clone()),
+        Data::F32(pixels.iter().map(|&p| f32::from(p) / 255.0).collect()),
+    ] {
+        let (input, out) = (dir.path().join("in.npy"), dir.path().join("out.npy"));
+        write_npy(&input, vec![100, PIXELS], data);
+        ok(&predict_npy(&nnm, &input, &out));
+        let ours = read_npy(&out);
+        assert_eq!(ours.shape, [100, 10]);
+        let worst = f32_data(&ours)
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst <= F32_BOUND, "max |dp| = {worst}");
+    }
+}
+
+/// `predict --npy` on `bytes` fails in one line containing `needle`, and writes nothing.
+fn refused(model: &Path, dir: &Path, bytes: &[u8], needle: &str) {
+    let (input, out) = (dir.join("bad.npy"), dir.join("bad-out.npy"));
+    std::fs::write(&input, bytes).unwrap();
+    let o = predict_npy(model, &input, &out);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "accepted; wanted {needle}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains(needle),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn predict_npy_refuses_bad_arrays_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let nnm = dir.path().join("m.nnm");
+    ok(&bin(&[
+        "import",
+        s(&tflite_fixture("relu32_f32.tflite")),
+        "--out",
+        s(&nnm),
+    ]));
+    let good = npy::encode(&Array {
+        shape: vec![2, PIXELS],
+        data: Data::U8(vec![0; 2 * PIXELS]),
+    });
+    let encode = |shape: Vec<usize>, data| npy::encode(&Array { shape, data });
+    let d = dir.path();
+    refused(
+        &nnm,
+        d,
+        &encode(vec![2, PIXELS], Data::I8(vec![0; 2 * PIXELS])),
+        "int8 input is an already quantised tensor for int8 models",
+    );
+    refused(
+        &nnm,
+        d,
+        &encode(vec![2, 2, PIXELS / 2], Data::U8(vec![0; 2 * PIXELS])),
+        "shape [2, 2, 392]: expected a 2-D array",
+    );
+    refused(
+        &nnm,
+        d,
+        &encode(vec![PIXELS], Data::U8(vec![0; PIXELS])),
+        "expected a 2-D array",
+    );
+    refused(
+        &nnm,
+        d,
+        &encode(vec![2, 10], Data::F32(vec![0.0; 20])),
+        "10 columns, but the model takes 784 inputs",
+    );
+    refused(&nnm, d, &good[..good.len() - 1], "truncated");
+    let order = b"'fortran_order': False";
+    let at = good
+        .windows(order.len())
+        .position(|w| w == order)
+        .expect("the header names its order");
+    let mut bytes = good.clone();
+    bytes[at..at + order.len()].copy_from_slice(b"'fortran_order': True ");
+    refused(&nnm, d, &bytes, "Fortran order");
+    let mut nan = vec![0.5f32; 2 * PIXELS];
+    nan[PIXELS + 3] = f32::NAN;
+    refused(
+        &nnm,
+        d,
+        &encode(vec![2, PIXELS], Data::F32(nan)),
+        "row 1: input 3 is NaN",
+    );
+    refused(&nnm, d, b"not an array", "not a .npy file");
+}
+
+#[test]
+fn predict_npy_never_writes_onto_its_input_or_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let nnm = dir.path().join("m.nnm");
+    ok(&bin(&[
+        "import",
+        s(&tflite_fixture("relu32_f32.tflite")),
+        "--out",
+        s(&nnm),
+    ]));
+    let input = dir.path().join("in.npy");
+    write_npy(&input, vec![1, PIXELS], Data::U8(vec![7; PIXELS]));
+    let (before_in, before_model) = (std::fs::read(&input).unwrap(), std::fs::read(&nnm).unwrap());
+    for (out, flag) in [(&input, "--npy"), (&nnm, "--model")] {
+        let o = predict_npy(&nnm, &input, out);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success());
+        assert!(
+            stderr.starts_with(&format!("error: {flag} and --out both name ")),
+            "{stderr}"
+        );
+    }
+    assert_eq!(std::fs::read(&input).unwrap(), before_in);
+    assert_eq!(std::fs::read(&nnm).unwrap(), before_model);
 }

@@ -134,28 +134,39 @@ pub fn read(path: &Path) -> Result<Network, ImportError> {
 pub fn model_file(net: &Network, scaling: Option<InputScaling>) -> Result<Vec<u8>> {
     match &net.weights {
         Weights::F32(dense) => {
-            let scaling = scaling_for(net, scaling);
-            let mut layers = Layers::new();
-            let mut inputs = net.input;
-            for (d, shape) in dense.iter().zip(&net.layers) {
-                layers.push(LayerF32 {
-                    weights: &d.weights,
-                    bias: &d.bias,
-                    inputs,
-                    outputs: shape.outputs,
-                    activation: shape.activation,
-                })?;
-                inputs = shape.outputs;
-            }
-            let model = Model::F32(ModelF32 {
-                layers,
-                softmax: net.softmax,
-                scaling,
-            });
+            let model = Model::F32(float_model(net, dense, scaling_for(net, scaling))?);
             crate::convert::encode_model(&model, &[])
         }
         Weights::I8(q) => quantized_model(net, q, scaling)?.encode(),
     }
+}
+
+/// A float32 network's layers `dense` (its [`Weights::F32`]) as nn-core's model.
+///
+/// # Errors
+/// More layers than nn-core holds.
+pub fn float_model<'a>(
+    net: &Network,
+    dense: &'a [DenseF32],
+    scaling: InputScaling,
+) -> Result<ModelF32<'a>> {
+    let mut layers = Layers::new();
+    let mut inputs = net.input;
+    for (d, shape) in dense.iter().zip(&net.layers) {
+        layers.push(LayerF32 {
+            weights: &d.weights,
+            bias: &d.bias,
+            inputs,
+            outputs: shape.outputs,
+            activation: shape.activation,
+        })?;
+        inputs = shape.outputs;
+    }
+    Ok(ModelF32 {
+        layers,
+        softmax: net.softmax,
+        scaling,
+    })
 }
 
 /// The scaling the file records: `given`, or by default 1/255 for a float32 model and
