@@ -197,13 +197,32 @@ pub enum Error {
         found: usize,
     },
     /// A network's layer has an activation its element type cannot run there (int8:
-    /// softmax is the model's flag, not a layer's activation).
+    /// softmax is the model's flag, not a layer's activation), or a model file's layer one
+    /// its version cannot hold (`Relu6` and `Tanh` need version 3; a softmax is never a
+    /// hidden layer's, and in version 3 the model's flag; int8 version 2 runs identity, ReLU
+    /// and sigmoid hidden layers and a softmax output).
     BadActivation {
         /// The layer, 0 for the first.
         layer: usize,
         /// Its activation.
         found: Activation,
     },
+    /// A layer has no outputs.
+    EmptyLayer {
+        /// The layer, 0 for the first.
+        layer: usize,
+    },
+    /// A version-3 file names some outputs but not all: names are none or one per output.
+    ClassNameCount {
+        /// Names given.
+        found: usize,
+        /// The model's outputs.
+        expected: usize,
+    },
+    /// The call returns the two-layer forms of format versions 1 and 2 (`MlpSlices`, `MlpI8`),
+    /// and this model is not one (another depth, or layers they cannot hold): use
+    /// `format::ModelFile::model`.
+    NotTwoLayer,
 }
 
 impl core::fmt::Display for Error {
@@ -379,6 +398,14 @@ impl core::fmt::Display for Error {
             Error::BadActivation { layer, found } => {
                 write!(f, "layer {layer}'s activation {found:?} cannot run there")
             }
+            Error::EmptyLayer { layer } => write!(f, "layer {layer} has no outputs"),
+            Error::ClassNameCount { found, expected } => write!(
+                f,
+                "{found} class names for a model with {expected} outputs (none or one per output)"
+            ),
+            Error::NotTwoLayer => f.write_str(
+                "this model is not the two-layer form of format versions 1 and 2; read it as a Model",
+            ),
         }
     }
 }
