@@ -102,7 +102,7 @@ impl QuantizedModel {
     ///
     /// # Errors
     /// What nn-core's encoder finds wrong (it checks as the decoder does).
-    pub fn encode(&self) -> anyhow::Result<Vec<u8>> {
+    pub fn encode(&self) -> Result<Vec<u8>, Error> {
         let names: Vec<&str> = self.class_names.iter().map(String::as_str).collect();
         crate::convert::encode_model(&self.model()?, &names)
     }

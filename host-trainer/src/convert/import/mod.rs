@@ -135,9 +135,9 @@ pub fn model_file(net: &Network, scaling: Option<InputScaling>) -> Result<Vec<u8
     match &net.weights {
         Weights::F32(dense) => {
             let model = Model::F32(float_model(net, dense, scaling_for(net, scaling))?);
-            crate::convert::encode_model(&model, &[])
+            Ok(crate::convert::encode_model(&model, &[])?)
         }
-        Weights::I8(q) => quantized_model(net, q, scaling)?.encode(),
+        Weights::I8(q) => Ok(quantized_model(net, q, scaling)?.encode()?),
     }
 }
 
