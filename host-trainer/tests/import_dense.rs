@@ -609,3 +609,146 @@ fn predict_npy_never_writes_onto_its_input_or_model() {
     assert_eq!(std::fs::read(&input).unwrap(), before_in);
     assert_eq!(std::fs::read(&nnm).unwrap(), before_model);
 }
+
+/// A tiny int8 TFLite flatbuffer: `ops` are (builtin code, inputs, outputs), every
+/// FULLY_CONNECTED with fused NONE; `tensors` are (shape, type, buffer, scale, zero point).
+fn tiny_int8(
+    ops: &[(i32, &[i32], &[i32])],
+    tensors: &[(&[i32], i8, u32, f32, i64)],
+    buffers: &[&[u8]],
+) -> Vec<u8> {
+    use flatbuffers::{FlatBufferBuilder, WIPOffset};
+    let mut b = FlatBufferBuilder::new();
+    let codes: Vec<_> = ops
+        .iter()
+        .map(|&(code, _, _)| {
+            let t = b.start_table();
+            b.push_slot::<i8>(4, code.min(127) as i8, 0);
+            b.push_slot::<i32>(10, code, 0);
+            b.end_table(t)
+        })
+        .collect();
+    let codes = b.create_vector(&codes);
+    let tensors: Vec<_> = tensors
+        .iter()
+        .enumerate()
+        .map(|(i, &(shape, ty, buffer, scale, zero_point))| {
+            let shape = b.create_vector(shape);
+            let name = b.create_string(&format!("t{i}"));
+            let scales = b.create_vector(&[scale]);
+            let zero_points = b.create_vector(&[zero_point]);
+            let q = b.start_table();
+            b.push_slot_always::<WIPOffset<_>>(8, scales);
+            b.push_slot_always::<WIPOffset<_>>(10, zero_points);
+            let q = b.end_table(q);
+            let t = b.start_table();
+            b.push_slot_always::<WIPOffset<_>>(4, shape);
+            b.push_slot::<i8>(6, ty, 0);
+            b.push_slot::<u32>(8, buffer, 0);
+            b.push_slot_always::<WIPOffset<_>>(10, name);
+            b.push_slot_always::<WIPOffset<_>>(12, q);
+            b.end_table(t)
+        })
+        .collect();
+    let tensors = b.create_vector(&tensors);
+    let operators: Vec<_> = ops
+        .iter()
+        .enumerate()
+        .map(|(i, &(code, inputs, outputs))| {
+            let options = (code == 9).then(|| {
+                let t = b.start_table();
+                b.push_slot::<i8>(4, 0, 0);
+                b.end_table(t)
+            });
+            let inputs = b.create_vector(inputs);
+            let outputs = b.create_vector(outputs);
+            let t = b.start_table();
+            b.push_slot::<u32>(4, i as u32, 0);
+            b.push_slot_always::<WIPOffset<_>>(6, inputs);
+            b.push_slot_always::<WIPOffset<_>>(8, outputs);
+            if let Some(options) = options {
+                b.push_slot::<u8>(10, 8, 0);
+                b.push_slot_always::<WIPOffset<_>>(12, options);
+            }
+            b.end_table(t)
+        })
+        .collect();
+    let operators = b.create_vector(&operators);
+    let inputs = b.create_vector(&[ops[0].1[0]]);
+    let outputs = b.create_vector(&[ops[ops.len() - 1].2[0]]);
+    let sub = b.start_table();
+    b.push_slot_always::<WIPOffset<_>>(4, tensors);
+    b.push_slot_always::<WIPOffset<_>>(6, inputs);
+    b.push_slot_always::<WIPOffset<_>>(8, outputs);
+    b.push_slot_always::<WIPOffset<_>>(10, operators);
+    let sub = b.end_table(sub);
+    let subgraphs = b.create_vector(&[sub]);
+    let buffers: Vec<_> = buffers
+        .iter()
+        .map(|data| {
+            let data = b.create_vector(data);
+            let t = b.start_table();
+            b.push_slot_always::<WIPOffset<_>>(4, data);
+            b.end_table(t)
+        })
+        .collect();
+    let buffers = b.create_vector(&buffers);
+    let model = b.start_table();
+    b.push_slot_always::<WIPOffset<_>>(6, codes);
+    b.push_slot_always::<WIPOffset<_>>(8, subgraphs);
+    b.push_slot_always::<WIPOffset<_>>(12, buffers);
+    let model = b.end_table(model);
+    b.finish(model, Some("TFL3"));
+    b.finished_data().to_vec()
+}
+
+/// int8 `FULLY_CONNECTED(2 -> 2)` then operator `code`, whose output is quantised
+/// `(scale, zero_point)`; the FULLY_CONNECTED's output is (0.25, -10).
+fn fc_then(code: i32, scale: f32, zero_point: i64) -> Vec<u8> {
+    const FULLY_CONNECTED: i32 = 9;
+    const INT8: i8 = 9;
+    tiny_int8(
+        &[(FULLY_CONNECTED, &[0, 1], &[2]), (code, &[2], &[3])],
+        &[
+            (&[1, 2], INT8, 0, 1.0, 0),
+            (&[2, 2], INT8, 1, 0.5, 0),
+            (&[1, 2], INT8, 0, 0.25, -10),
+            (&[1, 2], INT8, 0, scale, zero_point),
+        ],
+        &[&[], &[1, 2, 3, 4]],
+    )
+}
+
+#[test]
+fn a_separate_int8_relu_folds_only_when_it_keeps_the_quantisation() {
+    const RELU: i32 = 19;
+    const RELU6: i32 = 21;
+    const LOGISTIC: i32 = 14;
+    const TANH: i32 = 28;
+    for (code, activation) in [(RELU, Activation::Relu), (RELU6, Activation::Relu6)] {
+        let net = import::parse(&fc_then(code, 0.25, -10)).expect("folds");
+        assert_eq!(net.layers[0].activation, activation);
+        let e = import::parse(&fc_then(code, 0.5, -10))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("after FULLY_CONNECTED 1 changes the quantisation") && !e.contains('\n'),
+            "{e}"
+        );
+    }
+    let net = import::parse(&fc_then(LOGISTIC, 1.0 / 256.0, -128)).expect("a sigmoid");
+    assert_eq!(net.layers[0].activation, Activation::Sigmoid);
+    let net = import::parse(&fc_then(TANH, 1.0 / 128.0, 0)).expect("a tanh");
+    assert_eq!(net.layers[0].activation, Activation::Tanh);
+    for (code, name) in [(LOGISTIC, "LOGISTIC"), (TANH, "TANH")] {
+        let e = import::parse(&fc_then(code, 0.25, -10))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!(
+                "{name} output quantised with scale 0.25 zero point -10"
+            )),
+            "{e}"
+        );
+    }
+}
