@@ -15,14 +15,15 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use nn_core::TensorQuant;
+use nn_core::network::{LayerF32, LayerI8, Layers, Model, ModelF32, ModelI8};
+use nn_core::{Activation, TensorQuant};
 use nn_data::npy::{self, Array, Data, Dtype};
 use nn_data::read::{read_capped, show};
 
 use crate::model::{Classifier, HostModel};
 
-/// The largest `.npy` input read: a million 784-pixel rows in float32 is 3.1 GB, well past
-/// what a command-line check needs; the cap keeps a wrong path from filling memory.
+/// The largest `.npy` input read (1 GiB: 340,000 rows of 784 float32 inputs); the cap keeps
+/// a wrong path (a disk image, /dev/zero) from filling memory.
 pub const MAX_NPY_BYTES: u64 = 1 << 30;
 
 /// What one model run takes, row by row.
@@ -55,8 +56,10 @@ pub fn run(model_path: &Path, input: &Path, out: &Path) -> Result<()> {
 /// # Errors
 /// A shape or dtype the model cannot take, or nn-core's error on a row (a non-finite input).
 pub fn predict(model: &HostModel, array: &Array) -> Result<Array> {
-    let [inputs, outputs] = [model.shape()[0], model.shape()[2]];
-    let int8 = model.element() == nn_core::format::ElementType::I8;
+    let classifier = model.classifier();
+    let model = model_of(&classifier)?;
+    let (inputs, outputs) = (model.inputs(), model.outputs());
+    let int8 = matches!(model, Model::I8(_));
     let rows = match array.shape[..] {
         [rows, cols] if cols == inputs => rows,
         [_, cols] => bail!(
@@ -72,7 +75,7 @@ pub fn predict(model: &HostModel, array: &Array) -> Result<Array> {
              float32; give float32 values or uint8 pixels"
         );
     }
-    let classifier = model.classifier();
+    let mut scratch = vec![0.0f32; model.scratch_len()];
     let mut out_i8 = vec![0i8; if int8 { rows * outputs } else { 0 }];
     let mut out_f32 = vec![0.0f32; if int8 { 0 } else { rows * outputs }];
     for r in 0..rows {
@@ -82,18 +85,31 @@ pub fn predict(model: &HostModel, array: &Array) -> Result<Array> {
             Data::I8(v) => Rows::Int8(&v[span]),
             Data::F32(v) => Rows::Float(&v[span]),
         };
-        let done = if int8 {
-            run_i8(
-                &classifier,
-                row,
-                &mut out_i8[r * outputs..(r + 1) * outputs],
-            )
-        } else {
-            run_f32(
-                &classifier,
-                row,
-                &mut out_f32[r * outputs..(r + 1) * outputs],
-            )
+        let done = match (&model, row) {
+            (Model::I8(m), row) => {
+                let y = &mut out_i8[r * outputs..(r + 1) * outputs];
+                match row {
+                    Rows::Pixels(p) => model.predict_pixels_i8(p, &mut scratch, y),
+                    Rows::Int8(q) => model.predict_i8(q, &mut scratch, y),
+                    Rows::Float(x) => {
+                        let q = quantize(x, m.input).with_context(|| format!("row {r}"))?;
+                        model.predict_i8(&q, &mut scratch, y)
+                    }
+                }
+            }
+            (Model::F32(_), row) => {
+                let y = &mut out_f32[r * outputs..(r + 1) * outputs];
+                match row {
+                    Rows::Pixels(p) => model.predict_pixels(p, &mut scratch, y),
+                    Rows::Float(x) => {
+                        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+                            bail!("row {r}: input {i} is {}, not a finite number", x[i]);
+                        }
+                        model.predict(x, &mut scratch, y)
+                    }
+                    Rows::Int8(_) => bail!("int8 input into a float32 model"),
+                }
+            }
         };
         done.with_context(|| format!("row {r}"))?;
     }
@@ -107,50 +123,79 @@ pub fn predict(model: &HostModel, array: &Array) -> Result<Array> {
     })
 }
 
-// The two functions below are the seam to nn-core's `Model` (`predict_pixels`, `predict_i8`,
-// `predict`): until it lands they run today's depth-2 classifiers, feeding an int8 input
-// `q` as the pixel `q + 128`, which nn-core's int8 models take as exactly `q`.
-
-/// An int8 model's int8 output tensor for one row.
-fn run_i8(classifier: &Classifier<'_>, row: Rows<'_>, out: &mut [i8]) -> Result<()> {
-    let Classifier::I8(mlp) = classifier else {
-        bail!("not an int8 model");
-    };
-    let input = mlp.model().input_quant;
-    let pixels: Vec<u8> = match row {
-        Rows::Pixels(p) => p.to_vec(),
-        Rows::Int8(q) => q.iter().map(|&q| (i16::from(q) + 128) as u8).collect(),
-        Rows::Float(x) => quantize(x, input)?
-            .into_iter()
-            .map(|q| (i16::from(q) + 128) as u8)
-            .collect(),
-    };
-    let m = mlp.model();
-    let mut scratch = vec![0i8; m.input + m.hidden + m.output];
-    mlp.predict_pixels_into(&pixels, &mut scratch, out)?;
-    Ok(())
-}
-
-/// A float32 model's output for one row.
-fn run_f32(classifier: &Classifier<'_>, row: Rows<'_>, out: &mut [f32]) -> Result<()> {
-    let Classifier::F32(mlp) = classifier else {
-        bail!("not a float32 model");
-    };
-    let x: Vec<f32> = match row {
-        Rows::Pixels(p) => {
-            let mut x = vec![0.0; p.len()];
-            mlp.scaling.apply(p, &mut x);
-            x
+/// The seam to the host's model: until `HostModel` hands out nn-core's [`Model`] itself,
+/// its depth-2 classifier's arrays are borrowed as one (the int8 layers unpacked).
+fn model_of<'a>(classifier: &'a Classifier<'a>) -> Result<Model<'a>> {
+    match classifier {
+        Classifier::F32(m) => {
+            let softmax = m.output_activation == Activation::Softmax;
+            let mut layers = Layers::new();
+            layers.push(LayerF32 {
+                weights: m.w1,
+                bias: m.b1,
+                inputs: m.input,
+                outputs: m.hidden,
+                activation: m.hidden_activation,
+            })?;
+            layers.push(LayerF32 {
+                weights: m.w2,
+                bias: m.b2,
+                inputs: m.hidden,
+                outputs: m.output,
+                activation: if softmax {
+                    Activation::Identity
+                } else {
+                    m.output_activation
+                },
+            })?;
+            Ok(Model::F32(ModelF32 {
+                layers,
+                softmax,
+                scaling: m.scaling,
+            }))
         }
-        Rows::Float(x) => x.to_vec(),
-        Rows::Int8(_) => bail!("int8 input into a float32 model"),
-    };
-    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-        bail!("input {i} is {}, not a finite number", x[i]);
+        Classifier::I8(packed) => {
+            let m = packed.model();
+            let layer =
+                |l: &nn_core::model_i8::DenseI8<'a>, inputs, outputs, output, activation, table| {
+                    LayerI8 {
+                        weights: l.weights,
+                        bias: l.bias,
+                        requant: l.requant,
+                        weight_scales: l.weight_scales,
+                        inputs,
+                        outputs,
+                        output,
+                        activation,
+                        table,
+                    }
+                };
+            let mut layers = Layers::new();
+            layers.push(layer(
+                &m.layer1,
+                m.input,
+                m.hidden,
+                m.hidden_quant,
+                m.hidden_activation,
+                m.sigmoid_table,
+            ))?;
+            layers.push(layer(
+                &m.layer2,
+                m.hidden,
+                m.output,
+                m.logits_quant,
+                Activation::Identity,
+                &[],
+            ))?;
+            Ok(Model::I8(ModelI8 {
+                layers,
+                input: m.input_quant,
+                softmax: Some(m.softmax),
+                scaling: m.scaling,
+                packed: &[],
+            }))
+        }
     }
-    let mut hidden = vec![0.0; mlp.hidden];
-    mlp.predict_into(&x, &mut hidden, out)?;
-    Ok(())
 }
 
 /// TFLite's QUANTIZE of `x` into `q`: `round(x / scale) + zero_point` in f32, rounded half
