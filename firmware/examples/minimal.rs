@@ -7,22 +7,29 @@
 
 use cortex_m_semihosting::debug;
 use defmt_semihosting as _;
-use nn_core::MlpI8Ref;
+use nn_core::format::ModelFile;
 
-// The model file build.rs compiled into flash (`NN_MODEL`): `MODEL_I8`, `INPUT`, `OUTPUT`...
-include!(concat!(env!("OUT_DIR"), "/model.rs"));
+// The model file build.rs compiled into flash with nn-build (`NN_MODEL`): `MODEL_FILE`,
+// `INPUTS`, `OUTPUTS`, `LAYER_OUTPUTS`...
+#[allow(dead_code)]
+mod compiled {
+    include!(concat!(env!("OUT_DIR"), "/model.rs"));
+}
+use compiled::{INPUTS, LAYER_OUTPUTS, MODEL_FILE, OUTPUTS};
 
 /// The firmware's self-test digits, 28 × 28 pixels each; the first is a 7.
 static IMAGES: &[u8] = include_bytes!("../data/t10k-100-images.bin");
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
-    // 1. The network, borrowed from flash in place; its sizes are checked once, here.
-    let Ok(model) = MlpI8Ref::<INPUT, HIDDEN, OUTPUT>::new(MODEL_I8) else {
+    // 1. The network, borrowed from flash in place; the file is checked once, here.
+    let Ok(model) = ModelFile::parse(&MODEL_FILE.0)
+        .and_then(|file| file.view_i8::<INPUTS, { LAYER_OUTPUTS[0] }, OUTPUTS>())
+    else {
         exit(false)
     };
     // 2. One image of 0–255 pixels.
-    let Some(pixels) = IMAGES.first_chunk::<INPUT>() else {
+    let Some(pixels) = IMAGES.first_chunk::<INPUTS>() else {
         exit(false)
     };
     // 3. One inference: integer arithmetic in the kernel nn-core chose for this core.
