@@ -1,6 +1,7 @@
 //! Everything that can go wrong in nn-core, as one flat enum.
 
-use crate::types::{ElementType, QuantTensor, Tensor};
+use crate::activation::Activation;
+use crate::types::{ElementType, LayerTensor, QuantTensor, Tensor};
 
 /// An error from decoding or encoding a model file, encoding a serial frame, or running
 /// inference.
@@ -170,6 +171,58 @@ pub enum Error {
         /// The row (channel).
         index: usize,
     },
+    /// A network has no layer, or more than [`MAX_LAYERS`](crate::network::MAX_LAYERS).
+    BadDepth {
+        /// Its layers.
+        depth: usize,
+    },
+    /// A network's layer takes another number of inputs than the previous layer gives.
+    LayerInputs {
+        /// The layer, 0 for the first.
+        layer: usize,
+        /// The previous layer's outputs.
+        expected: usize,
+        /// The layer's inputs.
+        found: usize,
+    },
+    /// An array of a network's layer has a length that does not fit the layer's sizes.
+    LayerLength {
+        /// The layer, 0 for the first.
+        layer: usize,
+        /// The array.
+        tensor: LayerTensor,
+        /// The length the layer's sizes need.
+        expected: usize,
+        /// The array's length.
+        found: usize,
+    },
+    /// A network's layer has an activation its element type cannot run there (int8:
+    /// softmax is the model's flag, not a layer's activation), or a model file's layer one
+    /// its version cannot hold (`Relu6` and `Tanh` need version 3; a softmax is never a
+    /// hidden layer's, and in version 3 the model's flag; int8 version 2 runs identity, ReLU
+    /// and sigmoid hidden layers and a softmax output).
+    BadActivation {
+        /// The layer, 0 for the first.
+        layer: usize,
+        /// Its activation.
+        found: Activation,
+    },
+    /// A layer has no outputs.
+    EmptyLayer {
+        /// The layer, 0 for the first.
+        layer: usize,
+    },
+    /// A version-3 file names some outputs but not all: names are none or one per output.
+    ClassNameCount {
+        /// Names given.
+        found: usize,
+        /// The model's outputs.
+        expected: usize,
+    },
+    /// The call returns the two-layer forms of format versions 1 and 2 (`MlpSlices`, `MlpI8`),
+    /// and this model is not one (another depth, or layers they cannot hold): use
+    /// `format::ModelFile::model`.
+    NotTwoLayer,
 }
 
 impl core::fmt::Display for Error {
@@ -319,6 +372,39 @@ impl core::fmt::Display for Error {
             Error::AccumulatorOverflow { tensor, index } => write!(
                 f,
                 "int8 bias {tensor}[{index}] is so large that the int32 sum could overflow"
+            ),
+            Error::BadDepth { depth } => write!(
+                f,
+                "a network of {depth} layers: 1 to {} are supported",
+                crate::network::MAX_LAYERS
+            ),
+            Error::LayerInputs {
+                layer,
+                expected,
+                found,
+            } => write!(
+                f,
+                "layer {layer} takes {found} inputs, but the layer before it gives {expected}"
+            ),
+            Error::LayerLength {
+                layer,
+                tensor,
+                expected,
+                found,
+            } => write!(
+                f,
+                "layer {layer}'s {tensor} has {found} elements, its sizes need {expected}"
+            ),
+            Error::BadActivation { layer, found } => {
+                write!(f, "layer {layer}'s activation {found:?} cannot run there")
+            }
+            Error::EmptyLayer { layer } => write!(f, "layer {layer} has no outputs"),
+            Error::ClassNameCount { found, expected } => write!(
+                f,
+                "{found} class names for a model with {expected} outputs (none or one per output)"
+            ),
+            Error::NotTwoLayer => f.write_str(
+                "this model is not the two-layer form of format versions 1 and 2; read it as a Model",
             ),
         }
     }

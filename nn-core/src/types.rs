@@ -9,8 +9,11 @@ use serde::{Deserialize, Serialize};
 pub const VERSION: u16 = 1;
 /// The version that adds class names and int8 models; written for any file holding either.
 pub const VERSION_2: u16 = 2;
+/// The version of any number of layers (see `network`); written for every model versions 1
+/// and 2 cannot hold.
+pub const VERSION_3: u16 = 3;
 /// The newest version this crate reads (it reads every version from 1 up).
-pub const LATEST_VERSION: u16 = VERSION_2;
+pub const LATEST_VERSION: u16 = VERSION_3;
 /// The fewest outputs a model file may have: a classifier needs two classes to choose from.
 pub const MIN_OUTPUTS: usize = 2;
 /// The largest magnitude any input, hidden pre-activation or logit of an accepted model can
@@ -28,11 +31,12 @@ pub enum ElementType {
     /// IEEE-754 binary32, little-endian.
     F32,
     /// TensorFlow Lite's int8 scheme: int8 weights, int32 biases, per-channel requantisation
-    /// (version 2 only; see `format::QuantHeader` and `model_i8`).
+    /// (versions 2 and 3; see `format` and `network`).
     I8,
 }
 
-/// The four tensors of a model file, in file order.
+/// A model file's tensors as errors name them: the four of a two-layer model (versions 1 and
+/// 2, in file order), and layer `i`'s (version 3, `i` from 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Tensor {
@@ -44,30 +48,53 @@ pub enum Tensor {
     W2,
     /// Second-layer bias, `(output)`.
     B2,
+    /// Layer `i`'s weights, `(outputs, inputs)` row-major.
+    Weights(usize),
+    /// Layer `i`'s bias, `(outputs)`.
+    Bias(usize),
+    /// Layer `i`'s int8 sigmoid or tanh table, 256 entries.
+    Table(usize),
 }
 
 impl Tensor {
     /// All four, in the order they are stored.
     pub const ALL: [Tensor; 4] = [Tensor::W1, Tensor::B1, Tensor::W2, Tensor::B2];
 
-    /// The name used in this crate's docs and errors.
+    /// The name used in this crate's docs and errors (without the layer of the indexed ones).
     pub const fn name(self) -> &'static str {
         match self {
             Tensor::W1 => "W1",
             Tensor::B1 => "b1",
             Tensor::W2 => "W2",
             Tensor::B2 => "b2",
+            Tensor::Weights(_) => "weights",
+            Tensor::Bias(_) => "bias",
+            Tensor::Table(_) => "table",
         }
     }
 
-    pub(crate) const fn index(self) -> usize {
-        self as usize
+    /// `(layer, is the bias)` of a weight or bias tensor; `None` for a table.
+    pub(crate) const fn layer(self) -> Option<(usize, bool)> {
+        match self {
+            Tensor::W1 => Some((0, false)),
+            Tensor::B1 => Some((0, true)),
+            Tensor::W2 => Some((1, false)),
+            Tensor::B2 => Some((1, true)),
+            Tensor::Weights(i) => Some((i, false)),
+            Tensor::Bias(i) => Some((i, true)),
+            Tensor::Table(_) => None,
+        }
     }
 }
 
 impl core::fmt::Display for Tensor {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.name())
+        match self {
+            Tensor::Weights(i) | Tensor::Bias(i) | Tensor::Table(i) => {
+                write!(f, "layers[{i}].{}", self.name())
+            }
+            _ => f.write_str(self.name()),
+        }
     }
 }
 
@@ -85,6 +112,10 @@ pub enum QuantTensor {
     W1,
     /// The second layer's per-channel parameters.
     W2,
+    /// Layer `i`'s per-channel parameters (version 3, `i` from 0).
+    Layer(usize),
+    /// Layer `i`'s int8 output, before a sigmoid or tanh (version 3).
+    Output(usize),
 }
 
 impl QuantTensor {
@@ -96,11 +127,52 @@ impl QuantTensor {
             QuantTensor::Logits => "logits",
             QuantTensor::W1 => "W1",
             QuantTensor::W2 => "W2",
+            QuantTensor::Layer(_) => "layer",
+            QuantTensor::Output(_) => "output",
         }
     }
 }
 
 impl core::fmt::Display for QuantTensor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            QuantTensor::Layer(i) => write!(f, "layers[{i}]"),
+            QuantTensor::Output(i) => write!(f, "layers[{i}].output"),
+            _ => f.write_str(self.name()),
+        }
+    }
+}
+
+/// The arrays of one layer of a `network::Model`, as errors name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LayerTensor {
+    /// `(outputs, inputs)` weights.
+    Weights,
+    /// `(outputs)` bias.
+    Bias,
+    /// int8: `(outputs)` requantisation pairs.
+    Requant,
+    /// int8: `(outputs)` weight scales.
+    WeightScales,
+    /// int8: the 256-entry sigmoid or tanh table (empty for other activations).
+    Table,
+}
+
+impl LayerTensor {
+    /// The name used in this crate's docs and errors.
+    pub const fn name(self) -> &'static str {
+        match self {
+            LayerTensor::Weights => "weights",
+            LayerTensor::Bias => "bias",
+            LayerTensor::Requant => "requant",
+            LayerTensor::WeightScales => "weight scales",
+            LayerTensor::Table => "table",
+        }
+    }
+}
+
+impl core::fmt::Display for LayerTensor {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.name())
     }

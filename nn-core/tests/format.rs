@@ -306,12 +306,12 @@ fn wrong_magic_is_bad_magic() {
 }
 
 #[test]
-fn version_3_is_unsupported() {
+fn version_4_is_unsupported() {
     let mut bytes = tiny_bytes();
-    bytes[4] = 3;
+    bytes[4] = 4;
     assert_eq!(
         parse(&bytes).unwrap_err(),
-        Error::UnsupportedVersion { found: 3 }
+        Error::UnsupportedVersion { found: 4 }
     );
     bytes[4] = 0;
     assert_eq!(
@@ -323,8 +323,22 @@ fn version_3_is_unsupported() {
 #[test]
 fn unknown_activation_or_element_type_is_a_bad_header() {
     let mut activation = tiny_bytes();
-    activation[8] = 4; // one past Softmax
+    activation[8] = 6; // one past Tanh
     assert_eq!(parse(&activation).unwrap_err(), Error::BadHeader);
+    // Relu6 and Tanh exist, but only from version 3 on; softmax is never a hidden layer's.
+    for (offset, tag, layer, found) in [
+        (8, 4, 0, Activation::Relu6),
+        (9, 5, 1, Activation::Tanh),
+        (8, 3, 0, Activation::Softmax),
+    ] {
+        let mut newer = tiny_bytes();
+        newer[offset] = tag;
+        assert_eq!(
+            parse(&newer).unwrap_err(),
+            Error::BadActivation { layer, found },
+            "tag {tag} at {offset}"
+        );
+    }
     let mut element = tiny_bytes();
     element[18] = 1; // one past F32
     assert_eq!(parse(&element).unwrap_err(), Error::BadHeader);

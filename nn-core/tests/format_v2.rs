@@ -614,8 +614,15 @@ fn every_bad_quantisation_field_has_its_error() {
             index: 1
         }
     );
-    // An int8 model with a softmax hidden layer, or in a version-1 file, is a bad header.
-    assert_eq!(parse(patched(8, &[0x03])), Error::BadHeader);
+    // An int8 model with a softmax hidden layer has a bad activation; in a version-1 file, a
+    // bad header.
+    assert_eq!(
+        parse(patched(8, &[0x03])),
+        Error::BadActivation {
+            layer: 0,
+            found: Activation::Softmax
+        }
+    );
     assert_eq!(parse(patched(4, &[0x01])), Error::BadHeader);
     // The untouched file parses.
     assert!(ModelFile::parse(&tiny_i8_bytes()).is_ok());
@@ -691,7 +698,10 @@ fn the_encoder_refuses_what_the_decoder_would() {
                 hidden_activation: Activation::Softmax,
                 ..m
             },
-            Error::BadHeader,
+            Error::BadActivation {
+                layer: 0,
+                found: Activation::Softmax,
+            },
         ),
     ];
     for (model, expected) in cases {

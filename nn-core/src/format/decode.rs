@@ -1,20 +1,24 @@
-//! Reading a model file: [`ModelFile::parse`] checks every byte, then its accessors borrow or
-//! copy the weights.
+//! Reading a model file: [`ModelFile::parse`] checks every byte, then [`ModelFile::model`]
+//! borrows the network in place, and the two-layer accessors borrow or copy the weights of a
+//! depth-2 model.
 
 use serde::Deserialize;
 
 use super::class_names::read_class_names;
 use super::int8;
-use super::layout::{I8Array, Layout};
+use super::layout::{LayerHead, Layout};
 use super::{
-    CHECKSUM_LEN, CRC, ClassNames, ElementType, Header, LATEST_VERSION, MAGIC, MAX_ACTIVATION,
-    MIN_OUTPUTS, QuantHeader, QuantTensor, Tensor, VERSION, header_error,
+    CHECKSUM_LEN, CRC, ClassNames, ElementType, Header, HeaderV3, LATEST_VERSION, LayerHeader,
+    MAGIC, MAX_ACTIVATION, MIN_OUTPUTS, QuantHeader, QuantTensor, Tensor, VERSION, VERSION_3,
+    header_error,
 };
 use crate::activation::Activation;
 use crate::error::Error;
 use crate::model::{DenseRef, Mlp, MlpRef, MlpSlices};
-use crate::model_i8::{DenseI8, MlpI8, MlpI8Ref};
+use crate::model_i8::{DenseI8, MAX_OUTPUTS, MlpI8, MlpI8Ref};
+use crate::network::{LayerF32, LayerI8, Layers, MAX_LAYERS, Model, ModelF32, ModelI8};
 use crate::quant::{Requant, SoftmaxI8Params};
+use crate::types::TensorQuant;
 
 /// Bytes that may be borrowed as a model in place: `include_bytes!` only promises byte
 /// alignment, so firmware wraps the file in this to make [`ModelFile::view`] work, e.g.
@@ -26,6 +30,7 @@ pub struct Aligned<B: ?Sized>(pub B);
 /// A model file whose every byte has been checked; see the module docs.
 #[derive(Clone, Copy, Debug)]
 pub struct ModelFile<'a> {
+    /// As read (versions 1 and 2) or summarised (version 3; see [`ModelFile::header`]).
     header: Header,
     layout: Layout,
     /// The whole file, checksum included.
@@ -33,8 +38,14 @@ pub struct ModelFile<'a> {
     checksum: u32,
     /// The encoded class-name list (count, then names), checked; empty in version 1.
     class_names: &'a [u8],
-    /// The quantisation header of an int8 file.
+    /// The quantisation header of a version-2 int8 file.
     quant: Option<QuantHeader>,
+    /// An int8 file's input quantisation.
+    input: TensorQuant,
+    /// Whether a softmax follows the last layer.
+    softmax: bool,
+    /// An int8 file's softmax.
+    softmax_i8: Option<SoftmaxI8Params>,
 }
 
 /// The first two fields of [`Header`], read alone so that a future version's header (which
@@ -68,24 +79,199 @@ fn le_requants(bytes: &[u8]) -> impl Iterator<Item = Requant> + '_ {
     })
 }
 
+/// What a file says before its padding, read by [`read_two_layer`] or [`read_v3`].
+struct Preamble<'a> {
+    header: Header,
+    layout: Layout,
+    class_names: &'a [u8],
+    quant: Option<QuantHeader>,
+    input: TensorQuant,
+    softmax: bool,
+    softmax_i8: Option<SoftmaxI8Params>,
+}
+
+/// Reads a version-1 or version-2 preamble: [`Header`], then in version 2 the class names and
+/// an int8 file's [`QuantHeader`].
+fn read_two_layer(bytes: &[u8]) -> Result<Preamble<'_>, Error> {
+    let found = bytes.len();
+    let (header, after_header) =
+        postcard::take_from_bytes::<Header>(bytes).map_err(|e| header_error(e, found))?;
+    header.check_scaling()?;
+    // Relu6 and tanh came with version 3; softmax is only an output.
+    for (layer, activation) in [header.hidden_activation, header.output_activation]
+        .into_iter()
+        .enumerate()
+    {
+        let softmax_hidden = layer == 0 && activation == Activation::Softmax;
+        if softmax_hidden || matches!(activation, Activation::Relu6 | Activation::Tanh) {
+            return Err(Error::BadActivation {
+                layer,
+                found: activation,
+            });
+        }
+    }
+    let (class_names, after_names) = if header.version == VERSION {
+        if header.element != ElementType::F32 {
+            return Err(Error::BadHeader);
+        }
+        (&after_header[..0], after_header)
+    } else {
+        let len = read_class_names(after_header, header.output, found)?;
+        after_header.split_at(len)
+    };
+    let (quant, after_quant) = match header.element {
+        ElementType::F32 => (None, after_names),
+        ElementType::I8 => {
+            let (quant, rest) = postcard::take_from_bytes::<QuantHeader>(after_names)
+                .map_err(|e| header_error(e, found))?;
+            int8::check_quant_header(&header, &quant)?;
+            (Some(quant), rest)
+        }
+    };
+    let outputs = quant.map_or([LayerHead::EMPTY.output; 2], |q| [q.hidden, q.logits]);
+    let layout = Layout::two_layer(&header, outputs, found - after_quant.len())?;
+    Ok(Preamble {
+        header,
+        layout,
+        class_names,
+        quant,
+        input: quant.map_or(LayerHead::EMPTY.output, |q| q.input),
+        softmax: header.output_activation == Activation::Softmax,
+        softmax_i8: quant.map(|q| SoftmaxI8Params {
+            input_multiplier: q.softmax_input_multiplier,
+            input_left_shift: q.softmax_input_left_shift,
+            diff_min: q.softmax_diff_min,
+        }),
+    })
+}
+
+/// Reads a version-3 preamble: [`HeaderV3`], `depth` [`LayerHeader`]s, for int8 the input's
+/// and every layer's output quantisation and the softmax parameters, then the class names.
+fn read_v3(bytes: &[u8]) -> Result<Preamble<'_>, Error> {
+    let found = bytes.len();
+    let take = |b| header_error(b, found);
+    let (h, mut rest) = postcard::take_from_bytes::<HeaderV3>(bytes).map_err(take)?;
+    if !(h.scaling.scale.is_finite() && h.scaling.offset.is_finite()) {
+        return Err(Error::BadHeader);
+    }
+    let depth = usize::from(h.depth);
+    if !(1..=MAX_LAYERS).contains(&depth) {
+        return Err(Error::BadDepth { depth });
+    }
+    let inputs = usize::try_from(h.inputs).map_err(|_| Error::TooLarge)?;
+    let mut heads = [LayerHead::EMPTY; MAX_LAYERS];
+    for (layer, head) in heads.iter_mut().enumerate().take(depth) {
+        let (l, after) = postcard::take_from_bytes::<LayerHeader>(rest).map_err(take)?;
+        rest = after;
+        if l.outputs == 0 {
+            return Err(Error::EmptyLayer { layer });
+        }
+        if l.activation == Activation::Softmax {
+            return Err(Error::BadActivation {
+                layer,
+                found: l.activation,
+            });
+        }
+        head.outputs = usize::try_from(l.outputs).map_err(|_| Error::TooLarge)?;
+        head.activation = l.activation;
+    }
+    let outputs = heads[depth - 1].outputs;
+    let mut input = LayerHead::EMPTY.output;
+    let mut softmax_i8 = None;
+    if h.element == ElementType::I8 {
+        let (q, after) = postcard::take_from_bytes::<TensorQuant>(rest).map_err(take)?;
+        rest = after;
+        int8::check_tensor_quant(QuantTensor::Input, q)?;
+        input = q;
+        for (layer, head) in heads.iter_mut().enumerate().take(depth) {
+            let (q, after) = postcard::take_from_bytes::<TensorQuant>(rest).map_err(take)?;
+            rest = after;
+            int8::check_tensor_quant(QuantTensor::Output(layer), q)?;
+            head.output = q;
+        }
+        if h.softmax {
+            let ((input_multiplier, input_left_shift, diff_min), after) =
+                postcard::take_from_bytes::<(i32, i32, i32)>(rest).map_err(take)?;
+            rest = after;
+            let params = SoftmaxI8Params {
+                input_multiplier,
+                input_left_shift,
+                diff_min,
+            };
+            if !params.is_valid() {
+                return Err(Error::BadSoftmaxParams);
+            }
+            if outputs > MAX_OUTPUTS {
+                return Err(Error::TooLarge);
+            }
+            softmax_i8 = Some(params);
+        }
+    }
+    let (count, _) = postcard::take_from_bytes::<u32>(rest).map_err(take)?;
+    if count != 0 && usize::try_from(count) != Ok(outputs) {
+        return Err(Error::ClassNameCount {
+            found: count as usize,
+            expected: outputs,
+        });
+    }
+    let names_len = read_class_names(rest, outputs as u32, found)?;
+    let (class_names, after_names) = rest.split_at(names_len);
+    let layout = Layout::new(
+        VERSION_3,
+        h.element,
+        inputs,
+        &heads[..depth],
+        found - after_names.len(),
+    )?;
+    let first = heads[0];
+    let last = heads[depth - 1];
+    // The two-layer summary `header()` gives, so that version-agnostic callers (shape,
+    // scaling, element, activations) keep working.
+    let header = Header {
+        magic: MAGIC,
+        version: VERSION_3,
+        input: h.inputs,
+        hidden: if depth >= 2 { first.outputs as u32 } else { 0 },
+        output: outputs as u32,
+        hidden_activation: first.activation,
+        output_activation: if h.softmax {
+            Activation::Softmax
+        } else {
+            last.activation
+        },
+        scaling: h.scaling,
+        element: h.element,
+    };
+    Ok(Preamble {
+        header,
+        layout,
+        class_names,
+        quant: None,
+        input,
+        softmax: h.softmax,
+        softmax_i8,
+    })
+}
+
 impl<'a> ModelFile<'a> {
-    /// Checks `bytes` as a complete model file, in this order: magic, version, header (then,
-    /// in version 2, the class names and an int8 file's quantisation header), sizes and
-    /// length, padding, checksum, then the values: finite f32 weights, or an int8 file's
-    /// per-channel parameters and weights; last the limits that make its outputs finite
-    /// (shape, and for f32 the activation bounds, see `check_limits`). Reads every byte once
-    /// for the checksum, once for the values and once for the bounds; allocates nothing;
-    /// never panics.
+    /// Checks `bytes` as a complete model file, in this order: magic, version, header (its
+    /// layers, activations, an int8 file's quantisation, the class names), sizes and length,
+    /// padding, checksum, then the values: finite f32 weights, or an int8 file's per-channel
+    /// parameters and weights; last the limits that make its outputs finite (shape, and for
+    /// f32 the activation bounds, see `check_limits`). Reads every byte once for the checksum,
+    /// once for the values and once for the bounds; allocates nothing; never panics.
     ///
     /// # Errors
     /// One variant per failure: [`Error::BadMagic`], [`Error::UnsupportedVersion`],
-    /// [`Error::BadHeader`], [`Error::TooManyClassNames`], [`Error::BadClassName`],
-    /// [`Error::BadScale`], [`Error::BadZeroPoint`], [`Error::BadSoftmaxParams`],
-    /// [`Error::ChannelCountMismatch`], [`Error::TooLarge`], [`Error::Truncated`],
-    /// [`Error::TrailingBytes`], [`Error::NonZeroPadding`], [`Error::BadChecksum`],
-    /// [`Error::NonFiniteWeight`], [`Error::BadRequant`], [`Error::WeightOutOfRange`],
-    /// [`Error::AccumulatorOverflow`], and for a file that is intact but not runnable
-    /// [`Error::BadShape`], [`Error::ScalingTooLarge`], [`Error::MayOverflow`].
+    /// [`Error::BadHeader`], [`Error::BadDepth`], [`Error::EmptyLayer`],
+    /// [`Error::BadActivation`], [`Error::TooManyClassNames`], [`Error::ClassNameCount`],
+    /// [`Error::BadClassName`], [`Error::BadScale`], [`Error::BadZeroPoint`],
+    /// [`Error::BadSoftmaxParams`], [`Error::ChannelCountMismatch`], [`Error::TooLarge`],
+    /// [`Error::Truncated`], [`Error::TrailingBytes`], [`Error::NonZeroPadding`],
+    /// [`Error::BadChecksum`], [`Error::NonFiniteWeight`], [`Error::BadRequant`],
+    /// [`Error::WeightOutOfRange`], [`Error::AccumulatorOverflow`], and for a file that is
+    /// intact but not runnable [`Error::BadShape`], [`Error::ScalingTooLarge`],
+    /// [`Error::MayOverflow`].
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
         let found = bytes.len();
         let mut magic = [0u8; 4];
@@ -103,29 +289,12 @@ impl<'a> ModelFile<'a> {
                 found: prelude.version,
             });
         }
-        let (header, after_header) =
-            postcard::take_from_bytes::<Header>(bytes).map_err(|e| header_error(e, found))?;
-        header.check_scaling()?;
-        let (class_names, after_names) = if header.version == VERSION {
-            if header.element != ElementType::F32 {
-                return Err(Error::BadHeader);
-            }
-            (&after_header[..0], after_header)
+        let pre = if prelude.version >= VERSION_3 {
+            read_v3(bytes)?
         } else {
-            let len = read_class_names(after_header, header.output, found)?;
-            after_header.split_at(len)
+            read_two_layer(bytes)?
         };
-        let (quant, after_quant) = match header.element {
-            ElementType::F32 => (None, after_names),
-            ElementType::I8 => {
-                let (quant, rest) = postcard::take_from_bytes::<QuantHeader>(after_names)
-                    .map_err(|e| header_error(e, found))?;
-                int8::check_quant_header(&header, &quant)?;
-                (Some(quant), rest)
-            }
-        };
-
-        let layout = Layout::new(&header, found - after_quant.len())?;
+        let layout = pre.layout;
         if found < layout.total {
             return Err(Error::Truncated {
                 needed: layout.total,
@@ -139,14 +308,15 @@ impl<'a> ModelFile<'a> {
             });
         }
 
-        let padding = bytes
-            .get(layout.header_len..layout.weights_start)
-            .unwrap_or_default();
-        if let Some(i) = padding.iter().position(|&b| b != 0) {
-            return Err(Error::NonZeroPadding {
-                offset: layout.header_len + i,
-            });
-        }
+        let mut padding = Ok(());
+        layout.for_each_gap(|gap| {
+            let start = gap.start;
+            let bytes = bytes.get(gap).unwrap_or_default();
+            if let (Ok(()), Some(i)) = (&padding, bytes.iter().position(|&b| b != 0)) {
+                padding = Err(Error::NonZeroPadding { offset: start + i });
+            }
+        });
+        padding?;
 
         let (body, stored) = bytes
             .split_last_chunk::<CHECKSUM_LEN>()
@@ -161,124 +331,209 @@ impl<'a> ModelFile<'a> {
         }
 
         let file = Self {
-            header,
+            header: pre.header,
             layout,
             bytes,
             checksum: stored,
-            class_names,
-            quant,
+            class_names: pre.class_names,
+            quant: pre.quant,
+            input: pre.input,
+            softmax: pre.softmax,
+            softmax_i8: pre.softmax_i8,
         };
-        match header.element {
-            ElementType::F32 => {
-                for t in Tensor::ALL {
-                    if let Some(index) = file.tensor(t).position(|w| !w.is_finite()) {
-                        return Err(Error::NonFiniteWeight { tensor: t, index });
+        for i in 0..layout.depth {
+            let (weights, bias, params) = file.names(i);
+            let a = layout.arrays(i);
+            let at = |r| bytes.get(r).unwrap_or_default();
+            match layout.element {
+                ElementType::F32 => {
+                    for (t, range) in [(weights, a.weights), (bias, a.bias)] {
+                        if let Some(index) = le_f32s(at(range)).position(|w| !w.is_finite()) {
+                            return Err(Error::NonFiniteWeight { tensor: t, index });
+                        }
                     }
                 }
-            }
-            ElementType::I8 => {
-                let [input, hidden, _] = layout.shape;
-                let layers = [
-                    (QuantTensor::W1, input, [I8Array::W1, I8Array::B1]),
-                    (QuantTensor::W2, hidden, [I8Array::W2, I8Array::B2]),
-                ];
-                let per_channel = [
-                    [I8Array::Requant1, I8Array::WeightScales1],
-                    [I8Array::Requant2, I8Array::WeightScales2],
-                ];
-                for ((layer, cols, [w, b]), [r, s]) in layers.into_iter().zip(per_channel) {
-                    int8::check_layer(
-                        layer,
-                        cols,
-                        bytemuck::cast_slice(file.i8_bytes(w)),
-                        le_i32s(file.i8_bytes(b)),
-                        le_requants(file.i8_bytes(r)),
-                        le_f32s(file.i8_bytes(s)),
-                    )?;
-                }
+                ElementType::I8 => int8::check_layer(
+                    (params, weights, bias),
+                    layout.layer_inputs(i),
+                    bytemuck::cast_slice(at(a.weights)),
+                    le_i32s(at(a.bias)),
+                    le_requants(at(a.requant)),
+                    le_f32s(at(a.weight_scales)),
+                )?,
             }
         }
         file.check_limits()?;
         Ok(file)
     }
 
+    /// How errors name layer `i`'s weights, bias and per-channel parameters: `W1`, `b1`, ...
+    /// in versions 1 and 2, `layers[i]...` in version 3.
+    fn names(&self, i: usize) -> (Tensor, Tensor, QuantTensor) {
+        match (self.layout.version >= VERSION_3, i) {
+            (false, 0) => (Tensor::W1, Tensor::B1, QuantTensor::W1),
+            (false, _) => (Tensor::W2, Tensor::B2, QuantTensor::W2),
+            (true, _) => (Tensor::Weights(i), Tensor::Bias(i), QuantTensor::Layer(i)),
+        }
+    }
+
     /// The limits that make every accepted model runnable, checked last by [`ModelFile::parse`]
     /// (see "Limits and the finite-output guarantee" in the crate README):
     ///
-    /// 1. shape: at least 1 hidden unit and [`MIN_OUTPUTS`] outputs (any number of inputs,
-    ///    0 included: such a model is a constant, still finite; hosts check the input count
-    ///    against their data);
+    /// 1. shape: versions 1 and 2 need at least 1 hidden unit and [`MIN_OUTPUTS`] outputs
+    ///    (version 3 needs every layer to have an output, checked with its header); any number
+    ///    of inputs, 0 included (such a model is a constant, still finite; hosts check the
+    ///    input count against their data);
     /// 2. bounded activations: for pixels in 0–255, `|x| ≤ 255·|scale| + |offset|`; each
-    ///    hidden pre-activation is at most `Σ|W1_row|·max|x| + |b1|`; a hidden output is at
-    ///    most that (identity, ReLU) or 1 (sigmoid, softmax); each logit is at most
-    ///    `Σ|W2_row|·max|h| + |b2|`. Every bound, computed in f64, must stay within
-    ///    [`MAX_ACTIVATION`], far enough below `f32::MAX` that f32 rounding in any order of
-    ///    summation cannot reach infinity. Finite logits give a finite softmax (it subtracts the
-    ///    largest logit), so inference on an accepted file never yields NaN or infinity.
+    ///    pre-activation of a layer is at most `Σ|W_row|·max|in| + |b|`; its output is at most
+    ///    that (identity, ReLU), 6 (ReLU6) or 1 (sigmoid, tanh). Every bound, computed in f64,
+    ///    must stay within [`MAX_ACTIVATION`], far enough below `f32::MAX` that f32 rounding in
+    ///    any order of summation cannot reach infinity. Finite logits give a finite softmax
+    ///    (it subtracts the largest logit), so inference on an accepted file never yields NaN
+    ///    or infinity.
     fn check_limits(&self) -> Result<(), Error> {
-        let [input, hidden, output] = self.layout.shape;
-        if hidden < 1 || output < MIN_OUTPUTS {
-            return Err(Error::BadShape {
-                shape: self.layout.shape,
-            });
+        if self.layout.version < VERSION_3 {
+            let shape = self.shape();
+            if shape[1] < 1 || shape[2] < MIN_OUTPUTS {
+                return Err(Error::BadShape { shape });
+            }
         }
-        // An int8 model's arithmetic is integer and its outputs are (q + 128) / 256: always
-        // finite. An f32 model's need the bounds below.
-        if self.header.element == ElementType::I8 {
+        // An int8 model's arithmetic is integer and its outputs dequantise int8 values:
+        // always finite. An f32 model's need the bounds below.
+        if self.layout.element == ElementType::I8 {
             return Ok(());
         }
         let limit = f64::from(MAX_ACTIVATION);
         let scaling = self.header.scaling;
-        let x_max = 255.0 * f64::from(scaling.scale).abs() + f64::from(scaling.offset).abs();
-        if x_max > limit {
+        let mut in_max = 255.0 * f64::from(scaling.scale).abs() + f64::from(scaling.offset).abs();
+        if in_max > limit {
             return Err(Error::ScalingTooLarge);
         }
-        // The largest `Σ|w_row|·in_max + |b|` over the rows of a layer, or the first row past
-        // the limit.
-        let layer = |w: Tensor, b: Tensor, row_len: usize, in_max: f64| -> Result<f64, Error> {
+        for (i, head) in self.layout.heads().iter().enumerate() {
+            let a = self.layout.arrays(i);
+            let cols = self.layout.layer_inputs(i);
+            let mut weights = le_f32s(self.bytes.get(a.weights).unwrap_or_default());
+            // The largest `Σ|w_row|·in_max + |b|` over the rows, or the first row past the
+            // limit.
             let mut worst = 0.0f64;
-            let mut weights = self.tensor(w);
-            for (row, bias) in self.tensor(b).enumerate() {
+            for (row, bias) in le_f32s(self.bytes.get(a.bias).unwrap_or_default()).enumerate() {
                 let sum: f64 = weights
                     .by_ref()
-                    .take(row_len)
+                    .take(cols)
                     .map(|v| f64::from(v).abs())
                     .sum();
                 let bound = sum * in_max + f64::from(bias).abs();
                 if bound > limit {
-                    return Err(Error::MayOverflow { tensor: w, row });
+                    return Err(Error::MayOverflow {
+                        tensor: self.names(i).0,
+                        row,
+                    });
                 }
                 worst = worst.max(bound);
             }
-            Ok(worst)
-        };
-        let pre_max = layer(Tensor::W1, Tensor::B1, input, x_max)?;
-        let h_max = match self.header.hidden_activation {
-            Activation::Sigmoid | Activation::Softmax | Activation::Tanh => 1.0,
-            Activation::Relu6 => 6.0,
-            Activation::Identity | Activation::Relu => pre_max,
-        };
-        layer(Tensor::W2, Tensor::B2, hidden, h_max)?;
+            in_max = match head.activation {
+                Activation::Sigmoid | Activation::Softmax | Activation::Tanh => 1.0,
+                Activation::Relu6 => 6.0,
+                Activation::Identity | Activation::Relu => worst,
+            };
+        }
         Ok(())
     }
 
-    /// The decoded header.
+    /// The network, every array borrowed in place (zero copy, e.g. from flash), for every
+    /// format version; `packed` is empty (a host that wants the packed int8 path packs it,
+    /// see [`ModelI8::packed`]).
+    ///
+    /// # Errors
+    /// [`Error::Misaligned`] unless the file's bytes start at a 4-byte aligned address (hosts
+    /// reading a file into a `Vec<u8>` copy it into 16-byte aligned memory first);
+    /// [`Error::BigEndianTarget`] on a big-endian target.
+    pub fn model(&self) -> Result<Model<'a>, Error> {
+        if cfg!(target_endian = "big") {
+            return Err(Error::BigEndianTarget);
+        }
+        let at = |r| self.bytes.get(r).unwrap_or_default();
+        let f32s = |r| bytemuck::try_cast_slice::<u8, f32>(at(r)).map_err(|_| Error::Misaligned);
+        let i32s = |r| bytemuck::try_cast_slice::<u8, i32>(at(r)).map_err(|_| Error::Misaligned);
+        Ok(match self.layout.element {
+            ElementType::F32 => {
+                let mut layers = Layers::new();
+                for (i, head) in self.layout.heads().iter().enumerate() {
+                    let a = self.layout.arrays(i);
+                    layers.push(LayerF32 {
+                        weights: f32s(a.weights)?,
+                        bias: f32s(a.bias)?,
+                        inputs: self.layout.layer_inputs(i),
+                        outputs: head.outputs,
+                        activation: head.activation,
+                    })?;
+                }
+                Model::F32(ModelF32 {
+                    layers,
+                    softmax: self.softmax,
+                    scaling: self.header.scaling,
+                })
+            }
+            ElementType::I8 => {
+                let mut layers = Layers::new();
+                for (i, head) in self.layout.heads().iter().enumerate() {
+                    let a = self.layout.arrays(i);
+                    layers.push(LayerI8 {
+                        weights: bytemuck::cast_slice(at(a.weights)),
+                        bias: i32s(a.bias)?,
+                        requant: bytemuck::try_cast_slice(at(a.requant))
+                            .map_err(|_| Error::Misaligned)?,
+                        weight_scales: f32s(a.weight_scales)?,
+                        inputs: self.layout.layer_inputs(i),
+                        outputs: head.outputs,
+                        output: head.output,
+                        activation: head.activation,
+                        table: bytemuck::cast_slice(at(a.table)),
+                    })?;
+                }
+                Model::I8(ModelI8 {
+                    layers,
+                    input: self.input,
+                    softmax: self.softmax_i8,
+                    scaling: self.header.scaling,
+                    packed: &[],
+                })
+            }
+        })
+    }
+
+    /// The number of layers (2 in versions 1 and 2).
+    pub fn depth(&self) -> usize {
+        self.layout.depth
+    }
+
+    /// The format version the file was written in.
+    pub fn version(&self) -> u16 {
+        self.layout.version
+    }
+
+    /// The decoded header. For a version-3 file, a two-layer summary: `input`, `output`, the
+    /// scaling and element type as in the file, `hidden` the first layer's outputs (0 at
+    /// depth 1), `hidden_activation` the first layer's, `output_activation` `Softmax` or the
+    /// last layer's, `version` 3. [`ModelFile::model`] has every layer.
     pub fn header(&self) -> &Header {
         &self.header
     }
 
-    /// `[input, hidden, output]`.
+    /// `[input, hidden, output]` of [`ModelFile::header`].
     pub fn shape(&self) -> [usize; 3] {
-        self.layout.shape
+        let first = self.layout.heads().first().map_or(0, |l| l.outputs);
+        let hidden = if self.layout.depth >= 2 { first } else { 0 };
+        [self.layout.inputs, hidden, self.layout.outputs()]
     }
 
     /// How the weights are stored.
     pub fn element(&self) -> ElementType {
-        self.header.element
+        self.layout.element
     }
 
-    /// Number of parameters: `hidden*input + hidden + output*hidden + output` (weights and
-    /// biases; f32 or, in an int8 file, int8 weights and int32 biases).
+    /// Number of parameters: every layer's weights and biases (f32 or, in an int8 file, int8
+    /// weights and int32 biases).
     pub fn parameter_count(&self) -> usize {
         self.layout.parameters
     }
@@ -300,56 +555,70 @@ impl<'a> ModelFile<'a> {
         self.layout.weights_start
     }
 
-    /// The class names: `k`-th is output `k`'s; none in version 1, at most `output`.
+    /// The class names: `k`-th is output `k`'s; none in version 1, at most `output` in
+    /// version 2, none or one per output in version 3.
     pub fn class_names(&self) -> ClassNames<'a> {
         ClassNames {
             bytes: self.class_names,
         }
     }
 
-    /// An int8 file's quantisation header; `None` for f32.
+    /// A version-2 int8 file's quantisation header; `None` for f32 and version 3 (whose
+    /// quantisation is in [`ModelFile::model`]'s layers).
     pub fn quant_header(&self) -> Option<&QuantHeader> {
         self.quant.as_ref()
     }
 
-    /// The little-endian bytes of tensor `t` (f32, or an int8 file's int8 weights and int32
-    /// biases).
+    /// The little-endian bytes of tensor `t` (f32, or an int8 file's int8 weights, int32
+    /// biases and tables): `W1` is layer 0's weights in any version, `Weights(i)` layer `i`'s;
+    /// empty for a layer the model does not have.
     pub fn tensor_bytes(&self, t: Tensor) -> &'a [u8] {
-        // Parse checked that the file holds every tensor, so the range is in bounds.
-        self.bytes
-            .get(self.layout.tensor_range(t))
-            .unwrap_or_default()
+        let range = match t {
+            Tensor::Table(i) => self.layout.arrays(i).table,
+            _ => match t.layer() {
+                Some((i, false)) => self.layout.arrays(i).weights,
+                Some((i, true)) => self.layout.arrays(i).bias,
+                None => 0..0,
+            },
+        };
+        // Parse checked that the file holds every array, so the range is in bounds.
+        self.bytes.get(range).unwrap_or_default()
     }
 
     /// The values of f32 tensor `t`, row-major, at any alignment; nothing for an int8 file
-    /// (see [`ModelFile::slices_i8`]).
+    /// (see [`ModelFile::model`]).
     pub fn tensor(&self, t: Tensor) -> impl Iterator<Item = f32> + 'a {
-        let bytes = match self.header.element {
+        let bytes = match self.layout.element {
             ElementType::F32 => self.tensor_bytes(t),
             ElementType::I8 => &[],
         };
         le_f32s(bytes)
     }
 
-    fn i8_bytes(&self, a: I8Array) -> &'a [u8] {
-        // Parse checked the length, so the range is in bounds.
-        self.bytes.get(self.layout.i8_range(a)).unwrap_or_default()
-    }
-
     fn expect_element(&self, expected: ElementType) -> Result<(), Error> {
-        if self.header.element == expected {
+        if self.layout.element == expected {
             Ok(())
         } else {
             Err(Error::ElementMismatch {
                 expected,
-                found: self.header.element,
+                found: self.layout.element,
             })
         }
     }
 
-    /// Copies every parameter, in file order (`W1, b1, W2, b2`), into `out`, which must hold
-    /// exactly [`ModelFile::parameter_count`] values. With [`ModelFile::slices_in`] this runs a
-    /// model whose sizes are only known at run time from a `Vec<f32>`, at any alignment.
+    /// The depth-2 accessors below read the model as `Mlp`'s two layers.
+    fn expect_two_layers(&self) -> Result<(), Error> {
+        if self.layout.depth == 2 {
+            Ok(())
+        } else {
+            Err(Error::NotTwoLayer)
+        }
+    }
+
+    /// Copies every parameter, in layer order (each layer's weights, then its bias: `W1, b1,
+    /// W2, b2` at depth 2), into `out`, which must hold exactly [`ModelFile::parameter_count`]
+    /// values. With [`ModelFile::slices_in`] this runs a two-layer model whose sizes are only
+    /// known at run time from a `Vec<f32>`, at any alignment.
     ///
     /// # Errors
     /// [`Error::ElementMismatch`] for an int8 file; [`Error::LengthMismatch`] if `out` has the
@@ -363,35 +632,40 @@ impl<'a> ModelFile<'a> {
                 found: out.len(),
             });
         }
-        let start = self.layout.weights_start;
-        let weights = self
-            .bytes
-            .get(start..start + 4 * self.layout.parameters)
-            .unwrap_or_default();
-        for (o, w) in out.iter_mut().zip(le_f32s(weights)) {
-            *o = w;
+        let mut out = out.iter_mut();
+        for i in 0..self.layout.depth {
+            let a = self.layout.arrays(i);
+            for range in [a.weights, a.bias] {
+                // Values first: `zip` then stops without taking an `out` slot too many.
+                for (w, o) in le_f32s(self.bytes.get(range).unwrap_or_default()).zip(out.by_ref()) {
+                    *o = w;
+                }
+            }
         }
         Ok(())
     }
 
-    /// This model's size-erased form over `parameters`, a buffer filled by
+    /// This two-layer model's size-erased form over `parameters`, a buffer filled by
     /// [`ModelFile::copy_parameters`].
     ///
     /// # Errors
-    /// [`Error::LengthMismatch`] if `parameters` has the wrong length.
+    /// [`Error::NotTwoLayer`] at another depth; [`Error::LengthMismatch`] if `parameters` has
+    /// the wrong length.
     pub fn slices_in<'b>(&self, parameters: &'b [f32]) -> Result<MlpSlices<'b>, Error> {
+        self.expect_two_layers()?;
         self.header.slices_in(parameters)
     }
 
-    /// This model's size-erased form, borrowing the weights in place.
+    /// This two-layer model's size-erased form, borrowing the weights in place.
     ///
     /// # Errors
-    /// [`Error::ElementMismatch`] for an int8 file; [`Error::Misaligned`] unless the file's
-    /// bytes start at a 4-byte aligned address (hosts reading a file into a `Vec<u8>` get no
-    /// such promise: use [`ModelFile::copy_parameters`]); [`Error::BigEndianTarget`] on a
-    /// big-endian target.
+    /// [`Error::ElementMismatch`] for an int8 file; [`Error::NotTwoLayer`] at another depth;
+    /// [`Error::Misaligned`] unless the file's bytes start at a 4-byte aligned address (hosts
+    /// reading a file into a `Vec<u8>` get no such promise: use
+    /// [`ModelFile::copy_parameters`]); [`Error::BigEndianTarget`] on a big-endian target.
     pub fn slices(&self) -> Result<MlpSlices<'a>, Error> {
         self.expect_element(ElementType::F32)?;
+        self.expect_two_layers()?;
         let cast = |t| self.borrow_tensor(t);
         Ok(self.slices_of([
             cast(Tensor::W1)?,
@@ -404,11 +678,12 @@ impl<'a> ModelFile<'a> {
     /// The model as `Mlp<IN, H, OUT>`'s borrowed form, weights borrowed in place (zero copy).
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] if the file's shape is not `IN-H-OUT`; otherwise as
-    /// [`ModelFile::slices`].
+    /// [`Error::NotTwoLayer`] at another depth; [`Error::ShapeMismatch`] if the file's shape
+    /// is not `IN-H-OUT`; otherwise as [`ModelFile::slices`].
     pub fn view<const IN: usize, const H: usize, const OUT: usize>(
         &self,
     ) -> Result<MlpRef<'a, IN, H, OUT>, Error> {
+        self.expect_two_layers()?;
         self.check_shape([IN, H, OUT])?;
         self.expect_element(ElementType::F32)?;
         Ok(MlpRef {
@@ -430,12 +705,13 @@ impl<'a> ModelFile<'a> {
     /// (it is megabytes for MNIST): give it one in a `static` or a `Box`.
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] if the file's shape is not `IN-H-OUT`, [`Error::ElementMismatch`]
-    /// for an int8 file; `mlp` is then untouched.
+    /// [`Error::NotTwoLayer`] at another depth; [`Error::ShapeMismatch`] if the file's shape
+    /// is not `IN-H-OUT`, [`Error::ElementMismatch`] for an int8 file; `mlp` is then untouched.
     pub fn decode_into<const IN: usize, const H: usize, const OUT: usize>(
         &self,
         mlp: &mut Mlp<IN, H, OUT>,
     ) -> Result<(), Error> {
+        self.expect_two_layers()?;
         self.check_shape([IN, H, OUT])?;
         self.expect_element(ElementType::F32)?;
         let copy = |t, out: &mut [f32]| {
@@ -453,53 +729,51 @@ impl<'a> ModelFile<'a> {
         Ok(())
     }
 
-    /// An int8 model's size-erased form, borrowing every array in place (zero copy, e.g. from
-    /// flash). Hosts that read the file into a `Vec<u8>` copy it into 16-byte aligned memory
-    /// first.
+    /// An int8 model's two-layer form (a version-2 model, or a version-3 one that version 2
+    /// could hold), borrowing every array in place (zero copy, e.g. from flash). Hosts that
+    /// read the file into a `Vec<u8>` copy it into 16-byte aligned memory first.
     ///
     /// # Errors
-    /// [`Error::ElementMismatch`] for an f32 file; [`Error::Misaligned`] unless the file's bytes
-    /// start at a 4-byte aligned address; [`Error::BigEndianTarget`] on a big-endian target.
+    /// [`Error::ElementMismatch`] for an f32 file; [`Error::NotTwoLayer`] for a model that
+    /// is not depth 2 with a softmax output and an identity, ReLU or sigmoid hidden layer; as
+    /// [`ModelFile::model`].
     pub fn slices_i8(&self) -> Result<MlpI8<'a>, Error> {
         self.expect_element(ElementType::I8)?;
-        let Some(q) = self.quant else {
-            return Err(Error::ElementMismatch {
-                expected: ElementType::I8,
-                found: ElementType::F32,
-            });
+        self.expect_two_layers()?;
+        let Model::I8(m) = self.model()? else {
+            return Err(Error::NotTwoLayer);
         };
-        if cfg!(target_endian = "big") {
-            return Err(Error::BigEndianTarget);
+        let (Some(&layer1), Some(&layer2), Some(softmax)) =
+            (m.layers.get(0), m.layers.get(1), m.softmax)
+        else {
+            return Err(Error::NotTwoLayer);
+        };
+        let two_layer = matches!(
+            layer1.activation,
+            Activation::Relu | Activation::Sigmoid | Activation::Identity
+        ) && layer2.activation == Activation::Identity;
+        if !two_layer {
+            return Err(Error::NotTwoLayer);
         }
-        let i8s = |a| bytemuck::cast_slice::<u8, i8>(self.i8_bytes(a));
-        let [input, hidden, output] = self.layout.shape;
+        let dense = |l: LayerI8<'a>| DenseI8 {
+            weights: l.weights,
+            bias: l.bias,
+            requant: l.requant,
+            weight_scales: l.weight_scales,
+        };
         Ok(MlpI8 {
-            input,
-            hidden,
-            output,
-            hidden_activation: self.header.hidden_activation,
-            scaling: self.header.scaling,
-            input_quant: q.input,
-            hidden_quant: q.hidden,
-            logits_quant: q.logits,
-            softmax: SoftmaxI8Params {
-                input_multiplier: q.softmax_input_multiplier,
-                input_left_shift: q.softmax_input_left_shift,
-                diff_min: q.softmax_diff_min,
-            },
-            layer1: DenseI8 {
-                weights: i8s(I8Array::W1),
-                bias: self.borrow_words(I8Array::B1)?,
-                requant: self.borrow_words(I8Array::Requant1)?,
-                weight_scales: self.borrow_words(I8Array::WeightScales1)?,
-            },
-            layer2: DenseI8 {
-                weights: i8s(I8Array::W2),
-                bias: self.borrow_words(I8Array::B2)?,
-                requant: self.borrow_words(I8Array::Requant2)?,
-                weight_scales: self.borrow_words(I8Array::WeightScales2)?,
-            },
-            sigmoid_table: i8s(I8Array::SigmoidTable),
+            input: layer1.inputs,
+            hidden: layer1.outputs,
+            output: layer2.outputs,
+            hidden_activation: layer1.activation,
+            scaling: m.scaling,
+            input_quant: m.input,
+            hidden_quant: layer1.output,
+            logits_quant: layer2.output,
+            softmax,
+            layer1: dense(layer1),
+            layer2: dense(layer2),
+            sigmoid_table: layer1.table,
         })
     }
 
@@ -512,23 +786,17 @@ impl<'a> ModelFile<'a> {
     pub fn view_i8<const IN: usize, const H: usize, const OUT: usize>(
         &self,
     ) -> Result<MlpI8Ref<'a, IN, H, OUT>, Error> {
+        self.expect_two_layers()?;
         self.check_shape([IN, H, OUT])?;
         MlpI8Ref::new(self.slices_i8()?)
     }
 
-    /// Array `a` of an int8 file as 4-byte values in place.
-    fn borrow_words<T: bytemuck::Pod>(&self, a: I8Array) -> Result<&'a [T], Error> {
-        bytemuck::try_cast_slice(self.i8_bytes(a)).map_err(|_| Error::Misaligned)
-    }
-
     fn check_shape(&self, expected: [usize; 3]) -> Result<(), Error> {
-        if self.layout.shape == expected {
+        let found = self.shape();
+        if found == expected {
             Ok(())
         } else {
-            Err(Error::ShapeMismatch {
-                expected,
-                found: self.layout.shape,
-            })
+            Err(Error::ShapeMismatch { expected, found })
         }
     }
 
@@ -550,13 +818,13 @@ impl<'a> ModelFile<'a> {
             bytemuck::PodCastError::SizeMismatch => Error::LengthMismatch {
                 tensor: Some(t),
                 expected: core::mem::size_of::<T>() / 4,
-                found: self.layout.tensor_lens[t.index()],
+                found: self.tensor_bytes(t).len() / 4,
             },
             _ => Error::Misaligned,
         })
     }
 
     fn slices_of<'b>(&self, tensors: [&'b [f32]; 4]) -> MlpSlices<'b> {
-        self.header.mlp_slices(tensors, self.layout.shape)
+        self.header.mlp_slices(tensors, self.shape())
     }
 }

@@ -1,15 +1,21 @@
-//! Everything that writes a model file: [`encode`] and its siblings, and [`encoded_len`] and
-//! its siblings, which say how long the file will be.
+//! Everything that writes a model file: [`encode_model`] writes any [`Model`] in the oldest
+//! version that holds it, [`encoded_len_model`] says how long that file will be; [`encode`]
+//! and its siblings write the two-layer forms of versions 1 and 2.
+
+use serde::Serialize;
 
 use super::class_names::{check_class_names, class_names_len};
-use super::layout::{I8Array, Layout};
+use super::layout::{LayerHead, Layout};
 use super::{
-    CHECKSUM_LEN, CRC, ElementType, HEADER_MAX_LEN, Header, LATEST_VERSION, MAGIC,
-    QUANT_HEADER_MAX_LEN, QuantHeader, Tensor, VERSION, VERSION_2,
+    CHECKSUM_LEN, CRC, ElementType, HEADER_MAX_LEN, Header, HeaderV3, LATEST_VERSION, LayerHeader,
+    MAGIC, ModelFile, QUANT_HEADER_MAX_LEN, QuantHeader, Shape, Tensor, VERSION, VERSION_2,
+    VERSION_3,
 };
+use crate::activation::Activation;
 use crate::error::Error;
 use crate::model::MlpRef;
-use crate::model_i8::MlpI8;
+use crate::model_i8::{DenseI8, MlpI8};
+use crate::network::{MAX_LAYERS, Model};
 
 /// The postcard bytes of `header` in `buf`, and their length.
 fn encode_header(header: &Header, buf: &mut [u8; HEADER_MAX_LEN]) -> Result<usize, Error> {
@@ -102,7 +108,8 @@ fn written_header(header: &Header, names: &[&str]) -> Result<Header, Error> {
     Ok(Header { version, ..*header })
 }
 
-/// Everything before the checksum checked, the file written into `out`; its length.
+/// Everything before the checksum checked, a version-1 or version-2 file written into `out`;
+/// its length.
 fn encode_body(
     header: &Header,
     names: &[&str],
@@ -121,11 +128,12 @@ fn encode_body(
         Body::I8(m) => Some(m.quant_header()?),
     };
     let header_len = write_preamble(&header, names, quant.as_ref(), &mut [])?;
-    let layout = Layout::new(&header, header_len)?;
+    let outputs = quant.map_or([LayerHead::EMPTY.output; 2], |q| [q.hidden, q.logits]);
+    let layout = Layout::two_layer(&header, outputs, header_len)?;
     match body {
         Body::F32(tensors) => {
-            for (t, tensor) in Tensor::ALL.into_iter().zip(tensors) {
-                let expected = layout.tensor_lens[t.index()];
+            let lens = Shape::from(header.shape()?).tensor_lens()?;
+            for ((t, tensor), expected) in Tensor::ALL.into_iter().zip(tensors).zip(lens) {
                 if tensor.len() != expected {
                     return Err(Error::LengthMismatch {
                         tensor: Some(t),
@@ -140,72 +148,347 @@ fn encode_body(
         }
         Body::I8(m) => m.check()?,
     }
+    write_file(&layout, out, |file| {
+        write_preamble(&header, names, quant.as_ref(), &mut file[..header_len])?;
+        match body {
+            Body::F32([w1, b1, w2, b2]) => {
+                write_f32_layer(&layout, 0, [w1, b1], file);
+                write_f32_layer(&layout, 1, [w2, b2], file);
+            }
+            Body::I8(m) => {
+                write_i8_layer(&layout, 0, i8_arrays(&m.layer1, m.sigmoid_table), file);
+                write_i8_layer(&layout, 1, i8_arrays(&m.layer2, &[]), file);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Zeroes `out[..layout.total]` (so padding is zero), lets `fill` write the preamble and the
+/// arrays into everything before the checksum, then appends the CRC-32; returns the length.
+fn write_file(
+    layout: &Layout,
+    out: &mut [u8],
+    fill: impl FnOnce(&mut [u8]) -> Result<(), Error>,
+) -> Result<usize, Error> {
     let found = out.len();
     let file = out.get_mut(..layout.total).ok_or(Error::BufferTooSmall {
         needed: layout.total,
         found,
     })?;
-    let (head_and_pad, rest) = file.split_at_mut(layout.weights_start);
-    let (body_bytes, checksum) =
-        rest.split_at_mut(layout.total - layout.weights_start - CHECKSUM_LEN);
-    head_and_pad.fill(0);
-    write_preamble(&header, names, quant.as_ref(), head_and_pad)?;
-    match body {
-        Body::F32(tensors) => {
-            let values = tensors.into_iter().flat_map(|t| t.iter());
-            for (bytes, w) in body_bytes.chunks_exact_mut(4).zip(values) {
-                bytes.copy_from_slice(&w.to_le_bytes());
-            }
-        }
-        Body::I8(m) => write_i8_body(&layout, m, body_bytes),
-    }
-    let mut digest = CRC.digest();
-    digest.update(head_and_pad);
-    digest.update(body_bytes);
-    checksum.copy_from_slice(&digest.finalize().to_le_bytes());
+    file.fill(0);
+    let (body, checksum) = file.split_at_mut(layout.total - CHECKSUM_LEN);
+    fill(body)?;
+    checksum.copy_from_slice(&CRC.checksum(body).to_le_bytes());
     Ok(layout.total)
 }
 
-/// Writes the int8 arrays of `m` into `body` (the bytes from the layout's `weights_start`) in
-/// file order; `MlpI8::check` has checked every length.
-fn write_i8_body(layout: &Layout, m: &MlpI8<'_>, body: &mut [u8]) {
-    let start = layout.weights_start;
-    for a in I8Array::ALL {
-        let range = layout.i8_range(a);
-        let out = &mut body[range.start - start..range.end - start];
-        let l = match a {
-            I8Array::B1 | I8Array::Requant1 | I8Array::WeightScales1 | I8Array::W1 => &m.layer1,
-            _ => &m.layer2,
+/// Writes `values` little-endian into `out`, four bytes each.
+fn put_words<T: Copy>(out: &mut [u8], values: &[T], to_le: impl Fn(T) -> [u8; 4]) {
+    for (o, &v) in out.chunks_exact_mut(4).zip(values) {
+        o.copy_from_slice(&to_le(v));
+    }
+}
+
+/// Writes layer `i`'s f32 weights and bias at the layout's ranges of `file`; the lengths have
+/// been checked.
+fn write_f32_layer(layout: &Layout, i: usize, [w, b]: [&[f32]; 2], file: &mut [u8]) {
+    let a = layout.arrays(i);
+    put_words(&mut file[a.weights], w, f32::to_le_bytes);
+    put_words(&mut file[a.bias], b, f32::to_le_bytes);
+}
+
+/// An int8 layer's arrays, as the writer takes them.
+struct I8Arrays<'x> {
+    dense: DenseI8<'x>,
+    table: &'x [i8],
+}
+
+fn i8_arrays<'x>(dense: &DenseI8<'x>, table: &'x [i8]) -> I8Arrays<'x> {
+    I8Arrays {
+        dense: *dense,
+        table,
+    }
+}
+
+/// Writes layer `i`'s int8 arrays at the layout's ranges of `file`; the lengths have been
+/// checked.
+fn write_i8_layer(layout: &Layout, i: usize, l: I8Arrays<'_>, file: &mut [u8]) {
+    let a = layout.arrays(i);
+    put_words(&mut file[a.bias], l.dense.bias, i32::to_le_bytes);
+    for (o, r) in file[a.requant].chunks_exact_mut(8).zip(l.dense.requant) {
+        o[..4].copy_from_slice(&r.multiplier.to_le_bytes());
+        o[4..].copy_from_slice(&r.shift.to_le_bytes());
+    }
+    put_words(
+        &mut file[a.weight_scales],
+        l.dense.weight_scales,
+        f32::to_le_bytes,
+    );
+    for (o, w) in file[a.weights].iter_mut().zip(l.dense.weights) {
+        *o = w.to_le_bytes()[0];
+    }
+    for (o, t) in file[a.table].iter_mut().zip(l.table) {
+        *o = t.to_le_bytes()[0];
+    }
+}
+
+/// How a [`Model`] is written: the two-layer forms where versions 1 and 2 hold it (byte for
+/// byte what was written before version 3), version 3 otherwise.
+enum Plan<'m> {
+    F32(Header, [&'m [f32]; 4]),
+    I8(MlpI8<'m>),
+    V3,
+}
+
+/// Layer `i`'s sizes and activation, whatever the element type.
+fn head(model: &Model<'_>, i: usize) -> Option<(usize, usize, Activation)> {
+    match model {
+        Model::F32(m) => m.layers.get(i).map(|l| (l.inputs, l.outputs, l.activation)),
+        Model::I8(m) => m.layers.get(i).map(|l| (l.inputs, l.outputs, l.activation)),
+    }
+}
+
+/// Checks what must hold before any byte is written: [`Model::check`] (1 to [`MAX_LAYERS`]
+/// layers, each taking the previous layer's outputs, every slice of the length its sizes
+/// need), then what a file adds: every layer has outputs, none is a softmax, and the sizes fit
+/// the file's fields. The values are checked by parsing the written file.
+fn check_structure(model: &Model<'_>) -> Result<(), Error> {
+    model.check()?;
+    for i in 0..model.depth() {
+        let Some((inputs, outputs, activation)) = head(model, i) else {
+            break;
         };
-        match a {
-            I8Array::B1 | I8Array::B2 => {
-                for (o, b) in out.chunks_exact_mut(4).zip(l.bias) {
-                    o.copy_from_slice(&b.to_le_bytes());
-                }
+        if outputs == 0 {
+            return Err(Error::EmptyLayer { layer: i });
+        }
+        if activation == Activation::Softmax {
+            return Err(Error::BadActivation {
+                layer: i,
+                found: activation,
+            });
+        }
+        u32::try_from(inputs)
+            .and(u32::try_from(outputs))
+            .map_err(|_| Error::TooLarge)?;
+    }
+    Ok(())
+}
+
+/// Chooses the version `model` is written in (see the module docs).
+fn plan<'m>(model: &Model<'m>) -> Result<Plan<'m>, Error> {
+    check_structure(model)?;
+    let two_layer_hidden = |a| {
+        matches!(
+            a,
+            Activation::Identity | Activation::Relu | Activation::Sigmoid
+        )
+    };
+    match model {
+        Model::F32(m) => {
+            let (Some(l1), Some(l2), 2) = (m.layers.get(0), m.layers.get(1), m.layers.len()) else {
+                return Ok(Plan::V3);
+            };
+            let output_activation = match (m.softmax, l2.activation) {
+                (true, Activation::Identity) => Activation::Softmax,
+                (false, a) if two_layer_hidden(a) => a,
+                _ => return Ok(Plan::V3),
+            };
+            if !two_layer_hidden(l1.activation) {
+                return Ok(Plan::V3);
             }
-            I8Array::Requant1 | I8Array::Requant2 => {
-                for (o, r) in out.chunks_exact_mut(8).zip(l.requant) {
-                    o[..4].copy_from_slice(&r.multiplier.to_le_bytes());
-                    o[4..].copy_from_slice(&r.shift.to_le_bytes());
-                }
+            let header = Header::new(
+                [l1.inputs, l1.outputs, l2.outputs],
+                l1.activation,
+                output_activation,
+                m.scaling,
+            )?;
+            Ok(Plan::F32(
+                header,
+                [l1.weights, l1.bias, l2.weights, l2.bias],
+            ))
+        }
+        Model::I8(m) => {
+            let (Some(l1), Some(l2), 2, Some(softmax)) =
+                (m.layers.get(0), m.layers.get(1), m.layers.len(), m.softmax)
+            else {
+                return Ok(Plan::V3);
+            };
+            if !two_layer_hidden(l1.activation) || l2.activation != Activation::Identity {
+                return Ok(Plan::V3);
             }
-            I8Array::WeightScales1 | I8Array::WeightScales2 => {
-                for (o, s) in out.chunks_exact_mut(4).zip(l.weight_scales) {
-                    o.copy_from_slice(&s.to_le_bytes());
-                }
-            }
-            I8Array::W1 | I8Array::W2 => {
-                for (o, w) in out.iter_mut().zip(l.weights) {
-                    *o = w.to_le_bytes()[0];
-                }
-            }
-            I8Array::SigmoidTable => {
-                for (o, t) in out.iter_mut().zip(m.sigmoid_table) {
-                    *o = t.to_le_bytes()[0];
-                }
-            }
+            let dense = |l: &crate::network::LayerI8<'m>| DenseI8 {
+                weights: l.weights,
+                bias: l.bias,
+                requant: l.requant,
+                weight_scales: l.weight_scales,
+            };
+            Ok(Plan::I8(MlpI8 {
+                input: l1.inputs,
+                hidden: l1.outputs,
+                output: l2.outputs,
+                hidden_activation: l1.activation,
+                scaling: m.scaling,
+                input_quant: m.input,
+                hidden_quant: l1.output,
+                logits_quant: l2.output,
+                softmax,
+                layer1: dense(l1),
+                layer2: dense(l2),
+                sigmoid_table: l1.table,
+            }))
         }
     }
+}
+
+/// Appends postcard values to a buffer that may be too short (then it only counts), so one
+/// function both measures and writes a version-3 preamble.
+struct Writer<'o> {
+    out: &'o mut [u8],
+    len: usize,
+}
+
+impl Writer<'_> {
+    fn put<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        // Every value written here (a header, a layer header, a quantisation, a name of at
+        // most CLASS_NAME_MAX_LEN bytes) takes less than this.
+        let mut buf = [0u8; 48];
+        let bytes = postcard::to_slice(value, &mut buf).map_err(|_| Error::TooLarge)?;
+        if let Some(dst) = self.out.get_mut(self.len..self.len + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        self.len += bytes.len();
+        Ok(())
+    }
+}
+
+/// The version-3 preamble of `model` (checked by [`check_structure`]) and `names`, written into
+/// `out` if it is long enough; returns its length and the layout of the file either way.
+fn v3_preamble(model: &Model<'_>, names: &[&str], out: &mut [u8]) -> Result<Layout, Error> {
+    let depth = model.depth();
+    let mut heads = [LayerHead::EMPTY; MAX_LAYERS];
+    for (i, h) in heads.iter_mut().enumerate().take(depth) {
+        let (_, outputs, activation) = head(model, i).unwrap_or((0, 0, Activation::Identity));
+        *h = LayerHead {
+            outputs,
+            activation,
+            output: match model {
+                Model::I8(m) => m.layers.get(i).map_or(h.output, |l| l.output),
+                Model::F32(_) => h.output,
+            },
+        };
+    }
+    let heads = &heads[..depth];
+    let outputs = heads.last().map_or(0, |h| h.outputs);
+    if !names.is_empty() && names.len() != outputs {
+        return Err(Error::ClassNameCount {
+            found: names.len(),
+            expected: outputs,
+        });
+    }
+    let size = |n: usize| u32::try_from(n).map_err(|_| Error::TooLarge);
+    check_class_names(size(outputs)?, names)?;
+    let inputs = head(model, 0).map_or(0, |(inputs, _, _)| inputs);
+    let (element, scaling, softmax) = match model {
+        Model::F32(m) => (ElementType::F32, m.scaling, m.softmax),
+        Model::I8(m) => (ElementType::I8, m.scaling, m.softmax.is_some()),
+    };
+    let mut w = Writer { out, len: 0 };
+    w.put(&HeaderV3 {
+        magic: MAGIC,
+        version: VERSION_3,
+        element,
+        inputs: size(inputs)?,
+        scaling,
+        softmax,
+        depth: u8::try_from(depth).map_err(|_| Error::BadDepth { depth })?,
+    })?;
+    for h in heads {
+        w.put(&LayerHeader {
+            outputs: size(h.outputs)?,
+            activation: h.activation,
+        })?;
+    }
+    if let Model::I8(m) = model {
+        w.put(&m.input)?;
+        for h in heads {
+            w.put(&h.output)?;
+        }
+        if let Some(p) = m.softmax {
+            w.put(&(p.input_multiplier, p.input_left_shift, p.diff_min))?;
+        }
+    }
+    w.put(&size(names.len())?)?;
+    for name in names {
+        w.put(*name)?;
+    }
+    Layout::new(VERSION_3, element, inputs, heads, w.len)
+}
+
+/// The exact length of the file [`encode_model`] writes for `model` and `names`.
+///
+/// # Errors
+/// As [`encode_model`], except those about the values and `out`.
+pub fn encoded_len_model(model: &Model<'_>, names: &[&str]) -> Result<usize, Error> {
+    match plan(model)? {
+        Plan::F32(header, _) => encoded_len_named(&header, names),
+        Plan::I8(m) => encoded_len_i8(&m, names),
+        Plan::V3 => Ok(v3_preamble(model, names, &mut [])?.total),
+    }
+}
+
+/// Writes `model` with its class names (`names[k]` names output `k`) into the start of `out`
+/// in the oldest version that holds it (see the module docs), checks the result as
+/// [`ModelFile::parse`] does, and returns the file.
+///
+/// Class names: in versions 1 and 2 at most one per output; in version 3 none or one per
+/// output.
+///
+/// # Errors
+/// Whatever [`Model::check`] finds ([`Error::BadDepth`], [`Error::LayerInputs`],
+/// [`Error::LayerLength`], ...); [`Error::EmptyLayer`], [`Error::BadActivation`] for a softmax
+/// layer; [`Error::TooManyClassNames`],
+/// [`Error::ClassNameCount`], [`Error::BadClassName`]; [`Error::BufferTooSmall`] if `out` is
+/// shorter than [`encoded_len_model`]; and whatever [`ModelFile::parse`] refuses in the
+/// written file (non-finite weights, bad quantisation, [`Error::MayOverflow`], ...), named as
+/// that version names its tensors. `out` may then hold a partial file.
+pub fn encode_model<'o>(
+    model: &Model<'_>,
+    names: &[&str],
+    out: &'o mut [u8],
+) -> Result<&'o [u8], Error> {
+    let len = match plan(model)? {
+        Plan::F32(header, tensors) => encode_body(&header, names, Body::F32(tensors), out)?,
+        Plan::I8(m) => encode_body(&m.header()?, names, Body::I8(&m), out)?,
+        Plan::V3 => {
+            let layout = v3_preamble(model, names, &mut [])?;
+            write_file(&layout, out, |file| {
+                v3_preamble(model, names, &mut file[..layout.header_len])?;
+                match model {
+                    Model::F32(m) => {
+                        for (i, l) in m.layers.iter().enumerate() {
+                            write_f32_layer(&layout, i, [l.weights, l.bias], file);
+                        }
+                    }
+                    Model::I8(m) => {
+                        for (i, l) in m.layers.iter().enumerate() {
+                            let dense = DenseI8 {
+                                weights: l.weights,
+                                bias: l.bias,
+                                requant: l.requant,
+                                weight_scales: l.weight_scales,
+                            };
+                            write_i8_layer(&layout, i, i8_arrays(&dense, l.table), file);
+                        }
+                    }
+                }
+                Ok(())
+            })?
+        }
+    };
+    let file = out.get(..len).unwrap_or_default();
+    ModelFile::parse(file)?;
+    Ok(file)
 }
 
 /// The exact length of the file [`encode`] writes for `header`.
@@ -223,7 +506,7 @@ pub fn encoded_len(header: &Header) -> Result<usize, Error> {
 pub fn encoded_len_named(header: &Header, class_names: &[&str]) -> Result<usize, Error> {
     let header = written_header(header, class_names)?;
     let header_len = write_preamble(&header, class_names, None, &mut [])?;
-    Ok(Layout::new(&header, header_len)?.total)
+    Ok(Layout::two_layer(&header, [LayerHead::EMPTY.output; 2], header_len)?.total)
 }
 
 /// The exact length of the file [`encode_i8`] writes.
@@ -234,7 +517,7 @@ pub fn encoded_len_i8(model: &MlpI8<'_>, class_names: &[&str]) -> Result<usize, 
     let header = written_header(&model.header()?, class_names)?;
     let quant = model.quant_header()?;
     let header_len = write_preamble(&header, class_names, Some(&quant), &mut [])?;
-    Ok(Layout::new(&header, header_len)?.total)
+    Ok(Layout::two_layer(&header, [quant.hidden, quant.logits], header_len)?.total)
 }
 
 /// Writes a version-1 f32 model file: `header`, then `tensors` = `[W1, b1, W2, b2]`

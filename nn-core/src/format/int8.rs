@@ -50,7 +50,8 @@ impl MlpI8<'_> {
     /// every length, the weight range and that no int32 sum can overflow.
     ///
     /// # Errors
-    /// [`Error::BadHeader`] (an activation int8 has no kernel for, or a non-finite scaling),
+    /// [`Error::BadActivation`] (one version-2 int8 has no kernel for), [`Error::BadHeader`] (a
+    /// non-finite scaling),
     /// [`Error::BadScale`], [`Error::BadZeroPoint`], [`Error::BadSoftmaxParams`],
     /// [`Error::ChannelCountMismatch`], [`Error::LengthMismatch`], [`Error::BadRequant`],
     /// [`Error::WeightOutOfRange`], [`Error::AccumulatorOverflow`], [`Error::TooLarge`].
@@ -76,12 +77,20 @@ impl MlpI8<'_> {
             (None, table, self.sigmoid_table.len()),
         ];
         check_lengths(lengths)?;
-        for (layer, l, cols) in [
-            (QuantTensor::W1, &self.layer1, self.input),
-            (QuantTensor::W2, &self.layer2, self.hidden),
+        for (names, l, cols) in [
+            (
+                (QuantTensor::W1, Tensor::W1, Tensor::B1),
+                &self.layer1,
+                self.input,
+            ),
+            (
+                (QuantTensor::W2, Tensor::W2, Tensor::B2),
+                &self.layer2,
+                self.hidden,
+            ),
         ] {
             check_layer(
-                layer,
+                names,
                 cols,
                 l.weights,
                 l.bias.iter().copied(),
@@ -93,21 +102,29 @@ impl MlpI8<'_> {
     }
 }
 
-/// int8 runs a ReLU, sigmoid or identity hidden layer and a softmax output; anything else,
-/// or a non-finite scaling, is a header this crate cannot run.
+/// int8 in version 2 runs a ReLU, sigmoid or identity hidden layer and a softmax output.
 fn check_activations(header: &Header) -> Result<(), Error> {
     let hidden_ok = matches!(
         header.hidden_activation,
         Activation::Relu | Activation::Sigmoid | Activation::Identity
     );
-    if hidden_ok && header.output_activation == Activation::Softmax {
-        Ok(())
-    } else {
-        Err(Error::BadHeader)
+    if !hidden_ok {
+        return Err(Error::BadActivation {
+            layer: 0,
+            found: header.hidden_activation,
+        });
     }
+    if header.output_activation != Activation::Softmax {
+        return Err(Error::BadActivation {
+            layer: 1,
+            found: header.output_activation,
+        });
+    }
+    Ok(())
 }
 
-fn check_tensor_quant(tensor: QuantTensor, q: TensorQuant) -> Result<(), Error> {
+/// A scale finite and positive, a zero point in `[-128, 127]`.
+pub(crate) fn check_tensor_quant(tensor: QuantTensor, q: TensorQuant) -> Result<(), Error> {
     if !(q.scale.is_finite() && q.scale > 0.0) {
         return Err(Error::BadScale { tensor, index: 0 });
     }
@@ -157,19 +174,16 @@ pub(crate) fn check_quant_header(header: &Header, q: &QuantHeader) -> Result<(),
 /// The checks of one layer's per-channel parameters and weights: each weight scale finite and
 /// positive, each requantisation pair one `Requant::from_real` can make, each weight in
 /// `[-127, 127]`, and each row's int32 sum unable to overflow: `|bias| + 255 Σ|w| ≤ i32::MAX`
-/// (`|x - input zero point| ≤ 255` for any int8 input and zero point).
+/// (`|x - input zero point| ≤ 255` for any int8 input and zero point). Errors name the
+/// layer's per-channel parameters, weights and bias as `names` says.
 pub(crate) fn check_layer(
-    layer: QuantTensor,
+    (layer, weights_tensor, bias_tensor): (QuantTensor, Tensor, Tensor),
     cols: usize,
     weights: &[i8],
     bias: impl Iterator<Item = i32>,
     requant: impl Iterator<Item = Requant>,
     weight_scales: impl Iterator<Item = f32>,
 ) -> Result<(), Error> {
-    let (weights_tensor, bias_tensor) = match layer {
-        QuantTensor::W1 => (Tensor::W1, Tensor::B1),
-        _ => (Tensor::W2, Tensor::B2),
-    };
     for (index, s) in weight_scales.enumerate() {
         if !(s.is_finite() && s > 0.0) {
             return Err(Error::BadScale {

@@ -6,17 +6,27 @@
 //! and, for a sigmoid hidden layer, its 256-entry lookup table. The full byte layout is in the
 //! crate README.
 //!
-//! A file is written as version 1 when it is f32 without class names (so every file written
-//! before version 2 existed is still written byte for byte the same), and as version 2 otherwise.
+//! Version 3 holds any [`Model`]: a [`HeaderV3`], one [`LayerHeader`] per layer, for int8 the
+//! input's and each layer's output quantisation and the softmax parameters, the class names
+//! (none or one per output), then each layer's arrays in order, every one starting 16-byte
+//! aligned.
 //!
-//! [`ModelFile::parse`] validates a file completely, without allocating and without panicking on
-//! any input; then [`ModelFile::view`] borrows the weights in place (zero copy, e.g. from flash)
-//! and [`ModelFile::decode_into`] copies them into an owned [`Mlp`]; for int8 files
-//! [`ModelFile::slices_i8`] and [`ModelFile::view_i8`] borrow them in place. The size-erased work
-//! is done once, in [`ModelFile::parse`]; only the thin typed accessors are compiled per model
-//! size.
+//! [`encode_model`] writes a [`Model`] in the oldest version that holds it: version 1 for f32
+//! depth 2 without class names (so every file written before version 2 existed is still
+//! written byte for byte the same), version 2 for what version 2 holds (depth 2, f32 with
+//! names, or int8 with a softmax output and a ReLU, sigmoid or identity hidden layer), and
+//! version 3 for everything else.
+//!
+//! [`ModelFile::parse`] validates a file of any version completely, without allocating and
+//! without panicking on any input; then [`ModelFile::model`] borrows every layer in place (zero
+//! copy, e.g. from flash). For depth-2 models the older accessors remain: [`ModelFile::view`]
+//! borrows the weights as an [`Mlp`]'s, [`ModelFile::decode_into`] copies them into an owned
+//! one, and [`ModelFile::slices_i8`] and [`ModelFile::view_i8`] borrow an int8 model. The
+//! size-erased work is done once, in [`ModelFile::parse`]; only the thin typed accessors are
+//! compiled per model size.
 //!
 //! [`Mlp`]: crate::Mlp
+//! [`Model`]: crate::network::Model
 
 mod class_names;
 mod decode;
@@ -35,12 +45,13 @@ pub use crate::model_i8::SIGMOID_TABLE_LEN;
 pub use crate::shape::Shape;
 pub use crate::types::{
     CLASS_NAME_MAX_LEN, ElementType, LATEST_VERSION, MAX_ACTIVATION, MIN_OUTPUTS, QuantTensor,
-    Tensor, VERSION, VERSION_2,
+    Tensor, VERSION, VERSION_2, VERSION_3,
 };
 pub use class_names::{ClassNames, ClassNamesIter};
 pub use decode::{Aligned, ModelFile};
 pub use encode::{
-    encode, encode_i8, encode_mlp, encode_named, encoded_len, encoded_len_i8, encoded_len_named,
+    encode, encode_i8, encode_mlp, encode_model, encode_named, encoded_len, encoded_len_i8,
+    encoded_len_model, encoded_len_named,
 };
 
 /// The first four bytes of every model file.
@@ -187,6 +198,36 @@ impl Header {
             scaling: self.scaling,
         }
     }
+}
+
+/// The start of a version-3 file; `depth` [`LayerHeader`]s follow.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct HeaderV3 {
+    /// Always [`MAGIC`].
+    pub magic: [u8; 4],
+    /// Always [`VERSION_3`].
+    pub version: u16,
+    /// How the weights are stored.
+    pub element: ElementType,
+    /// The first layer's inputs.
+    pub inputs: u32,
+    /// How 0–255 pixels become inputs (an int8 model keeps it for the record).
+    pub scaling: InputScaling,
+    /// Whether a softmax follows the last layer.
+    pub softmax: bool,
+    /// Layers, 1 to [`MAX_LAYERS`](crate::network::MAX_LAYERS).
+    pub depth: u8,
+}
+
+/// One layer of a version-3 file; its inputs are the previous layer's outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LayerHeader {
+    /// At least 1.
+    pub outputs: u32,
+    /// `Identity`, `Relu`, `Relu6`, `Sigmoid` or `Tanh`.
+    pub activation: Activation,
 }
 
 /// The quantisation of an int8 model's activations, written after the class names in a

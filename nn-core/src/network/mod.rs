@@ -9,11 +9,19 @@
 //! two activation buffers of the widest layer, [`Model::scratch_len`] f32 words, handed in
 //! by the caller: a board sizes them at build time, a host allocates them.
 //!
-//! The 784-H-10 models of format versions 1 and 2 are this code at depth 2.
+//! The 784-H-10 models of format versions 1 and 2 are this code at depth 2: `Mlp*` and
+//! `MlpI8*` run through it.
+//!
+//! This file holds the types, the checks and the front; the layer loops are in `float.rs`
+//! (f32) and `int8.rs` (TFLite's int8 scheme).
+
+mod float;
+mod int8;
 
 use crate::activation::Activation;
 use crate::error::Error;
 use crate::quant::{Requant, SoftmaxI8Params};
+pub use crate::types::{ElementType, LayerTensor};
 use crate::types::{InputScaling, TensorQuant};
 
 /// The deepest network a model file may hold, and the length of [`Layers`]' inline array.
@@ -175,4 +183,286 @@ pub enum Model<'a> {
     F32(ModelF32<'a>),
     /// int8 in TFLite's scheme.
     I8(ModelI8<'a>),
+}
+
+/// What a layer's checks and the size queries read: its sizes and arrays.
+trait Layer {
+    fn inputs(&self) -> usize;
+    fn outputs(&self) -> usize;
+}
+
+impl Layer for LayerF32<'_> {
+    fn inputs(&self) -> usize {
+        self.inputs
+    }
+    fn outputs(&self) -> usize {
+        self.outputs
+    }
+}
+
+impl Layer for LayerI8<'_> {
+    fn inputs(&self) -> usize {
+        self.inputs
+    }
+    fn outputs(&self) -> usize {
+        self.outputs
+    }
+}
+
+/// The largest of every layer's inputs and outputs: one activation buffer.
+fn widest<L: Layer + Copy>(layers: &Layers<L>) -> usize {
+    layers
+        .iter()
+        .map(|l| l.inputs().max(l.outputs()))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The checks both element types share: the depth, and each layer's inputs against the
+/// previous layer's outputs; then `own` for each layer's arrays.
+fn check_layers<L: Layer + Copy>(
+    layers: &Layers<L>,
+    own: impl Fn(usize, &L) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let depth = layers.len();
+    if !(1..=MAX_LAYERS).contains(&depth) {
+        return Err(Error::BadDepth { depth });
+    }
+    let mut previous = None;
+    for (i, l) in layers.iter().enumerate() {
+        if let Some(expected) = previous
+            && expected != l.inputs()
+        {
+            return Err(Error::LayerInputs {
+                layer: i,
+                expected,
+                found: l.inputs(),
+            });
+        }
+        own(i, l)?;
+        previous = Some(l.outputs());
+    }
+    Ok(())
+}
+
+/// [`Error::LayerLength`] unless `found == expected`.
+fn check_len(
+    layer: usize,
+    tensor: LayerTensor,
+    expected: usize,
+    found: usize,
+) -> Result<(), Error> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(Error::LayerLength {
+            layer,
+            tensor,
+            expected,
+            found,
+        })
+    }
+}
+
+/// `(outputs, inputs)` weights' length; [`Error::TooLarge`] if it overflows.
+fn weights_len(outputs: usize, inputs: usize) -> Result<usize, Error> {
+    outputs.checked_mul(inputs).ok_or(Error::TooLarge)
+}
+
+/// [`Error::LengthMismatch`] (no tensor) unless `found == expected`: an argument's length.
+fn check_arg(expected: usize, found: usize) -> Result<(), Error> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(Error::LengthMismatch {
+            tensor: None,
+            expected,
+            found,
+        })
+    }
+}
+
+/// [`Error::LengthMismatch`] (no tensor) if `scratch` is shorter than `needed` words.
+fn check_scratch(needed: usize, scratch: &[f32]) -> Result<(), Error> {
+    if scratch.len() < needed {
+        Err(Error::LengthMismatch {
+            tensor: None,
+            expected: needed,
+            found: scratch.len(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// `Err(NonFiniteInput)` if any of `x` is NaN or infinite.
+fn check_finite(x: &[f32]) -> Result<(), Error> {
+    if x.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(Error::NonFiniteInput)
+    }
+}
+
+impl<'a> Model<'a> {
+    /// The first layer's inputs (0 for a model without layers).
+    pub fn inputs(&self) -> usize {
+        match self {
+            Model::F32(m) => m.layers.get(0).map_or(0, |l| l.inputs),
+            Model::I8(m) => m.layers.get(0).map_or(0, |l| l.inputs),
+        }
+    }
+
+    /// The last layer's outputs (0 for a model without layers).
+    pub fn outputs(&self) -> usize {
+        match self {
+            Model::F32(m) => m.layers.last().map_or(0, |l| l.outputs),
+            Model::I8(m) => m.layers.last().map_or(0, |l| l.outputs),
+        }
+    }
+
+    /// The number of layers.
+    pub fn depth(&self) -> usize {
+        match self {
+            Model::F32(m) => m.layers.len(),
+            Model::I8(m) => m.layers.len(),
+        }
+    }
+
+    /// f32 or int8.
+    pub fn element(&self) -> ElementType {
+        match self {
+            Model::F32(_) => ElementType::F32,
+            Model::I8(_) => ElementType::I8,
+        }
+    }
+
+    /// The largest of every layer's inputs and outputs: the length of each of the two
+    /// activation buffers inference ping-pongs between.
+    pub fn widest(&self) -> usize {
+        match self {
+            Model::F32(m) => widest(&m.layers),
+            Model::I8(m) => widest(&m.layers),
+        }
+    }
+
+    /// The f32 words of scratch every `predict*` call needs at least: two buffers of
+    /// [`Model::widest`] (an int8 model uses them as bytes, a quarter of them).
+    pub fn scratch_len(&self) -> usize {
+        self.widest().saturating_mul(2)
+    }
+
+    /// Whether inference can run this model: 1 to [`MAX_LAYERS`] layers, each taking the
+    /// previous one's outputs, every array as long as the sizes say, an activation the
+    /// element type runs, a table for each int8 sigmoid or tanh, at most
+    /// [`crate::model_i8::MAX_OUTPUTS`] outputs into an int8 softmax, and a packed buffer
+    /// that is empty or [`ModelI8::packed_len`] long. Every `predict*` call checks it first,
+    /// so none panics on any model; it costs a few comparisons per layer.
+    ///
+    /// The values are not checked (scales, zero points, requantisation pairs, weights, the
+    /// tables' entries): odd ones give odd outputs, never a panic. A model file's are
+    /// checked when it is parsed.
+    ///
+    /// # Errors
+    /// [`Error::BadDepth`], [`Error::LayerInputs`], [`Error::LayerLength`],
+    /// [`Error::BadActivation`], [`Error::TooLarge`] (a length that overflows, or too many
+    /// softmax outputs), [`Error::LengthMismatch`] (the packed buffer).
+    pub fn check(&self) -> Result<(), Error> {
+        match self {
+            Model::F32(m) => m.check(),
+            Model::I8(m) => m.check(),
+        }
+    }
+
+    /// Runs the model on `x`, `(inputs)` real values, writing `out`, `(outputs)`: an f32
+    /// model's last layer (after the softmax, if any); an int8 model's output tensor
+    /// dequantised (probabilities `(q + 128) / 256` after a softmax). An int8 model
+    /// quantises `x` with [`ModelI8::input`] as TFLite's QUANTIZE does
+    /// (`round(x / scale) + zero_point`, half away from zero, in f32, clamped to int8).
+    /// `scratch` is at least [`Model::scratch_len`] words and may hold anything.
+    ///
+    /// # Errors
+    /// What [`Model::check`] finds; [`Error::LengthMismatch`] if `x`, `scratch` or `out`
+    /// has the wrong length; [`Error::NonFiniteInput`] if any of `x` is NaN or infinite.
+    pub fn predict(&self, x: &[f32], scratch: &mut [f32], out: &mut [f32]) -> Result<(), Error> {
+        self.check_call(x.len(), scratch, out.len())?;
+        check_finite(x)?;
+        match self {
+            Model::F32(m) => m.run(float::Input::F32(x), scratch, out),
+            Model::I8(m) => m.run_dequantized(int8::Input::F32(x), scratch, out),
+        }
+        Ok(())
+    }
+
+    /// [`Model::predict`] for 0–255 pixels: an f32 model scales them as
+    /// [`ModelF32::scaling`] says (`x = pixel · scale + offset`); an int8 model takes
+    /// `q = pixel − 128` (the quantiser folded the scaling into the first layer).
+    ///
+    /// # Errors
+    /// As [`Model::predict`], but pixels are always finite.
+    pub fn predict_pixels(
+        &self,
+        pixels: &[u8],
+        scratch: &mut [f32],
+        out: &mut [f32],
+    ) -> Result<(), Error> {
+        self.check_call(pixels.len(), scratch, out.len())?;
+        match self {
+            Model::F32(m) => m.run(float::Input::Pixels(pixels), scratch, out),
+            Model::I8(m) => m.run_dequantized(int8::Input::Pixels(pixels), scratch, out),
+        }
+        Ok(())
+    }
+
+    /// An int8 model on int8 input that is already quantised (as [`ModelI8::input`] says),
+    /// writing its int8 output tensor to `out`: after a softmax, probability `k` is
+    /// `(out[k] + 128) / 256`; otherwise `out` is the last layer's int8 result, standing for
+    /// what [`LayerI8::activated`] says. Byte for byte what TFLite's reference kernels
+    /// compute.
+    ///
+    /// # Errors
+    /// [`Error::ElementMismatch`] for an f32 model; otherwise as [`Model::predict`].
+    pub fn predict_i8(&self, x: &[i8], scratch: &mut [f32], out: &mut [i8]) -> Result<(), Error> {
+        let m = self.int8()?;
+        self.check_call(x.len(), scratch, out.len())?;
+        m.run_i8(int8::Input::I8(x), scratch, out);
+        Ok(())
+    }
+
+    /// [`Model::predict_i8`] for 0–255 pixels (`q = pixel − 128`): what a board answers
+    /// over the serial protocol.
+    ///
+    /// # Errors
+    /// As [`Model::predict_i8`].
+    pub fn predict_pixels_i8(
+        &self,
+        pixels: &[u8],
+        scratch: &mut [f32],
+        out: &mut [i8],
+    ) -> Result<(), Error> {
+        let m = self.int8()?;
+        self.check_call(pixels.len(), scratch, out.len())?;
+        m.run_i8(int8::Input::Pixels(pixels), scratch, out);
+        Ok(())
+    }
+
+    /// The int8 model, or [`Error::ElementMismatch`].
+    fn int8(&self) -> Result<&ModelI8<'a>, Error> {
+        match self {
+            Model::I8(m) => Ok(m),
+            Model::F32(_) => Err(Error::ElementMismatch {
+                expected: ElementType::I8,
+                found: ElementType::F32,
+            }),
+        }
+    }
+
+    /// The model, then a call's lengths: `inputs` and `outputs` exact, `scratch` at least
+    /// [`Model::scratch_len`].
+    fn check_call(&self, inputs: usize, scratch: &[f32], outputs: usize) -> Result<(), Error> {
+        self.check()?;
+        check_arg(self.inputs(), inputs)?;
+        check_arg(self.outputs(), outputs)?;
+        check_scratch(self.scratch_len(), scratch)
+    }
 }
