@@ -15,7 +15,7 @@ use nn_core::protocol::{
 #[cfg(nn_digits)]
 use crate::digits::Digits;
 use crate::stack;
-use crate::weights::{self, FRAME, Model, OUTPUT_BYTES};
+use crate::weights::{self, FRAME, Net as Model, OUTPUT_BYTES};
 
 /// Counts the work a closure does: instructions in QEMU, cycles on hardware.
 pub trait Stopwatch {

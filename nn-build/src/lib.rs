@@ -35,6 +35,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use nn_core::format::{ElementType, ModelFile};
+use nn_core::network::Model;
 
 /// A board's memory, read from its linker memory file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,7 +196,8 @@ pub fn compile_into(path: &Path, out_dir: &Path) -> Result<Compiled, String> {
     let aligned = Aligned16::new(&bytes);
     let file = ModelFile::parse(aligned.bytes())
         .map_err(|e| format!("{} is not a valid model file: {e}", path.display()))?;
-    let (inputs, layer_outputs) = layers(&file);
+    let (inputs, layer_outputs) = layers(&file)
+        .map_err(|e| format!("{} cannot run on a board: {e}", path.display()))?;
     let widest = layer_outputs.iter().copied().fold(inputs, usize::max);
     let compiled = Compiled {
         path: path.to_path_buf(),
@@ -214,10 +216,14 @@ pub fn compile_into(path: &Path, out_dir: &Path) -> Result<Compiled, String> {
 }
 
 /// The first layer's inputs and every layer's outputs.
-// Today's decoder holds depth-2 files; format version 3's `ModelFile::model()` gives any depth.
-fn layers(file: &ModelFile<'_>) -> (usize, Vec<usize>) {
-    let [inputs, hidden, outputs] = file.shape();
-    (inputs, vec![hidden, outputs])
+fn layers(file: &ModelFile<'_>) -> Result<(usize, Vec<usize>), nn_core::Error> {
+    let model = file.model()?;
+    model.check()?;
+    let outputs = match &model {
+        Model::F32(m) => m.layers.iter().map(|l| l.outputs).collect(),
+        Model::I8(m) => m.layers.iter().map(|l| l.outputs).collect(),
+    };
+    Ok((model.inputs(), outputs))
 }
 
 /// `model.rs`: the consts and the static that holds the file.
