@@ -8,8 +8,8 @@ use anyhow::{Context, bail};
 use nn_core::IMAGE_PIXELS;
 
 use crate::devices::eval::{
-    BAUD, DEFAULT_ELF, DEFAULT_MODEL, DeviceEvalReport, F32_BOUND, TensorEvalReport, evaluate,
-    evaluate_tensors, project_file,
+    BAUD, DEFAULT_ELF, DEFAULT_MODEL, DeviceEvalReport, F32_BOUND, FileModel, TensorEvalReport,
+    evaluate, evaluate_tensors, project_file,
 };
 use crate::devices::link::{Link, READ_POLL};
 use crate::devices::qemu::Qemu;
@@ -64,7 +64,11 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
         bail!("--limit must be at least 1");
     }
     let model_path = project_file(&args.model, DEFAULT_MODEL, "--model FILE")?;
-    let model = HostModel::load(&model_path)?;
+    // Digits need the digit classifier; raw tensors any model the decoder accepts.
+    let model = match &args.npy {
+        None => Loaded::Digits(HostModel::load(&model_path)?),
+        Some(_) => Loaded::Tensors(FileModel::load(&model_path)?),
+    };
     if let Some(path) = &args.metrics {
         crate::files::atomic::check_distinct(("--model", &model_path), ("--metrics", path))?;
         crate::files::atomic::check_writable(path, "--metrics")?;
@@ -93,9 +97,11 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
         (None, None, None) => bail!("give --port <serial device>, --qemu [ELF] or --pico [ELF]"),
     };
     let in_flight = args.in_flight.unwrap_or(in_flight);
-    if let Some(npy) = &args.npy {
-        return run_npy(args, npy, &model, device, in_flight);
-    }
+    let model = match (model, &args.npy) {
+        (Loaded::Tensors(file), Some(npy)) => return run_npy(args, npy, &file, device, in_flight),
+        (Loaded::Digits(model), _) => model,
+        (Loaded::Tensors(_), None) => unreachable!("loaded for --npy"),
+    };
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
     // Image folders are matched to the model's outputs as `eval` matches them.
     let test = data::load_test_labelled(
@@ -142,11 +148,17 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The host's copy of the model: a digit classifier, or (`--npy`) any model.
+enum Loaded {
+    Digits(HostModel),
+    Tensors(FileModel),
+}
+
 /// `device-eval --npy`: the array's rows through the device, compared with the host.
 fn run_npy(
     args: &DeviceEvalArgs,
     npy: &std::path::Path,
-    model: &HostModel,
+    model: &FileModel,
     device: Device,
     in_flight: usize,
 ) -> anyhow::Result<()> {

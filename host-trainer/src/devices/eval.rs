@@ -18,7 +18,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
 use nn_core::IMAGE_PIXELS;
-use nn_core::format::ElementType;
+use nn_core::format::{ElementType, ModelFile};
+use nn_core::network::Model;
 use nn_core::protocol::{Request, ResponseBody, TensorElement, TensorRequest};
 use nn_data::npy::{Array, Data};
 
@@ -225,64 +226,81 @@ fn wire_rows(array: &Array) -> anyhow::Result<(TensorElement, usize, Vec<u8>)> {
     Ok((element, cols, bytes))
 }
 
-/// The host's output for one row, as the device sends it: the int8 output tensor of an
-/// int8 model, f32 otherwise (little-endian).
-///
-/// # Errors
-/// An input the host's model does not take.
-// Format versions 1 and 2: 784-H-10 models through the `Classifier`; pixels for both
-// elements, f32 vectors for an f32 model.
-fn host_output(
-    model: &HostModel,
-    element: TensorElement,
-    row: &[u8],
-) -> anyhow::Result<(TensorElement, Vec<u8>)> {
-    let classifier = model.classifier();
-    match (element, &classifier) {
-        (TensorElement::U8, crate::model::Classifier::I8(mlp)) => {
-            let m = mlp.model();
-            let mut scratch = vec![0i8; m.input + m.hidden + m.output];
-            let mut q = vec![0i8; m.output];
-            mlp.predict_pixels_into(row, &mut scratch, &mut q)?;
-            Ok((TensorElement::I8, q.iter().map(|&q| q as u8).collect()))
-        }
-        (TensorElement::U8, crate::model::Classifier::F32(mlp)) => {
-            let mut x = vec![0.0f32; row.len()];
-            mlp.scaling.apply(row, &mut x);
-            predict_f32(mlp, &x)
-        }
-        (TensorElement::F32, crate::model::Classifier::F32(mlp)) => {
-            let x: Vec<f32> = row
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            predict_f32(mlp, &x)
-        }
-        (e, _) => bail!(
-            "{e:?} inputs for this {} model: give uint8 pixels{}",
-            match model.element() {
-                ElementType::I8 => "int8",
-                ElementType::F32 => "f32",
-            },
-            match model.element() {
-                ElementType::F32 => " or float32",
-                ElementType::I8 => "",
-            }
-        ),
+/// A model file's bytes at a 16-byte aligned address, for `ModelFile::model` to borrow
+/// its arrays in place: any model the decoder accepts, of any depth and size.
+// `HostModel` holds 784-H-10 digit classifiers; this holds what a board may run.
+pub struct FileModel {
+    file: crate::model::AlignedBytes,
+}
+
+impl FileModel {
+    /// Reads and validates the model file at `path`.
+    ///
+    /// # Errors
+    /// The file cannot be read, or the decoder rejects it (naming the file).
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let bytes = crate::model::read_bytes(path)?;
+        let file = Self {
+            file: crate::model::AlignedBytes::new(&bytes),
+        };
+        file.model()
+            .and_then(|m| m.check().map(|()| m))
+            .with_context(|| format!("{} cannot run", nn_data::read::show(path)))?;
+        Ok(file)
+    }
+
+    /// The network, borrowing the file's arrays.
+    ///
+    /// # Errors
+    /// The decoder's error (none for a file [`FileModel::load`] accepted).
+    pub fn model(&self) -> Result<Model<'_>, nn_core::Error> {
+        ModelFile::parse(self.file.bytes())?.model()
     }
 }
 
-fn predict_f32(
-    mlp: &nn_core::model::MlpSlices<'_>,
-    x: &[f32],
+/// The host's output for one row, as the firmware computes it (`firmware/src/weights.rs`,
+/// `infer`): pixels or int8 into an int8 model give its int8 output tensor; pixels or f32
+/// into an f32 model, or f32 into an int8 one, give f32 (`Model::predict`).
+///
+/// # Errors
+/// An input the model does not take (int8 into an f32 model, a non-finite f32).
+fn host_output(
+    model: &Model<'_>,
+    element: TensorElement,
+    row: &[u8],
 ) -> anyhow::Result<(TensorElement, Vec<u8>)> {
-    let mut hidden = vec![0.0; mlp.hidden];
-    let mut y = vec![0.0; mlp.output];
-    mlp.predict_into(x, &mut hidden, &mut y)?;
-    Ok((
-        TensorElement::F32,
-        y.iter().flat_map(|y| y.to_le_bytes()).collect(),
-    ))
+    let mut scratch = vec![0.0f32; model.scratch_len()];
+    match (element, model.element()) {
+        (TensorElement::U8 | TensorElement::I8, ElementType::I8) => {
+            let mut q = vec![0i8; model.outputs()];
+            if element == TensorElement::U8 {
+                model.predict_pixels_i8(row, &mut scratch, &mut q)?;
+            } else {
+                let x: Vec<i8> = row.iter().map(|&b| b as i8).collect();
+                model.predict_i8(&x, &mut scratch, &mut q)?;
+            }
+            Ok((TensorElement::I8, q.iter().map(|&q| q as u8).collect()))
+        }
+        (TensorElement::U8 | TensorElement::F32, _) => {
+            let mut y = vec![0.0f32; model.outputs()];
+            if element == TensorElement::U8 {
+                model.predict_pixels(row, &mut scratch, &mut y)?;
+            } else {
+                let x: Vec<f32> = row
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                model.predict(&x, &mut scratch, &mut y)?;
+            }
+            Ok((
+                TensorElement::F32,
+                y.iter().flat_map(|y| y.to_le_bytes()).collect(),
+            ))
+        }
+        (TensorElement::I8, ElementType::F32) => {
+            bail!("int8 inputs for an f32 model: give uint8 pixels or float32")
+        }
+    }
 }
 
 /// Sends every row of `array` (N × the model's inputs: uint8 pixels, int8 or float32) to
@@ -295,7 +313,7 @@ fn predict_f32(
 /// its row and index).
 pub fn evaluate_tensors<T: Read + Write>(
     link: &mut Link<T>,
-    model: &HostModel,
+    model: &FileModel,
     array: &Array,
     limit: Option<usize>,
     in_flight: usize,
@@ -307,10 +325,16 @@ pub fn evaluate_tensors<T: Read + Write>(
         cols <= MAX_TENSOR_ELEMENTS,
         "rows of {cols} elements; the host sends at most {MAX_TENSOR_ELEMENTS}"
     );
+    let model = model.model()?;
+    ensure!(
+        cols == model.inputs(),
+        "rows of {cols} elements; the model takes {}",
+        model.inputs()
+    );
     let row = |i: usize| &bytes[i * row_bytes..(i + 1) * row_bytes];
     // The host's answers first: an input the model does not take fails before the device.
     let expected: Vec<(TensorElement, Vec<u8>)> = (0..rows)
-        .map(|i| host_output(model, element, row(i)).with_context(|| format!("row {i}")))
+        .map(|i| host_output(&model, element, row(i)).with_context(|| format!("row {i}")))
         .collect::<anyhow::Result<_>>()?;
     let out_bytes = expected.first().map_or(0, |(_, d)| d.len());
     link.expect_tensors(out_bytes);
