@@ -196,8 +196,8 @@ pub fn compile_into(path: &Path, out_dir: &Path) -> Result<Compiled, String> {
     let aligned = Aligned16::new(&bytes);
     let file = ModelFile::parse(aligned.bytes())
         .map_err(|e| format!("{} is not a valid model file: {e}", path.display()))?;
-    let (inputs, layer_outputs) = layers(&file)
-        .map_err(|e| format!("{} cannot run on a board: {e}", path.display()))?;
+    let (inputs, layer_outputs) =
+        layers(&file).map_err(|e| format!("{} cannot run on a board: {e}", path.display()))?;
     let widest = layer_outputs.iter().copied().fold(inputs, usize::max);
     let compiled = Compiled {
         path: path.to_path_buf(),

@@ -147,6 +147,8 @@ pub struct TensorResponse<'a> {
 }
 
 /// A request frame of either kind, as a board reads it.
+// Lives only while one frame is answered, and no_std has no Box for the digit.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum AnyRequest<'a> {
