@@ -24,7 +24,7 @@ fn synthetic(dir: &Path) -> (Synthetic, Mnist) {
 /// a real one), and the trainer's own evaluation of it on the synthetic test images.
 fn model(dir: &Path, mnist: &Mnist) -> (PathBuf, train::EvalStats) {
     let mut config = Preset::Mcu.config(1);
-    config.hidden = 16;
+    config.hidden = vec![16];
     let mut t = Trainer::new(config).unwrap();
     t.train_epoch(&mnist.train, &mut Silent).unwrap();
     let path = dir.join("small.nnm");
