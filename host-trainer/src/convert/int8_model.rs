@@ -4,6 +4,7 @@
 
 use nn_core::format::{self, Shape};
 use nn_core::model_i8::DenseI8;
+use nn_core::network::{LayerI8, Layers, ModelI8};
 use nn_core::quant::{Requant, SoftmaxI8Params};
 use nn_core::{Activation, InputScaling, MlpI8, TensorQuant};
 
@@ -84,5 +85,69 @@ impl QuantizedModel {
         let n = format::encode_i8(&mlp, &names, &mut bytes)?;
         bytes.truncate(n);
         Ok(bytes)
+    }
+}
+
+/// One layer of a [`QuantizedNetwork`]: its int8 arrays and what nn-core's [`LayerI8`]
+/// needs besides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantizedNetLayer {
+    /// Weights, int32 biases, requantisation pairs, weight scales.
+    pub arrays: QuantizedLayer,
+    /// Inputs (columns of the weights).
+    pub inputs: usize,
+    /// Outputs (rows).
+    pub outputs: usize,
+    /// The quantisation of the product's output (a sigmoid's or tanh's input).
+    pub output: TensorQuant,
+    /// The layer's activation.
+    pub activation: Activation,
+    /// The sigmoid's or tanh's table (256 entries), or empty.
+    pub table: Vec<i8>,
+}
+
+/// An int8 network of any depth that owns its arrays; [`QuantizedNetwork::model`] borrows
+/// them as nn-core's [`ModelI8`], the form `model::write` writes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantizedNetwork {
+    /// The f32 model's pixel scaling, kept for the record.
+    pub scaling: InputScaling,
+    /// The int8 input's quantisation.
+    pub input: TensorQuant,
+    /// The layers, first first.
+    pub layers: Vec<QuantizedNetLayer>,
+    /// Softmax's parameters, when the model ends in one.
+    pub softmax: Option<SoftmaxI8Params>,
+    /// The class names the f32 file carried.
+    pub class_names: Vec<String>,
+}
+
+impl QuantizedNetwork {
+    /// The network as nn-core's [`ModelI8`] (unpacked).
+    ///
+    /// # Errors
+    /// More layers than nn-core's `MAX_LAYERS`.
+    pub fn model(&self) -> Result<ModelI8<'_>, nn_core::Error> {
+        let mut layers = Layers::default();
+        for l in &self.layers {
+            layers.push(LayerI8 {
+                weights: &l.arrays.weights,
+                bias: &l.arrays.bias,
+                requant: &l.arrays.requant,
+                weight_scales: &l.arrays.weight_scales,
+                inputs: l.inputs,
+                outputs: l.outputs,
+                output: l.output,
+                activation: l.activation,
+                table: &l.table,
+            })?;
+        }
+        Ok(ModelI8 {
+            layers,
+            input: self.input,
+            softmax: self.softmax,
+            scaling: self.scaling,
+            packed: &[],
+        })
     }
 }
