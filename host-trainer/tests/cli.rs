@@ -43,6 +43,12 @@ fn inspect_shows_shape_parameters_and_checksum() {
     // 16·784 + 16 + 10·16 + 10
     assert!(out.contains("parameters:  12730 "), "{out}");
     assert!(out.contains("hidden Relu, output Softmax"), "{out}");
+    assert!(out.contains("layers:      2, then softmax"), "{out}");
+    assert!(out.contains("  layer 1:   784 -> 16, Relu, f32"), "{out}");
+    assert!(
+        out.contains("  layer 2:   16 -> 10, Identity, f32"),
+        "{out}"
+    );
     assert!(out.contains("checksum:    ok"), "{out}");
 }
 
