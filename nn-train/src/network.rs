@@ -21,10 +21,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::adam::Adam;
 
-/// Sizes of the network `input → hidden → output` at depth 2: nn-core's (tests and
-/// the model file's depth-2 header use it); [`Flat::sizes`] is the general form.
-pub use nn_core::format::Shape;
-
 /// The hidden layers' activation: the ones this trainer can differentiate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
