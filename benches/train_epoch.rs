@@ -35,11 +35,11 @@ fn step(c: &mut Criterion) {
     let config = Preset::Seed.config(1);
     let data = synthetic(BATCH);
     let mut trainer = Trainer::new(config.clone()).expect("valid preset");
-    let mut ws = Workspace::new(config.shape(), BATCH);
+    let mut ws = Workspace::new(&config.sizes(), BATCH);
     let indices: Vec<usize> = (0..BATCH).collect();
     ws.load(&data.images, &data.labels, &indices, config.scaling);
     // Real gradients for the Adam bench to apply (the fused step leaves grads.w1 alone).
-    let mut grads = Flat::zeros(config.shape());
+    let mut grads = Flat::zeros(&config.sizes());
     network::forward(&trainer.net, &mut ws, BATCH);
     network::backward(&trainer.net, &mut ws, &mut grads, BATCH);
 

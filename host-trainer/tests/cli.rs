@@ -24,7 +24,7 @@ fn synthetic(dir: &Path) -> (Synthetic, Mnist) {
 /// a real one), and the trainer's own evaluation of it on the synthetic test images.
 fn model(dir: &Path, mnist: &Mnist) -> (PathBuf, train::EvalStats) {
     let mut config = Preset::Mcu.config(1);
-    config.hidden = 16;
+    config.hidden = vec![16];
     let mut t = Trainer::new(config).unwrap();
     t.train_epoch(&mnist.train, &mut Silent).unwrap();
     let path = dir.join("small.nnm");
@@ -43,6 +43,12 @@ fn inspect_shows_shape_parameters_and_checksum() {
     // 16·784 + 16 + 10·16 + 10
     assert!(out.contains("parameters:  12730 "), "{out}");
     assert!(out.contains("hidden Relu, output Softmax"), "{out}");
+    assert!(out.contains("layers:      2, then softmax"), "{out}");
+    assert!(out.contains("  layer 1:   784 -> 16, Relu, f32"), "{out}");
+    assert!(
+        out.contains("  layer 2:   16 -> 10, Identity, f32"),
+        "{out}"
+    );
     assert!(out.contains("checksum:    ok"), "{out}");
 }
 

@@ -66,7 +66,7 @@ fn the_history_holds_every_epoch_of_training_and_test() {
     let dir = tempfile::tempdir().unwrap();
     let (_, mnist) = synthetic(dir.path());
     let mut config = Preset::Mcu.config(1);
-    (config.hidden, config.epochs, config.batch_size) = (16, 3, 1);
+    (config.hidden, config.epochs, config.batch_size) = (vec![16], 3, 1);
     let mut history = History::default();
     let out = Outputs::beside(&dir.path().join("m.nnm"));
     let summary = train::run(
@@ -158,7 +158,7 @@ fn bad_plot_targets_are_one_line_errors_before_training() {
 /// is not empty; written to `path`.
 fn model(path: &Path, names: &[&str]) -> PathBuf {
     let mut config = Preset::Mcu.config(7);
-    config.hidden = 16;
+    config.hidden = vec![16];
     let t = Trainer::new(config).unwrap();
     if names.is_empty() {
         export::write_model(path, &t.net, t.config.scaling).unwrap();
@@ -172,8 +172,9 @@ fn model(path: &Path, names: &[&str]) -> PathBuf {
     )
     .unwrap();
     let mut bytes = vec![0; format::encoded_len_named(&header, names).unwrap()];
-    let v = t.net.params.views();
-    let n = format::encode_named(&header, names, [v.w1, v.b1, v.w2, v.b2], &mut bytes).unwrap();
+    let l = t.net.params.layers();
+    let n =
+        format::encode_named(&header, names, [l[0].0, l[0].1, l[1].0, l[1].1], &mut bytes).unwrap();
     std::fs::write(path, &bytes[..n]).unwrap();
     path.to_path_buf()
 }

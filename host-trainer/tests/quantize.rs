@@ -28,7 +28,7 @@ fn mnist() -> &'static Mnist {
 /// file's bytes.
 fn small_model(preset: Preset, hidden: usize) -> Vec<u8> {
     let mut config = preset.config(5);
-    config.hidden = hidden;
+    config.hidden = vec![hidden];
     let mut t = Trainer::new(config).unwrap();
     t.train_epoch(&mnist().train.subset(0..3000), &mut Silent)
         .unwrap();

@@ -23,7 +23,7 @@ fn mnist() -> &'static Mnist {
 /// The mcu recipe, narrowed so that each test trains in about a second.
 fn small(hidden: usize, epochs: usize) -> TrainConfig {
     let mut c = Preset::Mcu.config(42);
-    c.hidden = hidden;
+    c.hidden = vec![hidden];
     c.epochs = epochs;
     c
 }
@@ -49,7 +49,7 @@ fn exported_model_predicts_in_nn_core_as_the_trainer_does() {
     let m = mnist();
     for (preset, hidden) in [(Preset::Mcu, 64), (Preset::Seed, 48)] {
         let mut config = preset.config(3);
-        config.hidden = hidden;
+        config.hidden = vec![hidden];
         let mut t = Trainer::new(config).unwrap();
         t.train_epoch(&m.train.subset(0..3000), &mut Silent)
             .unwrap();
@@ -66,7 +66,7 @@ fn exported_model_predicts_in_nn_core_as_the_trainer_does() {
         let mlp = file.slices_in(&params).unwrap();
 
         let n = 1000;
-        let mut ws = Workspace::new(t.net.params.shape, n);
+        let mut ws = Workspace::new(&t.net.params.sizes, n);
         let indices: Vec<usize> = (0..n).collect();
         ws.load(&m.test.images, &m.test.labels, &indices, t.config.scaling);
         // The forward pass evaluation runs, against nn-core's inference on the same file.

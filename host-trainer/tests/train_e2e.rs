@@ -11,6 +11,11 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Trains `preset` with the host-trainer binary and returns its metrics.
 fn train(preset: &str) -> serde_json::Value {
+    train_with(preset, &[])
+}
+
+/// Trains `preset` with `extra` flags with the host-trainer binary and returns its metrics.
+fn train_with(preset: &str, extra: &[&str]) -> serde_json::Value {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let model: PathBuf = dir.path().join(format!("{preset}.nnm"));
@@ -18,6 +23,7 @@ fn train(preset: &str) -> serde_json::Value {
     let status = Command::new(env!("CARGO_BIN_EXE_host-trainer"))
         .arg("train")
         .args(["--preset", preset, "--seed", "1"])
+        .args(extra)
         .arg("--out")
         .arg(&model)
         .arg("--metrics")
@@ -59,4 +65,13 @@ fn default_preset_reaches_97_8_percent() {
 fn mcu_preset_reaches_97_percent() {
     let a = accuracy(&train("mcu"));
     assert!(a >= 0.97, "mcu preset: {a}");
+}
+
+#[test]
+#[ignore = "e2e: trains a two-hidden-layer network on real MNIST (fetched if missing)"]
+fn two_hidden_layers_reach_98_3_percent_in_the_default_epochs() {
+    let m = train_with("default", &["--hidden", "256,128"]);
+    assert_eq!(m["config"]["hidden"], serde_json::json!([256, 128]));
+    let a = accuracy(&m);
+    assert!(a >= 0.983, "784-256-128-10: {a}");
 }

@@ -51,8 +51,8 @@ impl Adam {
     pub fn new(config: AdamConfig, params: &Flat) -> Self {
         Self {
             config,
-            m: Flat::zeros(params.shape),
-            v: Flat::zeros(params.shape),
+            m: Flat::zeros(&params.sizes),
+            v: Flat::zeros(&params.sizes),
             t: 0,
         }
     }
@@ -134,22 +134,17 @@ impl AdamStep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::Shape;
 
     #[test]
     fn two_steps_match_hand_computed_values() {
         // One hidden unit, one input, one output: four parameters.
-        let shape = Shape {
-            input: 1,
-            hidden: 1,
-            output: 1,
-        };
+        let sizes = vec![1, 1, 1];
         let mut p = Flat {
-            shape,
+            sizes: sizes.clone(),
             data: vec![1.0, -2.0, 0.5, 0.0],
         };
         let g = Flat {
-            shape,
+            sizes,
             data: vec![0.1, -0.2, 0.0, 4.0],
         };
         let mut adam = Adam::new(AdamConfig::default(), &p);

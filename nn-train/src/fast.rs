@@ -261,15 +261,7 @@ pub fn matmul_backward(
 
 /// [`network::forward`] with the products on gemm.
 pub fn forward(net: &Network, ws: &mut Workspace, b: usize) -> BatchStats {
-    let s = net.params.shape;
-    let p = net.params.views();
-    let x = &ws.x[..b * s.input];
-    let a1 = &mut ws.a1[..b * s.hidden];
-    let logits = &mut ws.logits[..b * s.output];
-    matmul_forward(a1, x, p.w1, p.b1, b);
-    network::activation_forward(a1, net.activation);
-    matmul_forward(logits, a1, p.w2, p.b2, b);
-    network::softmax_crossentropy_forward(&mut ws.probs[..b * s.output], logits, &ws.labels[..b])
+    network::forward_with(net, ws, b, matmul_forward)
 }
 
 /// Rows of `W1` per fused task: 64 rows of 784 are 200 KB in each of the four buffers, so
@@ -283,7 +275,8 @@ const FUSED_ROWS: usize = 64;
 /// The step itself is memory-bound (W1, its gradient and both moments are 13 MB for the
 /// seed model, far past L2), so the first layer's weight gradient is computed one block of
 /// rows at a time into a per-thread scratch and Adam moves that block while it is hot: the
-/// 3 MB gradient is never written out and read back, so `grads.w1` is left untouched.
+/// 3 MB gradient is never written out and read back, so `grads`' first weights are left
+/// untouched. The layers above the first run [`network`]'s reverse loop on gemm.
 pub fn backward_and_step(
     net: &mut Network,
     ws: &mut Workspace,
@@ -292,60 +285,53 @@ pub fn backward_and_step(
     b: usize,
 ) {
     use rayon::prelude::*;
-    let s = net.params.shape;
-    let x = &ws.x[..b * s.input];
-    let a1 = &ws.a1[..b * s.hidden];
-    let probs = &ws.probs[..b * s.output];
-    let dlogits = &mut ws.dlogits[..b * s.output];
-    let da1 = &mut ws.da1[..b * s.hidden];
+    network::backward_down_to(net, ws, grads, b, 1, matmul_backward);
+    let (input, h1) = (net.params.sizes[0], net.params.sizes[1]);
+    let x = &ws.x[..b * input];
+    // dZ1: the gradient at the first layer's pre-activation (the logits' at depth 1).
+    let dz1: &[f32] = match ws.dhidden.first() {
+        Some(d) => &d[..b * h1],
+        None => &ws.dlogits[..b * h1],
+    };
     {
-        let p = net.params.views();
-        let g = grads.views_mut();
-        network::crossentropy_softmax_backward(dlogits, probs, &ws.labels[..b]);
-        matmul_backward(Some(&mut *da1), g.w2, g.b2, dlogits, a1, p.w2, b);
-        network::activation_backward(da1, a1, net.activation);
-        let dz1: &[f32] = da1;
-        g.b1.fill(0.0);
-        for row in dz1.chunks_exact(s.hidden) {
-            g.b1.iter_mut().zip(row).for_each(|(db, &d)| *db += d);
+        let mut g = grads.layers_mut();
+        let gb1 = &mut g[0].1;
+        gb1.fill(0.0);
+        for row in dz1.chunks_exact(h1) {
+            gb1.iter_mut().zip(row).for_each(|(db, &d)| *db += d);
         }
     }
     let step = adam.next_step();
-    let (p, m, v) = (
-        net.params.views_mut(),
-        adam.m.views_mut(),
-        adam.v.views_mut(),
-    );
-    let block = FUSED_ROWS * s.input;
-    let dz1: &[f32] = da1;
-    p.w1.par_chunks_mut(block)
-        .zip(m.w1.par_chunks_mut(block))
-        .zip(v.w1.par_chunks_mut(block))
+    let w1 = h1 * input;
+    let block = FUSED_ROWS * input;
+    net.params.data[..w1]
+        .par_chunks_mut(block)
+        .zip(adam.m.data[..w1].par_chunks_mut(block))
+        .zip(adam.v.data[..w1].par_chunks_mut(block))
         .enumerate()
         .for_each_init(
             || vec![0.0f32; block],
             |scratch, (i, ((pw, mw), vw))| {
-                let rows = pw.len() / s.input;
+                let rows = pw.len() / input;
                 let gw = &mut scratch[..pw.len()];
                 // gw (rows, IN) ← dZ1[:, i·R .. i·R+rows]ᵀ · x: the block's rows of dW1.
                 gemm(
-                    MatMut::row_major(gw, rows, s.input),
-                    MatRef::row_major(dz1, b, s.hidden)
+                    MatMut::row_major(gw, rows, input),
+                    MatRef::row_major(dz1, b, h1)
                         .columns(i * FUSED_ROWS, rows)
                         .t(),
-                    MatRef::row_major(x, b, s.input),
+                    MatRef::row_major(x, b, input),
                     Parallelism::None,
                 );
                 step.update(pw, mw, vw, gw);
             },
         );
-    // b1, W2 and b2 are contiguous after W1 and small: one pass.
-    let tail = s.hidden * s.input;
+    // b1 and every later layer are contiguous after W1 and small: one pass.
     step.update(
-        &mut net.params.data[tail..],
-        &mut adam.m.data[tail..],
-        &mut adam.v.data[tail..],
-        &grads.data[tail..],
+        &mut net.params.data[w1..],
+        &mut adam.m.data[w1..],
+        &mut adam.v.data[w1..],
+        &grads.data[w1..],
     );
 }
 
@@ -366,8 +352,8 @@ pub fn step(
 mod tests {
     use super::*;
     use crate::adam::AdamConfig;
+    use crate::network::Hidden;
     use crate::network::tests::{close, random};
-    use crate::network::{Hidden, Shape};
     use crate::rng::Rng;
 
     #[test]
@@ -391,27 +377,22 @@ mod tests {
         close(&db_f, &db_p, 1e-5);
     }
 
-    /// The fast step against the plain one, on a network whose hidden layer is two full
-    /// fused blocks and a partial one. The sums run in another order, so the gradients
-    /// differ in the last bits; after one Adam step every parameter and moment agrees
-    /// within 1e-6 · (1 + |value|).
-    fn fast_step_matches_the_plain_step(activation: Hidden) {
-        let shape = Shape {
-            input: 20,
-            hidden: 2 * FUSED_ROWS + 9,
-            output: 10,
-        };
+    /// The fast step against the plain one on a network of `sizes`, whose first hidden
+    /// layer is two full fused blocks and a partial one. The sums run in another order, so
+    /// the gradients differ in the last bits; after one Adam step every parameter and
+    /// moment agrees within 1e-6 · (1 + |value|).
+    fn fast_step_matches_the_plain_step(sizes: &[usize], activation: Hidden) {
         let b = 7;
         let mut rng = Rng::new(5);
         let net = Network {
-            params: Flat::glorot(shape, &mut rng),
+            params: Flat::glorot(sizes, &mut rng),
             activation,
         };
-        let mut ws = Workspace::new(shape, b);
-        ws.x.copy_from_slice(&random(b * shape.input, &mut rng));
+        let mut ws = Workspace::new(sizes, b);
+        ws.x.copy_from_slice(&random(b * sizes[0], &mut rng));
         ws.labels.copy_from_slice(&[0, 9, 2, 3, 3, 7, 1]);
 
-        let (mut plain_net, mut plain_grads) = (net.clone(), Flat::zeros(shape));
+        let (mut plain_net, mut plain_grads) = (net.clone(), Flat::zeros(sizes));
         let mut plain_adam = Adam::new(AdamConfig::default(), &net.params);
         let plain = network::step(
             &mut plain_net,
@@ -422,15 +403,15 @@ mod tests {
         );
         let plain_probs = ws.probs.clone();
 
-        let (mut fast_net, mut fast_grads) = (net.clone(), Flat::zeros(shape));
+        let (mut fast_net, mut fast_grads) = (net.clone(), Flat::zeros(sizes));
         let mut fast_adam = Adam::new(AdamConfig::default(), &net.params);
         let fast = step(&mut fast_net, &mut ws, &mut fast_grads, &mut fast_adam, b);
 
         assert_eq!(fast.correct, plain.correct);
         assert!((fast.loss_sum - plain.loss_sum).abs() < 1e-5 * plain.loss_sum);
         close(&ws.probs, &plain_probs, 1e-6);
-        // The fused step leaves grads.w1 alone; the rest of the gradient it does write.
-        let w1 = shape.hidden * shape.input;
+        // The fused step leaves the first weights' gradient alone; the rest it does write.
+        let w1 = sizes[1] * sizes[0];
         close(&fast_grads.data[w1..], &plain_grads.data[w1..], 1e-6);
         close(&fast_adam.m.data, &plain_adam.m.data, 1e-6);
         close(&fast_adam.v.data, &plain_adam.v.data, 1e-6);
@@ -439,14 +420,35 @@ mod tests {
         assert_eq!(fast_adam.t, 1);
     }
 
+    const FUSED: usize = 2 * FUSED_ROWS + 9;
+
     #[test]
     fn fast_step_matches_the_plain_step_sigmoid() {
-        fast_step_matches_the_plain_step(Hidden::Sigmoid);
+        fast_step_matches_the_plain_step(&[20, FUSED, 10], Hidden::Sigmoid);
     }
 
     #[test]
     fn fast_step_matches_the_plain_step_relu() {
-        fast_step_matches_the_plain_step(Hidden::Relu);
+        fast_step_matches_the_plain_step(&[20, FUSED, 10], Hidden::Relu);
+    }
+
+    #[test]
+    fn fast_step_matches_the_plain_step_at_depth_3() {
+        for activation in Hidden::ALL {
+            fast_step_matches_the_plain_step(&[20, FUSED, 33, 10], activation);
+        }
+    }
+
+    #[test]
+    fn fast_step_matches_the_plain_step_at_depth_4() {
+        for activation in Hidden::ALL {
+            fast_step_matches_the_plain_step(&[20, FUSED, 40, 17, 10], activation);
+        }
+    }
+
+    #[test]
+    fn fast_step_matches_the_plain_step_at_depth_1() {
+        fast_step_matches_the_plain_step(&[20, 10], Hidden::Relu);
     }
 
     #[test]

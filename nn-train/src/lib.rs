@@ -1,4 +1,4 @@
-//! Training the `784 → H → 10` MLP by hand: mini-batch Adam on sparse categorical
+//! Training the `784 → H1 → … → 10` MLP by hand: mini-batch Adam on sparse categorical
 //! cross-entropy. Maths only: no command line, no files, no terminal; the caller saves
 //! checkpoints and the model through the callbacks of [`run`].
 //!

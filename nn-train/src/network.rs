@@ -1,7 +1,8 @@
-//! The network `inputs → hidden → outputs`, trained from scratch, written to be read.
+//! The network `inputs → hidden₁ → … → hiddenₙ₋₁ → outputs`, trained from scratch, written
+//! to be read.
 //!
-//! 1. The parameters: one flat buffer with named views ([`Flat`]), so that Adam is one loop
-//!    and export writes the views as they are.
+//! 1. The parameters: one flat buffer cut into each layer's weights and bias ([`Flat`]), so
+//!    that Adam is one loop and export writes the layers as they are.
 //! 2. The layers, each forward pass directly above its backward pass: the dense layer
 //!    ([`matmul_forward`], [`matmul_backward`]), the hidden activation, and softmax fused
 //!    with the cross-entropy loss.
@@ -10,7 +11,8 @@
 //!
 //! Every loop here is the naive one. Training runs the same arithmetic, faster, from
 //! [`fast`](super::fast): matrix products on the `gemm` crate and the first layer's
-//! gradient fused with Adam's update; a test there holds it equal to this file.
+//! gradient fused with Adam's update; tests there hold it equal to this file at depth 2, 3
+//! and 4.
 //!
 //! Every matrix is row-major. A batch of `B` examples is `(B, C)`: one row per example.
 
@@ -19,11 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::adam::Adam;
 
-/// Sizes of the network `input → hidden → output`: nn-core's, which also counts the
-/// parameters and cuts a flat buffer into the four tensors.
-pub use nn_core::format::Shape;
-
-/// The hidden layer's activation: the ones this trainer can differentiate.
+/// The hidden layers' activation: the ones this trainer can differentiate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Hidden {
@@ -63,15 +61,15 @@ impl TryFrom<Activation> for Hidden {
     }
 }
 
-/// The flat parameter buffer and its named views: in [`crate::flat`], which Adam shares.
-pub use crate::flat::{Flat, Views, ViewsMut};
+/// The flat parameter buffer, cut into layers: in [`crate::flat`], which Adam shares.
+pub use crate::flat::Flat;
 
 /// Parameters plus what the model file needs to run them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Network {
     /// Weights and biases.
     pub params: Flat,
-    /// The hidden layer's activation function.
+    /// Every hidden layer's activation function (the output layer feeds the softmax).
     pub activation: Hidden,
 }
 
@@ -82,9 +80,9 @@ pub struct Workspace {
     pub capacity: usize,
     /// `(B, IN)` inputs: the pixels, scaled.
     pub x: Vec<f32>,
-    /// `(B, H)` hidden activations `act(x W1ᵀ + b1)`.
-    pub a1: Vec<f32>,
-    /// `(B, OUT)` logits `a1 W2ᵀ + b2`.
+    /// Per hidden layer `k`, `(B, Hk)` activations `act(a(k-1) Wkᵀ + bk)`, with `a0 = x`.
+    pub hidden: Vec<Vec<f32>>,
+    /// `(B, OUT)` logits of the last layer.
     pub logits: Vec<f32>,
     /// `(B, OUT)` probabilities, the softmax of each row of `logits`.
     pub probs: Vec<f32>,
@@ -92,22 +90,30 @@ pub struct Workspace {
     pub labels: Vec<u8>,
     /// `(B, OUT)` gradient of the mean loss with respect to the logits.
     pub dlogits: Vec<f32>,
-    /// `(B, H)` gradient with respect to `a1`, then (in place) to the pre-activation.
-    pub da1: Vec<f32>,
+    /// Per hidden layer, `(B, Hk)` gradient with respect to its activations, then (in
+    /// place) to its pre-activation.
+    pub dhidden: Vec<Vec<f32>>,
 }
 
 impl Workspace {
-    /// Buffers for batches of up to `capacity` examples.
-    pub fn new(shape: Shape, capacity: usize) -> Self {
+    /// Buffers for batches of up to `capacity` examples through a network of `sizes`
+    /// (`[IN, H1, …, OUT]`).
+    ///
+    /// # Panics
+    /// If `sizes` has fewer than two entries.
+    pub fn new(sizes: &[usize], capacity: usize) -> Self {
+        let (&input, rest) = sizes.split_first().expect("a network has inputs");
+        let (&output, hidden) = rest.split_last().expect("a network has outputs");
+        let per_layer = || hidden.iter().map(|&h| vec![0.0; capacity * h]).collect();
         Self {
             capacity,
-            x: vec![0.0; capacity * shape.input],
-            a1: vec![0.0; capacity * shape.hidden],
-            logits: vec![0.0; capacity * shape.output],
-            probs: vec![0.0; capacity * shape.output],
+            x: vec![0.0; capacity * input],
+            hidden: per_layer(),
+            logits: vec![0.0; capacity * output],
+            probs: vec![0.0; capacity * output],
             labels: vec![0; capacity],
-            dlogits: vec![0.0; capacity * shape.output],
-            da1: vec![0.0; capacity * shape.hidden],
+            dlogits: vec![0.0; capacity * output],
+            dhidden: per_layer(),
         }
     }
 
@@ -316,35 +322,96 @@ pub fn crossentropy_softmax_backward(dlogits: &mut [f32], probs: &[f32], labels:
 // ----------------------------------------------------------------------------------------
 // The whole network
 
-/// Runs the first `b` examples loaded in `ws` through `net`: fills `a1`, `logits` and
-/// `probs` and returns the batch's loss and correct count.
+/// A dense layer's forward pass: [`matmul_forward`] here, gemm's in `fast`.
+pub(crate) type DenseForward = fn(&mut [f32], &[f32], &[f32], &[f32], usize);
+/// A dense layer's backward pass: [`matmul_backward`] here, gemm's in `fast`.
+pub(crate) type DenseBackward =
+    fn(Option<&mut [f32]>, &mut [f32], &mut [f32], &[f32], &[f32], &[f32], usize);
+
+/// Runs the first `b` examples loaded in `ws` through `net`: fills every hidden layer's
+/// activations, `logits` and `probs`, and returns the batch's loss and correct count.
 pub fn forward(net: &Network, ws: &mut Workspace, b: usize) -> BatchStats {
-    let s = net.params.shape;
-    let p = net.params.views();
-    let x = &ws.x[..b * s.input];
-    let a1 = &mut ws.a1[..b * s.hidden];
-    let logits = &mut ws.logits[..b * s.output];
-    matmul_forward(a1, x, p.w1, p.b1, b);
-    activation_forward(a1, net.activation);
-    matmul_forward(logits, a1, p.w2, p.b2, b);
-    softmax_crossentropy_forward(&mut ws.probs[..b * s.output], logits, &ws.labels[..b])
+    forward_with(net, ws, b, matmul_forward)
+}
+
+/// [`forward`] with `dense` for every layer's product: the one layer loop both paths run.
+pub(crate) fn forward_with(
+    net: &Network,
+    ws: &mut Workspace,
+    b: usize,
+    dense: DenseForward,
+) -> BatchStats {
+    let sizes = &net.params.sizes;
+    let layers = net.params.layers();
+    let last = layers.len() - 1;
+    for (k, (w, bias)) in layers.into_iter().enumerate() {
+        let (before, after) = ws.hidden.split_at_mut(k.min(last));
+        let inp = match k {
+            0 => &ws.x[..b * sizes[0]],
+            _ => &before[k - 1][..b * sizes[k]],
+        };
+        if k == last {
+            dense(&mut ws.logits[..b * sizes[k + 1]], inp, w, bias, b);
+        } else {
+            let out = &mut after[0][..b * sizes[k + 1]];
+            dense(out, inp, w, bias, b);
+            activation_forward(out, net.activation);
+        }
+    }
+    let output = sizes[last + 1];
+    softmax_crossentropy_forward(
+        &mut ws.probs[..b * output],
+        &ws.logits[..b * output],
+        &ws.labels[..b],
+    )
 }
 
 /// The gradient of the batch's mean loss with respect to every parameter, into `grads`.
 /// Needs the buffers [`forward`] filled for the same `b` examples.
 pub fn backward(net: &Network, ws: &mut Workspace, grads: &mut Flat, b: usize) {
-    let s = net.params.shape;
-    let p = net.params.views();
-    let g = grads.views_mut();
-    let x = &ws.x[..b * s.input];
-    let a1 = &ws.a1[..b * s.hidden];
-    let probs = &ws.probs[..b * s.output];
-    let dlogits = &mut ws.dlogits[..b * s.output];
-    let da1 = &mut ws.da1[..b * s.hidden];
-    crossentropy_softmax_backward(dlogits, probs, &ws.labels[..b]);
-    matmul_backward(Some(&mut *da1), g.w2, g.b2, dlogits, a1, p.w2, b);
-    activation_backward(da1, a1, net.activation);
-    matmul_backward(None, g.w1, g.b1, da1, x, p.w1, b);
+    backward_down_to(net, ws, grads, b, 0, matmul_backward);
+}
+
+/// [`backward`] through layers `last ..= stop` only, with `dense` for every layer's
+/// products: the one reverse loop both paths run. Layer `k > 0` leaves the gradient with
+/// respect to its input's pre-activation in `ws.dhidden[k - 1]`; `fast` stops at layer 1
+/// and fuses layer 0 with Adam.
+pub(crate) fn backward_down_to(
+    net: &Network,
+    ws: &mut Workspace,
+    grads: &mut Flat,
+    b: usize,
+    stop: usize,
+    dense: DenseBackward,
+) {
+    let sizes = &net.params.sizes;
+    let layers = net.params.layers();
+    let last = layers.len() - 1;
+    let output = sizes[last + 1];
+    crossentropy_softmax_backward(
+        &mut ws.dlogits[..b * output],
+        &ws.probs[..b * output],
+        &ws.labels[..b],
+    );
+    let grad_layers = grads.layers_mut();
+    for (k, ((w, _), (gw, gb))) in layers.into_iter().zip(grad_layers).enumerate().rev() {
+        if k < stop {
+            break;
+        }
+        let (below, above) = ws.dhidden.split_at_mut(k);
+        let dout = match k == last {
+            true => &ws.dlogits[..b * output],
+            false => &above[0][..b * sizes[k + 1]],
+        };
+        if k == 0 {
+            dense(None, gw, gb, dout, &ws.x[..b * sizes[0]], w, b);
+        } else {
+            let a = &ws.hidden[k - 1][..b * sizes[k]];
+            let da = &mut below[k - 1][..b * sizes[k]];
+            dense(Some(&mut *da), gw, gb, dout, a, w, b);
+            activation_backward(da, a, net.activation);
+        }
+    }
 }
 
 /// One training step on the first `b` examples loaded in `ws`: [`forward`], [`backward`]
@@ -449,65 +516,59 @@ pub(super) mod tests {
 
     /// Sum over the batch of the loss, in f64 from scratch, as the finite-difference reference.
     fn loss_f64(net: &Network, x: &[f32], labels: &[u8]) -> f64 {
-        let s = net.params.shape;
-        let p = net.params.views();
+        let sizes = &net.params.sizes;
+        let layers = net.params.layers();
         let mut total = 0.0;
         for (r, &y) in labels.iter().enumerate() {
-            let xr = &x[r * s.input..(r + 1) * s.input];
-            let h: Vec<f64> = (0..s.hidden)
-                .map(|j| {
-                    let z = f64::from(p.b1[j])
-                        + (0..s.input)
-                            .map(|i| f64::from(p.w1[j * s.input + i]) * f64::from(xr[i]))
-                            .sum::<f64>();
-                    match net.activation {
+            let mut a: Vec<f64> = x[r * sizes[0]..(r + 1) * sizes[0]]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
+            for (k, (w, bias)) in layers.iter().enumerate() {
+                let c = a.len();
+                let z = bias.iter().enumerate().map(|(o, &bo)| {
+                    f64::from(bo) + (0..c).map(|i| f64::from(w[o * c + i]) * a[i]).sum::<f64>()
+                });
+                a = if k + 1 == layers.len() {
+                    z.collect()
+                } else {
+                    z.map(|z| match net.activation {
                         Hidden::Sigmoid => 1.0 / (1.0 + (-z).exp()),
                         Hidden::Relu => z.max(0.0),
-                    }
-                })
-                .collect();
-            let z: Vec<f64> = (0..s.output)
-                .map(|k| {
-                    f64::from(p.b2[k])
-                        + (0..s.hidden)
-                            .map(|j| f64::from(p.w2[k * s.hidden + j]) * h[j])
-                            .sum::<f64>()
-                })
-                .collect();
-            let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let lse = z.iter().map(|v| (v - max).exp()).sum::<f64>().ln() + max;
-            total += lse - z[usize::from(y)];
+                    })
+                    .collect()
+                };
+            }
+            let max = a.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let lse = a.iter().map(|v| (v - max).exp()).sum::<f64>().ln() + max;
+            total += lse - a[usize::from(y)];
         }
         total
     }
 
-    /// Central differences in f64 around the f32 parameters, against `backward`.
-    fn check_gradients(activation: Hidden) {
-        let shape = Shape {
-            input: 6,
-            hidden: 5,
-            output: 4,
-        };
+    /// Central differences in f64 around the f32 parameters, against `backward`, for a
+    /// network of `sizes`.
+    fn check_gradients(sizes: &[usize], activation: Hidden) {
         let b = 3;
         let mut rng = Rng::new(11);
         let mut net = Network {
-            params: Flat::glorot(shape, &mut rng),
+            params: Flat::glorot(sizes, &mut rng),
             activation,
         };
         // Non-zero biases so relu units sit on both sides of the kink, away from it.
-        for v in net.params.views_mut().b1.iter_mut() {
-            *v = rng.uniform(-0.5, 0.5);
+        for (_, bias) in net.params.layers_mut() {
+            bias.iter_mut().for_each(|v| *v = rng.uniform(-0.5, 0.5));
         }
-        let mut ws = Workspace::new(shape, b);
-        ws.x.copy_from_slice(&random(b * shape.input, &mut rng));
+        let mut ws = Workspace::new(sizes, b);
+        ws.x.copy_from_slice(&random(b * sizes[0], &mut rng));
         ws.labels.copy_from_slice(&[0, 3, 2]);
         let (x, labels) = (ws.x.clone(), ws.labels.clone());
-        let mut grads = Flat::zeros(shape);
+        let mut grads = Flat::zeros(sizes);
         forward(&net, &mut ws, b);
         backward(&net, &mut ws, &mut grads, b);
 
         let h = 1e-3f32;
-        for i in 0..shape.parameters().unwrap() {
+        for i in 0..net.params.data.len() {
             let orig = net.params.data[i];
             let (hi, lo) = (orig + h, orig - h);
             net.params.data[i] = hi;
@@ -521,46 +582,53 @@ pub(super) mod tests {
             let analytic = f64::from(grads.data[i]);
             assert!(
                 (numeric - analytic).abs() < 1e-4 + 1e-3 * numeric.abs(),
-                "{activation:?} parameter {i}: numeric {numeric}, backward {analytic}"
+                "{activation:?} {sizes:?} parameter {i}: numeric {numeric}, backward {analytic}"
             );
         }
     }
 
     #[test]
     fn backward_matches_finite_differences_sigmoid() {
-        check_gradients(Hidden::Sigmoid);
+        check_gradients(&[6, 5, 4], Hidden::Sigmoid);
     }
 
     #[test]
     fn backward_matches_finite_differences_relu() {
-        check_gradients(Hidden::Relu);
+        check_gradients(&[6, 5, 4], Hidden::Relu);
+    }
+
+    #[test]
+    fn backward_matches_finite_differences_at_depth_3() {
+        check_gradients(&[6, 5, 3, 4], Hidden::Sigmoid);
+        check_gradients(&[6, 5, 3, 4], Hidden::Relu);
+    }
+
+    #[test]
+    fn backward_matches_finite_differences_at_depth_1() {
+        check_gradients(&[6, 4], Hidden::Relu);
     }
 
     #[test]
     fn step_is_forward_backward_then_adam() {
         use crate::adam::AdamConfig;
-        let shape = Shape {
-            input: 4,
-            hidden: 3,
-            output: 2,
-        };
+        let sizes = [4, 3, 3, 2];
         let b = 2;
         let mut rng = Rng::new(3);
         let net = Network {
-            params: Flat::glorot(shape, &mut rng),
+            params: Flat::glorot(&sizes, &mut rng),
             activation: Hidden::Relu,
         };
-        let mut ws = Workspace::new(shape, b);
-        ws.x.copy_from_slice(&random(b * shape.input, &mut rng));
+        let mut ws = Workspace::new(&sizes, b);
+        ws.x.copy_from_slice(&random(b * sizes[0], &mut rng));
         ws.labels.copy_from_slice(&[1, 0]);
 
-        let (mut by_hand, mut hand_grads) = (net.clone(), Flat::zeros(shape));
+        let (mut by_hand, mut hand_grads) = (net.clone(), Flat::zeros(&sizes));
         let mut hand_adam = Adam::new(AdamConfig::default(), &net.params);
         let hand_stats = forward(&by_hand, &mut ws, b);
         backward(&by_hand, &mut ws, &mut hand_grads, b);
         hand_adam.step(&mut by_hand.params, &hand_grads);
 
-        let (mut stepped, mut grads) = (net.clone(), Flat::zeros(shape));
+        let (mut stepped, mut grads) = (net.clone(), Flat::zeros(&sizes));
         let mut adam = Adam::new(AdamConfig::default(), &net.params);
         let stats = step(&mut stepped, &mut ws, &mut grads, &mut adam, b);
         assert_eq!(stats, hand_stats);

@@ -44,7 +44,7 @@ impl Preset {
         };
         TrainConfig {
             preset: self.name().into(),
-            hidden,
+            hidden: vec![hidden],
             activation,
             scaling,
             batch_size: 32,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use nn_data::Dataset;
 
 use crate::adam::{Adam, AdamConfig};
-use crate::network::{Flat, Hidden, Network, Shape, Workspace};
+use crate::network::{Flat, Hidden, Network, Workspace};
 use crate::rng::Rng;
 use crate::{denormals, fast};
 
@@ -21,9 +21,12 @@ use crate::{denormals, fast};
 pub struct TrainConfig {
     /// The preset the run started from (its name).
     pub preset: String,
-    /// Hidden units.
-    pub hidden: usize,
-    /// Hidden activation.
+    /// Units of each hidden layer, first layer first: `[1024]` is the presets' one hidden
+    /// layer. Stored as a number when there is one layer, so checkpoints of one-layer runs
+    /// read and write as before.
+    #[serde(with = "hidden_list")]
+    pub hidden: Vec<usize>,
+    /// Every hidden layer's activation.
     pub activation: Hidden,
     /// How pixels become inputs.
     pub scaling: InputScaling,
@@ -52,9 +55,40 @@ impl TrainConfig {
         self.adam.lr * self.lr_decay.powi(decays)
     }
 
-    /// The network's sizes.
-    pub fn shape(&self) -> Shape {
-        Shape::mnist(self.hidden)
+    /// The network's sizes: `[IN, H1, …, OUT]` for MNIST's images and classes.
+    pub fn sizes(&self) -> Vec<usize> {
+        let mut sizes = Vec::with_capacity(self.hidden.len() + 2);
+        sizes.push(nn_core::IMAGE_PIXELS);
+        sizes.extend_from_slice(&self.hidden);
+        sizes.push(nn_core::CLASSES);
+        sizes
+    }
+}
+
+/// `hidden` as a number for one layer (what checkpoints held before depth was a choice) and
+/// as a list otherwise; either reads back.
+mod hidden_list {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(usize),
+        Many(Vec<usize>),
+    }
+
+    pub(super) fn serialize<S: Serializer>(hidden: &[usize], s: S) -> Result<S::Ok, S::Error> {
+        match hidden {
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<usize>, D::Error> {
+        Ok(match OneOrMany::deserialize(d)? {
+            OneOrMany::One(one) => vec![one],
+            OneOrMany::Many(many) => many,
+        })
     }
 }
 
@@ -206,13 +240,13 @@ pub struct Trainer {
 impl Trainer {
     /// A fresh run: Glorot-uniform weights drawn from `config.seed`.
     pub fn new(config: TrainConfig) -> Result<Self, TrainError> {
-        if config.batch_size == 0 || config.hidden == 0 {
+        if config.batch_size == 0 || config.hidden.is_empty() || config.hidden.contains(&0) {
             return Err(TrainError::Invalid(
-                "batch size and hidden units must be at least 1".into(),
+                "batch size, hidden layers and hidden units must be at least 1".into(),
             ));
         }
         let mut rng = Rng::new(config.seed);
-        let params = Flat::glorot(config.shape(), &mut rng);
+        let params = Flat::glorot(&config.sizes(), &mut rng);
         Ok(Self::assemble(config, params, None, rng, 0))
     }
 
@@ -224,7 +258,7 @@ impl Trainer {
         rng: Rng,
         epoch: usize,
     ) -> Self {
-        let shape = params.shape;
+        let sizes = params.sizes.clone();
         let adam = adam.unwrap_or_else(|| Adam::new(config.adam, &params));
         Self {
             net: Network {
@@ -234,8 +268,8 @@ impl Trainer {
             adam,
             rng,
             epoch,
-            grads: Flat::zeros(shape),
-            ws: Workspace::new(shape, config.batch_size),
+            grads: Flat::zeros(&sizes),
+            ws: Workspace::new(&sizes, config.batch_size),
             config,
         }
     }
@@ -317,8 +351,8 @@ pub fn evaluate_each(
     mut each: impl FnMut(usize, &[f32]),
 ) -> EvalStats {
     let n = data.len();
-    let outputs = net.params.shape.output;
-    let mut ws = Workspace::new(net.params.shape, EVAL_BATCH.min(n.max(1)));
+    let outputs = *net.params.sizes.last().expect("a network has outputs");
+    let mut ws = Workspace::new(&net.params.sizes, EVAL_BATCH.min(n.max(1)));
     let (mut loss_sum, mut correct) = (0.0f64, 0usize);
     let all: Vec<usize> = (0..n).collect();
     for indices in all.chunks(ws.capacity) {
@@ -389,4 +423,23 @@ pub fn run<E: From<TrainError>>(
         test,
         net: trainer.net,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presets::Preset;
+
+    #[test]
+    fn one_hidden_layer_is_stored_as_a_number_and_a_list_reads_back() {
+        let mut config = Preset::Mcu.config(1);
+        let json = serde_json::to_string(&config).unwrap();
+        assert!(json.contains("\"hidden\":128,"), "{json}");
+        config.hidden = vec![256, 128];
+        let json = serde_json::to_string(&config).unwrap();
+        assert!(json.contains("\"hidden\":[256,128],"), "{json}");
+        let back: TrainConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, config);
+        assert_eq!(back.sizes(), [784, 256, 128, 10]);
+    }
 }

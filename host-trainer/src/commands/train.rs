@@ -26,8 +26,11 @@ use nn_data::{self as data, Fetch};
 pub const MAX_BATCH_SIZE: usize = 65_536;
 /// The most `--threads`.
 pub const MAX_THREADS: usize = 1024;
+/// The most parameters a network may have: those of the widest one-layer network, so
+/// every trained model file and checkpoint stays within what the host reads back.
+pub const MAX_PARAMETERS: usize = MAX_HIDDEN * (IMAGE_PIXELS + 1) + CLASSES * (MAX_HIDDEN + 1);
 /// The most working memory a training run's batch buffers may take (bytes): the
-/// activations and their gradients, `4 × batch × (784 + 2 × hidden + 2 × 10)`.
+/// activations and their gradients, `4 × batch × (784 + 2 × Σ hidden + 2 × 10)`.
 pub const MAX_BATCH_MEMORY: usize = 4 << 30;
 
 /// `--preset`: the command line's names of nn-train's recipes ([`Preset`]).
@@ -90,9 +93,10 @@ pub struct TrainArgs {
     /// Examples per Adam step (1 to 65536).
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Hidden units (1 to 16384).
-    #[arg(long)]
-    pub hidden: Option<usize>,
+    /// Hidden units per hidden layer, first layer first: `256` or `256,128` (each 1 to
+    /// 16384, at most 15 layers).
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
     /// Hidden activation.
     #[arg(long, value_enum)]
     pub activation: Option<HiddenArg>,
@@ -151,8 +155,8 @@ impl TrainArgs {
         if let Some(v) = self.batch_size {
             c.batch_size = v;
         }
-        if let Some(v) = self.hidden {
-            c.hidden = v;
+        if let Some(v) = &self.hidden {
+            c.hidden.clone_from(v);
         }
         if let Some(v) = self.activation {
             c.activation = v.into();
@@ -167,11 +171,21 @@ impl TrainArgs {
     }
 }
 
+/// `--hidden` as it is written on the command line: `256,128`.
+pub(crate) fn hidden_list(hidden: &[usize]) -> String {
+    hidden
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Refuses settings that cannot train or would exhaust memory, naming the flag and its limit.
 fn check_limits(config: &TrainConfig, threads: Option<usize>) -> Result<()> {
+    let smallest_hidden = config.hidden.iter().copied().min().unwrap_or(0);
     let at_least_one = [
         ("--batch-size", config.batch_size),
-        ("--hidden", config.hidden),
+        ("--hidden", smallest_hidden),
         ("--epochs", config.epochs),
     ];
     for (flag, v) in at_least_one {
@@ -179,10 +193,22 @@ fn check_limits(config: &TrainConfig, threads: Option<usize>) -> Result<()> {
             bail!("{flag} must be at least 1");
         }
     }
-    if config.hidden > MAX_HIDDEN {
+    if let Some(&h) = config.hidden.iter().find(|&&h| h > MAX_HIDDEN) {
+        bail!("--hidden {h} is over the limit of {MAX_HIDDEN} hidden units");
+    }
+    if config.hidden.len() >= nn_core::network::MAX_LAYERS {
         bail!(
-            "--hidden {} is over the limit of {MAX_HIDDEN} hidden units",
-            config.hidden
+            "--hidden has {} layers, over the limit of {} hidden layers",
+            config.hidden.len(),
+            nn_core::network::MAX_LAYERS - 1
+        );
+    }
+    let parameters = nn_train::flat::parameters(&config.sizes());
+    if parameters.is_none_or(|p| p > MAX_PARAMETERS) {
+        bail!(
+            "--hidden {} has over the limit of {MAX_PARAMETERS} parameters (those of \
+             {IMAGE_PIXELS}-{MAX_HIDDEN}-{CLASSES}); use narrower layers",
+            hidden_list(&config.hidden)
         );
     }
     if config.batch_size > MAX_BATCH_SIZE {
@@ -191,7 +217,8 @@ fn check_limits(config: &TrainConfig, threads: Option<usize>) -> Result<()> {
             config.batch_size
         );
     }
-    let per_example = IMAGE_PIXELS + 2 * config.hidden + 2 * CLASSES;
+    // Sizes are bounded above, so the sum cannot overflow.
+    let per_example = IMAGE_PIXELS + 2 * config.hidden.iter().sum::<usize>() + 2 * CLASSES;
     let bytes = config
         .batch_size
         .checked_mul(per_example)
@@ -200,7 +227,7 @@ fn check_limits(config: &TrainConfig, threads: Option<usize>) -> Result<()> {
         bail!(
             "--batch-size {} with --hidden {} needs {} MiB of batch buffers, over the limit of {} MiB; lower one of them",
             config.batch_size,
-            config.hidden,
+            hidden_list(&config.hidden),
             bytes.map_or(u128::MAX, |b| (b >> 20) as u128),
             MAX_BATCH_MEMORY >> 20
         );
@@ -270,7 +297,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     print_line(&format!(
         "training {}: {IMAGE_PIXELS}-{}-{CLASSES} {:?}, {} examples, {} threads\n  batch {}, {} epochs, lr {} (x{} per epoch), seed {}",
         config.preset,
-        config.hidden,
+        config
+            .hidden
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join("-"),
         config.activation,
         mnist.train.len(),
         threads,
@@ -363,11 +395,22 @@ mod tests {
             (128, usize::MAX, "--batch-size"),
             (MAX_HIDDEN, MAX_BATCH_SIZE, "--batch-size"),
         ] {
-            (config.hidden, config.batch_size) = (hidden, batch);
+            (config.hidden, config.batch_size) = (vec![hidden], batch);
             let msg = check_limits(&config, None).unwrap_err().to_string();
             assert!(msg.starts_with(flag) && msg.contains("limit"), "{msg}");
         }
-        (config.hidden, config.batch_size) = (1024, 32);
+        (config.hidden, config.batch_size) = (vec![1024], 32);
         assert!(check_limits(&config, None).is_ok());
+        config.hidden = vec![256, 128];
+        assert!(check_limits(&config, None).is_ok());
+        for (hidden, words) in [
+            (vec![256, 0], "must be at least 1"),
+            (vec![MAX_HIDDEN, MAX_HIDDEN], "parameters"),
+            (vec![8; 16], "hidden layers"),
+        ] {
+            config.hidden = hidden;
+            let msg = check_limits(&config, None).unwrap_err().to_string();
+            assert!(msg.starts_with("--hidden") && msg.contains(words), "{msg}");
+        }
     }
 }

@@ -22,6 +22,7 @@ use anyhow::{Context, Result, bail};
 use nn_core::format::{ModelFile, QuantHeader};
 use nn_core::kernels;
 use nn_core::lut;
+use nn_core::network::ModelF32;
 use nn_core::quant::{Requant, SoftmaxI8Params};
 use nn_core::{Activation, MlpI8, MlpSlices, TensorQuant};
 use rayon::prelude::*;
@@ -82,42 +83,6 @@ impl Range {
             zero_point: zero_point.clamp(-128, 127),
         }
     }
-}
-
-/// Runs the f32 model on `images` (`m.input` bytes each) and returns the ranges of the hidden layer's output (after
-/// a ReLU, before a sigmoid) and of the logits.
-fn calibrate(m: &MlpSlices<'_>, images: &[u8]) -> [Range; 2] {
-    images
-        .par_chunks(m.input.max(1))
-        .fold(
-            || {
-                (
-                    vec![0.0f32; m.input],
-                    vec![0.0f32; m.hidden],
-                    vec![0.0f32; m.output],
-                    [Range::EMPTY; 2],
-                )
-            },
-            |(mut x, mut h, mut logits, mut ranges), pixels| {
-                m.scaling.apply(pixels, &mut x);
-                kernels::gemv_bias(m.w1, &x, m.b1, &mut h);
-                if m.hidden_activation == Activation::Relu {
-                    kernels::relu(&mut h);
-                }
-                ranges[0].add(&h);
-                if m.hidden_activation != Activation::Relu {
-                    m.hidden_activation.apply(&mut h);
-                }
-                kernels::gemv_bias(m.w2, &h, m.b2, &mut logits);
-                ranges[1].add(&logits);
-                (x, h, logits, ranges)
-            },
-        )
-        .map(|(_, _, _, ranges)| ranges)
-        .reduce(
-            || [Range::EMPTY; 2],
-            |a, b| [a[0].merge(b[0]), a[1].merge(b[1])],
-        )
 }
 
 /// Symmetric per-row int8: `(weights, scales)` with `scale = max |w| / 127` (1 for a row of
@@ -208,43 +173,139 @@ pub fn quantize(
         bail!("calibration needs at least one whole image");
     }
 
-    // 2., 3.: activation ranges and quantisations.
-    let [mut hidden_range, logits_range] = calibrate(m, calibration);
-    if m.hidden_activation == Activation::Sigmoid {
-        hidden_range.min = hidden_range.min.max(-SIGMOID_RANGE);
-        hidden_range.max = hidden_range.max.min(SIGMOID_RANGE);
+    quantize_network(&m.network(), class_names, calibration)
+}
+
+/// A tanh's int8 output moves in steps of 1/128, so it is ±1 for every pre-activation beyond
+/// about ±3.1: the pre-activation's range is clipped to this, as [`SIGMOID_RANGE`] does.
+pub const TANH_RANGE: f32 = 4.0;
+
+/// Runs the f32 network `m` on `images` (`inputs` bytes each) and returns each layer's
+/// range: after a ReLU or ReLU6, before a sigmoid or tanh (their tables read the
+/// pre-activation), the product itself otherwise. 
+fn calibrate_layers(m: &ModelF32<'_>, images: &[u8]) -> Vec<Range> {
+    let sizes: Vec<usize> = m.layers.iter().map(|l| l.outputs).collect();
+    let inputs = m.layers.get(0).map_or(1, |l| l.inputs.max(1));
+    images
+        .par_chunks(inputs)
+        .fold(
+            || {
+                let bufs: Vec<Vec<f32>> = std::iter::once(inputs)
+                    .chain(sizes.iter().copied())
+                    .map(|n| vec![0.0f32; n])
+                    .collect();
+                (bufs, vec![Range::EMPTY; sizes.len()])
+            },
+            |(mut bufs, mut ranges), pixels| {
+                m.scaling.apply(pixels, &mut bufs[0]);
+                for (k, l) in m.layers.iter().enumerate() {
+                    let (inp, out) = bufs.split_at_mut(k + 1);
+                    let out = &mut out[0];
+                    kernels::gemv_bias(l.weights, &inp[k], l.bias, out);
+                    if matches!(l.activation, Activation::Relu | Activation::Relu6) {
+                        l.activation.apply(out);
+                        ranges[k].add(out);
+                    } else {
+                        ranges[k].add(out);
+                        l.activation.apply(out);
+                    }
+                }
+                (bufs, ranges)
+            },
+        )
+        .map(|(_, ranges)| ranges)
+        .reduce(
+            || vec![Range::EMPTY; sizes.len()],
+            |a, b| a.iter().zip(&b).map(|(x, y)| x.merge(*y)).collect(),
+        )
+}
+
+/// Quantises the f32 network `m` of any depth, as [`quantize`] does a depth-2 one: each
+/// layer's output quantisation from its calibrated range (a sigmoid's input clipped to
+/// ±[`SIGMOID_RANGE`], a tanh's to ±[`TANH_RANGE`], each with its table), weights per
+/// row, biases at `input scale × weight scale`, the pixel offset folded into the first
+/// bias, and softmax's parameters from the last layer's (activated) scale when `m` ends
+/// in a softmax. At depth 2 its arrays are [`quantize`]'s (a test holds them equal).
+///
+/// # Errors
+/// A hidden activation int8 cannot run, a scaling that is not positive, no whole
+/// calibration image, or a bias or multiplier out of int32's reach.
+pub fn quantize_network(
+    m: &ModelF32<'_>,
+    class_names: Vec<String>,
+    calibration: &[u8],
+) -> Result<QuantizedModel> {
+    let Some(first) = m.layers.get(0) else {
+        bail!("the model has no layer");
+    };
+    for (k, l) in m.layers.iter().enumerate() {
+        if l.activation == Activation::Softmax {
+            bail!(
+                "layer {}: int8 runs a softmax only at the end of the model",
+                k + 1
+            );
+        }
     }
+    let scale = m.scaling.scale;
+    if !(scale.is_finite() && scale > 0.0) {
+        bail!("int8 needs a positive pixel scale, the model has {scale}");
+    }
+    if calibration.is_empty() || !calibration.len().is_multiple_of(first.inputs.max(1)) {
+        bail!("calibration needs at least one whole image");
+    }
+    let ranges = calibrate_layers(m, calibration);
     let input = TensorQuant {
         scale,
         zero_point: -128,
     };
-    let hidden = hidden_range.quant();
-    let logits = logits_range.quant();
-    let activated = match m.hidden_activation {
-        Activation::Sigmoid => TensorQuant::PROBABILITY,
-        _ => hidden,
-    };
-
-    // 4., 5.: weights, biases, requantisation, table, softmax.
     let offset = f64::from(m.scaling.offset);
-    let b1: Vec<f64> =
-        m.b1.iter()
-            .zip(m.w1.chunks(m.input.max(1)))
-            .map(|(&b, row)| f64::from(b) + offset * row.iter().map(|&w| f64::from(w)).sum::<f64>())
+    let mut layers: Vec<QuantizedLayer> = Vec::with_capacity(m.layers.len());
+    let mut activated = input;
+    for (k, (l, mut range)) in m.layers.iter().zip(ranges).enumerate() {
+        let clip = match l.activation {
+            Activation::Sigmoid => Some(SIGMOID_RANGE),
+            Activation::Tanh => Some(TANH_RANGE),
+            _ => None,
+        };
+        if let Some(c) = clip {
+            (range.min, range.max) = (range.min.max(-c), range.max.min(c));
+        }
+        let output = range.quant();
+        let bias: Vec<f64> = l
+            .bias
+            .iter()
+            .zip(l.weights.chunks(l.inputs.max(1)))
+            .map(|(&b, row)| match k {
+                0 => f64::from(b) + offset * row.iter().map(|&w| f64::from(w)).sum::<f64>(),
+                _ => f64::from(b),
+            })
             .collect();
-    let b2: Vec<f64> = m.b2.iter().map(|&b| f64::from(b)).collect();
-    let mut layer1 = quantize_layer(m.w1, &b1, m.input, input, hidden).context("layer 1")?;
-    let layer2 = quantize_layer(m.w2, &b2, m.hidden, activated, logits).context("layer 2")?;
-    let softmax = SoftmaxI8Params::from_input_scale(logits.scale)
-        .with_context(|| format!("softmax of logits at scale {}", logits.scale))?;
-    layer1.activation = m.hidden_activation;
-    if m.hidden_activation == Activation::Sigmoid {
-        layer1.table = lut::logistic_table(hidden).to_vec();
+        let mut layer = quantize_layer(l.weights, &bias, l.inputs, activated, output)
+            .with_context(|| format!("layer {}", k + 1))?;
+        let (table, next) = match l.activation {
+            Activation::Sigmoid => (
+                lut::logistic_table(output).to_vec(),
+                TensorQuant::PROBABILITY,
+            ),
+            Activation::Tanh => (lut::tanh_table(output).to_vec(), TensorQuant::TANH),
+            _ => (Vec::new(), output),
+        };
+        activated = next;
+        layer.activation = l.activation;
+        layer.table = table;
+        layers.push(layer);
     }
+    let softmax = match m.softmax {
+        true => Some(
+            SoftmaxI8Params::from_input_scale(activated.scale)
+                .with_context(|| format!("softmax of logits at scale {}", activated.scale))?,
+        ),
+        false => None,
+    };
     Ok(QuantizedModel {
         input,
-        layers: vec![layer1, layer2],
-        softmax: Some(softmax),
+        layers,
+        softmax,
         scaling: m.scaling,
         class_names,
     })
@@ -428,6 +489,101 @@ mod tests {
                 worst < 0.1,
                 "{hidden_activation:?}: worst probability error {worst}"
             );
+        }
+    }
+
+    /// A depth-2 model quantised through either front is the same file; at depth 3 each
+    /// layer reads the previous one's activated quantisation.
+    #[test]
+    fn the_general_quantiser_is_the_depth_2_one_at_depth_2() {
+        use nn_core::network::{LayerF32, Layers};
+        let mut next = lcg(3);
+        let mut weights = |n: usize, k: f64| -> Vec<f32> {
+            (0..n).map(|_| ((next() - 0.5) * k) as f32).collect()
+        };
+        let (w1, b1, w2, b2, w3, b3) = (
+            weights(30, 4.0),
+            weights(5, 1.0),
+            weights(20, 4.0),
+            weights(4, 1.0),
+            weights(12, 4.0),
+            weights(3, 1.0),
+        );
+        let mut pixels = lcg(5);
+        let images: Vec<u8> = (0..6 * 300).map(|_| (pixels() * 256.0) as u8).collect();
+        let scaling = InputScaling {
+            scale: 1.0 / 510.0,
+            offset: -0.25,
+        };
+        let layer = |weights, bias, inputs, outputs, activation| LayerF32 {
+            weights,
+            bias,
+            inputs,
+            outputs,
+            activation,
+        };
+        for hidden_activation in [Activation::Relu, Activation::Sigmoid, Activation::Identity] {
+            let m = MlpSlices {
+                w1: &w1,
+                b1: &b1,
+                w2: &w2[..15],
+                b2: &b2[..3],
+                input: 6,
+                hidden: 5,
+                output: 3,
+                hidden_activation,
+                output_activation: Activation::Softmax,
+                scaling,
+            };
+            // Depth 2 through the Mlp front and through the network front: one file.
+            let old = quantize(&m, vec!["a".into()], &images).unwrap();
+            let mut layers = Layers::default();
+            layers
+                .push(layer(&w1, &b1, 6, 5, hidden_activation))
+                .unwrap();
+            layers
+                .push(layer(&w2[..15], &b2[..3], 5, 3, Activation::Identity))
+                .unwrap();
+            let general = ModelF32 {
+                layers,
+                softmax: true,
+                scaling,
+            };
+            let new = quantize_network(&general, vec!["a".into()], &images).unwrap();
+            assert_eq!(new.encode().unwrap(), old.encode().unwrap());
+
+            // Depth 3: the middle layer's inputs are the first one's activated values.
+            let mut layers = Layers::default();
+            layers
+                .push(layer(&w1, &b1, 6, 5, hidden_activation))
+                .unwrap();
+            layers
+                .push(layer(&w2, &b2, 5, 4, Activation::Tanh))
+                .unwrap();
+            layers
+                .push(layer(&w3, &b3, 4, 3, Activation::Identity))
+                .unwrap();
+            let deep = ModelF32 {
+                layers,
+                softmax: false,
+                scaling,
+            };
+            let q = quantize_network(&deep, Vec::new(), &images).unwrap();
+            assert_eq!(q.layers.len(), 3);
+            assert_eq!(q.layers[1].table, lut::tanh_table(q.layers[1].output));
+            let first_out = match hidden_activation {
+                Activation::Sigmoid => TensorQuant::PROBABILITY,
+                _ => q.layers[0].output,
+            };
+            // Layer 2's bias scale is its input's (layer 1's activated) scale × weight scale.
+            let l2 = &q.layers[1];
+            let real = f64::from(first_out.scale) * f64::from(l2.weight_scales[0])
+                / f64::from(q.layers[1].output.scale);
+            assert_eq!(l2.requant[0], Requant::from_real(real).unwrap());
+            assert_eq!(q.softmax, None);
+            let model = q.view().unwrap();
+            assert_eq!(model.layers.len(), 3);
+            assert_eq!(model.layers.last().unwrap().outputs, 3);
         }
     }
 }

@@ -25,13 +25,9 @@ const DIGEST: usize = 32;
 /// The longest JSON header read: a few hundred bytes in practice.
 const MAX_HEADER: usize = 64 << 10;
 /// The largest checkpoint read: the header, and parameters plus both Adam moments of the
-/// largest network the trainer builds (784-`MAX_HIDDEN`-10).
-pub const MAX_BYTES: u64 = (MAGIC.len()
-    + 4
-    + MAX_HEADER
-    + 12 * (crate::model::MAX_HIDDEN * (nn_core::IMAGE_PIXELS + 1 + nn_core::CLASSES)
-        + nn_core::CLASSES)
-    + DIGEST) as u64;
+/// largest network the trainer builds (`MAX_PARAMETERS`, those of 784-`MAX_HIDDEN`-10).
+pub const MAX_BYTES: u64 =
+    (MAGIC.len() + 4 + MAX_HEADER + 12 * crate::commands::train::MAX_PARAMETERS + DIGEST) as u64;
 
 /// Why a checkpoint could not be written or used.
 #[derive(Debug, thiserror::Error)]
@@ -173,16 +169,15 @@ fn decode(bytes: &[u8], expected: &TrainConfig) -> Result<Trainer, Problem> {
     let header: Header =
         serde_json::from_slice(json).map_err(|e| Problem::Corrupt(format!("header: {e}")))?;
     check_config(&header.config, expected)?;
-    let shape = expected.shape();
-    let p = shape
-        .parameters()
-        .map_err(|_| corrupt("the network's parameter count overflows"))?;
+    let sizes = expected.sizes();
+    let p = nn_train::flat::parameters(&sizes)
+        .ok_or_else(|| corrupt("the network's parameter count overflows"))?;
     let floats = &body[12 + json_len..];
     if header.parameters != p || floats.len() != 12 * p {
         return Err(corrupt("parameter count does not match the network"));
     }
     let read = |k: usize| Flat {
-        shape,
+        sizes: sizes.clone(),
         data: floats[k * 4 * p..(k + 1) * 4 * p]
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -216,8 +211,8 @@ fn check_config(saved: &TrainConfig, wanted: &TrainConfig) -> Result<(), Problem
         ("preset", saved.preset.clone(), wanted.preset.clone()),
         (
             "hidden",
-            saved.hidden.to_string(),
-            wanted.hidden.to_string(),
+            crate::commands::train::hidden_list(&saved.hidden),
+            crate::commands::train::hidden_list(&wanted.hidden),
         ),
         (
             "activation",
@@ -261,7 +256,7 @@ mod tests {
 
     fn tiny() -> TrainConfig {
         let mut c = Preset::Mcu.config(5);
-        c.hidden = 3;
+        c.hidden = vec![3];
         c
     }
 
@@ -295,6 +290,20 @@ mod tests {
             }
             _ => panic!("a different seed must be refused"),
         }
+        let mut deeper = tiny();
+        deeper.hidden = vec![3, 2];
+        match decode(&encode(&t), &deeper) {
+            Err(Problem::Mismatch(field, saved, wanted)) => {
+                assert_eq!(
+                    (field, saved.as_str(), wanted.as_str()),
+                    ("hidden", "3", "3,2")
+                );
+            }
+            _ => panic!("a different depth must be refused"),
+        }
+        let deep = Trainer::new(deeper.clone()).unwrap();
+        let back = decode(&encode(&deep), &deeper).ok().unwrap();
+        assert_eq!(back.net, deep.net);
         let mut more_epochs = tiny();
         more_epochs.epochs = 9;
         assert!(decode(&encode(&t), &more_epochs).is_ok());
