@@ -441,6 +441,79 @@ mod tests {
         assert!(largest <= MAX_MODEL_BYTES && MAX_MODEL_BYTES - largest < 64);
     }
 
+    /// A depth-3 f32 model built over plain vectors goes through `write` and `load` and
+    /// classifies as the model it was built from; a model that is not MNIST's shape is not
+    /// written, and `load_any` reads what `load` refuses for its shape.
+    #[test]
+    fn write_then_load_gives_back_a_depth_3_model() {
+        use nn_core::Activation;
+        use nn_core::network::{LayerF32, Layers, ModelF32};
+        let sizes = [IMAGE_PIXELS, 12, 11, CLASSES];
+        let params: Vec<(Vec<f32>, Vec<f32>)> = sizes
+            .windows(2)
+            .map(|p| {
+                let w = (0..p[0] * p[1])
+                    .map(|j| ((j % 7) as f32 - 3.0) * 0.01)
+                    .collect();
+                let b = (0..p[1]).map(|j| (j as f32 - 5.0) * 0.1).collect();
+                (w, b)
+            })
+            .collect();
+        let build = |sizes: &[usize]| {
+            let mut layers = Layers::new();
+            for (i, p) in sizes.windows(2).enumerate() {
+                layers
+                    .push(LayerF32 {
+                        weights: &params[i].0,
+                        bias: &params[i].1,
+                        inputs: p[0],
+                        outputs: p[1],
+                        activation: [Activation::Relu6, Activation::Tanh, Activation::Identity][i],
+                    })
+                    .unwrap();
+            }
+            Model::F32(ModelF32 {
+                layers,
+                softmax: true,
+                scaling: InputScaling::UNIT,
+            })
+        };
+        let dir = std::env::temp_dir().join(format!("host-model-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("deep.nnm");
+        let model = build(&sizes);
+        write(&path, &model, &[]).unwrap();
+        let host = HostModel::load(&path).unwrap();
+        assert_eq!(host.model().depth(), 3);
+        let pixels: [u8; IMAGE_PIXELS] = std::array::from_fn(|i| (i * 31 % 256) as u8);
+        let mut scratch = vec![0.0; model.scratch_len()];
+        let mut expected = [0.0f32; CLASSES];
+        model
+            .predict_pixels(&pixels, &mut scratch, &mut expected)
+            .unwrap();
+        let (class, outputs) = host.predict_pixels(&pixels).unwrap();
+        assert_eq!(outputs, expected);
+        assert_eq!(class, nn_core::kernels::argmax(&expected));
+
+        // 784-12-11 is a valid model but not an MNIST classifier.
+        let other = dir.join("other.nnm");
+        let err = write(&other, &build(&sizes[..3]), &[]).unwrap_err();
+        assert!(err.to_string().contains("not written"), "{err}");
+        assert!(!other.exists());
+        let bytes = {
+            let m = build(&sizes[..3]);
+            let mut out = vec![0; format::encoded_len_model(&m, &[]).unwrap()];
+            format::encode_model(&m, &[], &mut out).unwrap();
+            out
+        };
+        assert!(HostModel::from_bytes(&bytes, &other).is_err());
+        assert_eq!(
+            HostModel::from_bytes_any(&bytes, &other).unwrap().shape(),
+            [784, 12, 11]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn scaling_is_pixel_times_scale_plus_offset() {
         let s = InputScaling {
