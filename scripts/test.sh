@@ -46,6 +46,13 @@ device_lane() {
   step "the firmware example: lint-clean, and it runs in QEMU"
   (cd firmware && cargo clippy --locked --release --examples -- -D warnings &&
     cargo run --locked --release --example minimal)
+  # The anomaly detector's ten layer shapes through the chosen int8 kernel, equal to its
+  # scalar twin (the example exits 1 otherwise), on the M4 in QEMU and the M0+ in rp2040js.
+  step "the dense kernels on the anomaly detector's shapes: QEMU (M4) and rp2040js (M0+)"
+  (cd firmware && cargo run --locked --release --example dense_bench &&
+    cargo build --locked --release --no-default-features --features pico --target thumbv6m-none-eabi \
+      --target-dir target/pico --example dense_bench &&
+    node scripts/rp2040js/run.mjs target/pico/thumbv6m-none-eabi/release/examples/dense_bench)
 
   # Every board the README names compiles and links as its alias builds it (release, in its
   # own target directory), lint-clean; and the debug build of each, the form build.rs's

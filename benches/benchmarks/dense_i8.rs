@@ -61,8 +61,80 @@ fn dense_i8(c: &mut Criterion) {
     group.finish();
 }
 
+/// MLPerf Tiny's anomaly-detection model's shapes (640-128-128-128-128-8-128-128-128-128-640,
+/// ReLU, 264,192 MACs), random weights with a fixed seed and one requantisation per layer:
+/// one whole inference through `nn_core::kernels::dense_i8` (the dispatch table's choice)
+/// and through the layers packed once (`dense_i8_packed`). `benches/tflite/ad.py` times
+/// TFLite on the model itself, one thread, to compare.
+fn anomaly_detector(c: &mut Criterion) {
+    const SIZES: [usize; 11] = [640, 128, 128, 128, 128, 8, 128, 128, 128, 128, 640];
+    let mut group = c.benchmark_group("dense_i8_ad");
+    let mut rng = Rng(0x5eed_0001);
+    let mut i8s = |n: usize| -> Vec<i8> { (0..n).map(|_| (rng.next() * 127.0) as i8).collect() };
+    let p = DenseI8Params {
+        input_zero_point: -128,
+        output_zero_point: -128,
+        min: -128,
+        max: 127,
+    };
+    let requant = vec![Requant::from_real(1.0 / 2048.0).expect("in range"); 640];
+    let bias: Vec<i32> = (0..640).map(|r| r * 37 - 5000).collect();
+    let layers: Vec<(Vec<i8>, usize, usize)> = SIZES
+        .windows(2)
+        .map(|s| (i8s(s[0] * s[1]), s[0], s[1]))
+        .collect();
+    let x = i8s(640);
+    group.throughput(Throughput::Elements(
+        layers.iter().map(|(w, _, _)| w.len() as u64).sum(),
+    ));
+    let (mut a, mut b) = (vec![0i8; 640], vec![0i8; 640]);
+    group.bench_function("dense_i8", |bench| {
+        bench.iter(|| {
+            a.copy_from_slice(black_box(&x));
+            for (w, cols, rows) in &layers {
+                nn_core::kernels::dense_i8(
+                    w,
+                    &a[..*cols],
+                    &bias[..*rows],
+                    &requant[..*rows],
+                    p,
+                    &mut b[..*rows],
+                );
+                std::mem::swap(&mut a, &mut b);
+            }
+            black_box(&a);
+        })
+    });
+    let bufs: Vec<Vec<i32>> = layers
+        .iter()
+        .map(|(w, cols, rows)| {
+            let mut buf = vec![0i32; PackedDenseI8::buffer_len(*rows, *cols)];
+            PackedDenseI8::pack(w, *cols, &bias[..*rows], &requant[..*rows], p, &mut buf);
+            buf
+        })
+        .collect();
+    let packed: Vec<PackedDenseI8<'_>> = layers
+        .iter()
+        .zip(&bufs)
+        .map(|((w, cols, rows), buf)| {
+            PackedDenseI8::new(w, *cols, &bias[..*rows], &requant[..*rows], p, buf)
+        })
+        .collect();
+    group.bench_function("dense_i8_packed", |bench| {
+        bench.iter(|| {
+            a.copy_from_slice(black_box(&x));
+            for (layer, (_, cols, rows)) in packed.iter().zip(&layers) {
+                nn_core::kernels::dense_i8_packed(layer, &a[..*cols], &mut b[..*rows]);
+                std::mem::swap(&mut a, &mut b);
+            }
+            black_box(&a);
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = dense_i8
+    targets = dense_i8, anomaly_detector
 }

@@ -1,5 +1,6 @@
-//! What the firmware does, whatever the board: classify the built-in digits and report,
-//! then answer classification requests framed by `nn_core::protocol`. It reaches the board
+//! What the firmware does, whatever the board: classify the built-in digits (a digit model)
+//! or check one inference (any other), and report, then answer requests framed by
+//! `nn_core::protocol`: digits, and raw tensors of the model's own sizes. It reaches the board
 //! only through embedded-hal 1.0's traits: the serial port (`embedded_hal_nb::serial`), the
 //! user LED (`OutputPin`: lit when the self-test passed, toggled with every reply while
 //! serving) and a delay (`DelayNs`).
@@ -8,12 +9,13 @@ use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::{OutputPin, PinState};
 use embedded_hal_nb::serial::{Read, Write};
 use nn_core::protocol::{
-    self, FrameError, FrameReader, MAX_FRAME, Request, Response, ResponseBody,
+    self, AnyRequest, FrameError, FrameReader, Response, ResponseBody, TensorResponse,
 };
 
+#[cfg(nn_digits)]
 use crate::digits::Digits;
 use crate::stack;
-use crate::weights::{self, Model, SOFTMAX_OUTPUT, SUM_TOLERANCE};
+use crate::weights::{self, FRAME, Net as Model, OUTPUT_BYTES};
 
 /// Counts the work a closure does: instructions in QEMU, cycles on hardware.
 pub trait Stopwatch {
@@ -146,6 +148,7 @@ fn kernel_check_i8() -> bool {
 }
 
 /// Classifies every built-in digit, logging each result and the count it took.
+#[cfg(nn_digits)]
 pub fn self_test(model: &Model, digits: &Digits, stopwatch: &mut impl Stopwatch) -> Report {
     let mut report = Report {
         images: 0,
@@ -158,7 +161,7 @@ pub fn self_test(model: &Model, digits: &Digits, stopwatch: &mut impl Stopwatch)
         let p = &prediction.probabilities;
         let sum: f32 = p.iter().sum();
         let distribution = p.iter().all(|v| v.is_finite() && *v >= 0.0)
-            && (!SOFTMAX_OUTPUT || (sum - 1.0).abs() <= SUM_TOLERANCE);
+            && (!weights::softmax_output(model) || (sum - 1.0).abs() <= weights::SUM_TOLERANCE);
         defmt::info!(
             "digit {=usize} label={=u8} class={=usize} count={=u32} p={}",
             i,
@@ -178,11 +181,44 @@ pub fn self_test(model: &Model, digits: &Digits, stopwatch: &mut impl Stopwatch)
     report
 }
 
+/// Runs one input through the model of any shape (the raw-tensor path the serve loop
+/// runs): 0–255 pixels in a fixed pattern that covers the range, logging the count it took
+/// and the first outputs. Passes when the model answers and an f32 output is finite.
+#[cfg(not(nn_digits))]
+pub fn self_test(model: &Model, stopwatch: &mut impl Stopwatch) -> Report {
+    use crate::weights::INPUTS;
+    use nn_core::protocol::TensorElement;
+    let pixels: [u8; INPUTS] = core::array::from_fn(|i| (i * 37 % 256) as u8);
+    let mut out = [0u8; OUTPUT_BYTES];
+    let (result, count) =
+        stopwatch.measure(|| weights::infer(model, TensorElement::U8, &pixels, &mut out));
+    let malformed = match result {
+        Ok((TensorElement::F32, len)) => out[..len]
+            .chunks_exact(4)
+            .any(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite()),
+        Ok(_) => false,
+        Err(_) => true,
+    };
+    defmt::info!(
+        "self-check: one inference of the {=usize}-input model, count={=u32}, output bytes {=[u8]}",
+        INPUTS,
+        count,
+        &out[..out.len().min(16)]
+    );
+    Report {
+        images: 1,
+        correct: 0,
+        malformed: u32::from(malformed),
+        counted: u64::from(count),
+    }
+}
+
 /// Logs the class and count of `digit` with its black pixels made 1s. An int8 layer skips
 /// the groups of 4 inputs at their zero point (nn_core's `kernels::int8::m4`), so a digit
 /// costs less than an image without black pixels: that image's count is the worst case.
 /// Out of line, so that its image is on the stack only while it runs, not in the frame
 /// that serves.
+#[cfg(nn_digits)]
 #[inline(never)]
 fn count_without_black(
     model: &Model,
@@ -277,17 +313,14 @@ pub fn serve<S: Read<u8> + Write<u8>>(
     model: &Model,
 ) -> ! {
     announce_serving(led, delay, passed);
-    defmt::info!(
-        "serving requests (frames of at most {=usize} bytes)",
-        MAX_FRAME
-    );
+    defmt::info!("serving requests (frames of at most {=usize} bytes)", FRAME);
     let mut lit = passed;
     let mut watch = StackWatch {
         replies: 0,
         logged: 0,
     };
-    let mut frames = FrameReader::<MAX_FRAME>::new();
-    let mut reply = [0u8; MAX_FRAME];
+    let mut frames = FrameReader::<FRAME>::new();
+    let mut reply = [0u8; FRAME];
     loop {
         let Ok(byte) = nb::block!(serial.read()) else {
             // A line error (overrun, framing) corrupts the frame; its CRC will say so.
@@ -297,8 +330,7 @@ pub fn serve<S: Read<u8> + Write<u8>>(
         let Some(frame) = frames.push(byte) else {
             continue;
         };
-        let response = answer(model, frame);
-        match protocol::encode_response(&response, &mut reply) {
+        match answer(model, frame, &mut reply) {
             Ok(bytes) => {
                 for &b in bytes.iter() {
                     // A write error is lost with the reply; the host's timeout reports it.
@@ -313,17 +345,58 @@ pub fn serve<S: Read<u8> + Write<u8>>(
     }
 }
 
-fn answer(model: &Model, frame: Result<&mut [u8], FrameError>) -> Response {
-    match frame.and_then(protocol::decode_request) {
-        Ok(Request { id, pixels }) => {
-            Response::from_prediction(id, &weights::classify(model, &pixels))
-        }
-        Err(e) => {
-            defmt::warn!("bad frame: {}", e);
-            Response {
-                id: 0,
-                body: ResponseBody::Error(e),
+/// The reply to one frame, encoded into `reply`: a digit's prediction, a tensor's output,
+/// or the error (with id 0 when the id could not be read).
+fn answer<'r>(
+    model: &Model,
+    frame: Result<&mut [u8], FrameError>,
+    reply: &'r mut [u8; FRAME],
+) -> Result<&'r [u8], nn_core::Error> {
+    let (id, error) = match frame.and_then(protocol::decode_any_request) {
+        Ok(AnyRequest::Tensor(request)) => {
+            let mut out = [0u8; OUTPUT_BYTES];
+            match weights::infer(model, request.element, request.data, &mut out) {
+                Ok((element, len)) => {
+                    let response = TensorResponse {
+                        id: request.id,
+                        element,
+                        data: out.get(..len).unwrap_or_default(),
+                    };
+                    return protocol::encode_tensor_response(&response, reply);
+                }
+                Err(e) => (request.id, e),
             }
         }
-    }
+        Ok(AnyRequest::Digit(request)) => match digit(model, &request.pixels) {
+            Some(prediction) => {
+                let response = Response::from_prediction(request.id, &prediction);
+                return protocol::encode_response(&response, reply);
+            }
+            None => (request.id, FrameError::WrongInput),
+        },
+        Err(e) => (0, e),
+    };
+    defmt::warn!("bad frame: {}", error);
+    let response = Response {
+        id,
+        body: ResponseBody::Error(error),
+    };
+    protocol::encode_response(&response, reply)
+}
+
+/// A digit request's answer: the prediction of a digit model, none for any other.
+#[cfg(nn_digits)]
+fn digit(
+    model: &Model,
+    pixels: &[u8; nn_core::IMAGE_PIXELS],
+) -> Option<nn_core::Prediction<{ nn_core::CLASSES }>> {
+    Some(weights::classify(model, pixels))
+}
+
+#[cfg(not(nn_digits))]
+fn digit(
+    _: &Model,
+    _: &[u8; nn_core::IMAGE_PIXELS],
+) -> Option<nn_core::Prediction<{ nn_core::CLASSES }>> {
+    None
 }

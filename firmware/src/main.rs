@@ -6,6 +6,7 @@
 
 mod app;
 mod boards;
+#[cfg(nn_digits)]
 mod digits;
 mod stack;
 mod weights;
@@ -26,7 +27,10 @@ fn main() -> ! {
     };
 
     let kernel_ok = app::kernel_check();
+    #[cfg(nn_digits)]
     let report = app::self_test(&model, &digits::DIGITS, &mut board.stopwatch);
+    #[cfg(not(nn_digits))]
+    let report = app::self_test(&model, &mut board.stopwatch);
     report.log(boards::COUNTER_UNIT, stack::used());
     let passed = kernel_ok && report.passed();
     app::show_outcome(&mut board.led, passed);

@@ -15,7 +15,9 @@ use nn_core::lut::{logistic_table, tanh_table};
 use nn_core::network::{LayerF32, LayerI8, Layers, Model, ModelF32, ModelI8};
 use nn_core::model_i8::{DenseI8, MlpI8, TensorQuant};
 use nn_core::protocol::{
-    MAX_FRAME, Request, Response, ResponseBody, encode_request, encode_response,
+    MAX_FRAME, Request, Response, ResponseBody, TensorElement, TensorRequest, TensorResponse,
+    encode_request, encode_response, encode_tensor_request, encode_tensor_response,
+    tensor_frame_len,
 };
 use nn_core::quant::{Requant, SoftmaxI8Params};
 use nn_core::{Activation, InputScaling};
@@ -249,6 +251,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     write("frame", "request-zero-runs", sparse)?;
     write("frame", "prediction", &prediction)?;
     write("frame", "error-response", &error)?;
+    // Raw tensors (protocol version 3): 640 int8 inputs, 8 f32 outputs.
+    let inputs: Vec<u8> = (0..640).map(|j| (j * 37 % 256) as u8).collect();
+    let mut tensor_buf = vec![0u8; tensor_frame_len(inputs.len())];
+    let tensor_request = encode_tensor_request(
+        &TensorRequest {
+            id: 9,
+            element: TensorElement::I8,
+            data: &inputs,
+        },
+        &mut tensor_buf,
+    )?
+    .to_vec();
+    let outputs: Vec<u8> = [0.5f32, -1.25, 3.0, 0.0, 1e-3, -7.5, 2.0, 0.25]
+        .iter()
+        .flat_map(|y| y.to_le_bytes())
+        .collect();
+    let tensor_response = encode_tensor_response(
+        &TensorResponse {
+            id: 9,
+            element: TensorElement::F32,
+            data: &outputs,
+        },
+        &mut tensor_buf,
+    )?
+    .to_vec();
+    write("frame", "tensor-request", &tensor_request)?;
+    write("frame", "tensor-response", &tensor_response)?;
     write(
         "frame",
         "stream",

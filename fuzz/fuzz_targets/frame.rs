@@ -8,12 +8,14 @@
 use libfuzzer_sys::fuzz_target;
 use nn_core::IMAGE_PIXELS;
 use nn_core::protocol::{
-    FrameReader, MAX_FRAME, decode_request, decode_response, encode_request, encode_response,
-    expand_zero_runs, zero_runs,
+    AnyRequest, AnyResponse, FrameReader, MAX_FRAME, decode_any_request, decode_any_response,
+    decode_request, decode_response, encode_request, encode_response, encode_tensor_request,
+    encode_tensor_response, expand_zero_runs, tensor_frame_len, zero_runs,
 };
 
 fuzz_target!(|bytes: &[u8]| {
-    let mut reader = FrameReader::<MAX_FRAME>::new();
+    // Sized like a board's for a 640-640 model (`max_frame_for`), so tensor frames fit.
+    let mut reader = FrameReader::<{ nn_core::protocol::max_frame_for(640, 640) }>::new();
     for &byte in bytes {
         if let Some(Ok(frame)) = reader.push(byte) {
             let mut copy = frame.to_vec();
@@ -36,6 +38,27 @@ fuzz_target!(|bytes: &[u8]| {
 
 fn check(frame: &mut [u8]) {
     let mut copy = frame.to_vec();
+    let mut any_request = frame.to_vec();
+    let mut any_response = frame.to_vec();
+    if let Ok(AnyRequest::Tensor(request)) = decode_any_request(&mut any_request) {
+        let mut out = vec![0u8; tensor_frame_len(request.data.len())];
+        let encoded = encode_tensor_request(&request, &mut out).expect("tensor_frame_len holds it");
+        let mut again = encoded.to_vec();
+        assert_eq!(
+            decode_any_request(&mut again),
+            Ok(AnyRequest::Tensor(request))
+        );
+    }
+    if let Ok(AnyResponse::Tensor(response)) = decode_any_response(&mut any_response) {
+        let mut out = vec![0u8; tensor_frame_len(response.data.len())];
+        let encoded =
+            encode_tensor_response(&response, &mut out).expect("tensor_frame_len holds it");
+        let mut again = encoded.to_vec();
+        assert_eq!(
+            decode_any_response(&mut again),
+            Ok(AnyResponse::Tensor(response))
+        );
+    }
     if let Ok(request) = decode_request(frame) {
         let mut out = [0u8; MAX_FRAME];
         let encoded = encode_request(&request, &mut out).expect("MAX_FRAME holds any request");

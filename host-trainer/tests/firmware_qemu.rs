@@ -125,6 +125,7 @@ fn device_eval_command_writes_its_metrics() {
         limit: Some(20),
         in_flight: None,
         metrics: Some(metrics.clone()),
+        npy: None,
     };
     device_eval::run(&args).unwrap();
     let json = std::fs::read_to_string(&metrics).unwrap();
@@ -137,6 +138,74 @@ fn device_eval_command_writes_its_metrics() {
     ] {
         assert!(json.contains(key), "{key} missing from {json}");
     }
+}
+
+#[test]
+#[ignore = "e2e: builds the firmware and boots it in QEMU"]
+fn raw_tensor_rows_come_back_as_the_hosts_int8_output_tensors() {
+    // The 100 self-test digits as a uint8 .npy, through the command as a user runs it.
+    let digits = std::fs::read(firmware_dir().join("data/t10k-100-images.bin")).unwrap();
+    let dir = std::env::temp_dir().join(format!("device-eval-npy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let npy = dir.join("digits.npy");
+    let array = nn_data::npy::Array {
+        shape: vec![100, IMAGE_PIXELS],
+        data: nn_data::npy::Data::U8(digits.clone()),
+    };
+    std::fs::write(&npy, nn_data::npy::encode(&array)).unwrap();
+    let metrics = dir.join("metrics.json");
+    let args = DeviceEvalArgs {
+        port: None,
+        qemu: Some(elf().to_path_buf()),
+        pico: None,
+        model: root().join(eval::DEFAULT_MODEL),
+        data: None,
+        limit: None,
+        in_flight: None,
+        metrics: Some(metrics.clone()),
+        npy: Some(npy),
+    };
+    device_eval::run(&args).unwrap();
+    let json = std::fs::read_to_string(&metrics).unwrap();
+    for key in [
+        "\"rows\": 100",
+        "\"outputs\": 10",
+        "\"output_dtype\": \"int8\"",
+        "\"identical_rows\": 100",
+    ] {
+        assert!(json.contains(key), "{key} missing from {json}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // A row of the wrong length gets WrongInput with its id, and serving goes on.
+    let (_qemu, stream) = Qemu::start(elf()).expect("QEMU starts");
+    let mut link = Link::new(stream);
+    link.sync(90).unwrap();
+    let short = protocol::TensorRequest {
+        id: 91,
+        element: protocol::TensorElement::U8,
+        data: &digits[..IMAGE_PIXELS - 1],
+    };
+    link.send_tensor(&short).unwrap();
+    let reply = link.read_reply().unwrap();
+    let expected = eval::Reply::Digit(protocol::Response {
+        id: 91,
+        body: ResponseBody::Error(FrameError::WrongInput),
+    });
+    assert_eq!(reply, expected);
+    let first = protocol::TensorRequest {
+        id: 92,
+        element: protocol::TensorElement::U8,
+        data: &digits[..IMAGE_PIXELS],
+    };
+    link.send_tensor(&first).unwrap();
+    let eval::Reply::Tensor { id, element, data } = link.read_reply().unwrap() else {
+        panic!("no tensor reply");
+    };
+    assert_eq!(
+        (id, element, data.len()),
+        (92, protocol::TensorElement::I8, 10)
+    );
 }
 
 #[test]

@@ -72,16 +72,11 @@ const F32_BOUND: f32 = 1e-5;
 #[test]
 fn float32_import_gives_tflites_probabilities() {
     let net = import::read(&fixture("relu32_f32.tflite")).expect("imports");
-    assert_eq!([net.input, net.hidden, net.output], [PIXELS, 32, CLASSES]);
-    assert_eq!(net.hidden_activation, Activation::Relu);
-    let bytes = import::model_file(
-        &net,
-        InputScaling {
-            scale: 1.0 / 255.0,
-            offset: 0.0,
-        },
-    )
-    .expect("encodes");
+    assert_eq!(net.sizes(), [PIXELS, 32, CLASSES]);
+    assert_eq!(net.layers[0].activation, Activation::Relu);
+    assert_eq!(net.layers[1].activation, Activation::Identity);
+    assert!(net.softmax);
+    let bytes = import::model_file(&net, Some(ONE_255)).expect("encodes");
     let file = ModelFile::parse(&bytes).expect("a valid model file");
     let mut params = vec![0.0f32; file.parameter_count()];
     file.copy_parameters(&mut params).unwrap();
@@ -113,7 +108,13 @@ fn float32_import_gives_tflites_probabilities() {
 
 #[test]
 fn int8_model_with_int8_io_is_recognised() {
+    let net = import::read(&fixture("relu32_int8.tflite")).unwrap();
+    assert_eq!(net.layers[0].activation, Activation::Relu);
+    assert_eq!(net.layers[1].activation, Activation::Identity);
     let q = int8("relu32_int8.tflite");
+    let [layer1, layer2] = &q.layers[..] else {
+        panic!("two layers")
+    };
     assert!(!q.float_input && !q.float_output);
     // The numbers TFLite's interpreter reports for these tensors.
     assert_eq!(
@@ -123,40 +124,37 @@ fn int8_model_with_int8_io_is_recognised() {
             zero_point: -128
         }
     );
-    assert_eq!(q.layer1.weights.len(), 32 * PIXELS);
-    assert_eq!(q.layer1.weight_scales.len(), 32);
+    assert_eq!(layer1.weights.len(), 32 * PIXELS);
+    assert_eq!(layer1.weight_scales.len(), 32);
     assert_eq!(
-        q.layer1.weight_scales[..2],
+        layer1.weight_scales[..2],
         [0.0051102605648338795, 0.004483274184167385]
     );
-    assert_eq!(q.layer1.bias.len(), 32);
+    assert_eq!(layer1.bias.len(), 32);
     assert_eq!(
-        q.layer1.output,
+        layer1.output,
         TensorQuant {
             scale: 0.048496782779693604,
             zero_point: -128
         }
     );
-    assert!(q.layer1.relu);
-    assert_eq!(q.layer1.output_range(), (-128, 127));
-    assert_eq!(q.hidden, q.layer1.output);
-    assert_eq!(q.layer2.input, q.hidden);
-    assert_eq!(q.layer2.weights.len(), CLASSES * 32);
+    assert!(!layer1.per_tensor && !layer2.per_tensor);
+    assert_eq!(layer2.input, layer1.output);
+    assert_eq!(layer2.weights.len(), CLASSES * 32);
     assert_eq!(
-        q.layer2.weight_scales[..2],
+        layer2.weight_scales[..2],
         [0.006733126938343048, 0.008646013215184212]
     );
     assert_eq!(
-        q.layer2.output,
+        layer2.output,
         TensorQuant {
             scale: 0.15759000182151794,
             zero_point: 23
         }
     );
-    assert!(!q.layer2.relu);
-    assert_eq!(q.softmax, TensorQuant::PROBABILITY);
+    assert_eq!(q.softmax, Some(TensorQuant::PROBABILITY));
     // Weights are symmetric int8 in [-127, 127], as TFLite's spec requires.
-    for w in [&q.layer1.weights, &q.layer2.weights] {
+    for w in [&layer1.weights, &layer2.weights] {
         assert!(w.iter().all(|&v| v != -128));
         assert!(
             w.iter().any(|&v| v == 127 || v == -127),
@@ -173,7 +171,7 @@ fn int8_requant_multipliers_are_derivable() {
         "sigmoid32_int8.tflite",
     ] {
         let q = int8(name);
-        for layer in [&q.layer1, &q.layer2] {
+        for layer in &q.layers {
             let m = layer.real_multipliers();
             assert_eq!(m.len(), layer.bias.len());
             // QuantizeMultiplier takes any positive finite real; these are all below 1,
@@ -184,9 +182,10 @@ fn int8_requant_multipliers_are_derivable() {
             );
         }
         // The first multiplier of layer 1, by hand from the scales TFLite reports.
-        let expected = f64::from(q.input.scale) * f64::from(q.layer1.weight_scales[0])
-            / f64::from(q.layer1.output.scale);
-        assert_eq!(q.layer1.real_multipliers()[0], expected);
+        let l = &q.layers[0];
+        let expected =
+            f64::from(q.input.scale) * f64::from(l.weight_scales[0]) / f64::from(l.output.scale);
+        assert_eq!(l.real_multipliers()[0], expected);
     }
 }
 
@@ -196,28 +195,26 @@ fn int8_model_with_float_io_has_quantize_and_dequantize() {
     assert!(q.float_input && q.float_output);
     assert_eq!(q.input.zero_point, -128);
     assert_eq!(q.input.scale, 0.003921568859368563);
-    assert_eq!(q.softmax, TensorQuant::PROBABILITY);
+    assert_eq!(q.softmax, Some(TensorQuant::PROBABILITY));
 }
 
 #[test]
 fn int8_sigmoid_model_has_logistic_between_the_layers() {
     let net = import::read(&fixture("sigmoid32_int8.tflite")).unwrap();
-    assert_eq!(net.hidden_activation, Activation::Sigmoid);
+    assert_eq!(net.layers[0].activation, Activation::Sigmoid);
     let Weights::I8(q) = net.weights else {
         panic!("not int8")
     };
-    assert!(!q.layer1.relu);
     assert_eq!(
-        q.layer1.output,
+        q.layers[0].output,
         TensorQuant {
             scale: 0.17535020411014557,
             zero_point: 23
         }
     );
-    assert_eq!(q.hidden, TensorQuant::PROBABILITY);
-    assert_eq!(q.layer2.input, TensorQuant::PROBABILITY);
+    assert_eq!(q.layers[1].input, TensorQuant::PROBABILITY);
     assert_eq!(
-        q.layer2.output,
+        q.layers[1].output,
         TensorQuant {
             scale: 0.06630353629589081,
             zero_point: 16
@@ -230,11 +227,11 @@ fn int8_weights_dequantize_to_the_float_models() {
     // relu32_f32 and relu32_int8 come from the same Keras model: each int8 weight times its
     // row's scale is the float weight rounded to that grid.
     let f = import::read(&fixture("relu32_f32.tflite")).unwrap();
-    let Weights::F32 { w1, w2, .. } = f.weights else {
+    let Weights::F32(dense) = f.weights else {
         panic!("not float32")
     };
     let q = int8("relu32_int8.tflite");
-    for (float, layer) in [(&w1, &q.layer1), (&w2, &q.layer2)] {
+    for (float, layer) in dense.iter().map(|d| &d.weights).zip(&q.layers) {
         let cols = float.len() / layer.weight_scales.len();
         for (i, (&wf, &wq)) in float.iter().zip(&layer.weights).enumerate() {
             let s = layer.weight_scales[i / cols];
@@ -249,7 +246,7 @@ fn int8_weights_dequantize_to_the_float_models() {
 /// The int8 model file the importer writes for `name`, 16-byte aligned as nn-core borrows it.
 fn int8_file(name: &str) -> AlignedBytes {
     let net = import::read(&fixture(name)).expect("imports");
-    AlignedBytes::new(&import::model_file(&net, ONE_255).expect("encodes"))
+    AlignedBytes::new(&import::model_file(&net, Some(ONE_255)).expect("encodes"))
 }
 
 /// That file run by nn-core on the 100 images: the int8 softmax output, row after row.
@@ -448,7 +445,7 @@ fn logistic_table_is_tflites() {
 #[test]
 fn an_input_scale_that_does_not_match_the_models_is_refused() {
     let net = import::read(&fixture("relu32_int8.tflite")).unwrap();
-    let e = import::model_file(&net, InputScaling::RAW).unwrap_err();
+    let e = import::model_file(&net, Some(InputScaling::RAW)).unwrap_err();
     assert!(format!("{e:#}").contains("not pixel - 128"), "{e:#}");
 }
 
@@ -560,7 +557,9 @@ fn another_operator_is_named_in_the_error() {
     let e = import::parse(&bytes).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "operator CONV_2D is not supported (this importer reads Flatten -> FULLY_CONNECTED -> FULLY_CONNECTED -> SOFTMAX)"
+        "operator CONV_2D (operator 1 of 1) is not supported (this importer reads Flatten -> \
+         FULLY_CONNECTED [RELU | RELU6 | LOGISTIC | TANH] (1 to 16 of them) -> [SOFTMAX], \
+         float32 or int8)"
     );
 }
 
@@ -582,16 +581,15 @@ fn another_tensor_type_is_named_in_the_error() {
 
 #[test]
 fn a_graph_that_stops_early_is_refused() {
-    const FULLY_CONNECTED: i32 = 9;
-    let w = [0u8; 32];
+    const QUANTIZE: i32 = 114;
     let bytes = tiny_model(
-        &[(FULLY_CONNECTED, &[0, 1], &[2])],
-        &[(&[1, 4], 0, 0), (&[2, 4], 0, 1), (&[1, 2], 0, 0)],
-        &[&[], &w],
+        &[(QUANTIZE, &[0], &[1])],
+        &[(&[1, 4], 0, 0), (&[1, 4], 9, 0)],
+        &[&[]],
     );
     let e = import::parse(&bytes).unwrap_err();
     assert!(
-        e.to_string().starts_with("the graph stops after Layer1"),
+        e.to_string().starts_with("the graph stops after Quantized"),
         "{e}"
     );
 }
@@ -751,9 +749,10 @@ fn import_refuses_what_the_loader_would_refuse_before_writing() {
     let out = dir.path().join("out.nnm");
     let good = std::fs::read(fixture("relu32_f32.tflite")).unwrap();
     let net = import::read(&fixture("relu32_f32.tflite")).unwrap();
-    let Weights::F32 { w1, b1, .. } = &net.weights else {
+    let Weights::F32(dense) = &net.weights else {
         panic!("not float32")
     };
+    let (w1, b1) = (&dense[0].weights, &dense[0].bias);
 
     // An input scaling the activation bound refuses.
     let o = import_cli(
@@ -776,7 +775,8 @@ fn import_refuses_what_the_loader_would_refuse_before_writing() {
         let model = dir.path().join("huge.tflite");
         std::fs::write(&model, &bad).unwrap();
         let o = import_cli(&model, &out, &[]);
-        assert_refused_unwritten(&o, &out, "not written, as eval and predict would refuse it");
+        // nn-core's encoder refuses the bound itself, before the loader's check.
+        assert_refused_unwritten(&o, &out, "overflow");
     }
 }
 
@@ -807,9 +807,10 @@ fn whatever_import_writes_from_bit_flips_the_loader_reads() {
     let dir = tempfile::tempdir().unwrap();
     let good = std::fs::read(fixture("relu32_f32.tflite")).unwrap();
     let net = import::read(&fixture("relu32_f32.tflite")).unwrap();
-    let Weights::F32 { w1, .. } = &net.weights else {
+    let Weights::F32(dense) = &net.weights else {
         panic!("not float32")
     };
+    let w1 = &dense[0].weights;
     let w1_at = good
         .windows(8)
         .position(|w| w == le_bytes(&w1[..2]).as_slice())
@@ -841,7 +842,8 @@ fn whatever_import_writes_from_bit_flips_the_loader_reads() {
         } else {
             assert_eq!(stderr.lines().count(), 1, "{stderr}");
             assert!(!out.exists(), "byte {at} ^ {bit:#x}: refused, yet written");
-            refused_by_the_loader += usize::from(stderr.contains("not written"));
+            refused_by_the_loader +=
+                usize::from(stderr.contains("not written") || stderr.contains("overflow"));
         }
     }
     assert!(refused_by_the_loader >= 4, "{refused_by_the_loader}");

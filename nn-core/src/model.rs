@@ -1,12 +1,13 @@
 //! Dense layers and the two-layer perceptron `IN → H → OUT`, owned ([`Mlp`]) or borrowed
 //! from bytes that live elsewhere, e.g. in flash ([`MlpRef`]), or with sizes known only at
-//! run time ([`MlpSlices`]). Inference runs through one size-erased function, so it is
-//! compiled once.
+//! run time ([`MlpSlices`]). Inference is the network's at depth 2
+//! ([`crate::network::ModelF32`]), so it is compiled once.
 
 use crate::activation::Activation;
 use crate::error::Error;
 use crate::kernels;
 use crate::matrix::{Matrix, Vector};
+use crate::network::{LayerF32, Layers, ModelF32};
 use crate::shape::{Shape, check_lengths};
 pub use crate::types::InputScaling;
 use crate::types::Tensor;
@@ -278,7 +279,38 @@ pub struct MlpSlices<'a> {
     pub scaling: InputScaling,
 }
 
-impl MlpSlices<'_> {
+impl<'a> MlpSlices<'a> {
+    /// The same model as a depth-2 network, borrowing the same weights: an output softmax
+    /// becomes the network's softmax.
+    pub fn network(&self) -> ModelF32<'a> {
+        let softmax = self.output_activation == Activation::Softmax;
+        let output_activation = if softmax {
+            Activation::Identity
+        } else {
+            self.output_activation
+        };
+        ModelF32 {
+            layers: Layers::from_array([
+                LayerF32 {
+                    weights: self.w1,
+                    bias: self.b1,
+                    inputs: self.input,
+                    outputs: self.hidden,
+                    activation: self.hidden_activation,
+                },
+                LayerF32 {
+                    weights: self.w2,
+                    bias: self.b2,
+                    inputs: self.hidden,
+                    outputs: self.output,
+                    activation: output_activation,
+                },
+            ]),
+            softmax,
+            scaling: self.scaling,
+        }
+    }
+
     /// Classifies inputs that are already scaled: writes the output layer (after its
     /// activation) to `probabilities_out` and returns the index of its largest value.
     /// `x` is `(input)`, `hidden_scratch` is `(hidden)` and may hold anything,
@@ -338,12 +370,10 @@ impl MlpSlices<'_> {
     }
 }
 
-/// `out ← act2(W2 act1(W1 x + b1) + b2)`; `hidden` is scratch of length `H`. The caller
-/// guarantees every length matches (the typed [`MlpRef`] by construction, [`MlpSlices`] by
-/// checking).
+/// `out ← act2(W2 act1(W1 x + b1) + b2)`, the network's code at depth 2; `hidden` is
+/// scratch of length `H`. The caller guarantees every length matches (the typed [`MlpRef`]
+/// by construction, [`MlpSlices`] by checking).
 fn forward(m: &MlpSlices<'_>, x: &[f32], hidden: &mut [f32], out: &mut [f32]) {
-    kernels::gemv_bias(m.w1, x, m.b1, hidden);
-    m.hidden_activation.apply(hidden);
-    kernels::gemv_bias(m.w2, hidden, m.b2, out);
-    m.output_activation.apply(out);
+    // Layer 1 writes `hidden`, layer 2 `out`, where the result is left.
+    m.network().forward(Some(x), out, hidden);
 }

@@ -20,12 +20,17 @@
 //!
 //! The class is the first largest int8 logit: softmax is monotonic, so it is also a largest
 //! probability, and the logits break the ties the 1/256 probabilities would make.
+//!
+//! Inference is the network's at depth 2 ([`crate::network::ModelI8`], see
+//! [`MlpI8::network`]); the types here check their lengths as they always did, and add the
+//! class, read from the logits the network leaves in their scratch.
 
 use crate::activation::Activation;
 use crate::error::Error;
 use crate::kernels;
-use crate::kernels::int8::packed::PackedDenseI8;
-use crate::quant::{DenseI8Params, Requant, SoftmaxI8Params};
+use crate::network::int8::{argmax_i8, pixels_to_i8};
+use crate::network::{LayerI8, Layers, ModelI8};
+use crate::quant::{Requant, SoftmaxI8Params};
 use crate::shape::{Shape, check_lengths};
 use crate::types::InputScaling;
 use crate::types::Tensor;
@@ -75,7 +80,7 @@ pub struct MlpI8<'a> {
     pub sigmoid_table: &'a [i8],
 }
 
-impl MlpI8<'_> {
+impl<'a> MlpI8<'a> {
     /// The sizes.
     pub fn shape(&self) -> Shape {
         Shape {
@@ -94,41 +99,44 @@ impl MlpI8<'_> {
         }
     }
 
-    /// The first layer's output clamp: a ReLU is the clamp at the int8 value of 0.
-    fn hidden_clamp(&self) -> (i8, i8) {
-        match self.hidden_activation {
-            Activation::Relu => (
-                i8::try_from(self.hidden_quant.zero_point.clamp(-128, 127)).unwrap_or(i8::MIN),
-                i8::MAX,
-            ),
-            _ => (i8::MIN, i8::MAX),
+    /// The same model as a depth-2 network, borrowing the same arrays: what inference runs.
+    pub fn network(&self) -> ModelI8<'a> {
+        let (l1, l2) = (&self.layer1, &self.layer2);
+        ModelI8 {
+            layers: Layers::from_array([
+                LayerI8 {
+                    weights: l1.weights,
+                    bias: l1.bias,
+                    requant: l1.requant,
+                    weight_scales: l1.weight_scales,
+                    inputs: self.input,
+                    outputs: self.hidden,
+                    output: self.hidden_quant,
+                    activation: self.hidden_activation,
+                    table: self.sigmoid_table,
+                },
+                LayerI8 {
+                    weights: l2.weights,
+                    bias: l2.bias,
+                    requant: l2.requant,
+                    weight_scales: l2.weight_scales,
+                    inputs: self.hidden,
+                    outputs: self.output,
+                    output: self.logits_quant,
+                    activation: Activation::Identity,
+                    table: &[],
+                },
+            ]),
+            input: self.input_quant,
+            softmax: Some(self.softmax),
+            scaling: self.scaling,
+            packed: &[],
         }
     }
 
-    /// The two layers' zero points and clamps: the first clamps as its activation says
-    /// (ReLU), the second takes what the activation gives and clamps nothing.
-    fn layer_params(&self) -> [DenseI8Params; 2] {
-        let (min, max) = self.hidden_clamp();
-        [
-            DenseI8Params {
-                input_zero_point: self.input_quant.zero_point,
-                output_zero_point: self.hidden_quant.zero_point,
-                min,
-                max,
-            },
-            DenseI8Params {
-                input_zero_point: self.activated_quant().zero_point,
-                output_zero_point: self.logits_quant.zero_point,
-                min: i8::MIN,
-                max: i8::MAX,
-            },
-        ]
-    }
-
-    /// The `i32` words [`MlpI8::pack`] fills: both layers' [`PackedDenseI8::buffer_len`].
+    /// The `i32` words [`MlpI8::pack`] fills: [`ModelI8::packed_len`] of [`MlpI8::network`].
     pub fn packed_len(&self) -> usize {
-        PackedDenseI8::buffer_len(self.hidden, self.input)
-            + PackedDenseI8::buffer_len(self.output, self.hidden)
+        self.network().packed_len()
     }
 
     /// Packs both layers into `buf` ([`MlpI8::packed_len`] words) for [`MlpI8Packed`], once,
@@ -139,12 +147,7 @@ impl MlpI8<'_> {
     /// [`Error::TooLarge`] if the sizes overflow.
     pub fn pack(&self, buf: &mut [i32]) -> Result<(), Error> {
         self.check_lengths(&[(self.packed_len(), buf.len())])?;
-        let (buf1, buf2) = buf.split_at_mut(PackedDenseI8::buffer_len(self.hidden, self.input));
-        let [p1, p2] = self.layer_params();
-        let (l1, l2) = (&self.layer1, &self.layer2);
-        PackedDenseI8::pack(l1.weights, self.input, l1.bias, l1.requant, p1, buf1);
-        PackedDenseI8::pack(l2.weights, self.hidden, l2.bias, l2.requant, p2, buf2);
-        Ok(())
+        self.network().pack(buf)
     }
 
     /// Every slice's length against the sizes, so the kernels (which panic on a mismatch)
@@ -192,13 +195,14 @@ impl MlpI8<'_> {
         scratch: &mut [i8],
         out_q: &mut [i8],
     ) -> Result<usize, Error> {
-        self.predict_with(None, pixels, scratch, out_q)
+        self.predict_with(&self.network(), pixels, scratch, out_q)
     }
 
-    /// [`MlpI8::predict_pixels_into`], through `packed` layers when given.
+    /// [`MlpI8::predict_pixels_into`] through `net`, this model as a network (its layers
+    /// packed or not).
     fn predict_with(
         &self,
-        packed: Option<&[PackedDenseI8<'_>; 2]>,
+        net: &ModelI8<'_>,
         pixels: &[u8],
         scratch: &mut [i8],
         out_q: &mut [i8],
@@ -215,62 +219,27 @@ impl MlpI8<'_> {
         ])?;
         let (x, rest) = scratch.split_at_mut(self.input);
         let (hidden, logits) = rest.split_at_mut(self.hidden);
-        Ok(forward(self, packed, pixels, x, hidden, logits, out_q))
+        Ok(forward(net, self.softmax, pixels, x, hidden, logits, out_q))
     }
 }
 
-/// `out ← softmax(dense2(act(dense1(pixel - 128))))`, returning the first largest logit;
-/// each layer from its packed twin when `packed` has them ([`MlpI8Packed`]).
-/// The caller guarantees every length ([`MlpI8Ref`] by construction, [`MlpI8`] by checking).
+/// `out ← softmax(dense2(act(dense1(pixel - 128))))` through the network's code,
+/// returning the first largest logit. The caller guarantees every length ([`MlpI8Ref`] by
+/// construction, [`MlpI8`] by checking).
 fn forward(
-    m: &MlpI8<'_>,
-    packed: Option<&[PackedDenseI8<'_>; 2]>,
+    net: &ModelI8<'_>,
+    softmax: SoftmaxI8Params,
     pixels: &[u8],
     x: &mut [i8],
     hidden: &mut [i8],
     logits: &mut [i8],
     out: &mut [i8],
 ) -> usize {
-    // p - 128, exactly: flipping the top bit of a u8 gives the i8 with that offset. Four
-    // at a time (a word's load, `eor` and store on a Cortex-M).
-    let done = x.len() / 4 * 4;
-    for (q, p) in x[..done].chunks_exact_mut(4).zip(pixels.chunks_exact(4)) {
-        let flipped = u32::from_ne_bytes([p[0], p[1], p[2], p[3]]) ^ 0x8080_8080;
-        q.copy_from_slice(&bytemuck::cast::<u32, [i8; 4]>(flipped));
-    }
-    for (q, &p) in x[done..].iter_mut().zip(&pixels[done..]) {
-        *q = (p ^ 0x80) as i8;
-    }
-    let [p1, p2] = m.layer_params();
-    let l1 = &m.layer1;
-    match packed {
-        Some([layer, _]) => kernels::dense_i8_packed(layer, x, hidden),
-        None => kernels::dense_i8(l1.weights, x, l1.bias, l1.requant, p1, hidden),
-    }
-    if m.hidden_activation == Activation::Sigmoid {
-        for h in hidden.iter_mut() {
-            // Entry q + 128 (the same top-bit flip) is the sigmoid of pre-activation q.
-            *h = m.sigmoid_table[usize::from((*h as u8) ^ 0x80)];
-        }
-    }
-    let l2 = &m.layer2;
-    match packed {
-        Some([_, layer]) => kernels::dense_i8_packed(layer, hidden, logits),
-        None => kernels::dense_i8(l2.weights, hidden, l2.bias, l2.requant, p2, logits),
-    }
-    kernels::softmax_i8(logits, m.softmax, out);
+    pixels_to_i8(pixels, x);
+    // Layer 1 writes `hidden`, layer 2 `logits`.
+    let (logits, _) = net.forward(Some(x), logits, hidden);
+    kernels::softmax_i8(logits, softmax, out);
     argmax_i8(logits)
-}
-
-/// The index of the first largest value; 0 for an empty slice.
-fn argmax_i8(x: &[i8]) -> usize {
-    let mut best = 0;
-    for (i, &v) in x.iter().enumerate() {
-        if v > x[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 /// An [`MlpI8`] with both layers packed once, at load, for the host's fastest kernel
@@ -279,7 +248,8 @@ fn argmax_i8(x: &[i8]) -> usize {
 #[derive(Clone, Copy, Debug)]
 pub struct MlpI8Packed<'a> {
     model: MlpI8<'a>,
-    layers: [PackedDenseI8<'a>; 2],
+    /// `model` as a network, with the packed layers.
+    net: ModelI8<'a>,
 }
 
 impl<'a> MlpI8Packed<'a> {
@@ -291,16 +261,11 @@ impl<'a> MlpI8Packed<'a> {
     /// [`Error::TooLarge`] if the sizes overflow.
     pub fn new(model: MlpI8<'a>, buf: &'a [i32]) -> Result<Self, Error> {
         model.check_lengths(&[(model.packed_len(), buf.len())])?;
-        let (buf1, buf2) = buf.split_at(PackedDenseI8::buffer_len(model.hidden, model.input));
-        let [p1, p2] = model.layer_params();
-        let (l1, l2) = (&model.layer1, &model.layer2);
-        Ok(Self {
-            model,
-            layers: [
-                PackedDenseI8::new(l1.weights, model.input, l1.bias, l1.requant, p1, buf1),
-                PackedDenseI8::new(l2.weights, model.hidden, l2.bias, l2.requant, p2, buf2),
-            ],
-        })
+        let net = ModelI8 {
+            packed: buf,
+            ..model.network()
+        };
+        Ok(Self { model, net })
     }
 
     /// The model it packs.
@@ -318,8 +283,7 @@ impl<'a> MlpI8Packed<'a> {
         scratch: &mut [i8],
         out_q: &mut [i8],
     ) -> Result<usize, Error> {
-        self.model
-            .predict_with(Some(&self.layers), pixels, scratch, out_q)
+        self.model.predict_with(&self.net, pixels, scratch, out_q)
     }
 }
 
@@ -346,6 +310,8 @@ impl<const OUT: usize> PredictionI8<OUT> {
 #[derive(Clone, Copy, Debug)]
 pub struct MlpI8Ref<'a, const IN: usize, const H: usize, const OUT: usize> {
     model: MlpI8<'a>,
+    /// `model` as a network, made once.
+    net: ModelI8<'a>,
 }
 
 impl<'a, const IN: usize, const H: usize, const OUT: usize> MlpI8Ref<'a, IN, H, OUT> {
@@ -362,7 +328,10 @@ impl<'a, const IN: usize, const H: usize, const OUT: usize> MlpI8Ref<'a, IN, H, 
             });
         }
         model.check_lengths(&[])?;
-        Ok(Self { model })
+        Ok(Self {
+            model,
+            net: model.network(),
+        })
     }
 
     /// The size-erased model it wraps.
@@ -379,8 +348,8 @@ impl<'a, const IN: usize, const H: usize, const OUT: usize> MlpI8Ref<'a, IN, H, 
         let mut logits = [0i8; OUT];
         let mut probabilities = [0i8; OUT];
         let class = forward(
-            &self.model,
-            None,
+            &self.net,
+            self.model.softmax,
             pixels,
             &mut x,
             &mut hidden,

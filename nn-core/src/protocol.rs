@@ -7,10 +7,13 @@
 //! CRC-32/ISO-HDLC, as in the model file. Nothing allocates; [`FrameReader`] collects bytes
 //! in a fixed buffer.
 //!
-//! This is version 2 of the protocol ([`VERSION`]): a request's pixels travel as they are or,
+//! This is version 3 of the protocol ([`VERSION`]): a request's pixels travel as they are or,
 //! when shorter, with each run of zero pixels written as two bytes ([`zero_runs`]), which
-//! cuts an MNIST digit's frame from ~796 bytes to ~217 on average. nn-core's README has the
-//! byte-level spec and what changed from version 1.
+//! cuts an MNIST digit's frame from ~796 bytes to ~217 on average. Any other model speaks in
+//! raw tensors of any size: a [`TensorRequest`] carries the input (u8 pixels, i8 or f32 LE),
+//! a [`TensorResponse`] the output tensor (i8 for an int8 model, f32 LE otherwise); a board
+//! sizes its frame buffers for its model with [`max_frame_for`]. nn-core's README has the
+//! byte-level spec and what changed from versions 1 and 2.
 
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +73,8 @@ pub enum FrameError {
     BadCrc,
     /// The checksum matches but the bytes are not the expected message (or have bytes left over).
     Malformed,
+    /// A tensor request whose element type or length the board's model does not take.
+    WrongInput,
 }
 
 impl core::fmt::Display for FrameError {
@@ -80,6 +85,9 @@ impl core::fmt::Display for FrameError {
             FrameError::Truncated => "frame ends early",
             FrameError::BadCrc => "frame checksum mismatch",
             FrameError::Malformed => "frame does not hold the expected message",
+            FrameError::WrongInput => {
+                "tensor request of an element type or length the model does not take"
+            }
         })
     }
 }
@@ -87,8 +95,77 @@ impl core::fmt::Display for FrameError {
 impl core::error::Error for FrameError {}
 
 /// The protocol's version. 2: a request starts with a tag and its pixels may be zero-run
-/// encoded (version 1 had only the raw request, without a tag). Responses are unchanged.
-pub const VERSION: u32 = 2;
+/// encoded (version 1 had only the raw request, without a tag). 3: raw tensors of any size
+/// (request tag 2, response body tag 2) and the error [`FrameError::WrongInput`]; every
+/// version 2 frame reads as before.
+pub const VERSION: u32 = 3;
+
+/// How a tensor's elements travel: one byte each (u8, i8) or four (f32, little-endian).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TensorElement {
+    /// 0–255 pixels, scaled as the model file says (an int8 model: `q = pixel - 128`).
+    U8,
+    /// int8 values already quantised with the model's input (or an int8 model's output).
+    I8,
+    /// f32, little-endian: quantised with the input's (scale, zero point) by an int8 model.
+    F32,
+}
+
+impl TensorElement {
+    /// Bytes per element on the wire.
+    pub const fn size(self) -> usize {
+        match self {
+            TensorElement::U8 | TensorElement::I8 => 1,
+            TensorElement::F32 => 4,
+        }
+    }
+}
+
+/// One input tensor of any size: `data` holds `len × element.size()` bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TensorRequest<'a> {
+    /// Chosen by the host and echoed in the reply.
+    pub id: u32,
+    /// How `data` is to be read.
+    pub element: TensorElement,
+    /// The elements, row-major, as they are (f32 little-endian).
+    pub data: &'a [u8],
+}
+
+/// The output tensor of one [`TensorRequest`], as the model computed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TensorResponse<'a> {
+    /// The request's id.
+    pub id: u32,
+    /// [`TensorElement::I8`] (an int8 model's output tensor) or [`TensorElement::F32`].
+    pub element: TensorElement,
+    /// The elements (f32 little-endian).
+    pub data: &'a [u8],
+}
+
+/// A request frame of either kind, as a board reads it.
+// Lives only while one frame is answered, and no_std has no Box for the digit.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum AnyRequest<'a> {
+    /// One 28 × 28 image ([`encode_request`]).
+    Digit(Request),
+    /// A raw tensor ([`encode_tensor_request`]), borrowed from the frame.
+    Tensor(TensorRequest<'a>),
+}
+
+/// A response frame of either kind, as a host reads it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AnyResponse<'a> {
+    /// A digit prediction or an error ([`encode_response`]).
+    Digit(Response),
+    /// A raw output tensor ([`encode_tensor_response`]), borrowed from the frame.
+    Tensor(TensorResponse<'a>),
+}
 
 /// A [`Request`] as it travels. The host picks the shorter form; the board reads both.
 // Lives only while one frame is decoded, and no_std has no Box for the big variant.
@@ -102,6 +179,32 @@ enum WireRequest<'a> {
         id: u32,
         #[serde(borrow)]
         runs: &'a [u8],
+    },
+    /// Tag 2: a raw tensor: the id, the element tag, then the bytes (length-prefixed).
+    Tensor(#[serde(borrow)] TensorRequest<'a>),
+}
+
+/// A response as it travels: [`Response`]'s layout, with a third body.
+#[derive(Serialize, Deserialize)]
+struct WireResponse<'a> {
+    id: u32,
+    #[serde(borrow)]
+    body: WireBody<'a>,
+}
+
+/// [`ResponseBody`]'s tags 0 and 1, then the tensor.
+#[derive(Serialize, Deserialize)]
+enum WireBody<'a> {
+    Prediction {
+        class: u8,
+        probabilities: [f32; CLASSES],
+    },
+    Error(FrameError),
+    /// Tag 2: the element tag, then the bytes (length-prefixed).
+    Tensor {
+        element: TensorElement,
+        #[serde(borrow)]
+        data: &'a [u8],
     },
 }
 
@@ -193,6 +296,32 @@ const fn frame_len(message: usize) -> usize {
     cobs::max_encoding_length(message + CRC_LEN) + 1
 }
 
+/// Longest tensor message of either direction carrying `data` bytes: request tag (1), id
+/// (≤ 5), element tag (1), length (varint: ≤ 5 below 2^35), the bytes. A response has
+/// one body tag in the request tag's place.
+const fn tensor_message_len(data: usize) -> usize {
+    1 + 5 + 1 + 5 + data
+}
+
+/// The longest frame of a tensor message (either direction) carrying `data` bytes,
+/// terminator included.
+pub const fn tensor_frame_len(data: usize) -> usize {
+    frame_len(tensor_message_len(data))
+}
+
+/// The frame buffer a board needs for a model of `inputs` and `outputs` elements: any digit
+/// message ([`MAX_FRAME`]), and tensor messages of up to 4 bytes per element (f32) each way.
+pub const fn max_frame_for(inputs: usize, outputs: usize) -> usize {
+    let input = tensor_frame_len(4 * inputs);
+    let output = tensor_frame_len(4 * outputs);
+    let tensors = if input > output { input } else { output };
+    if tensors > MAX_FRAME {
+        tensors
+    } else {
+        MAX_FRAME
+    }
+}
+
 /// The longest request frame, terminator included.
 pub const MAX_REQUEST_FRAME: usize = frame_len(REQUEST_MAX_LEN);
 /// The longest response frame, terminator included.
@@ -234,23 +363,99 @@ pub fn encode_response<'a>(response: &Response, out: &'a mut [u8]) -> Result<&'a
     encode(response, out, MAX_RESPONSE_FRAME)
 }
 
-/// Reads a request, in either form, from one frame, with or without its terminator. COBS is
-/// undone in place, so `frame` holds garbage afterwards.
+/// Writes a tensor request as a frame into `out` and returns the frame, terminator included.
+///
+/// # Errors
+/// [`Error::BufferTooSmall`] if `out` is too short ([`tensor_frame_len`] of the data's length
+/// always suffices).
+pub fn encode_tensor_request<'a>(
+    request: &TensorRequest<'_>,
+    out: &'a mut [u8],
+) -> Result<&'a [u8], Error> {
+    let enough = tensor_frame_len(request.data.len());
+    encode(&WireRequest::Tensor(*request), out, enough)
+}
+
+/// Writes a tensor response as a frame into `out` and returns the frame, terminator included.
+///
+/// # Errors
+/// [`Error::BufferTooSmall`] if `out` is too short ([`tensor_frame_len`] of the data's length
+/// always suffices).
+pub fn encode_tensor_response<'a>(
+    response: &TensorResponse<'_>,
+    out: &'a mut [u8],
+) -> Result<&'a [u8], Error> {
+    let message = WireResponse {
+        id: response.id,
+        body: WireBody::Tensor {
+            element: response.element,
+            data: response.data,
+        },
+    };
+    encode(&message, out, tensor_frame_len(response.data.len()))
+}
+
+/// Reads a digit request, in either form, from one frame, with or without its terminator.
+/// COBS is undone in place, so `frame` holds garbage afterwards. A tensor request is
+/// [`FrameError::Malformed`] here: a board that takes both reads [`decode_any_request`].
 ///
 /// # Errors
 /// The [`FrameError`] that says what is wrong with the frame.
 pub fn decode_request(frame: &mut [u8]) -> Result<Request, FrameError> {
-    match decode(frame)? {
-        WireRequest::Raw(request) => Ok(request),
-        WireRequest::ZeroRuns { id, runs } => {
-            let mut pixels = [0u8; IMAGE_PIXELS];
-            expand_zero_runs(runs, &mut pixels)?;
-            Ok(Request { id, pixels })
-        }
+    match decode_any_request(frame)? {
+        AnyRequest::Digit(request) => Ok(request),
+        AnyRequest::Tensor(_) => Err(FrameError::Malformed),
     }
 }
 
-/// Reads a response from one frame, with or without its terminator; see [`decode_request`].
+/// Reads a request of either kind from one frame; see [`decode_request`]. A tensor request
+/// borrows its data from `frame`; its length is the host's business and the board's check
+/// (a multiple of the element size is not checked here).
+///
+/// # Errors
+/// The [`FrameError`] that says what is wrong with the frame.
+pub fn decode_any_request(frame: &mut [u8]) -> Result<AnyRequest<'_>, FrameError> {
+    match decode(frame)? {
+        WireRequest::Raw(request) => Ok(AnyRequest::Digit(request)),
+        WireRequest::ZeroRuns { id, runs } => {
+            let mut pixels = [0u8; IMAGE_PIXELS];
+            expand_zero_runs(runs, &mut pixels)?;
+            Ok(AnyRequest::Digit(Request { id, pixels }))
+        }
+        WireRequest::Tensor(request) => Ok(AnyRequest::Tensor(request)),
+    }
+}
+
+/// Reads a response of either kind from one frame, with or without its terminator; see
+/// [`decode_request`].
+///
+/// # Errors
+/// The [`FrameError`] that says what is wrong with the frame.
+pub fn decode_any_response(frame: &mut [u8]) -> Result<AnyResponse<'_>, FrameError> {
+    let WireResponse { id, body } = decode(frame)?;
+    Ok(match body {
+        WireBody::Prediction {
+            class,
+            probabilities,
+        } => AnyResponse::Digit(Response {
+            id,
+            body: ResponseBody::Prediction {
+                class,
+                probabilities,
+            },
+        }),
+        WireBody::Error(e) => AnyResponse::Digit(Response {
+            id,
+            body: ResponseBody::Error(e),
+        }),
+        WireBody::Tensor { element, data } => {
+            AnyResponse::Tensor(TensorResponse { id, element, data })
+        }
+    })
+}
+
+/// Reads a digit response from one frame, with or without its terminator; see
+/// [`decode_request`]. A tensor response is [`FrameError::Malformed`] here.
 ///
 /// # Errors
 /// The [`FrameError`] that says what is wrong with the frame.

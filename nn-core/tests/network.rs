@@ -852,6 +852,15 @@ fn depth_2_f32_gives_the_two_layer_codes_bits() {
             let class = mlp.predict_into(&x, &mut hid, &mut slices_out).unwrap();
             assert_eq!(slices_out, old);
             assert_eq!(class, kernels::argmax(&old));
+
+            let pixels: Vec<u8> = x.iter().map(|&v| (v * 127.0 + 128.0) as u8).collect();
+            let mut scaled = vec![0.0; i];
+            scaling.apply(&pixels, &mut scaled);
+            let class = mlp
+                .predict_into(&scaled, &mut hid, &mut slices_out)
+                .unwrap();
+            assert_eq!(model.classify_pixels(&pixels, &mut s, &mut out), Ok(class));
+            assert_eq!(out, slices_out);
         }
     }
 }
@@ -901,6 +910,12 @@ fn depth_2_int8_gives_the_two_layer_codes_bytes_and_class() {
             // The class is the first largest logit, before the softmax's ties.
             let max = logits.iter().max().unwrap();
             assert_eq!(class, logits.iter().position(|v| v == max).unwrap());
+            new.fill(0);
+            let classified = model.classify_pixels_i8(&pixels, &mut s, &mut new);
+            assert_eq!((classified, new), (Ok(class), old));
+            let mut p = [0.0f32; 10];
+            assert_eq!(model.classify_pixels(&pixels, &mut s, &mut p), Ok(class));
+            assert_eq!(p.to_vec(), dequantize(&old, TensorQuant::PROBABILITY));
             let packed_class = mlp_packed
                 .predict_pixels_into(&pixels, &mut old_scratch, &mut packed)
                 .unwrap();

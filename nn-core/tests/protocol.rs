@@ -3,8 +3,9 @@
 
 use nn_core::Error;
 use nn_core::protocol::{
-    self, FrameError, FrameReader, MAX_FRAME, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME, Request,
-    Response, ResponseBody,
+    self, AnyRequest, AnyResponse, FrameError, FrameReader, MAX_FRAME, MAX_REQUEST_FRAME,
+    MAX_RESPONSE_FRAME, Request, Response, ResponseBody, TensorElement, TensorRequest,
+    TensorResponse, max_frame_for, tensor_frame_len,
 };
 use proptest::prelude::*;
 
@@ -78,6 +79,194 @@ fn bad_crc_response() -> Response {
 /// id 1 (varint 01), body variant 1 = Error (01), FrameError variant 3 = BadCrc (03);
 /// zlib.crc32 of 01 01 03 is 0x7e91d3de; COBS: one zero-free run of 7 bytes (08 ...), then 00.
 const BAD_CRC_FRAME: [u8; 9] = [0x08, 0x01, 0x01, 0x03, 0xDE, 0xD3, 0x91, 0x7E, 0x00];
+
+fn encode_tensor_request(request: &TensorRequest<'_>) -> Vec<u8> {
+    let mut out = vec![0u8; tensor_frame_len(request.data.len())];
+    protocol::encode_tensor_request(request, &mut out)
+        .unwrap()
+        .to_vec()
+}
+
+fn encode_tensor_response(response: &TensorResponse<'_>) -> Vec<u8> {
+    let mut out = vec![0u8; tensor_frame_len(response.data.len())];
+    protocol::encode_tensor_response(response, &mut out)
+        .unwrap()
+        .to_vec()
+}
+
+#[test]
+fn tensor_messages_encode_to_exact_bytes() {
+    // Request tag 2, id 300 (AC 02), element 1 = I8, length 3, the bytes; then the CRC.
+    let request = TensorRequest {
+        id: 300,
+        element: TensorElement::I8,
+        data: &[0x01, 0x00, 0xFF],
+    };
+    let message = [0x02, 0xAC, 0x02, 0x01, 0x03, 0x01, 0x00, 0xFF];
+    assert_eq!(encode_tensor_request(&request), frame_of(&message));
+    // Response: id 7, body tag 2 = Tensor, element 2 = F32, length 4, 1.0 LE.
+    let response = TensorResponse {
+        id: 7,
+        element: TensorElement::F32,
+        data: &1.0f32.to_le_bytes(),
+    };
+    let message = [0x07, 0x02, 0x02, 0x04, 0x00, 0x00, 0x80, 0x3F];
+    assert_eq!(encode_tensor_response(&response), frame_of(&message));
+}
+
+#[test]
+fn tensor_messages_of_any_size_round_trip() {
+    for len in [0, 1, 253, 254, 640, 2560, 70_000] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
+        for element in [TensorElement::U8, TensorElement::I8, TensorElement::F32] {
+            let request = TensorRequest {
+                id: len as u32,
+                element,
+                data: &data,
+            };
+            let mut frame = encode_tensor_request(&request);
+            assert!(frame.len() <= tensor_frame_len(len), "{len}");
+            assert_eq!(
+                protocol::decode_any_request(&mut frame),
+                Ok(AnyRequest::Tensor(request))
+            );
+            let response = TensorResponse {
+                id: u32::MAX,
+                element,
+                data: &data,
+            };
+            let mut frame = encode_tensor_response(&response);
+            assert!(frame.len() <= tensor_frame_len(len), "{len}");
+            assert_eq!(
+                protocol::decode_any_response(&mut frame),
+                Ok(AnyResponse::Tensor(response))
+            );
+        }
+    }
+}
+
+#[test]
+fn digit_messages_read_the_same_through_the_any_decoders() {
+    let mut frame = encode_request(&sparse_request());
+    assert_eq!(
+        protocol::decode_any_request(&mut frame),
+        Ok(AnyRequest::Digit(sparse_request()))
+    );
+    let mut frame = BAD_CRC_FRAME;
+    assert_eq!(
+        protocol::decode_any_response(&mut frame),
+        Ok(AnyResponse::Digit(bad_crc_response()))
+    );
+    let wrong = Response {
+        id: 9,
+        body: ResponseBody::Error(FrameError::WrongInput),
+    };
+    let mut frame = encode_response(&wrong);
+    assert_eq!(protocol::decode_response(&mut frame), Ok(wrong));
+}
+
+#[test]
+fn the_digit_decoders_reject_tensor_messages_as_malformed() {
+    let data = [1u8; 784];
+    let request = TensorRequest {
+        id: 1,
+        element: TensorElement::U8,
+        data: &data,
+    };
+    let mut frame = encode_tensor_request(&request);
+    assert_eq!(
+        protocol::decode_request(&mut frame),
+        Err(FrameError::Malformed)
+    );
+    let response = TensorResponse {
+        id: 1,
+        element: TensorElement::I8,
+        data: &data[..10],
+    };
+    let mut frame = encode_tensor_response(&response);
+    assert_eq!(
+        protocol::decode_response(&mut frame),
+        Err(FrameError::Malformed)
+    );
+}
+
+#[test]
+fn a_tensor_whose_length_prefix_outruns_the_frame_is_truncated() {
+    // Length 5, three bytes: postcard runs out inside the data.
+    let mut frame = frame_of(&[0x02, 0x01, 0x01, 0x05, 0x01, 0x02, 0x03]);
+    assert_eq!(
+        protocol::decode_any_request(&mut frame),
+        Err(FrameError::Truncated)
+    );
+    // An element tag past F32 is malformed.
+    let mut frame = frame_of(&[0x02, 0x01, 0x03, 0x01, 0x01]);
+    assert_eq!(
+        protocol::decode_any_request(&mut frame),
+        Err(FrameError::Malformed)
+    );
+    // Bytes left over after the data too.
+    let mut frame = frame_of(&[0x02, 0x01, 0x01, 0x01, 0x01, 0x01]);
+    assert_eq!(
+        protocol::decode_any_request(&mut frame),
+        Err(FrameError::Malformed)
+    );
+}
+
+#[test]
+fn a_board_sized_for_its_model_takes_its_tensors_and_reports_bigger_ones() {
+    // The anomaly detector: 640 inputs and outputs, f32 at most: message tag 1 + id 5 +
+    // element 1 + length 5 + 2560 + CRC 4 = 2576; COBS one byte per 254 started (11); then
+    // the terminator.
+    const FRAME: usize = max_frame_for(640, 640);
+    assert_eq!(FRAME, 2576 + 11 + 1);
+    // A digit model's f32 input is the largest of its messages.
+    assert_eq!(max_frame_for(784, 10), tensor_frame_len(4 * 784));
+    assert!(max_frame_for(1, 1) == MAX_FRAME);
+
+    let mut reader = FrameReader::<FRAME>::new();
+    let fits = vec![0x55u8; 4 * 640];
+    let too_big = vec![0x55u8; 4 * 640 + 20];
+    let mut stream = Vec::new();
+    for data in [&too_big, &fits] {
+        stream.extend(encode_tensor_request(&TensorRequest {
+            id: 3,
+            element: TensorElement::F32,
+            data,
+        }));
+    }
+    let read: Vec<_> = stream
+        .iter()
+        .filter_map(|&b| {
+            reader.push(b).map(|f| {
+                f.and_then(|f| {
+                    protocol::decode_any_request(f)
+                        .map(|r| matches!(r, AnyRequest::Tensor(t) if t.data.len() == 4 * 640))
+                })
+            })
+        })
+        .collect();
+    assert_eq!(read.len(), 2);
+    assert_eq!(read[0], Err(FrameError::Oversized));
+    assert_eq!(read[1], Ok(true));
+}
+
+#[test]
+fn a_too_small_buffer_for_a_tensor_names_what_is_enough() {
+    let data = [7u8; 300];
+    let mut out = [0u8; 100];
+    let request = TensorRequest {
+        id: 1,
+        element: TensorElement::U8,
+        data: &data,
+    };
+    assert_eq!(
+        protocol::encode_tensor_request(&request, &mut out),
+        Err(Error::BufferTooSmall {
+            needed: tensor_frame_len(300),
+            found: 100
+        })
+    );
+}
 
 #[test]
 fn frame_sizes_match_a_hand_count() {
@@ -429,13 +618,17 @@ proptest! {
         let mut reader = FrameReader::<64>::new();
         for &b in &bytes {
             if let Some(Ok(frame)) = reader.push(b) {
-                let mut copy = frame.to_vec();
+                let mut copies = [frame.to_vec(), frame.to_vec(), frame.to_vec()];
                 let _ = protocol::decode_response(frame);
-                let _ = protocol::decode_request(&mut copy);
+                let _ = protocol::decode_request(&mut copies[0]);
+                let _ = protocol::decode_any_request(&mut copies[1]);
+                let _ = protocol::decode_any_response(&mut copies[2]);
             }
         }
         let mut whole = bytes.clone();
         let _ = protocol::decode_request(&mut whole);
+        let mut whole = bytes.clone();
+        let _ = protocol::decode_any_response(&mut whole);
     }
 
     #[test]

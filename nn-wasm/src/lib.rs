@@ -7,8 +7,9 @@
 //! 2. on every stroke the page copies the canvas (RGBA) into the canvas buffer; it becomes grey
 //!    over white paper ([`canvas_to_grey`]) and goes through nn-core's MNIST preprocessing, the
 //!    very code `predict` and `POST /predict` run;
-//! 3. the 28×28 runs through the model ([`Model::predict`]), as the host's `predict` does it:
-//!    the page reads the 28×28, the ten probabilities, the class and its name.
+//! 3. the 28×28 runs through the model ([`Model::predict`]: nn-core's one front,
+//!    `network::Model::classify_pixels`), as the host's `predict` does it: the page reads the
+//!    28×28, the ten probabilities, the class and its name.
 //!
 //! Everything but the exported functions is plain safe Rust, tested on the host against the
 //! trainer's own model loader.
@@ -21,8 +22,9 @@ extern crate std;
 use core::fmt;
 
 use nn_core::format::{ElementType, ModelFile};
+use nn_core::network;
 use nn_core::preprocess::{grey_over_white, luma};
-use nn_core::{CLASSES, IMAGE_PIXELS, MlpI8, MlpSlices, TensorQuant};
+use nn_core::{CLASSES, IMAGE_PIXELS};
 
 #[cfg(target_arch = "wasm32")]
 pub mod exports;
@@ -60,29 +62,27 @@ impl fmt::Display for LoadError {
 #[derive(Clone, Copy, Debug)]
 pub struct Model<'a> {
     file: ModelFile<'a>,
-    net: Net<'a>,
+    net: network::Model<'a>,
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Net<'a> {
-    F32(MlpSlices<'a>),
-    I8(MlpI8<'a>),
-}
+/// The widest layer of any model the page runs: its hidden layer or its 784 inputs.
+const WIDEST: usize = if MAX_HIDDEN > IMAGE_PIXELS {
+    MAX_HIDDEN
+} else {
+    IMAGE_PIXELS
+};
 
-/// Scratch for one prediction of any model the page runs.
+/// Scratch for one prediction of any model the page runs: `network::Model::scratch_len`
+/// words for the widest.
 #[derive(Debug)]
 pub struct Work {
-    inputs: [f32; IMAGE_PIXELS],
-    hidden: [f32; MAX_HIDDEN],
-    int8: [i8; IMAGE_PIXELS + MAX_HIDDEN + CLASSES],
+    scratch: [f32; 2 * WIDEST],
 }
 
 impl Work {
     /// All zero.
     pub const ZERO: Self = Self {
-        inputs: [0.0; IMAGE_PIXELS],
-        hidden: [0.0; MAX_HIDDEN],
-        int8: [0; IMAGE_PIXELS + MAX_HIDDEN + CLASSES],
+        scratch: [0.0; 2 * WIDEST],
     };
 }
 
@@ -99,16 +99,21 @@ impl<'a> Model<'a> {
             return Err(LoadError::Shape(shape));
         }
         let net = match file.element() {
-            ElementType::F32 => Net::F32(file.slices().map_err(LoadError::Format)?),
-            ElementType::I8 => Net::I8(file.slices_i8().map_err(LoadError::Format)?),
+            ElementType::F32 => {
+                network::Model::F32(file.slices().map_err(LoadError::Format)?.network())
+            }
+            ElementType::I8 => {
+                network::Model::I8(file.slices_i8().map_err(LoadError::Format)?.network())
+            }
         };
+        net.check().map_err(LoadError::Format)?;
         Ok(Self { file, net })
     }
 
     /// The class and the ten probabilities for a 28×28 of 0–255 pixels, computed as the
     /// host's `predict` does (`host-trainer`'s `Classifier::predict_pixels`): an f32 model
-    /// scales the pixels as its file says and runs `predict_into`; an int8 model runs
-    /// `predict_pixels_into`, its probabilities the exact `(q + 128) / 256`.
+    /// scales the pixels as its file says; an int8 model's probabilities are the exact
+    /// `(q + 128) / 256`, its class the first largest logit.
     ///
     /// # Errors
     /// None for a model [`Model::load`] accepted; nn-core's error otherwise.
@@ -118,20 +123,8 @@ impl<'a> Model<'a> {
         work: &mut Work,
         probabilities: &mut [f32; CLASSES],
     ) -> Result<usize, nn_core::Error> {
-        match &self.net {
-            Net::F32(mlp) => {
-                mlp.scaling.apply(pixels, &mut work.inputs);
-                let hidden = &mut work.hidden[..mlp.hidden];
-                mlp.predict_into(&work.inputs, hidden, probabilities)
-            }
-            Net::I8(mlp) => {
-                let scratch = &mut work.int8[..mlp.input + mlp.hidden + mlp.output];
-                let mut q = [0i8; CLASSES];
-                let class = mlp.predict_pixels_into(pixels, scratch, &mut q)?;
-                *probabilities = q.map(|q| TensorQuant::PROBABILITY.dequantize(q));
-                Ok(class)
-            }
-        }
+        self.net
+            .classify_pixels(pixels, &mut work.scratch, probabilities)
     }
 
     /// Class `k`'s name, when the file has class names.
@@ -146,10 +139,11 @@ impl<'a> Model<'a> {
 
     /// `"f32"` or `"int8"`, and the hidden units.
     pub fn describe(&self) -> (&'static str, usize) {
-        match &self.net {
-            Net::F32(m) => ("f32", m.hidden),
-            Net::I8(m) => ("int8", m.hidden),
-        }
+        let element = match self.net.element() {
+            ElementType::F32 => "f32",
+            ElementType::I8 => "int8",
+        };
+        (element, self.file.shape()[1])
     }
 }
 

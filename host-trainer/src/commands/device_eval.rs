@@ -1,6 +1,6 @@
-//! `host-trainer device-eval`: the test set through the firmware on a board, in QEMU or in
-//! rp2040js, each answer checked against the host's; the comparison itself is
-//! [`crate::devices::eval`].
+//! `host-trainer device-eval`: the test set (or the rows of a `.npy` array, `--npy`) through
+//! the firmware on a board, in QEMU or in rp2040js, each answer checked against the host's;
+//! the comparison itself is [`crate::devices::eval`].
 
 use std::path::PathBuf;
 
@@ -8,7 +8,8 @@ use anyhow::{Context, bail};
 use nn_core::IMAGE_PIXELS;
 
 use crate::devices::eval::{
-    BAUD, DEFAULT_ELF, DEFAULT_MODEL, DeviceEvalReport, evaluate, project_file,
+    BAUD, DEFAULT_ELF, DEFAULT_MODEL, DeviceEvalReport, F32_BOUND, FileModel, TensorEvalReport,
+    evaluate, evaluate_tensors, project_file,
 };
 use crate::devices::link::{Link, READ_POLL};
 use crate::devices::qemu::Qemu;
@@ -36,9 +37,15 @@ pub struct DeviceEvalArgs {
     #[arg(long, default_value = DEFAULT_MODEL)]
     pub model: PathBuf,
     /// Directory holding the MNIST IDX files (default: the trainer's data directory).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "npy")]
     pub data: Option<PathBuf>,
-    /// Evaluate only the first N test images.
+    /// Send the rows of this N × inputs array instead of MNIST digits, as raw tensors
+    /// (uint8 pixels, int8 already quantised, or float32), and check each output tensor
+    /// against the host's: int8 outputs identical, f32 within the bound in
+    /// `devices::eval::F32_BOUND`. Any model the firmware was built with.
+    #[arg(long, value_name = "IN.npy")]
+    pub npy: Option<PathBuf>,
+    /// Evaluate only the first N test images (or rows).
     #[arg(long)]
     pub limit: Option<usize>,
     /// Requests sent ahead of the replies. The board's polled UART drops bytes that
@@ -57,7 +64,11 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
         bail!("--limit must be at least 1");
     }
     let model_path = project_file(&args.model, DEFAULT_MODEL, "--model FILE")?;
-    let model = HostModel::load(&model_path)?;
+    // Digits need the digit classifier; raw tensors any model the decoder accepts.
+    let model = match &args.npy {
+        None => Loaded::Digits(HostModel::load(&model_path)?),
+        Some(_) => Loaded::Tensors(FileModel::load(&model_path)?),
+    };
     if let Some(path) = &args.metrics {
         crate::files::atomic::check_distinct(("--model", &model_path), ("--metrics", path))?;
         crate::files::atomic::check_writable(path, "--metrics")?;
@@ -86,6 +97,11 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
         (None, None, None) => bail!("give --port <serial device>, --qemu [ELF] or --pico [ELF]"),
     };
     let in_flight = args.in_flight.unwrap_or(in_flight);
+    let model = match (model, &args.npy) {
+        (Loaded::Tensors(file), Some(npy)) => return run_npy(args, npy, &file, device, in_flight),
+        (Loaded::Digits(model), _) => model,
+        (Loaded::Tensors(_), None) => unreachable!("loaded for --npy"),
+    };
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
     // Image folders are matched to the model's outputs as `eval` matches them.
     let test = data::load_test_labelled(
@@ -122,6 +138,64 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
         report.agree_with_host,
         report.max_prob_diff,
         report.images_per_second
+    ))?;
+    if let Some(path) = &args.metrics {
+        let mut json = serde_json::to_vec_pretty(&report)?;
+        json.push(b'\n');
+        crate::files::atomic::write(path, &json)
+            .with_context(|| format!("--metrics {}", nn_data::read::show(path)))?;
+    }
+    Ok(())
+}
+
+/// The host's copy of the model: a digit classifier, or (`--npy`) any model.
+enum Loaded {
+    Digits(HostModel),
+    Tensors(FileModel),
+}
+
+/// `device-eval --npy`: the array's rows through the device, compared with the host.
+fn run_npy(
+    args: &DeviceEvalArgs,
+    npy: &std::path::Path,
+    model: &FileModel,
+    device: Device,
+    in_flight: usize,
+) -> anyhow::Result<()> {
+    let shown = nn_data::read::show(npy);
+    let bytes = std::fs::read(npy).with_context(|| format!("--npy {shown}"))?;
+    let array = nn_data::npy::parse(&bytes).with_context(|| format!("--npy {shown}"))?;
+    let limit = args.limit;
+    let report = match device {
+        Device::Port(serial, port) => TensorEvalReport {
+            device: port,
+            ..evaluate_tensors(&mut Link::new(serial), model, &array, limit, in_flight)?
+        },
+        Device::Qemu(_qemu, stream) => {
+            evaluate_tensors(&mut Link::new(stream), model, &array, limit, in_flight)?
+        }
+        Device::Pico(mut pico, pipe) => TensorEvalReport {
+            device: "rp2040js".into(),
+            ..evaluate_tensors(&mut Link::new(pipe), model, &array, limit, in_flight)
+                .map_err(|e| anyhow::anyhow!("{e:#}\n{}", pico.describe()))?
+        },
+    };
+    let agreement = if report.output_dtype == "int8" {
+        "int8 outputs identical to the host's".to_owned()
+    } else {
+        format!(
+            "{} identical to the host's, the rest within {F32_BOUND} x max(1, |host|)",
+            report.identical_rows
+        )
+    };
+    crate::outputs::stdout::print_line(&format!(
+        "device-eval: {} rows of {shown} on {}: {} {} outputs each, {agreement}, max |Δ| {:.2e}, {:.0} rows/s",
+        report.rows,
+        report.device,
+        report.outputs,
+        report.output_dtype,
+        report.max_abs_diff,
+        report.rows_per_second
     ))?;
     if let Some(path) = &args.metrics {
         let mut json = serde_json::to_vec_pretty(&report)?;

@@ -10,6 +10,7 @@ pub mod flags;
 pub mod import;
 pub mod inspect;
 pub mod predict;
+pub mod predict_npy;
 pub mod quantize;
 pub mod serve;
 pub mod train;

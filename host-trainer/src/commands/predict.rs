@@ -23,8 +23,16 @@ pub struct PredictArgs {
     #[arg(long)]
     pub json: bool,
     /// Images to classify.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "npy", conflicts_with = "npy")]
     pub images: Vec<PathBuf>,
+    /// An `.npy` array of N rows of inputs (uint8 pixels, int8 for int8 models, or
+    /// float32) to run instead of images; the outputs go to `--out` (see `predict_npy`).
+    #[arg(long, requires = "out", conflicts_with = "json")]
+    pub npy: Option<PathBuf>,
+    /// Where `--npy`'s outputs go: an `.npy` array of N rows, int8 for an int8 model,
+    /// float32 otherwise.
+    #[arg(long, requires = "npy")]
+    pub out: Option<PathBuf>,
 }
 
 /// One line of `predict --json`.
@@ -40,6 +48,9 @@ struct PredictionJson<'a> {
 
 /// `predict`.
 pub fn run(args: &PredictArgs) -> Result<()> {
+    if let (Some(npy), Some(out)) = (&args.npy, &args.out) {
+        return super::predict_npy::run(&args.model, npy, out);
+    }
     let model = HostModel::load(&args.model)?;
     let classifier = model.classifier();
     for path in &args.images {

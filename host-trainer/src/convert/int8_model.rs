@@ -1,88 +1,144 @@
 //! An int8 model being written: the arrays `quantize` makes from an f32 model and `import`
-//! converts from a TensorFlow Lite file, borrowed as nn-core's [`MlpI8`] to run them and
-//! encoded into a model file. Both converters stand on this; neither imports the other.
+//! converts from a TensorFlow Lite file, any depth, borrowed as nn-core's [`ModelI8`] to
+//! run and encode them. Both converters stand on this; neither imports the other.
 
-use nn_core::format::{self, Shape};
 use nn_core::model_i8::DenseI8;
+use nn_core::network::{LayerI8, Layers, Model, ModelI8};
 use nn_core::quant::{Requant, SoftmaxI8Params};
-use nn_core::{Activation, InputScaling, MlpI8, TensorQuant};
+use nn_core::{Activation, Error, InputScaling, MlpI8, TensorQuant};
 
-/// An int8 model that owns its arrays; [`QuantizedModel::as_mlp`] borrows them as nn-core's
-/// [`MlpI8`].
+/// An int8 model that owns its arrays; [`QuantizedModel::view`] borrows them as nn-core's
+/// [`ModelI8`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuantizedModel {
-    /// The sizes.
-    pub shape: Shape,
-    /// The hidden activation (ReLU, sigmoid or identity).
-    pub hidden_activation: Activation,
-    /// The f32 model's pixel scaling, kept for the record.
+    /// What the int8 input stands for.
+    pub input: TensorQuant,
+    /// Input first, 1 to [`nn_core::network::MAX_LAYERS`].
+    pub layers: Vec<QuantizedLayer>,
+    /// TFLite's int8 SOFTMAX after the last layer, or none (a logits or regression output).
+    pub softmax: Option<SoftmaxI8Params>,
+    /// How 0–255 pixels were scaled into the f32 model's input, kept for the record.
     pub scaling: InputScaling,
-    /// The int8 input's, the first layer's output's and the logits' quantisation.
-    pub quant: [TensorQuant; 3],
-    /// Softmax's parameters.
-    pub softmax: SoftmaxI8Params,
-    /// Per layer: weights, int32 biases, requantisation pairs, weight scales.
-    pub layers: [QuantizedLayer; 2],
-    /// The sigmoid's table (256 entries) or empty.
-    pub sigmoid_table: Vec<i8>,
-    /// The class names the f32 file carried.
+    /// Class names, one per output, or none.
     pub class_names: Vec<String>,
 }
 
-/// One layer of a [`QuantizedModel`].
+/// One layer of a [`QuantizedModel`]: the owned form of [`LayerI8`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuantizedLayer {
-    /// `(rows, cols)` row-major, in `[-127, 127]`.
+    /// `(outputs, inputs)` row-major, in `[-127, 127]`.
     pub weights: Vec<i8>,
-    /// `(rows)`.
+    /// `(outputs)`.
     pub bias: Vec<i32>,
-    /// `(rows)`.
+    /// `(outputs)`.
     pub requant: Vec<Requant>,
-    /// `(rows)`.
+    /// `(outputs)`.
     pub weight_scales: Vec<f32>,
+    /// Inputs (columns of `weights`).
+    pub inputs: usize,
+    /// The FULLY_CONNECTED output's quantisation (before a sigmoid or tanh).
+    pub output: TensorQuant,
+    /// `Identity`, `Relu`, `Relu6`, `Sigmoid` or `Tanh`.
+    pub activation: Activation,
+    /// For `Sigmoid` and `Tanh`, the 256-entry table; empty otherwise.
+    pub table: Vec<i8>,
 }
 
 impl QuantizedLayer {
-    fn as_dense(&self) -> DenseI8<'_> {
-        DenseI8 {
+    /// Outputs (rows of `weights`).
+    pub fn outputs(&self) -> usize {
+        self.bias.len()
+    }
+
+    /// The layer as nn-core runs it.
+    pub fn view(&self) -> LayerI8<'_> {
+        LayerI8 {
             weights: &self.weights,
             bias: &self.bias,
             requant: &self.requant,
             weight_scales: &self.weight_scales,
+            inputs: self.inputs,
+            outputs: self.outputs(),
+            output: self.output,
+            activation: self.activation,
+            table: &self.table,
         }
     }
 }
 
 impl QuantizedModel {
-    /// The model as nn-core runs it.
-    pub fn as_mlp(&self) -> MlpI8<'_> {
-        let [input_quant, hidden_quant, logits_quant] = self.quant;
-        MlpI8 {
-            input: self.shape.input,
-            hidden: self.shape.hidden,
-            output: self.shape.output,
-            hidden_activation: self.hidden_activation,
-            scaling: self.scaling,
-            input_quant,
-            hidden_quant,
-            logits_quant,
-            softmax: self.softmax,
-            layer1: self.layers[0].as_dense(),
-            layer2: self.layers[1].as_dense(),
-            sigmoid_table: &self.sigmoid_table,
+    /// The model as nn-core runs it (unpacked).
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] past [`nn_core::network::MAX_LAYERS`] layers.
+    pub fn view(&self) -> Result<ModelI8<'_>, Error> {
+        let mut layers = Layers::new();
+        for l in &self.layers {
+            layers.push(l.view())?;
         }
+        Ok(ModelI8 {
+            layers,
+            input: self.input,
+            softmax: self.softmax,
+            scaling: self.scaling,
+            packed: &[],
+        })
+    }
+
+    /// [`QuantizedModel::view`] as the one [`Model`] type.
+    ///
+    /// # Errors
+    /// As [`QuantizedModel::view`].
+    pub fn model(&self) -> Result<Model<'_>, Error> {
+        self.view().map(Model::I8)
+    }
+
+    /// [`as_mlp`] of [`QuantizedModel::view`].
+    pub fn as_mlp(&self) -> Option<MlpI8<'_>> {
+        as_mlp(&self.view().ok()?)
     }
 
     /// The int8 model file's bytes.
     ///
     /// # Errors
     /// What nn-core's encoder finds wrong (it checks as the decoder does).
-    pub fn encode(&self) -> Result<Vec<u8>, nn_core::Error> {
+    pub fn encode(&self) -> Result<Vec<u8>, Error> {
         let names: Vec<&str> = self.class_names.iter().map(String::as_str).collect();
-        let mlp = self.as_mlp();
-        let mut bytes = vec![0u8; format::encoded_len_i8(&mlp, &names)?];
-        let n = format::encode_i8(&mlp, &names, &mut bytes)?;
-        bytes.truncate(n);
-        Ok(bytes)
+        crate::convert::encode_model(&self.model()?, &names)
     }
+}
+
+/// A depth-2 softmax classifier as the version-2 [`MlpI8`]; `None` for any other network.
+/// Bridge for the version-2 encoder and quantize's evaluation until they take a [`Model`].
+pub fn as_mlp<'a>(m: &ModelI8<'a>) -> Option<MlpI8<'a>> {
+    let (Some(l1), Some(l2), 2) = (m.layers.get(0), m.layers.get(1), m.layers.len()) else {
+        return None;
+    };
+    let hidden_ok = matches!(
+        l1.activation,
+        Activation::Relu | Activation::Sigmoid | Activation::Identity
+    );
+    if !hidden_ok || l2.activation != Activation::Identity {
+        return None;
+    }
+    let dense = |l: &LayerI8<'a>| DenseI8 {
+        weights: l.weights,
+        bias: l.bias,
+        requant: l.requant,
+        weight_scales: l.weight_scales,
+    };
+    Some(MlpI8 {
+        input: l1.inputs,
+        hidden: l1.outputs,
+        output: l2.outputs,
+        hidden_activation: l1.activation,
+        scaling: m.scaling,
+        input_quant: m.input,
+        hidden_quant: l1.output,
+        logits_quant: l2.output,
+        softmax: m.softmax?,
+        layer1: dense(l1),
+        layer2: dense(l2),
+        sigmoid_table: l1.table,
+    })
 }

@@ -19,7 +19,7 @@
 //!    first) and evaluate both models on the 10,000 test images.
 
 use anyhow::{Context, Result, bail};
-use nn_core::format::{ModelFile, QuantHeader, Shape};
+use nn_core::format::{ModelFile, QuantHeader};
 use nn_core::kernels;
 use nn_core::lut;
 use nn_core::quant::{Requant, SoftmaxI8Params};
@@ -171,6 +171,10 @@ fn quantize_layer(
         bias: q_bias,
         requant,
         weight_scales,
+        inputs: cols,
+        output,
+        activation: Activation::Identity,
+        table: Vec::new(),
     })
 }
 
@@ -229,26 +233,19 @@ pub fn quantize(
             .map(|(&b, row)| f64::from(b) + offset * row.iter().map(|&w| f64::from(w)).sum::<f64>())
             .collect();
     let b2: Vec<f64> = m.b2.iter().map(|&b| f64::from(b)).collect();
-    let layer1 = quantize_layer(m.w1, &b1, m.input, input, hidden).context("layer 1")?;
+    let mut layer1 = quantize_layer(m.w1, &b1, m.input, input, hidden).context("layer 1")?;
     let layer2 = quantize_layer(m.w2, &b2, m.hidden, activated, logits).context("layer 2")?;
     let softmax = SoftmaxI8Params::from_input_scale(logits.scale)
         .with_context(|| format!("softmax of logits at scale {}", logits.scale))?;
-    let sigmoid_table = match m.hidden_activation {
-        Activation::Sigmoid => lut::logistic_table(hidden).to_vec(),
-        _ => Vec::new(),
-    };
+    layer1.activation = m.hidden_activation;
+    if m.hidden_activation == Activation::Sigmoid {
+        layer1.table = lut::logistic_table(hidden).to_vec();
+    }
     Ok(QuantizedModel {
-        shape: Shape {
-            input: m.input,
-            hidden: m.hidden,
-            output: m.output,
-        },
-        hidden_activation: m.hidden_activation,
+        input,
+        layers: vec![layer1, layer2],
+        softmax: Some(softmax),
         scaling: m.scaling,
-        quant: [input, hidden, logits],
-        softmax,
-        layers: [layer1, layer2],
-        sigmoid_table,
         class_names,
     })
 }
@@ -390,7 +387,7 @@ mod tests {
             let images: Vec<u8> = (0..6 * 1000).map(|_| (pixels() * 256.0) as u8).collect();
             let q = quantize(&m, vec!["a".into(), "b".into()], &images[..6 * 200]).unwrap();
             assert_eq!(
-                q.quant[0],
+                q.input,
                 TensorQuant {
                     scale: 1.0 / 510.0,
                     zero_point: -128

@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use nn_core::IMAGE_PIXELS;
-use nn_core::protocol::{self, FrameError, FrameReader, MAX_FRAME, Request, Response};
+use nn_core::protocol::{
+    self, AnyResponse, FrameError, FrameReader, MAX_FRAME, Request, Response, TensorElement,
+    TensorRequest,
+};
 
 /// How long one reply may take, from the moment it is awaited. QEMU needs a few hundred
 /// milliseconds to boot and run the self-test before it reads its UART.
@@ -29,11 +32,34 @@ pub const MAX_REPLY_BYTES: usize = 4 * (MAX_FRAME + 1);
 /// Bytes [`Link::sync`] reads past before its own reply: an interrupted run leaves at most
 /// its requests in flight and a partial frame to answer, far below this.
 pub const MAX_SYNC_BYTES: usize = 16 * MAX_REPLY_BYTES;
+/// The most elements of a tensor the host sends or receives (f32: 256 KiB a frame).
+pub const MAX_TENSOR_ELEMENTS: usize = 1 << 16;
+/// The host's frame buffer: any digit message, any tensor of [`MAX_TENSOR_ELEMENTS`].
+const HOST_FRAME: usize = protocol::max_frame_for(MAX_TENSOR_ELEMENTS, MAX_TENSOR_ELEMENTS);
+
+/// A reply of either kind, owned.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// A digit prediction, or an error reply to any request.
+    Digit(Response),
+    /// An output tensor.
+    Tensor {
+        /// The request's id.
+        id: u32,
+        /// `I8` or `F32`.
+        element: TensorElement,
+        /// The elements as they travelled (f32 little-endian).
+        data: Vec<u8>,
+    },
+}
 
 /// A byte stream to the firmware, framed by `nn_core::protocol`.
 pub struct Link<T> {
     stream: T,
-    frames: FrameReader<MAX_FRAME>,
+    /// Boxed: a quarter of a megabyte.
+    frames: Box<FrameReader<HOST_FRAME>>,
+    /// Bytes one reply may take ([`MAX_REPLY_BYTES`] unless [`Link::expect_tensors`]).
+    reply_budget: usize,
     /// Bytes read but not yet framed: `pending[consumed..]`.
     pending: Vec<u8>,
     consumed: usize,
@@ -77,10 +103,35 @@ impl<T: Read + Write> Link<T> {
     pub fn new(stream: T) -> Self {
         Self {
             stream,
-            frames: FrameReader::new(),
+            frames: Box::default(),
+            reply_budget: MAX_REPLY_BYTES,
             pending: Vec::new(),
             consumed: 0,
         }
+    }
+
+    /// Allows replies that carry up to `bytes` bytes of output tensor: the byte budget of a
+    /// reply grows to four of their frames, as [`MAX_REPLY_BYTES`] is four digit frames.
+    pub fn expect_tensors(&mut self, bytes: usize) {
+        self.reply_budget = MAX_REPLY_BYTES.max(4 * (protocol::tensor_frame_len(bytes) + 1));
+    }
+
+    /// Sends one tensor request frame, after a `0x00` (see [`Link::send_request`]).
+    ///
+    /// # Errors
+    /// More than [`MAX_TENSOR_ELEMENTS`] elements, or the stream cannot be written.
+    pub fn send_tensor(&mut self, request: &TensorRequest<'_>) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            request.data.len() <= 4 * MAX_TENSOR_ELEMENTS,
+            "a tensor of {} bytes is more than the {} elements the host sends",
+            request.data.len(),
+            MAX_TENSOR_ELEMENTS
+        );
+        let mut buf = vec![0u8; 1 + protocol::tensor_frame_len(request.data.len())];
+        let len = protocol::encode_tensor_request(request, &mut buf[1..])
+            .map_err(|e| anyhow::anyhow!("encoding a request: {e}"))?
+            .len();
+        self.send_raw(&buf[..1 + len])
     }
 
     /// Sends one request frame, after a `0x00` that ends any partial frame the device holds
@@ -138,32 +189,49 @@ impl<T: Read + Write> Link<T> {
                     None => e,
                 })?;
             match reply {
-                Ok(Response { id: got, body }) if got == id => {
+                Ok(Reply::Digit(Response { id: got, body })) if got == id => {
                     return match body {
                         protocol::ResponseBody::Prediction { .. } => Ok(()),
+                        // A model that is no digit classifier read the frame and said so:
+                        // the line is in step all the same.
+                        protocol::ResponseBody::Error(FrameError::WrongInput) => Ok(()),
                         protocol::ResponseBody::Error(e) => {
                             bail!("the device answered the sync request with an error: {e}")
                         }
                     };
                 }
-                Ok(Response {
+                Ok(Reply::Digit(Response {
                     body: protocol::ResponseBody::Error(e),
                     ..
-                }) => unreadable = Some(e),
+                })) => unreadable = Some(e),
                 // A stale reply, or a stale frame cut short: dropped.
                 Ok(_) | Err(_) => {}
             }
         }
     }
 
-    /// Reads the next reply frame and decodes it.
+    /// Reads the next reply frame and decodes it as a digit reply.
     ///
     /// # Errors
     /// No complete reply within [`REPLY_TIMEOUT`] or [`MAX_REPLY_BYTES`], the stream closes,
     /// or the frame does not decode as a [`Response`].
     pub fn read_response(&mut self) -> anyhow::Result<Response> {
+        match self.read_reply()? {
+            Reply::Digit(response) => Ok(response),
+            Reply::Tensor { id, .. } => {
+                bail!("the device answered with a tensor (id {id}) where a digit reply was due")
+            }
+        }
+    }
+
+    /// Reads the next reply frame, of either kind.
+    ///
+    /// # Errors
+    /// No complete reply within [`REPLY_TIMEOUT`] or the reply budget, the stream closes,
+    /// or the frame does not decode.
+    pub fn read_reply(&mut self) -> anyhow::Result<Reply> {
         let deadline = Instant::now() + REPLY_TIMEOUT;
-        self.next_reply(deadline, MAX_REPLY_BYTES, &mut Seen::default())?
+        self.next_reply(deadline, self.reply_budget, &mut Seen::default())?
             .map_err(|e| anyhow::anyhow!("corrupt reply from the device: {e}"))
     }
 
@@ -176,13 +244,22 @@ impl<T: Read + Write> Link<T> {
         deadline: Instant,
         budget: usize,
         seen: &mut Seen,
-    ) -> anyhow::Result<Result<Response, FrameError>> {
+    ) -> anyhow::Result<Result<Reply, FrameError>> {
         loop {
             while let Some(&byte) = self.pending.get(self.consumed) {
                 self.consumed += 1;
                 seen.push(byte);
                 if let Some(frame) = self.frames.push(byte) {
-                    return Ok(frame.and_then(protocol::decode_response));
+                    return Ok(frame
+                        .and_then(protocol::decode_any_response)
+                        .map(|r| match r {
+                            AnyResponse::Digit(response) => Reply::Digit(response),
+                            AnyResponse::Tensor(t) => Reply::Tensor {
+                                id: t.id,
+                                element: t.element,
+                                data: t.data.to_vec(),
+                            },
+                        }));
                 }
                 if seen.bytes >= budget {
                     bail!(

@@ -27,8 +27,8 @@ impl ModelF32<'_> {
     }
 
     /// Runs a checked model on `input` into `out` (`(outputs)`), with `scratch` at least two
-    /// [`widest`] buffers.
-    pub(super) fn run(&self, input: Input<'_>, scratch: &mut [f32], out: &mut [f32]) {
+    /// [`widest`] buffers. Returns the class: the first largest output.
+    pub(super) fn run(&self, input: Input<'_>, scratch: &mut [f32], out: &mut [f32]) -> usize {
         let w = widest(&self.layers);
         let (a, rest) = scratch.split_at_mut(w);
         let b = &mut rest[..w];
@@ -40,6 +40,7 @@ impl ModelF32<'_> {
             }
         };
         out.copy_from_slice(self.forward(x, a, b));
+        kernels::argmax(out)
     }
 
     /// Every layer, then the softmax if any; returns the output, `(outputs)`, which lies in

@@ -95,17 +95,25 @@ impl ModelI8<'_> {
     }
 
     /// Runs a checked model on `input`, writing its int8 output tensor to `out`
-    /// (`(outputs)`); `scratch` holds at least two [`widest`] byte buffers.
-    pub(super) fn run_i8(&self, input: Input<'_>, scratch: &mut [f32], out: &mut [i8]) {
+    /// (`(outputs)`); `scratch` holds at least two [`widest`] byte buffers. Returns the
+    /// class: the first largest of the last layer's outputs, before the softmax (which is
+    /// monotonic, and whose 1/256 steps would make ties the logits do not have).
+    pub(super) fn run_i8(&self, input: Input<'_>, scratch: &mut [f32], out: &mut [i8]) -> usize {
         let (y, _) = self.run(input, scratch);
         match self.softmax {
             Some(p) => kernels::softmax_i8(y, p, out),
             None => out.copy_from_slice(y),
         }
+        argmax_i8(y)
     }
 
     /// [`ModelI8::run_i8`], the output tensor dequantised into `out`.
-    pub(super) fn run_dequantized(&self, input: Input<'_>, scratch: &mut [f32], out: &mut [f32]) {
+    pub(super) fn run_dequantized(
+        &self,
+        input: Input<'_>,
+        scratch: &mut [f32],
+        out: &mut [f32],
+    ) -> usize {
         let (y, spare) = self.run(input, scratch);
         let (q, quant) = match (self.softmax, self.layers.last()) {
             (Some(p), _) => {
@@ -114,11 +122,12 @@ impl ModelI8<'_> {
                 (&*q, TensorQuant::PROBABILITY)
             }
             (None, Some(last)) => (&*y, last.activated()),
-            (None, None) => return,
+            (None, None) => return 0,
         };
         for (o, &q) in out.iter_mut().zip(q) {
             *o = quant.dequantize(q);
         }
+        argmax_i8(y)
     }
 
     /// The input into the first of `scratch`'s two [`widest`] buffers (unless it is
@@ -234,4 +243,15 @@ pub(crate) fn quantize(x: &[f32], quant: TensorQuant, q: &mut [i8]) {
         let steps = libm::roundf(v / quant.scale) as i32;
         *q = steps.saturating_add(quant.zero_point).clamp(-128, 127) as i8;
     }
+}
+
+/// The index of the first largest value; 0 for an empty slice.
+pub(crate) fn argmax_i8(x: &[i8]) -> usize {
+    let mut best = 0;
+    for (i, &v) in x.iter().enumerate() {
+        if v > x[best] {
+            best = i;
+        }
+    }
+    best
 }

@@ -9,6 +9,32 @@
 //! two activation buffers of the widest layer, [`Model::scratch_len`] f32 words, handed in
 //! by the caller: a board sizes them at build time, a host allocates them.
 //!
+//! ```
+//! use nn_core::network::{LayerF32, Layers, Model, ModelF32};
+//! use nn_core::{Activation, InputScaling};
+//!
+//! // 2 inputs → 2 ReLU units → 2 classes with a softmax: the brighter pixel wins.
+//! let hidden = LayerF32 {
+//!     weights: &[1.0, 0.0, 0.0, 1.0], bias: &[0.0, 0.0], inputs: 2, outputs: 2,
+//!     activation: Activation::Relu,
+//! };
+//! let output = LayerF32 {
+//!     weights: &[1.0, -1.0, -1.0, 1.0], bias: &[0.0, 0.0], inputs: 2, outputs: 2,
+//!     activation: Activation::Identity,
+//! };
+//! let model = Model::F32(ModelF32 {
+//!     layers: Layers::from_array([hidden, output]),
+//!     softmax: true,
+//!     scaling: InputScaling::UNIT,
+//! });
+//! let mut scratch = [0.0f32; 4]; // model.scratch_len()
+//! let mut p = [0.0f32; 2];
+//! assert_eq!(model.classify_pixels(&[0, 255], &mut scratch, &mut p)?, 1);
+//! let p1 = 1.0 / (1.0 + (-2.0f32).exp()); // softmax(−1, 1)₁
+//! assert!((p[1] - p1).abs() < 1e-6);
+//! # Ok::<(), nn_core::Error>(())
+//! ```
+//!
 //! The 784-H-10 models of format versions 1 and 2 are this code at depth 2: `Mlp*` and
 //! `MlpI8*` run through it.
 //!
@@ -16,7 +42,7 @@
 //! (f32) and `int8.rs` (TFLite's int8 scheme).
 
 mod float;
-mod int8;
+pub(crate) mod int8;
 
 use crate::activation::Activation;
 use crate::error::Error;
@@ -42,6 +68,18 @@ impl<L: Copy> Layers<L> {
             items: [None; MAX_LAYERS],
             len: 0,
         }
+    }
+
+    /// `layers`, input first. More than [`MAX_LAYERS`] does not compile.
+    pub const fn from_array<const N: usize>(layers: [L; N]) -> Self {
+        const { assert!(N <= MAX_LAYERS, "more layers than MAX_LAYERS") };
+        let mut items = [None; MAX_LAYERS];
+        let mut i = 0;
+        while i < N {
+            items[i] = Some(layers[i]);
+            i += 1;
+        }
+        Self { items, len: N }
     }
 
     /// Appends `layer`.
@@ -390,7 +428,7 @@ impl<'a> Model<'a> {
         match self {
             Model::F32(m) => m.run(float::Input::F32(x), scratch, out),
             Model::I8(m) => m.run_dequantized(int8::Input::F32(x), scratch, out),
-        }
+        };
         Ok(())
     }
 
@@ -406,12 +444,27 @@ impl<'a> Model<'a> {
         scratch: &mut [f32],
         out: &mut [f32],
     ) -> Result<(), Error> {
+        self.classify_pixels(pixels, scratch, out).map(|_| ())
+    }
+
+    /// [`Model::predict_pixels`], returning the class: the index of the first largest
+    /// output; for an int8 model, of the last layer's int8 output before the softmax (the
+    /// softmax is monotonic, and its 1/256 steps would make ties the int8 logits do not
+    /// have), which is what the digit models have always answered.
+    ///
+    /// # Errors
+    /// As [`Model::predict_pixels`].
+    pub fn classify_pixels(
+        &self,
+        pixels: &[u8],
+        scratch: &mut [f32],
+        out: &mut [f32],
+    ) -> Result<usize, Error> {
         self.check_call(pixels.len(), scratch, out.len())?;
-        match self {
+        Ok(match self {
             Model::F32(m) => m.run(float::Input::Pixels(pixels), scratch, out),
             Model::I8(m) => m.run_dequantized(int8::Input::Pixels(pixels), scratch, out),
-        }
-        Ok(())
+        })
     }
 
     /// An int8 model on int8 input that is already quantised (as [`ModelI8::input`] says),
@@ -440,10 +493,22 @@ impl<'a> Model<'a> {
         scratch: &mut [f32],
         out: &mut [i8],
     ) -> Result<(), Error> {
+        self.classify_pixels_i8(pixels, scratch, out).map(|_| ())
+    }
+
+    /// [`Model::predict_pixels_i8`], returning the class as [`Model::classify_pixels`] does.
+    ///
+    /// # Errors
+    /// As [`Model::predict_i8`].
+    pub fn classify_pixels_i8(
+        &self,
+        pixels: &[u8],
+        scratch: &mut [f32],
+        out: &mut [i8],
+    ) -> Result<usize, Error> {
         let m = self.int8()?;
         self.check_call(pixels.len(), scratch, out.len())?;
-        m.run_i8(int8::Input::Pixels(pixels), scratch, out);
-        Ok(())
+        Ok(m.run_i8(int8::Input::Pixels(pixels), scratch, out))
     }
 
     /// The int8 model, or [`Error::ElementMismatch`].

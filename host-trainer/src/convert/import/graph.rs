@@ -1,22 +1,23 @@
-//! Recognising the one graph family the importer reads, and lifting it into a neutral
-//! [`Network`] that owns its weights and knows nothing of flatbuffers.
+//! Recognising the graphs the importer reads, and lifting them into a neutral [`Network`]
+//! that owns its weights and knows nothing of flatbuffers.
 //!
-//! The family, as the TFLite converter writes a Keras `Flatten -> Dense -> Dense(softmax)`:
+//! The family, as the TFLite converter writes a Keras stack of `Dense` layers:
 //!
 //! 1. optionally QUANTIZE (an int8 model with float input);
-//! 2. Flatten, which the converter spells SHAPE, STRIDED_SLICE, PACK, RESHAPE: the first
-//!    three only compute the new shape, so they are skipped and the RESHAPE is checked to
-//!    keep the element count (a reshape to `input`);
-//! 3. FULLY_CONNECTED, with a fused RELU or none, optionally followed by LOGISTIC;
-//! 4. FULLY_CONNECTED without activation;
-//! 5. SOFTMAX with beta 1;
-//! 6. optionally DEQUANTIZE (an int8 model with float output).
+//! 2. optionally Flatten, which the converter spells SHAPE, STRIDED_SLICE, PACK, RESHAPE:
+//!    the first three only compute the new shape, so they are skipped and the RESHAPE is
+//!    checked to keep the element count;
+//! 3. 1 to [`MAX_LAYERS`] FULLY_CONNECTED, each with a fused NONE, RELU or RELU6, or with
+//!    NONE followed by a separate RELU, RELU6, LOGISTIC or TANH;
+//! 4. optionally SOFTMAX with beta 1;
+//! 5. optionally DEQUANTIZE (an int8 model with float output).
 //!
 //! Every operator on the data path must take the previous one's output, and the last one's
 //! output must be the graph's. Anything else is an [`ImportError`] naming what was found.
 
 use nn_core::TensorQuant;
 use nn_core::activation::Activation;
+use nn_core::network::MAX_LAYERS;
 
 use super::ImportError;
 use super::names::{activation_name, operator_name, type_name};
@@ -25,75 +26,98 @@ use super::schema::{Model, Operator, SubGraph, Tensor, at};
 /// A model of the family, with its weights, in float32 or int8.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Network {
-    /// Inputs (784 for MNIST).
+    /// Inputs of the first layer (the graph's input, flattened).
     pub input: usize,
-    /// Hidden units.
-    pub hidden: usize,
-    /// Outputs (classes).
-    pub output: usize,
-    /// After the first layer: `Relu` (fused), `Sigmoid` (LOGISTIC) or `Identity`.
-    pub hidden_activation: Activation,
+    /// Each layer's outputs and activation, input first.
+    pub layers: Vec<LayerShape>,
+    /// A SOFTMAX follows the last layer.
+    pub softmax: bool,
     /// The parameters.
     pub weights: Weights,
+}
+
+impl Network {
+    /// Outputs of the last layer.
+    pub fn output(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.outputs)
+    }
+
+    /// The sizes from input to output, e.g. `[640, 128, 8, 640]`.
+    pub fn sizes(&self) -> Vec<usize> {
+        std::iter::once(self.input)
+            .chain(self.layers.iter().map(|l| l.outputs))
+            .collect()
+    }
+}
+
+/// One layer's size and activation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerShape {
+    /// Outputs (rows of its weights).
+    pub outputs: usize,
+    /// `Identity`, `Relu`, `Relu6` (fused or separate), `Sigmoid` (LOGISTIC) or `Tanh`.
+    pub activation: Activation,
 }
 
 /// The parameters of a [`Network`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Weights {
-    /// A float32 model. `w1` is `(hidden, input)`, `w2` `(output, hidden)`, row-major as in
-    /// TFLite's FULLY_CONNECTED and in nn-core.
-    F32 {
-        /// First-layer weights, `(hidden, input)`.
-        w1: Vec<f32>,
-        /// First-layer bias, `(hidden)`.
-        b1: Vec<f32>,
-        /// Second-layer weights, `(output, hidden)`.
-        w2: Vec<f32>,
-        /// Second-layer bias, `(output)`.
-        b2: Vec<f32>,
-    },
+    /// A float32 model, a layer per FULLY_CONNECTED.
+    F32(Vec<DenseF32>),
     /// A fully integer-quantised model.
     I8(Int8),
 }
 
+/// One float32 FULLY_CONNECTED.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenseF32 {
+    /// `(outputs, inputs)` row-major, as in TFLite's FULLY_CONNECTED and in nn-core.
+    pub weights: Vec<f32>,
+    /// `(outputs)`; zeros when the operator has none.
+    pub bias: Vec<f32>,
+}
+
 /// One int8 FULLY_CONNECTED as TFLite runs it:
 /// `y[r] = clamp(out.zp + M[r] * (bias[r] + Σ_c w[r,c] (x[c] - in.zp)))`,
-/// `M[r] = in.scale * weight_scales[r] / out.scale`.
+/// `M[r] = in.scale * weight_scales[r] / out.scale` (see [`FullyConnectedI8::real_multipliers`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct FullyConnectedI8 {
     /// `(rows, cols)` row-major, symmetric (zero point 0).
     pub weights: Vec<i8>,
-    /// One scale per row (output channel).
+    /// One scale per row (output channel); a per-tensor scale repeated.
     pub weight_scales: Vec<f32>,
+    /// The weights have one scale for the whole tensor.
+    pub per_tensor: bool,
     /// `(rows)`, in units of `input.scale * weight_scales[r]`.
     pub bias: Vec<i32>,
     /// The input tensor's quantisation.
     pub input: TensorQuant,
     /// The output tensor's quantisation.
     pub output: TensorQuant,
-    /// A fused RELU: the clamp starts at the output zero point.
-    pub relu: bool,
 }
 
 impl FullyConnectedI8 {
-    /// The real multipliers `M[r]`, computed in f64 from the f32 scales exactly as
-    /// TFLite's `PopulateConvolutionQuantizationParams` does before `QuantizeMultiplier`.
+    /// The real multipliers `M[r]` exactly as TFLite computes them before
+    /// `QuantizeMultiplier`: per channel (`PopulateConvolutionQuantizationParams`) from the
+    /// scales widened to f64, `in * w[r] / out`; per tensor (`GetQuantizedConvolutionMultipler`)
+    /// from the product rounded to f32, `(double)(float)(in * w) / out`. The two differ in
+    /// the last bits, which can move a requantised value by one.
     pub fn real_multipliers(&self) -> Vec<f64> {
+        let (input, output) = (self.input.scale, f64::from(self.output.scale));
         self.weight_scales
             .iter()
-            .map(|&w| f64::from(self.input.scale) * f64::from(w) / f64::from(self.output.scale))
+            .map(|&w| {
+                if self.per_tensor {
+                    f64::from(input * w) / output
+                } else {
+                    f64::from(input) * f64::from(w) / output
+                }
+            })
             .collect()
-    }
-
-    /// The output clamp, as TFLite's `CalculateActivationRangeQuantized`: the int8 range,
-    /// cut below at the quantised 0 for a fused RELU.
-    pub fn output_range(&self) -> (i8, i8) {
-        let zero = self.output.zero_point.clamp(-128, 127) as i8;
-        if self.relu { (zero, 127) } else { (-128, 127) }
     }
 }
 
-/// The int8 model: input quantisation, the two layers, what sits between them, softmax.
+/// The int8 model: input quantisation, the layers, softmax.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Int8 {
     /// The graph takes float input and starts with QUANTIZE (else it takes int8).
@@ -102,23 +126,22 @@ pub struct Int8 {
     pub float_output: bool,
     /// How the (flattened) input is quantised.
     pub input: TensorQuant,
-    /// First layer; its output is the pre-LOGISTIC tensor when there is one.
-    pub layer1: FullyConnectedI8,
-    /// The hidden activations as the second layer reads them: LOGISTIC's output
-    /// ([`TensorQuant::PROBABILITY`]) or the first layer's output.
-    pub hidden: TensorQuant,
-    /// Second layer, whose output (the logits) feeds SOFTMAX.
-    pub layer2: FullyConnectedI8,
-    /// SOFTMAX's output ([`TensorQuant::PROBABILITY`]).
-    pub softmax: TensorQuant,
+    /// The FULLY_CONNECTEDs, input first; each one's input quantisation is the previous
+    /// one's activated output (its own output, or LOGISTIC's or TANH's fixed one).
+    pub layers: Vec<FullyConnectedI8>,
+    /// SOFTMAX's output ([`TensorQuant::PROBABILITY`]), if there is one.
+    pub softmax: Option<TensorQuant>,
 }
 
 // Builtin operator codes (`enum BuiltinOperator` in schema.fbs).
 const DEQUANTIZE: i32 = 6;
 const FULLY_CONNECTED: i32 = 9;
 const LOGISTIC: i32 = 14;
+const RELU: i32 = 19;
+const RELU6: i32 = 21;
 const RESHAPE: i32 = 22;
 const SOFTMAX: i32 = 25;
+const TANH: i32 = 28;
 const STRIDED_SLICE: i32 = 45;
 const SHAPE: i32 = 77;
 const PACK: i32 = 83;
@@ -132,9 +155,11 @@ const INT8: i8 = 9;
 // Fused activations (`enum ActivationFunctionType`).
 const ACT_NONE: i8 = 0;
 const ACT_RELU: i8 = 1;
+const ACT_RELU6: i8 = 3;
 
 /// What the importer reads, for messages.
-const FAMILY: &str = "Flatten -> FULLY_CONNECTED -> FULLY_CONNECTED -> SOFTMAX";
+const FAMILY: &str = "Flatten -> FULLY_CONNECTED [RELU | RELU6 | LOGISTIC | TANH] (1 to 16 of them) \
+                      -> [SOFTMAX], float32 or int8";
 
 /// Recognises a verified model; see the module doc for the graph it accepts.
 pub fn recognize(model: &Model<'_>) -> Result<Network, ImportError> {
@@ -162,9 +187,7 @@ enum Stage {
     Start,
     Quantized,
     Flattened,
-    Layer1,
-    Logistic,
-    Layer2,
+    Layer,
     Softmax,
     Dequantized,
 }
@@ -185,12 +208,16 @@ struct Fc<'a> {
     cols: usize,
 }
 
+/// A FULLY_CONNECTED and the separate activation operator after it, if any.
+struct Step<'a> {
+    fc: Fc<'a>,
+    /// Operator code and output tensor of a RELU, RELU6, LOGISTIC or TANH.
+    after: Option<(i32, Tensor<'a>)>,
+}
+
 impl<'a> Graph<'_, 'a> {
     fn tensor(&self, index: i32) -> Result<Tensor<'a>, ImportError> {
-        let tensors = self
-            .sub
-            .tensors()
-            .ok_or(malformed("subgraph has no tensors"))?;
+        let tensors = self.sub.tensors().ok_or(malformed("no tensors"))?;
         usize::try_from(index)
             .ok()
             .and_then(|i| at(tensors, i))
@@ -233,14 +260,13 @@ impl<'a> Graph<'_, 'a> {
 
         let mut stage = Stage::Start;
         let mut current = graph_input;
-        let mut fc1 = None;
-        let mut fc2 = None;
-        let mut logistic_out = None;
+        let mut steps: Vec<Step<'a>> = Vec::new();
         let mut softmax_out = None;
         let mut quantize_out = None;
 
-        for op in operators.iter() {
+        for (index, op) in operators.iter().enumerate() {
             let (code, name) = self.op_code(&op)?;
+            let place = format!("operator {} of {}", index + 1, operators.len());
             if matches!(code, SHAPE | STRIDED_SLICE | PACK) {
                 // Flatten's shape arithmetic: it only feeds RESHAPE's shape input, which
                 // is not read (the element count is checked instead).
@@ -252,6 +278,11 @@ impl<'a> Graph<'_, 'a> {
             let data_out = match (outputs.len(), at(outputs, 0)) {
                 (1, Some(o)) => o,
                 _ => return Err(ImportError::Malformed(format!("{name} without one output"))),
+            };
+            let misplaced = || {
+                ImportError::Unsupported(format!(
+                    "operator {name} ({place}) after {stage:?} does not fit {FAMILY}"
+                ))
             };
             let next = match (code, stage) {
                 (QUANTIZE, Stage::Start) => {
@@ -274,19 +305,36 @@ impl<'a> Graph<'_, 'a> {
                     }
                     Stage::Flattened
                 }
-                (FULLY_CONNECTED, Stage::Start | Stage::Quantized | Stage::Flattened) => {
-                    fc1 = Some(self.fully_connected(&op, &name)?);
-                    Stage::Layer1
+                (
+                    FULLY_CONNECTED,
+                    Stage::Start | Stage::Quantized | Stage::Flattened | Stage::Layer,
+                ) => {
+                    if steps.len() == MAX_LAYERS {
+                        return Err(ImportError::Unsupported(format!(
+                            "more than {MAX_LAYERS} FULLY_CONNECTED layers"
+                        )));
+                    }
+                    steps.push(Step {
+                        fc: self.fully_connected(&op, &name)?,
+                        after: None,
+                    });
+                    Stage::Layer
                 }
-                (LOGISTIC, Stage::Layer1) => {
-                    logistic_out = Some(self.tensor(data_out)?);
-                    Stage::Logistic
+                (RELU | RELU6 | LOGISTIC | TANH, Stage::Layer) => {
+                    let Some(step) = steps.last_mut() else {
+                        return Err(misplaced());
+                    };
+                    if step.after.is_some() || step.fc.fused != ACT_NONE {
+                        return Err(ImportError::Unsupported(format!(
+                            "operator {name} ({place}) is a second activation on one \
+                             FULLY_CONNECTED (its fused {} or a separate one before)",
+                            activation_name(step.fc.fused)
+                        )));
+                    }
+                    step.after = Some((code, self.tensor(data_out)?));
+                    Stage::Layer
                 }
-                (FULLY_CONNECTED, Stage::Layer1 | Stage::Logistic) => {
-                    fc2 = Some(self.fully_connected(&op, &name)?);
-                    Stage::Layer2
-                }
-                (SOFTMAX, Stage::Layer2) => {
+                (SOFTMAX, Stage::Layer) => {
                     let beta = op.softmax_options().map_or(0.0, |o| o.beta());
                     if beta != 1.0 {
                         return Err(ImportError::Unsupported(format!(
@@ -296,139 +344,198 @@ impl<'a> Graph<'_, 'a> {
                     softmax_out = Some(self.tensor(data_out)?);
                     Stage::Softmax
                 }
-                (DEQUANTIZE, Stage::Softmax) => Stage::Dequantized,
-                (QUANTIZE | RESHAPE | FULLY_CONNECTED | LOGISTIC | SOFTMAX | DEQUANTIZE, _) => {
-                    return Err(ImportError::Unsupported(format!(
-                        "operator {name} after {stage:?} does not fit {FAMILY}"
-                    )));
-                }
+                (DEQUANTIZE, Stage::Layer | Stage::Softmax) => Stage::Dequantized,
+                (
+                    QUANTIZE | RESHAPE | FULLY_CONNECTED | RELU | RELU6 | LOGISTIC | TANH | SOFTMAX
+                    | DEQUANTIZE,
+                    _,
+                ) => return Err(misplaced()),
                 _ => {
                     return Err(ImportError::UnsupportedOperator {
                         name,
+                        place,
                         family: FAMILY,
                     });
                 }
             };
             if data_in != current {
                 return Err(ImportError::Unsupported(format!(
-                    "operator {name} does not read the previous operator's output"
+                    "operator {name} ({place}) does not read the previous operator's output"
                 )));
             }
             current = data_out;
             stage = next;
         }
-        if !matches!(stage, Stage::Softmax | Stage::Dequantized) {
+        if steps.is_empty() || stage == Stage::Start {
+            return Err(ImportError::Unsupported(format!(
+                "the graph stops after {stage:?}; expected {FAMILY}"
+            )));
+        }
+        if !matches!(stage, Stage::Layer | Stage::Softmax | Stage::Dequantized) {
             return Err(ImportError::Unsupported(format!(
                 "the graph stops after {stage:?}; expected {FAMILY}"
             )));
         }
         if current != graph_output {
             return Err(ImportError::Unsupported(
-                "the graph's output is not the SOFTMAX's".into(),
+                "the graph's output is not the last operator's".into(),
             ));
         }
-        let (Some(fc1), Some(fc2), Some(softmax_out)) = (fc1, fc2, softmax_out) else {
-            return Err(malformed("walk ended without both layers"));
-        };
 
-        let hidden_activation = match (fc1.fused, logistic_out.is_some()) {
-            (ACT_RELU, false) => Activation::Relu,
-            (ACT_NONE, true) => Activation::Sigmoid,
-            (ACT_NONE, false) => Activation::Identity,
-            (ACT_RELU, true) => {
-                return Err(ImportError::Unsupported(
-                    "a fused RELU followed by LOGISTIC".into(),
-                ));
-            }
-            (other, _) => {
+        let graph_in = self.tensor(graph_input)?;
+        let input = steps[0].fc.cols;
+        if elements(&graph_in)? != input {
+            return Err(ImportError::Unsupported(format!(
+                "the input {:?} does not flatten to the {input} inputs of the first FULLY_CONNECTED",
+                dims(&graph_in)?,
+            )));
+        }
+        let mut layers = Vec::with_capacity(steps.len());
+        let mut cols = input;
+        for (i, step) in steps.iter().enumerate() {
+            if step.fc.cols != cols {
                 return Err(ImportError::Unsupported(format!(
-                    "fused activation {} on the first FULLY_CONNECTED (RELU or none only)",
-                    activation_name(other)
+                    "FULLY_CONNECTED {} takes {} inputs, the layer before gives {cols}",
+                    i + 1,
+                    step.fc.cols
                 )));
             }
-        };
-        if fc2.fused != ACT_NONE {
-            return Err(ImportError::Unsupported(format!(
-                "fused activation {} on the second FULLY_CONNECTED (none only)",
-                activation_name(fc2.fused)
-            )));
-        }
-        if fc2.cols != fc1.rows {
-            return Err(ImportError::Unsupported(format!(
-                "the second FULLY_CONNECTED takes {} inputs, the first gives {}",
-                fc2.cols, fc1.rows
-            )));
-        }
-        if fc2.rows < 2 {
-            return Err(ImportError::Unsupported(format!(
-                "{} output(s); a classifier needs at least 2",
-                fc2.rows
-            )));
-        }
-        let graph_in = self.tensor(graph_input)?;
-        if elements(&graph_in)? != fc1.cols {
-            return Err(ImportError::Unsupported(format!(
-                "the input {:?} does not flatten to the {} inputs of the first FULLY_CONNECTED",
-                dims(&graph_in)?,
-                fc1.cols
-            )));
+            cols = step.fc.rows;
+            layers.push(LayerShape {
+                outputs: step.fc.rows,
+                activation: activation(step, i)?,
+            });
         }
 
-        let weights = match fc1.weights.type_() {
+        let weights = match steps[0].fc.weights.type_() {
             FLOAT32 => {
-                for t in [&graph_in, &fc1.output, &fc2.output, &softmax_out] {
-                    expect_type(t, FLOAT32)?;
-                }
-                if let Some(t) = &logistic_out {
-                    expect_type(t, FLOAT32)?;
-                }
-                Weights::F32 {
-                    w1: self.floats(&fc1.weights, fc1.rows * fc1.cols)?,
-                    b1: self.float_bias(&fc1)?,
-                    w2: self.floats(&fc2.weights, fc2.rows * fc2.cols)?,
-                    b2: self.float_bias(&fc2)?,
-                }
-            }
-            INT8 => {
-                let float_input = quantize_out.is_some();
-                let float_output = stage == Stage::Dequantized;
-                expect_type(&graph_in, if float_input { FLOAT32 } else { INT8 })?;
-                let out = self.tensor(graph_output)?;
-                expect_type(&out, if float_output { FLOAT32 } else { INT8 })?;
-                let layer1 = self.dense_i8(&fc1)?;
-                let layer2 = self.dense_i8(&fc2)?;
-                let hidden = match &logistic_out {
-                    Some(t) => {
-                        expect_type(t, INT8)?;
-                        unit_interval(t, "LOGISTIC")?
+                expect_type(&graph_in, FLOAT32)?;
+                let mut dense = Vec::with_capacity(steps.len());
+                for step in &steps {
+                    expect_type(&step.fc.output, FLOAT32)?;
+                    if let Some((_, t)) = &step.after {
+                        expect_type(t, FLOAT32)?;
                     }
-                    None => layer1.output,
-                };
-                if layer2.input != hidden {
+                    dense.push(DenseF32 {
+                        weights: self.floats(&step.fc.weights, step.fc.rows * step.fc.cols)?,
+                        bias: self.float_bias(&step.fc)?,
+                    });
+                }
+                if let Some(t) = &softmax_out {
+                    expect_type(t, FLOAT32)?;
+                }
+                if stage == Stage::Dequantized {
                     return Err(ImportError::Unsupported(
-                        "the second FULLY_CONNECTED's input quantisation differs from the hidden activations'".into(),
+                        "DEQUANTIZE in a float32 model".into(),
                     ));
                 }
-                expect_type(&softmax_out, INT8)?;
-                let softmax = unit_interval(&softmax_out, "SOFTMAX")?;
-                Weights::I8(Int8 {
-                    float_input,
-                    float_output,
-                    input: layer1.input,
-                    layer1,
-                    hidden,
-                    layer2,
-                    softmax,
-                })
+                Weights::F32(dense)
             }
-            other => return Err(type_error(&fc1.weights, other)),
+            INT8 => Weights::I8(self.int8(
+                &steps,
+                &layers,
+                quantize_out.is_some(),
+                stage == Stage::Dequantized,
+                &graph_in,
+                graph_output,
+                softmax_out.as_ref(),
+            )?),
+            other => return Err(type_error(&steps[0].fc.weights, other)),
         };
         Ok(Network {
-            input: fc1.cols,
-            hidden: fc1.rows,
-            output: fc2.rows,
-            hidden_activation,
+            input,
+            layers,
+            softmax: softmax_out.is_some(),
             weights,
+        })
+    }
+
+    /// The int8 side of [`Graph::walk`]: the layers' parameters, and every quantisation
+    /// along the chain checked against what nn-core assumes.
+    #[allow(clippy::too_many_arguments)]
+    fn int8(
+        &self,
+        steps: &[Step<'a>],
+        shapes: &[LayerShape],
+        float_input: bool,
+        float_output: bool,
+        graph_in: &Tensor<'a>,
+        graph_output: i32,
+        softmax_out: Option<&Tensor<'a>>,
+    ) -> Result<Int8, ImportError> {
+        expect_type(graph_in, if float_input { FLOAT32 } else { INT8 })?;
+        let out = self.tensor(graph_output)?;
+        expect_type(&out, if float_output { FLOAT32 } else { INT8 })?;
+        let mut layers: Vec<FullyConnectedI8> = Vec::with_capacity(steps.len());
+        let mut activated = None;
+        for (i, (step, shape)) in steps.iter().zip(shapes).enumerate() {
+            let layer = self.dense_i8(&step.fc)?;
+            if let Some(expected) = activated
+                && layer.input != expected
+            {
+                return Err(ImportError::Unsupported(format!(
+                    "FULLY_CONNECTED {}'s input quantisation (scale {}, zero point {}) differs \
+                     from the previous layer's output (scale {}, zero point {})",
+                    i + 1,
+                    layer.input.scale,
+                    layer.input.zero_point,
+                    expected.scale,
+                    expected.zero_point
+                )));
+            }
+            activated = Some(match &step.after {
+                None => layer.output,
+                Some((code, t)) => {
+                    expect_type(t, INT8)?;
+                    let q = per_tensor_quant(t)?;
+                    let op = operator_name(*code);
+                    let fixed = match shape.activation {
+                        Activation::Sigmoid => Some(TensorQuant::PROBABILITY),
+                        Activation::Tanh => Some(TensorQuant::TANH),
+                        _ => None,
+                    };
+                    match fixed {
+                        Some(f) if q == f => q,
+                        Some(f) => {
+                            return Err(ImportError::Unsupported(format!(
+                                "{op} output quantised with scale {} zero point {} \
+                                 (TFLite's int8 kernel needs {}, {})",
+                                q.scale, q.zero_point, f.scale, f.zero_point
+                            )));
+                        }
+                        // A separate int8 RELU or RELU6 requantises unless its input and
+                        // output quantisations agree; then it is the fused clamp.
+                        None if q == layer.output => q,
+                        None => {
+                            return Err(ImportError::Unsupported(format!(
+                                "{op} after FULLY_CONNECTED {} changes the quantisation \
+                                 (scale {} zero point {} to scale {} zero point {}); only a \
+                                 {op} that keeps it can be folded into the layer",
+                                i + 1,
+                                layer.output.scale,
+                                layer.output.zero_point,
+                                q.scale,
+                                q.zero_point
+                            )));
+                        }
+                    }
+                }
+            });
+            layers.push(layer);
+        }
+        let softmax = match softmax_out {
+            Some(t) => {
+                expect_type(t, INT8)?;
+                Some(unit_interval(t, "SOFTMAX")?)
+            }
+            None => None,
+        };
+        Ok(Int8 {
+            float_input,
+            float_output,
+            input: layers[0].input,
+            layers,
+            softmax,
         })
     }
 
@@ -551,7 +658,7 @@ impl<'a> Graph<'_, 'a> {
             .iter()
             .map(|&b| b as i8)
             .collect();
-        let weight_scales = per_channel(&fc.weights, fc.rows)?;
+        let (weight_scales, per_tensor) = per_channel(&fc.weights, fc.rows)?;
         let bias = match &fc.bias {
             Some(b) => {
                 expect_type(b, INT32)?;
@@ -566,9 +673,9 @@ impl<'a> Graph<'_, 'a> {
             weights,
             weight_scales,
             bias,
-            input: per_tensor(&fc.input)?,
-            output: per_tensor(&fc.output)?,
-            relu: fc.fused == ACT_RELU,
+            per_tensor,
+            input: per_tensor_quant(&fc.input)?,
+            output: per_tensor_quant(&fc.output)?,
         })
     }
 }
@@ -628,7 +735,7 @@ fn quant_of(t: &Tensor<'_>) -> Option<(Vec<f32>, Vec<i64>)> {
     ))
 }
 
-fn per_tensor(t: &Tensor<'_>) -> Result<TensorQuant, ImportError> {
+fn per_tensor_quant(t: &Tensor<'_>) -> Result<TensorQuant, ImportError> {
     let bad = |why: &str| ImportError::Unsupported(format!("tensor '{}': {why}", tname(t)));
     if t.quantization().is_some_and(|q| q.details_type() != 0) {
         return Err(bad("custom quantisation"));
@@ -646,8 +753,9 @@ fn per_tensor(t: &Tensor<'_>) -> Result<TensorQuant, ImportError> {
     }
 }
 
-/// Symmetric per-output-channel weight scales (one per row; a single scale is repeated).
-fn per_channel(t: &Tensor<'_>, rows: usize) -> Result<Vec<f32>, ImportError> {
+/// Symmetric per-output-channel weight scales (one per row; a single scale is repeated),
+/// and whether there was a single one.
+fn per_channel(t: &Tensor<'_>, rows: usize) -> Result<(Vec<f32>, bool), ImportError> {
     let bad = |why: &str| ImportError::Unsupported(format!("weights '{}': {why}", tname(t)));
     let q = t
         .quantization()
@@ -666,14 +774,14 @@ fn per_channel(t: &Tensor<'_>, rows: usize) -> Result<Vec<f32>, ImportError> {
         return Err(bad("a scale that is not positive and finite"));
     }
     match scales.len() {
-        1 => Ok(vec![scales[0]; rows]),
-        n if n == rows => Ok(scales),
+        1 => Ok((vec![scales[0]; rows], true)),
+        n if n == rows => Ok((scales, false)),
         n => Err(bad(&format!("{n} scales for {rows} rows"))),
     }
 }
 
 fn unit_interval(t: &Tensor<'_>, op: &str) -> Result<TensorQuant, ImportError> {
-    let q = per_tensor(t)?;
+    let q = per_tensor_quant(t)?;
     if q == TensorQuant::PROBABILITY {
         Ok(q)
     } else {
@@ -682,4 +790,22 @@ fn unit_interval(t: &Tensor<'_>, op: &str) -> Result<TensorQuant, ImportError> {
             q.scale, q.zero_point
         )))
     }
+}
+
+/// A layer's activation: its fused one, or the separate operator after it.
+fn activation(step: &Step<'_>, i: usize) -> Result<Activation, ImportError> {
+    Ok(match (step.fc.fused, step.after.as_ref().map(|a| a.0)) {
+        (ACT_NONE, None) => Activation::Identity,
+        (ACT_RELU, None) | (ACT_NONE, Some(RELU)) => Activation::Relu,
+        (ACT_RELU6, None) | (ACT_NONE, Some(RELU6)) => Activation::Relu6,
+        (ACT_NONE, Some(LOGISTIC)) => Activation::Sigmoid,
+        (ACT_NONE, Some(TANH)) => Activation::Tanh,
+        (fused, _) => {
+            return Err(ImportError::Unsupported(format!(
+                "fused activation {} on FULLY_CONNECTED {} (NONE, RELU or RELU6 only)",
+                activation_name(fused),
+                i + 1
+            )));
+        }
+    })
 }

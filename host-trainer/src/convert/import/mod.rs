@@ -4,13 +4,15 @@
 //! 1. Read the file, refusing anything that is not a regular file of at most
 //!    [`MAX_FILE_BYTES`] ([`read_bounded`]).
 //! 2. Check the `TFL3` identifier and verify the whole flatbuffer ([`schema::model`]).
-//! 3. Recognise `Flatten -> FULLY_CONNECTED (+ RELU or LOGISTIC) -> FULLY_CONNECTED ->
-//!    SOFTMAX`, float32 or int8, into a [`Network`] ([`graph::recognize`]).
-//! 4. Write the equivalent model file ([`model_file`]) with the input scaling given on the
-//!    command line: a `.tflite` does not say how pixels became its float input, so
-//!    `--input-scale` (default 1/255) and `--input-offset` (default 0) say it. The bytes go
-//!    through [`crate::model::write`], so a file `eval` would refuse (an activation bound
-//!    the scaling or the weights break, a shape the host does not run) is never written.
+//! 3. Recognise a chain of 1 to 16 FULLY_CONNECTED with their activations (fused RELU or
+//!    RELU6, or separate RELU, RELU6, LOGISTIC, TANH), an optional SOFTMAX, the Flatten
+//!    forms and QUANTIZE/DEQUANTIZE at the edges, float32 or int8, into a [`Network`]
+//!    ([`graph::recognize`]).
+//! 4. Build nn-core's [`Model`] over the network's arrays ([`model_file`]) with an input
+//!    scaling: a `.tflite` does not say how pixels became its float input, so
+//!    `--input-scale` and `--input-offset` say it (an int8 model without them takes pixels
+//!    as its int8 input, `q = pixel - 128`). The model is encoded and written through
+//!    [`crate::model::write`], so a file `eval` would refuse is never written.
 //!
 //! The input is untrusted: nothing here panics or allocates by a size the file claims
 //! before the verifier has bounded it.
@@ -22,15 +24,16 @@ pub mod schema;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use nn_core::TensorQuant;
 use nn_core::activation::Activation;
-use nn_core::format::{self, Header, Shape};
-use nn_core::lut::logistic_table;
+use nn_core::lut::{logistic_table, tanh_table};
 use nn_core::model::InputScaling;
+use nn_core::network::{LayerF32, Layers, Model, ModelF32};
 use nn_core::quant::{Requant, SoftmaxI8Params};
 
 use crate::convert::int8_model::{QuantizedLayer, QuantizedModel};
 
-pub use graph::{FullyConnectedI8, Int8, Network, Weights};
+pub use graph::{DenseF32, FullyConnectedI8, Int8, LayerShape, Network, Weights};
 
 /// The largest `.tflite` the importer reads: this family's models are kilobytes to a few
 /// megabytes; the cap keeps a wrong path (a disk image, /dev/zero) from filling memory.
@@ -54,10 +57,12 @@ pub enum ImportError {
     #[error("malformed TFLite model: {0}")]
     Malformed(String),
     /// An operator outside the family.
-    #[error("operator {name} is not supported (this importer reads {family})")]
+    #[error("operator {name} ({place}) is not supported (this importer reads {family})")]
     UnsupportedOperator {
         /// As TFLite names it, e.g. `CONV_2D`.
         name: String,
+        /// Where it is, e.g. `operator 3 of 7`.
+        place: String,
         /// What is supported.
         family: &'static str,
     },
@@ -119,87 +124,160 @@ pub fn read(path: &Path) -> Result<Network, ImportError> {
     parse(&read_bounded(path)?)
 }
 
-/// Step 4: the model file's bytes for `net`, run on pixels as `pixel * scale + offset`:
-/// version 1 (f32) for a float32 model, version 2 (int8) for an int8 one.
-pub fn model_file(net: &Network, scaling: InputScaling) -> Result<Vec<u8>> {
+/// Step 4: the model file's bytes for `net`. `scaling` is how 0–255 pixels become the
+/// model's float input; `None` takes an int8 model's input quantisation as it stands
+/// ([`pixel_scaling`]) and 1/255 for a float32 model.
+///
+/// # Errors
+/// A scaling an int8 model cannot honour, a multiplier without an int32 form, a softmax
+/// input scale TFLite's int8 softmax cannot take, or what the encoder refuses.
+pub fn model_file(net: &Network, scaling: Option<InputScaling>) -> Result<Vec<u8>> {
     match &net.weights {
-        Weights::F32 { w1, b1, w2, b2 } => {
-            let header = Header::new(
-                [net.input, net.hidden, net.output],
-                net.hidden_activation,
-                Activation::Softmax,
-                scaling,
-            )?;
-            let mut out = vec![0u8; format::encoded_len(&header)?];
-            let n = format::encode(&header, [w1, b1, w2, b2], &mut out)?;
-            out.truncate(n);
-            Ok(out)
+        Weights::F32(dense) => {
+            let model = Model::F32(float_model(net, dense, scaling_for(net, scaling))?);
+            Ok(crate::convert::encode_model(&model, &[])?)
         }
         Weights::I8(q) => Ok(quantized_model(net, q, scaling)?.encode()?),
     }
 }
 
-/// The int8 model as nn-core runs it (and the `quantize` command writes it). nn-core feeds
-/// the first layer `pixel - 128`, so the model's input quantisation must turn
-/// `pixel * scale + offset` into exactly that for every pixel, as TFLite's QUANTIZE
-/// computes it (`round(x / scale) + zero_point` in f32).
-pub fn quantized_model(net: &Network, q: &Int8, scaling: InputScaling) -> Result<QuantizedModel> {
-    for pixel in 0..=255u8 {
-        let x = f32::from(pixel) * scaling.scale + scaling.offset;
-        let quantized = (x / q.input.scale).round() as i64 + i64::from(q.input.zero_point);
-        if quantized.clamp(-128, 127) != i64::from(pixel) - 128 {
-            bail!(
-                "input quantised with scale {} zero point {}: pixel {pixel} (x = {x}) becomes {}, \
-                 not pixel - 128 as this project's int8 models take it; check --input-scale and --input-offset",
-                q.input.scale,
-                q.input.zero_point,
-                quantized.clamp(-128, 127)
-            );
-        }
+/// A float32 network's layers `dense` (its [`Weights::F32`]) as nn-core's model.
+///
+/// # Errors
+/// More layers than nn-core holds.
+pub fn float_model<'a>(
+    net: &Network,
+    dense: &'a [DenseF32],
+    scaling: InputScaling,
+) -> Result<ModelF32<'a>> {
+    let mut layers = Layers::new();
+    let mut inputs = net.input;
+    for (d, shape) in dense.iter().zip(&net.layers) {
+        layers.push(LayerF32 {
+            weights: &d.weights,
+            bias: &d.bias,
+            inputs,
+            outputs: shape.outputs,
+            activation: shape.activation,
+        })?;
+        inputs = shape.outputs;
     }
-    let layer = |l: &FullyConnectedI8, name: &str| -> Result<QuantizedLayer> {
+    Ok(ModelF32 {
+        layers,
+        softmax: net.softmax,
+        scaling,
+    })
+}
+
+/// The scaling the file records: `given`, or by default 1/255 for a float32 model and
+/// [`pixel_scaling`] for an int8 one.
+pub fn scaling_for(net: &Network, given: Option<InputScaling>) -> InputScaling {
+    match (given, &net.weights) {
+        (Some(s), _) => s,
+        (None, Weights::F32(_)) => InputScaling {
+            scale: 1.0 / 255.0,
+            offset: 0.0,
+        },
+        (None, Weights::I8(q)) => pixel_scaling(q.input),
+    }
+}
+
+/// The scaling under which 0–255 pixels are exactly an int8 model's input `pixel - 128`
+/// (what nn-core feeds an int8 model from pixels): `x = (pixel - 128 - zero_point) * scale`.
+pub fn pixel_scaling(input: TensorQuant) -> InputScaling {
+    InputScaling {
+        scale: input.scale,
+        offset: (-128.0 - input.zero_point as f32) * input.scale,
+    }
+}
+
+/// The int8 model as nn-core runs it (and the `quantize` command writes it). nn-core feeds
+/// the first layer `pixel - 128` from pixels, so a given `scaling` must turn
+/// `pixel * scale + offset` into exactly that for every pixel, as TFLite's QUANTIZE
+/// computes it (`round(x / scale) + zero_point` in f32); `None` takes [`pixel_scaling`].
+///
+/// # Errors
+/// As [`model_file`].
+pub fn quantized_model(
+    net: &Network,
+    q: &Int8,
+    scaling: Option<InputScaling>,
+) -> Result<QuantizedModel> {
+    let scaling = match scaling {
+        Some(s) => {
+            check_pixels(q.input, s)?;
+            s
+        }
+        None => pixel_scaling(q.input),
+    };
+    let mut layers = Vec::with_capacity(q.layers.len());
+    let mut inputs = net.input;
+    for (i, (l, shape)) in q.layers.iter().zip(&net.layers).enumerate() {
         let requant = l
             .real_multipliers()
             .into_iter()
             .enumerate()
             .map(|(r, m)| {
-                Requant::from_real(m)
-                    .with_context(|| format!("{name} row {r}: multiplier {m:e} has no int32 form"))
+                Requant::from_real(m).with_context(|| {
+                    format!(
+                        "layer {} row {r}: multiplier {m:e} has no int32 form",
+                        i + 1
+                    )
+                })
             })
             .collect::<Result<_>>()?;
-        Ok(QuantizedLayer {
+        let table = match shape.activation {
+            Activation::Sigmoid => logistic_table(l.output).to_vec(),
+            Activation::Tanh => tanh_table(l.output).to_vec(),
+            _ => Vec::new(),
+        };
+        layers.push(QuantizedLayer {
             weights: l.weights.clone(),
             bias: l.bias.clone(),
             requant,
             weight_scales: l.weight_scales.clone(),
-        })
+            inputs,
+            output: l.output,
+            activation: shape.activation,
+            table,
+        });
+        inputs = shape.outputs;
+    }
+    let softmax = match (q.softmax, layers.last()) {
+        (Some(_), Some(last)) => {
+            let logits = last.view().activated().scale;
+            Some(SoftmaxI8Params::from_input_scale(logits).with_context(|| {
+                format!("logits scale {logits} is too small for TFLite's int8 softmax")
+            })?)
+        }
+        _ => None,
     };
-    let softmax = SoftmaxI8Params::from_input_scale(q.layer2.output.scale).with_context(|| {
-        format!(
-            "logits scale {} is too small for TFLite's int8 softmax",
-            q.layer2.output.scale
-        )
-    })?;
-    let sigmoid_table = match net.hidden_activation {
-        Activation::Sigmoid => logistic_table(q.layer1.output).to_vec(),
-        _ => Vec::new(),
-    };
-    let model = QuantizedModel {
-        shape: Shape {
-            input: net.input,
-            hidden: net.hidden,
-            output: net.output,
-        },
-        hidden_activation: net.hidden_activation,
-        scaling,
-        quant: [q.input, q.layer1.output, q.layer2.output],
+    Ok(QuantizedModel {
+        input: q.input,
+        layers,
         softmax,
-        layers: [layer(&q.layer1, "layer 1")?, layer(&q.layer2, "layer 2")?],
-        sigmoid_table,
+        scaling,
         class_names: Vec::new(),
-    };
-    model.as_mlp().check()?;
-    Ok(model)
+    })
+}
+
+/// Refuses a `scaling` under which some pixel does not quantise to `pixel - 128`.
+fn check_pixels(input: TensorQuant, scaling: InputScaling) -> Result<()> {
+    for pixel in 0..=255u8 {
+        let x = f32::from(pixel) * scaling.scale + scaling.offset;
+        let quantized = (x / input.scale).round() as i64 + i64::from(input.zero_point);
+        if quantized.clamp(-128, 127) != i64::from(pixel) - 128 {
+            bail!(
+                "input quantised with scale {} zero point {}: pixel {pixel} (x = {x}) becomes {}, \
+                 not pixel - 128 as this project's int8 models take it; check --input-scale and \
+                 --input-offset, or leave both out to take the model's input quantisation",
+                input.scale,
+                input.zero_point,
+                quantized.clamp(-128, 127)
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

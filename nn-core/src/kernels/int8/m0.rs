@@ -4,31 +4,36 @@
 //! ARMv6-M has no DSP extension, no `SMLAD`, no 16-bit lanes: one `MULS` (32 × 32 → low
 //! 32, a single cycle on the RP2040's multiplier) per multiply-accumulate. What is left to
 //! win is everything around it, and Thumb-1 leaves little room: loads and `MULS` take only
-//! the low registers, and inline assembly gets six of them (r0–r5; r6 and r7 are LLVM's).
+//! the low registers, and inline assembly gets six of them as operands (r0–r5; r6 and r7
+//! are LLVM's, so the dense loop saves them on the stack and uses them too).
 //!
 //! The input is widened once per layer into words `x[c] − zp` (on the stack, [`MAX_COLS`]
-//! columns at most), so the zero point costs nothing in the loop. Rows go two at a time,
-//! 8 columns per pass, per column:
+//! columns at most), so the zero point costs nothing in the loop. The dense loop takes
+//! four rows at a time, 8 columns per pass, per column:
 //!
 //! ```text
-//! ldr   x, [xp, #4k]      input word (shared by both rows)     2 cycles
+//! ldr   x, [xp, #4k]      input word (shared by the four rows)  2 cycles
 //! ldrsb t, [w0, i]        row 0's weight, sign-extended         2
 //! muls  t, x, t                                                 1
 //! add   acc0, t           acc0 in r8 (a high register)          1
-//! ldrsb t, [w1, i] … add acc1, t   row 1, the same              4
-//! adds  i, #1             one index for both rows               1
+//! ldrsb t, [w1, i] … add acc3, t   rows 1, 2, 3, the same       12
+//! adds  i, #1             one index for the four rows           1
 //! ```
 //!
-//! 11 cycles per 2 multiply-accumulates, plus `adds xp, #32` and the taken `bne` per pass:
-//! 91 cycles per 16 MACs, 5.69 per MAC (loads are 2 cycles on the M0+). The index runs
-//! from `−8·blocks` up to 0 over row pointers set to the end of the blocks, so the last
-//! `adds` ends the loop without a `cmp`. firmware/README.md has the cycles rp2040js counts
-//! for this and for the portable twin that rustc compiles.
+//! 19 cycles per 4 multiply-accumulates, plus `adds xp, #32` and the taken `bne` per pass:
+//! 155 cycles per 32 MACs, 4.84 per MAC (loads are 2 cycles on the M0+; two rows at a
+//! time took 5.69). The accumulators are r8, r10, r12 and lr; the rows r1, r2, r3, r6; the
+//! input r7. The index runs from `−8·blocks` up to 0 over row pointers set to the end of
+//! the blocks, so the last `adds` ends the loop without a `cmp`. firmware/README.md has
+//! the cycles rp2040js counts for this and for the portable twin that rustc compiles;
+//! `firmware/examples/dense_bench.rs` measures it on MLPerf Tiny's anomaly detector's
+//! shapes.
 //!
 //! A column whose input is the zero point adds exactly 0 to every row: a digit's black
 //! pixels (81 % of the MNIST test images' pixels) and the hidden layer's ReLU zeros. When
 //! at most 6 in 7 columns are left, the widening keeps only those, each as one word
-//! `(x[c] − zp) << 16 | c`, and a second loop runs over them, 4 a pass:
+//! `(x[c] − zp) << 16 | c`, and a second loop runs over them, two rows and 4 entries a
+//! pass:
 //!
 //! ```text
 //! ldr   t, [xp, #4k]      value and column                      2 cycles
@@ -41,8 +46,8 @@
 //! per pass (52 per 8 MACs, 6.5 per MAC computed); the list is padded to a multiple of 4
 //! with zero values (column 0, value 0). The sparse loop takes every column, so only the
 //! dense one leaves a tail:
-//! the last `cols % 8` columns go through the same arithmetic in Rust. An odd last row runs
-//! as a pair with itself (a row stride of 0, one result kept). `MULS` and `ADD` wrap modulo
+//! the last `cols % 8` columns go through the same arithmetic in Rust. Rows past the last
+//! one in a pass are the last row again (its sums computed again and dropped). `MULS` and `ADD` wrap modulo
 //! 2³², as the twin's accumulator does, so the result equals the twin's for every input.
 //! For more than [`MAX_COLS`] columns the scalar twin runs instead, and for a zero point so
 //! far from the inputs that `x − zp` leaves 16 bits (none in a TFLite model) the dense loop.
@@ -79,11 +84,11 @@ pub fn dense_i8(args: DenseI8Args<'_>) {
     let listed = I16_ZERO_POINTS
         .contains(&zp)
         .then(|| list(x, zp, &mut widened));
-    let (run, centred, whole): (Loop, &[i32], usize) = match listed {
-        Some(entries) if entries.len() * 7 <= cols * 6 => (dot_rows_sparse, entries, cols),
+    let (sparse, centred, whole) = match listed {
+        Some(entries) if entries.len() * 7 <= cols * 6 => (true, entries, cols),
         _ => {
             let whole = cols / BLOCK * BLOCK;
-            (dot_rows, widen(&x[..whole], zp, &mut widened), whole)
+            (false, widen(&x[..whole], zp, &mut widened), whole)
         }
     };
     // The columns after the whole blocks (dense), in order.
@@ -96,36 +101,47 @@ pub fn dense_i8(args: DenseI8Args<'_>) {
             })
     };
     let rows = y.len();
+    // Rows per pass: four in the dense loop, two in the sparse one.
+    let per_pass = if sparse { 2 } else { 4 };
     let mut r = 0;
     while r < rows {
-        // Rows `r` and `r + 1`, or the last row twice through a stride of 0.
-        let (stride, n) = if r + 2 <= rows { (cols, 2) } else { (0, 1) };
+        // Rows `r..r + n`; the last of them stands in for the rows past the end, its sums
+        // computed again and dropped.
+        let n = (rows - r).min(per_pass);
+        let row_at = |k: usize| w[(r + k.min(n - 1)) * cols..].as_ptr();
         let dots = if centred.is_empty() {
-            [0; 2]
+            [0; 4]
+        } else if sparse {
+            // Safety: rows `r` and `r + 1` (or `r` twice, through a stride of 0) are in
+            // `w`, each with `cols` bytes; `centred` is a multiple of 4 entries whose
+            // columns are below `cols`: all the loop reads.
+            let [d0, d1] = unsafe { dot_rows_sparse(row_at(0), (n - 1) * cols, centred) };
+            [d0, d1, 0, 0]
         } else {
-            // Safety: rows `r` and `r + stride / cols` are in `w`, each with `cols` bytes;
-            // `centred` holds whole blocks of 8 columns below `cols` (dense) or a multiple
-            // of 4 entries whose columns are below `cols` (sparse): all the loops read.
-            unsafe { run(w[r * cols..].as_ptr(), stride, centred) }
+            // Safety: the four row pointers are rows of `w` (`r + k ≤ rows − 1`), each
+            // with `cols ≥ centred.len()` bytes; `centred` holds whole blocks of 8
+            // columns: all the loop reads.
+            unsafe { dot_rows(&[row_at(0), row_at(1), row_at(2), row_at(3)], centred) }
         };
-        for (k, &dot) in dots.iter().enumerate().take(n) {
-            let row = r + k;
-            y[row] = output(
-                bias[row].wrapping_add(tail(&w[row * cols..(row + 1) * cols], dot)),
-                requant[row],
-                p,
-            );
+        let done = r..r + n;
+        let outs = y[done.clone()]
+            .iter_mut()
+            .zip(&bias[done.clone()])
+            .zip(&requant[done]);
+        if whole == cols {
+            // No tail (every dense layer of a multiple of 8 columns, every sparse one).
+            for (((yr, &b), &rq), dot) in outs.zip(dots) {
+                *yr = output(b.wrapping_add(dot), rq, p);
+            }
+        } else {
+            for (k, (((yr, &b), &rq), dot)) in outs.zip(dots).enumerate() {
+                let row = &w[(r + k) * cols..(r + k + 1) * cols];
+                *yr = output(b.wrapping_add(tail(row, dot)), rq, p);
+            }
         }
         r += n;
     }
 }
-
-/// One of the two loops: `Σ w_k[c] · (x[c] − zp)` for the rows `w_k = w + k · stride`
-/// (k = 0, 1) over the columns `widened` holds, modulo 2³².
-///
-/// # Safety
-/// `w` and `w + stride` must each have a readable byte at every column `widened` names.
-type Loop = unsafe fn(*const i8, usize, &[i32]) -> [i32; 2];
 
 /// The sparse list of `x`: `(x[c] − zp) << 16 | c` for every column `c` not at the zero
 /// point, in order, then zero words (column 0, value 0) up to a multiple of
@@ -182,11 +198,29 @@ macro_rules! both_rows {
     };
 }
 
-/// One column of the dense loop: the input word at byte `$at` of the pass, both rows.
+/// One column of the dense loop: the input word at byte `$at` of the pass (r7), times each
+/// of the four rows' weights at the index r0 (rows r1, r2, r3, r6), into the four
+/// accumulators (r8, r10, r12, lr).
 #[cfg(nn_armv6m)]
 macro_rules! column {
     ($at:literal) => {
-        concat!("ldr r4, [r3, #", $at, "]\n", both_rows!())
+        concat!(
+            "ldr r4, [r7, #",
+            $at,
+            "]\n",
+            "ldrsb r5, [r1, r0]\n",
+            "muls r5, r4, r5\n",
+            "add r8, r5\n",
+            "ldrsb r5, [r2, r0]\n",
+            "muls r5, r4, r5\n",
+            "add r10, r5\n",
+            "ldrsb r5, [r3, r0]\n",
+            "muls r5, r4, r5\n",
+            "add r12, r5\n",
+            "ldrsb r5, [r6, r0]\n",
+            "muls r5, r4, r5\n",
+            "add lr, r5\n",
+        )
     };
 }
 
@@ -206,27 +240,35 @@ macro_rules! entry {
     };
 }
 
-/// The dense loop ([`Loop`]): `Σ w_k[c] · x[c]` over the first `x.len()` columns, from the
-/// widened input `x` ([`widen`]).
+/// The dense loop: `Σ w_k[c] · x[c]` for the four rows `w_k = rows[k]` over the first
+/// `x.len()` columns, from the widened input `x` ([`widen`]), modulo 2³².
 ///
 /// # Safety
-/// As [`Loop`]: `w` and `w + stride` must each point to `x.len()` readable bytes; `x` must
-/// be a non-zero multiple of 8 long.
+/// Each of `rows` must point to `x.len()` readable bytes; `x` must be a non-zero multiple
+/// of 8 long.
 #[cfg(nn_armv6m)]
-unsafe fn dot_rows(w: *const i8, stride: usize, x: &[i32]) -> [i32; 2] {
-    let (acc0, acc1): (i32, i32);
+unsafe fn dot_rows(rows: &[*const i8; 4], x: &[i32]) -> [i32; 4] {
     let whole = x.len();
+    // Safety: the caller's promise; `add` stays within each row.
+    let ends = rows.map(|p| unsafe { p.add(whole) });
+    let (acc0, acc1, acc2, acc3): (i32, i32, i32, i32);
     // Safety: the row pointers are set to the end of the blocks and indexed from `−whole`
-    // up to −1; `x` is read at `blocks * 8` words. That is what the caller promised
-    // readable. Only the registers named here are touched (and the flags, which `asm!`
-    // assumes clobbered).
+    // up to −1; `x` is read at `whole` words. That is what the caller promised readable.
+    // Only the registers named here are touched, with r6 and r7 (LLVM's, saved on the
+    // stack and restored), and the flags.
     unsafe {
         core::arch::asm!(
-            // r0: index, r1/r2: rows 0/1 (their ends), r3: input, r4: input word, r5: product;
-            // r8/r10: the accumulators (Thumb-1 adds into high registers, 1 cycle).
+            // r0: index; r1, r2, r3, r6: the rows (their ends); r7: input; r4: input word;
+            // r5: product; r8, r10, r12, lr: the accumulators (Thumb-1 adds into high
+            // registers in 1 cycle). r6 and r7 may not be operands: saved, then loaded.
+            "push {{r6, r7}}",
+            "ldr r6, [r4, #12]",
+            "mov r7, r5",
             "movs r4, #0",
             "mov r8, r4",
             "mov r10, r4",
+            "mov r12, r4",
+            "mov lr, r4",
             "2:",
             column!(0),
             "adds r0, #1",
@@ -244,23 +286,28 @@ unsafe fn dot_rows(w: *const i8, stride: usize, x: &[i32]) -> [i32; 2] {
             "adds r0, #1",
             column!(28),
             // Step the input before the last `adds`, whose flags end the loop.
-            "adds r3, #32",
+            "adds r7, #32",
             "adds r0, #1",
             "bne 2b",
             "mov r4, r8",
             "mov r5, r10",
+            "mov r1, r12",
+            "mov r2, lr",
+            "pop {{r6, r7}}",
             inout("r0") -(whole as isize) => _,
-            in("r1") w.add(whole),
-            in("r2") w.add(stride + whole),
-            inout("r3") x.as_ptr() => _,
-            out("r4") acc0,
-            out("r5") acc1,
+            inout("r1") ends[0] => acc2,
+            inout("r2") ends[1] => acc3,
+            in("r3") ends[2],
+            inout("r4") ends.as_ptr() => acc0,
+            inout("r5") x.as_ptr() => acc1,
             out("r8") _,
             out("r10") _,
-            options(pure, readonly, nostack),
+            out("r12") _,
+            out("lr") _,
+            options(pure, readonly),
         );
     }
-    [acc0, acc1]
+    [acc0, acc1, acc2, acc3]
 }
 
 /// The portable twin of the assembly loop: the same index, loads and products, in the
@@ -269,10 +316,10 @@ unsafe fn dot_rows(w: *const i8, stride: usize, x: &[i32]) -> [i32; 2] {
 /// # Safety
 /// As the assembly version.
 #[cfg(not(nn_armv6m))]
-unsafe fn dot_rows(w: *const i8, stride: usize, x: &[i32]) -> [i32; 2] {
+unsafe fn dot_rows(rows: &[*const i8; 4], x: &[i32]) -> [i32; 4] {
     // Safety: the caller promises `x.len()` readable bytes behind each row pointer.
-    let rows = [0, 1].map(|k| unsafe { core::slice::from_raw_parts(w.add(k * stride), x.len()) });
-    let mut acc = [0i32; 2];
+    let rows = rows.map(|p| unsafe { core::slice::from_raw_parts(p, x.len()) });
+    let mut acc = [0i32; 4];
     for (c, &xc) in x.iter().enumerate() {
         for (a, row) in acc.iter_mut().zip(rows) {
             *a = a.wrapping_add(i32::from(row[c]).wrapping_mul(xc));
@@ -281,11 +328,11 @@ unsafe fn dot_rows(w: *const i8, stride: usize, x: &[i32]) -> [i32; 2] {
     acc
 }
 
-/// The sparse loop ([`Loop`]): `Σ w_k[c] · v` over the entries `v << 16 | c` of `list`
+/// The sparse loop: `Σ w_k[c] · v` for the rows `w_k = w + k · stride` (k = 0, 1) over the entries `v << 16 | c` of `list`
 /// ([`list`]).
 ///
 /// # Safety
-/// As [`Loop`]: `w` and `w + stride` must each have a readable byte at every entry's
+/// `w` and `w + stride` must each have a readable byte at every entry's
 /// column; `list` must be a non-zero multiple of 4 long.
 #[cfg(nn_armv6m)]
 unsafe fn dot_rows_sparse(w: *const i8, stride: usize, list: &[i32]) -> [i32; 2] {

@@ -49,6 +49,7 @@
 use core::mem::MaybeUninit;
 
 use super::{DenseI8Args, I16_ZERO_POINTS, output};
+use crate::quant::{DenseI8Params, Requant};
 
 /// Columns per group: one word of 4 weights per row.
 const GROUP: usize = 4;
@@ -82,7 +83,9 @@ pub fn dense_i8(args: DenseI8Args<'_>) {
     let grouped = &x[..groups * GROUP];
     let left = widen(grouped, zp, true, &mut buf);
     // The loop to run, its entries, and where the columns done in Rust start.
-    let (sparse, entries, tail) = if left.len() * 7 <= groups * 6 {
+    // (Fewer columns than a block: the dense loop would run none of them, the sparse one
+    // every group.)
+    let (sparse, entries, tail) = if left.len() * 7 <= groups * 6 || cols < BLOCK {
         (true, left, groups * GROUP)
     } else {
         // No group dropped: `left` is every group already.
@@ -95,66 +98,121 @@ pub fn dense_i8(args: DenseI8Args<'_>) {
         (false, &every[..blocks * 4], blocks * BLOCK)
     };
     let rows = y.len();
-    // Fewer than 8 rows: one pass a row, through a step of 0. Otherwise two passes per 8
-    // rows from `a`, the next 8 or the last 8 (the first pass skipped when all of its rows
-    // are done).
-    let passes = if rows < 8 { rows } else { rows.div_ceil(8) * 2 };
+    // The four dot products of the rows `first + ROW_STEPS[k] · step`.
+    let dots = |first: usize, step: isize| {
+        if entries.is_empty() {
+            return [0; 4];
+        }
+        // Safety: every caller passes `step` −1, 0 or 1 and rows `first + ROW_STEPS[k] ·
+        // step` in `0..rows`: each is in `w` (the pointer is `w`'s, so the rows before
+        // `first` are in its reach too), `cols` bytes long, and every entry's group (its
+        // offset for the sparse loop, its place for the dense one, whose entries are whole
+        // blocks of 4) lies in the first `groups * 4 ≤ cols` bytes: all that the loops
+        // read. (Called directly, not through a pointer: inlined, the assembly's 13
+        // operands find registers; in a function of their own, the return slot's pointer
+        // would take one.)
+        unsafe {
+            let (w, stride) = (w.as_ptr().add(first * cols), step * cols as isize);
+            if sparse {
+                dot_rows_sparse(w, stride, entries)
+            } else {
+                dot_rows_dense(w, stride, entries)
+            }
+        }
+    };
+    // Whole blocks of 8 rows from `a`: two passes, `a` with step +1 and `a + 7` with
+    // step −1, each row once.
+    let whole = if rows < 8 { 0 } else { rows / 8 * 8 };
+    for a in (0..whole).step_by(8) {
+        let [d0, d1, d2, d4] = dots(a, 1);
+        let [d7, d6, d5, d3] = dots(a + 7, -1);
+        // The 8 rows' output stage in one run over their slices: no bounds check per row.
+        let block = a..a + 8;
+        let outs = y[block.clone()]
+            .iter_mut()
+            .zip(&bias[block.clone()])
+            .zip(&requant[block])
+            .zip([d0, d1, d2, d3, d4, d5, d6, d7]);
+        if tail == cols {
+            for (((yr, &b), &rq), dot) in outs {
+                *yr = output(b.wrapping_add(dot), rq, p);
+            }
+        } else {
+            for (k, (((yr, &b), &rq), dot)) in outs.enumerate() {
+                let row = &w[(a + k) * cols + tail..(a + k + 1) * cols];
+                *yr = output(b.wrapping_add(tail_sum(row, &x[tail..], dot, p)), rq, p);
+            }
+        }
+    }
+    let mut finish = |row: usize, dot: i32| finish(w, x, bias, requant, p, tail, y, row, dot);
+    // The rows left: fewer than 8 rows, one pass a row through a step of 0; otherwise the
+    // last 8 rows again, the passes that hold a row not yet done, the rows done dropped.
+    let passes = if rows < 8 {
+        rows
+    } else {
+        2 * usize::from(whole < rows)
+    };
     for i in 0..passes {
-        // The pass's rows are `first + ROW_STEPS[k] · step`; those before `done` are done.
         let (first, step, done) = if rows < 8 {
             (i, 0, i)
         } else {
-            let done = i / 2 * 8;
-            let a = done.min(rows - 8);
-            if i % 2 == 1 {
-                (a + 7, -1, done)
-            } else if a + 4 >= done {
-                (a, 1, done)
+            let a = rows - 8;
+            if i == 1 {
+                (a + 7, -1, whole)
+            } else if a + 4 >= whole {
+                (a, 1, whole)
             } else {
                 continue;
             }
         };
-        let dots = if entries.is_empty() {
-            [0; 4]
-        } else {
-            // Safety: `step` is −1, 0 or 1 and every row `first + ROW_STEPS[k] · step` is
-            // in `0..rows` (`a..a + 8` above, or `i` alone): each is in `w` (the pointer
-            // is `w`'s, so the rows before `first` are in its reach too), `cols` bytes
-            // long, and every entry's group (its offset for the sparse loop, its place for
-            // the dense one, whose entries are whole blocks of 4) lies in the first
-            // `groups * 4 ≤ cols` bytes: all that the loops read.
-            // (Called directly, not through a pointer: inlined, the assembly's 13 operands
-            // find registers; in a function of their own, the return slot's pointer
-            // would take one.)
-            unsafe {
-                let (w, stride) = (w.as_ptr().add(first * cols), step * cols as isize);
-                if sparse {
-                    dot_rows_sparse(w, stride, entries)
-                } else {
-                    dot_rows_dense(w, stride, entries)
-                }
-            }
-        };
-        for (&k, dot) in ROW_STEPS.iter().zip(dots) {
+        for (&k, dot) in ROW_STEPS.iter().zip(dots(first, step)) {
             let row = first.wrapping_add_signed(k * step);
             // Done already. (A step of 0 writes its one row four times, the same value:
             // cheaper in the firmware than a test for it, layers that small being rare.)
-            if row < done {
-                continue;
+            if row >= done {
+                finish(row, dot);
             }
-            // The columns after the loop's, in order.
-            let mut acc = dot;
-            if tail < cols {
-                acc = w[row * cols + tail..(row + 1) * cols]
-                    .iter()
-                    .zip(&x[tail..])
-                    .fold(acc, |s, (&wc, &xc)| {
-                        s.wrapping_add(i32::from(wc) * (i32::from(xc) - zp))
-                    });
-            }
-            y[row] = output(bias[row].wrapping_add(acc), requant[row], p);
         }
     }
+}
+
+/// Row `row`'s output from its loop's sum `dot`: the columns from `tail` on, in order,
+/// then the bias and the output stage. Always inlined: a call per row cost as much as
+/// the row's requantisation (the closure around it was not inlined).
+///
+/// # Panics
+/// Unless `row` is a row of the call (`w`, `bias`, `requant`, `y` checked by
+/// [`DenseI8Args`]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    w: &[i8],
+    x: &[i8],
+    bias: &[i32],
+    requant: &[Requant],
+    p: DenseI8Params,
+    tail: usize,
+    y: &mut [i8],
+    row: usize,
+    dot: i32,
+) {
+    let cols = x.len();
+    let mut acc = dot;
+    // Out of line: rare (a row not a multiple of the loop's columns), and inline its
+    // registers crowded the output stage that every row runs.
+    if tail < cols {
+        acc = tail_sum(&w[row * cols + tail..(row + 1) * cols], &x[tail..], acc, p);
+    }
+    y[row] = output(bias[row].wrapping_add(acc), requant[row], p);
+}
+
+/// `acc + Σ w[c] · (x[c] − zp)`, in order, modulo 2³²: a row's columns after the loop's.
+#[inline(never)]
+fn tail_sum(w: &[i8], x: &[i8], acc: i32, p: DenseI8Params) -> i32 {
+    let zp = p.input_zero_point;
+    w.iter().zip(x).fold(acc, |s, (&wc, &xc)| {
+        s.wrapping_add(i32::from(wc) * (i32::from(xc) - zp))
+    })
 }
 
 /// Widens `x` (a multiple of 4 long) into `out`, one [`Entry`] per group of 4 columns, in
