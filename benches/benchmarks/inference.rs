@@ -122,9 +122,12 @@ fn bench_int8(c: &mut Criterion, rng: &mut Rng) {
     // The layers packed at load, as `host-trainer` loads and runs every int8 model.
     let host = host_trainer::model::HostModel::load(std::path::Path::new(SEED_INT8))
         .unwrap_or_else(|e| panic!("{SEED_INT8}: {e}"));
-    let host_trainer::model::Classifier::I8(packed) = host.classifier() else {
-        panic!("{SEED_INT8}: not an int8 model");
-    };
+    let packed = host.model();
+    assert!(
+        matches!(packed, nn_core::network::Model::I8(_)),
+        "{SEED_INT8}: not an int8 model"
+    );
+    let mut packed_scratch = vec![0.0f32; packed.scratch_len()];
     let shape = model.shape();
     let name = format!("{}-{}-{}", shape.input, shape.hidden, shape.output);
     let digits: Vec<Vec<u8>> = std::fs::read(DIGITS)
@@ -155,7 +158,7 @@ fn bench_int8(c: &mut Criterion, rng: &mut Rng) {
         group.bench_function(BenchmarkId::new(id, &name), |b| {
             b.iter(|| {
                 packed
-                    .predict_pixels_into(black_box(next()), &mut scratch, &mut out)
+                    .predict_pixels_i8(black_box(next()), &mut packed_scratch, &mut out)
                     .expect("lengths match the model")
             })
         });

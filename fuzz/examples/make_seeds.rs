@@ -8,8 +8,11 @@ use std::io::Cursor;
 use std::path::Path;
 
 use nn_core::format::{
-    Header, encode, encode_i8, encode_named, encoded_len, encoded_len_i8, encoded_len_named,
+    Header, encode, encode_i8, encode_model, encode_named, encoded_len, encoded_len_i8,
+    encoded_len_model, encoded_len_named,
 };
+use nn_core::lut::{logistic_table, tanh_table};
+use nn_core::network::{LayerF32, LayerI8, Layers, Model, ModelF32, ModelI8};
 use nn_core::model_i8::{DenseI8, MlpI8, TensorQuant};
 use nn_core::protocol::{
     MAX_FRAME, Request, Response, ResponseBody, TensorElement, TensorRequest, TensorResponse,
@@ -120,6 +123,94 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut out = vec![0u8; encoded_len_i8(model, names)?];
         let n = encode_i8(model, names, &mut out)?;
         write("model_file", name, &out[..n])?;
+    }
+
+    // Version 3: depth 3 in f32 (relu6, tanh, identity, softmax, named) and in int8 (tanh,
+    // relu6, sigmoid, no softmax: the output is the int8 tensor).
+    let sizes = [5usize, 4, 3, 2];
+    let acts = [Activation::Relu6, Activation::Tanh, Activation::Identity];
+    let ramp = |n: usize, k: f32| (0..n).map(|j| (j as f32 - k) * 0.125).collect::<Vec<_>>();
+    let weights: Vec<Vec<f32>> = sizes.windows(2).map(|p| ramp(p[0] * p[1], 3.0)).collect();
+    let biases: Vec<Vec<f32>> = sizes.windows(2).map(|p| ramp(p[1], 1.0)).collect();
+    let mut layers = Layers::new();
+    for (i, p) in sizes.windows(2).enumerate() {
+        layers.push(LayerF32 {
+            weights: &weights[i],
+            bias: &biases[i],
+            inputs: p[0],
+            outputs: p[1],
+            activation: acts[i],
+        })?;
+    }
+    let f32_model = Model::F32(ModelF32 {
+        layers,
+        softmax: true,
+        scaling: InputScaling::UNIT,
+    });
+    let acts = [Activation::Tanh, Activation::Relu6, Activation::Sigmoid];
+    let outputs = [
+        TensorQuant {
+            scale: 0.02,
+            zero_point: 5,
+        },
+        TensorQuant {
+            scale: 0.05,
+            zero_point: -128,
+        },
+        TensorQuant {
+            scale: 0.1,
+            zero_point: -3,
+        },
+    ];
+    let tables = [
+        tanh_table(outputs[0]).to_vec(),
+        Vec::new(),
+        logistic_table(outputs[2]).to_vec(),
+    ];
+    let wq: Vec<Vec<i8>> = sizes
+        .windows(2)
+        .map(|p| (0..p[0] * p[1]).map(|j| (j as i32 * 37 % 255 - 127) as i8).collect())
+        .collect();
+    let bq: Vec<Vec<i32>> = sizes
+        .windows(2)
+        .map(|p| (0..p[1] as i32).map(|j| 100 * j - 150).collect())
+        .collect();
+    let rq: Vec<Vec<Requant>> = sizes
+        .windows(2)
+        .map(|p| (0..p[1]).map(|j| requant(0.001 * (j + 1) as f64)).collect())
+        .collect::<Result<_, _>>()?;
+    let sq: Vec<Vec<f32>> = sizes.windows(2).map(|p| vec![0.01; p[1]]).collect();
+    let mut layers = Layers::new();
+    for (i, p) in sizes.windows(2).enumerate() {
+        layers.push(LayerI8 {
+            weights: &wq[i],
+            bias: &bq[i],
+            requant: &rq[i],
+            weight_scales: &sq[i],
+            inputs: p[0],
+            outputs: p[1],
+            output: outputs[i],
+            activation: acts[i],
+            table: &tables[i],
+        })?;
+    }
+    let i8_model = Model::I8(ModelI8 {
+        layers,
+        input: TensorQuant {
+            scale: 1.0 / 255.0,
+            zero_point: -128,
+        },
+        softmax: None,
+        scaling: InputScaling::UNIT,
+        packed: &[],
+    });
+    for (name, model, names) in [
+        ("v3-f32-5-4-3-2-named.nnm", &f32_model, &["yes", "no"][..]),
+        ("v3-int8-5-4-3-2-raw.nnm", &i8_model, &[][..]),
+    ] {
+        let mut out = vec![0u8; encoded_len_model(model, names)?];
+        let file = encode_model(model, names, &mut out)?;
+        write("model_file", name, file)?;
     }
 
     // Frames: a request, a prediction and an error response, and all three on one line.

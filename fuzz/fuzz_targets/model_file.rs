@@ -1,12 +1,16 @@
-//! Any bytes given to the model-file decoder: `ModelFile::parse` must answer with a typed
-//! error or a file whose every accessor (tensors, size-erased inference, zero-copy view,
-//! decode into an owned model; for version 2 the class names and the int8 model) works
-//! without panicking, and whose outputs are finite for any pixels (the decoder's bounds).
+//! Any bytes given to the model-file decoder (versions 1, 2 and 3): `ModelFile::parse` must
+//! answer with a typed error or a file whose every accessor works without panicking: its
+//! `Model` (any depth, f32 or int8) passes `Model::check`, runs on pixels, f32 and int8 inputs
+//! with finite outputs for any pixels (the decoder's bounds), packed int8 gives the plain
+//! bytes, and `encode_model` writes it back as a file that reads as the same model; at depth 2
+//! also the two-layer accessors (tensors, size-erased inference, zero-copy view, decode into an
+//! owned model, the int8 `MlpI8`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nn_core::format::{CLASS_NAME_MAX_LEN, ElementType, ModelFile, Tensor};
-use nn_core::{Matrix, Mlp, Vector};
+use nn_core::format::{self, CLASS_NAME_MAX_LEN, ElementType, ModelFile, Tensor, VERSION_3};
+use nn_core::network::Model;
+use nn_core::{Error, Matrix, Mlp, Vector};
 
 fuzz_target!(|bytes: &[u8]| {
     // Once as given (any alignment), once copied to a 4-byte aligned buffer so the zero-copy
@@ -23,18 +27,30 @@ fn exercise(bytes: &[u8]) {
         return;
     };
     let [input, hidden, output] = file.shape();
-    assert_eq!(
-        file.parameter_count(),
-        input * hidden + hidden + hidden * output + output
-    );
-    // parse promised at most `output` names, each 1 to 32 bytes.
+    // parse promised at most `output` names (in version 3 none or all), each 1 to 32 bytes.
     let names = file.class_names();
     assert!(names.count() <= output);
+    if file.version() == VERSION_3 {
+        assert!(names.count() == 0 || names.count() == output);
+    }
     assert_eq!(names.into_iter().count(), names.count());
     assert!(
         names
             .into_iter()
             .all(|n| !n.is_empty() && n.len() <= CLASS_NAME_MAX_LEN)
+    );
+    match file.model() {
+        Ok(model) => exercise_model(&file, &model),
+        // Only an unaligned f32 or int8 array may stop the zero-copy view.
+        Err(e) => assert_eq!(e, Error::Misaligned),
+    }
+    if file.depth() != 2 {
+        assert_eq!(file.slices().map(|_| ()).unwrap_err(), expected_two_layer(&file));
+        return;
+    }
+    assert_eq!(
+        file.parameter_count(),
+        input * hidden + hidden + hidden * output + output
     );
     if file.element() == ElementType::I8 {
         exercise_i8(&file);
@@ -92,6 +108,88 @@ fn exercise(bytes: &[u8]) {
     if file.decode_into(&mut mlp).is_ok() {
         let _ = mlp.as_ref().predict(&[0.5, 0.25]);
     }
+}
+
+/// What the two-layer f32 accessors say of a file of another depth.
+fn expected_two_layer(file: &ModelFile<'_>) -> Error {
+    match file.element() {
+        ElementType::F32 => Error::NotTwoLayer,
+        ElementType::I8 => Error::ElementMismatch {
+            expected: ElementType::F32,
+            found: ElementType::I8,
+        },
+    }
+}
+
+/// Every layer of `a` equals `b`'s, and so do the model's fields (weights by value).
+fn same_model(a: &Model<'_>, b: &Model<'_>) -> bool {
+    match (a, b) {
+        (Model::F32(a), Model::F32(b)) => {
+            a.layers.iter().eq(b.layers.iter()) && a.softmax == b.softmax && a.scaling == b.scaling
+        }
+        (Model::I8(a), Model::I8(b)) => {
+            a.layers.iter().eq(b.layers.iter())
+                && (a.input, a.softmax, a.scaling) == (b.input, b.softmax, b.scaling)
+        }
+        _ => false,
+    }
+}
+
+/// The model of an accepted file: checked, runnable with finite outputs, packable, and
+/// written back by `encode_model` as a file that reads as the same model, in the same or an
+/// older version.
+fn exercise_model(file: &ModelFile<'_>, model: &Model<'_>) {
+    model.check().expect("parse checked what Model::check checks");
+    assert_eq!(model.depth(), file.depth());
+    let [input, _, output] = file.shape();
+    assert_eq!((model.inputs(), model.outputs()), (input, output));
+
+    let mut scratch = vec![0.0f32; model.scratch_len()];
+    let mut out = vec![0.0f32; output];
+    // parse promised finite outputs for any 0-255 pixels: all-black and all-white images,
+    // and a checkerboard of both (for f32, through the file's own scaling).
+    for pattern in [[0u8, 0], [255, 255], [0, 255]] {
+        let pixels: Vec<u8> = (0..input).map(|i| pattern[i % 2]).collect();
+        model
+            .predict_pixels(&pixels, &mut scratch, &mut out)
+            .expect("pixels of the model's size");
+        assert!(out.iter().all(|p| p.is_finite()), "{out:?}");
+    }
+    let x = vec![0.5f32; input];
+    model
+        .predict(&x, &mut scratch, &mut out)
+        .expect("finite inputs of the model's size");
+    if let Model::I8(m) = model {
+        let q: Vec<i8> = (0..input).map(|i| (i * 37 % 256) as u8 as i8).collect();
+        let mut plain = vec![0i8; output];
+        model
+            .predict_i8(&q, &mut scratch, &mut plain)
+            .expect("int8 inputs of the model's size");
+        let mut packed = vec![0i32; m.packed_len()];
+        m.pack(&mut packed).expect("a buffer of packed_len words");
+        let with_packed = Model::I8(nn_core::network::ModelI8 {
+            packed: &packed,
+            ..*m
+        });
+        let mut fast = vec![0i8; output];
+        with_packed
+            .predict_i8(&q, &mut scratch, &mut fast)
+            .expect("the same model, packed");
+        assert_eq!(fast, plain);
+    }
+
+    let names: Vec<&str> = file.class_names().into_iter().collect();
+    let len = format::encoded_len_model(model, &names).expect("an accepted model encodes");
+    let mut again = vec![0u32; len.div_ceil(4)];
+    let again: &mut [u8] = bytemuck::cast_slice_mut(&mut again);
+    let written = format::encode_model(model, &names, &mut again[..len])
+        .expect("an accepted model encodes")
+        .len();
+    let reread = ModelFile::parse(&again[..written]).expect("encode_model parses what it writes");
+    assert!(reread.version() <= file.version());
+    let remodel = reread.model().expect("aligned");
+    assert!(same_model(model, &remodel));
+    assert!(reread.class_names().into_iter().eq(names.iter().copied()));
 }
 
 /// An int8 file: where it can be borrowed (aligned input), the model passes the encoder's own

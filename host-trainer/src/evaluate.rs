@@ -7,12 +7,13 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use nn_core::format::ElementType;
 use nn_core::{CLASSES, IMAGE_PIXELS};
 use nn_data::Dataset;
 use nn_data::read::show;
 use rayon::prelude::*;
 
-use crate::model::{Classifier, HostModel};
+use crate::model::HostModel;
 
 /// One model's answers on one labelled set.
 #[derive(Clone, Debug)]
@@ -54,8 +55,8 @@ impl Evaluation {
 /// accepted).
 pub fn evaluate(path: &Path, model: &HostModel, test: &Dataset) -> Result<Evaluation> {
     let mut answers = vec![(0usize, [0.0f32; CLASSES]); test.len()];
-    let loss = match model.classifier() {
-        Classifier::F32(_) => {
+    let loss = match model.element() {
+        ElementType::F32 => {
             let (net, scaling) = crate::train::export::network(model, path)?;
             let stats = nn_train::evaluate_each(&net, scaling, test, |first, probs| {
                 for (answer, p) in answers[first..].iter_mut().zip(probs.chunks(CLASSES)) {
@@ -65,7 +66,8 @@ pub fn evaluate(path: &Path, model: &HostModel, test: &Dataset) -> Result<Evalua
             });
             Some(stats.loss)
         }
-        classifier @ Classifier::I8(_) => {
+        ElementType::I8 => {
+            let classifier = model.classifier();
             answers = test
                 .images
                 .par_chunks(IMAGE_PIXELS)

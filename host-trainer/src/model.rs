@@ -1,21 +1,27 @@
 //! The one way the host reads a model file: `eval` (through `train::export::read_model`),
-//! `predict`, `inspect` and `device-eval` all call [`HostModel::load`]:
+//! `predict`, `serve` and `device-eval` all call [`HostModel::load`]:
 //!
 //! 1. a bounded read of a regular file ([`nn_data::read::read_capped`], at most
 //!    [`MAX_MODEL_BYTES`]);
-//! 2. nn-core's decoder, [`ModelFile::parse`], which checks every byte, the shape limits and
-//!    that the outputs stay finite;
-//! 3. an f32 model's parameters copied out, so the file's bytes can go; an int8 model's file
-//!    kept in 16-byte aligned memory, so nn-core borrows its arrays in place as on the board;
-//! 4. one shape check with one wording: the host runs MNIST classifiers,
-//!    [`IMAGE_PIXELS`] inputs and [`CLASSES`] outputs, with at most [`MAX_HIDDEN`] hidden units.
+//! 2. nn-core's decoder, [`ModelFile::parse`], which checks every byte (any format version,
+//!    any depth), the shape limits and that the outputs stay finite;
+//! 3. the file's bytes kept in 16-byte aligned memory, so nn-core borrows every layer in place
+//!    as on the board ([`HostModel::model`]), and an int8 model's layers packed for the host's
+//!    fastest kernel (`ModelI8::pack`);
+//! 4. one shape check with one wording: the host runs MNIST classifiers, [`IMAGE_PIXELS`]
+//!    inputs and [`CLASSES`] outputs, no layer wider than [`MAX_HIDDEN`]
+//!    ([`HostModel::load_any`] skips it, for commands that take any model).
 //!
-//! [`write()`] runs steps 2 to 4 on the bytes `import` and `quantize` are about to write.
+//! [`write()`] writes any [`Model`] a command built over its own vectors (`train`'s export,
+//! `quantize`, `import`): it encodes it (`format::encode_model`, which checks it as the
+//! decoder does) and runs steps 2 and 3 on the bytes before writing them.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
-use nn_core::format::{ElementType, Header, ModelFile};
-use nn_core::{CLASSES, IMAGE_PIXELS, MlpI8Packed, MlpSlices, TensorQuant};
+use nn_core::format::{self, ElementType, Header, ModelFile};
+use nn_core::network::{Model, ModelI8};
+use nn_core::{CLASSES, IMAGE_PIXELS, TensorQuant};
 
 use nn_data::read::{ReadError, read_capped, show};
 
@@ -78,46 +84,64 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ModelError> {
     })
 }
 
-/// The one way the host writes a model file it did not train (`import`, `quantize`): the
-/// bytes are first checked by [`HostModel::from_bytes`], the loader's own steps 2 to 4, so
-/// nothing is written that `eval` or `predict` would then refuse (an activation bound,
-/// a shape); then they are written atomically ([`crate::files::atomic::write`]).
+/// The one way the host writes a model file: `model` (with `names[k]` naming output `k`,
+/// or no names) is encoded ([`format::encode_model`]: the oldest format version that holds it,
+/// checked as the decoder checks), then loaded by [`HostModel::from_bytes_any`], the loader's
+/// own steps 2 and 3, so nothing is written that the loader would then refuse (an activation
+/// bound); then written atomically ([`crate::files::atomic::write`]). Any shape is written
+/// (`predict --npy` runs any model); `eval`, `predict` on images and `serve` still load only
+/// MNIST's.
+///
+/// A command builds `model` over its own vectors, e.g. for one f32 layer:
+/// `let mut layers = Layers::new(); layers.push(LayerF32 { weights: &w, bias: &b, inputs,
+/// outputs, activation })?; let model = Model::F32(ModelF32 { layers, softmax, scaling });`.
 ///
 /// # Errors
-/// What the loader says of the bytes (nothing is written then), or the write's I/O error;
-/// both start with `model <path>:`.
-pub fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// What the encoder or the loader says of the model (nothing is written then), or the write's
+/// I/O error; all start with `model <path>:`.
+pub fn write(path: &Path, model: &Model<'_>, names: &[&str]) -> anyhow::Result<()> {
+    let not_written = |e: &dyn std::fmt::Display| {
+        anyhow::anyhow!("{e}; not written, as eval and predict would refuse it")
+    };
+    let format_error = |source| ModelError::Format {
+        path: show(path),
+        source,
+    };
+    let len = format::encoded_len_model(model, names).map_err(|e| not_written(&format_error(e)))?;
+    let mut bytes = vec![0u8; len];
+    format::encode_model(model, names, &mut bytes).map_err(|e| not_written(&format_error(e)))?;
+    write_bytes(path, &bytes)
+}
+
+/// [`write()`] for bytes already encoded: checked by [`HostModel::from_bytes_any`], then
+/// written atomically.
+///
+/// # Errors
+/// As [`write()`].
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use anyhow::Context;
-    if let Err(e) = HostModel::from_bytes(bytes, path) {
+    if let Err(e) = HostModel::from_bytes_any(bytes, path) {
         anyhow::bail!("{e}; not written, as eval and predict would refuse it");
     }
     crate::files::atomic::write(path, bytes).with_context(|| format!("model {}", show(path)))
 }
 
-/// A model file's header and weights, checked and owned.
+/// A model file, checked, as its bytes: every layer is borrowed from them
+/// ([`HostModel::model`]).
 #[derive(Debug, Clone)]
 pub struct HostModel {
+    /// The whole file, which [`ModelFile::parse`] accepted.
+    file: AlignedBytes,
+    /// An int8 model's layers packed for the host's fastest kernel (`ModelI8::pack`):
+    /// `packed_len` words, and the rest of the last line; empty for f32.
+    packed: Vec<Line>,
+    packed_len: usize,
     header: Header,
     shape: [usize; 3],
     class_names: Vec<String>,
-    weights: Weights,
-    bytes: usize,
     checksum: u32,
-}
-
-/// How a [`HostModel`] holds its weights.
-#[derive(Debug, Clone)]
-enum Weights {
-    /// `W1, b1, W2, b2` in file order.
-    F32(Vec<f32>),
-    /// The whole int8 file, which [`ModelFile::parse`] accepted, and its layers packed for
-    /// the host's fastest kernel (`MlpI8::pack`).
-    I8 {
-        /// The file.
-        file: AlignedBytes,
-        /// `MlpI8::packed_len` words, and the rest of the last line.
-        packed: Vec<Line>,
-    },
+    /// An f32 model's parameters, copied out only when [`HostModel::parameters`] is asked.
+    parameters: OnceLock<Vec<f32>>,
 }
 
 /// A 64-byte cache line of packed int8 weights, aligned to one: the packed kernel's 64-byte
@@ -139,8 +163,8 @@ fn words_mut(lines: &mut [Line]) -> &mut [i32] {
     unsafe { std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast::<i32>(), 16 * lines.len()) }
 }
 
-/// A model file read into 16-byte aligned memory, so an int8 model borrows its arrays in
-/// place as it would from flash.
+/// A model file read into 16-byte aligned memory, so a model borrows its arrays in place as
+/// it would from flash.
 #[derive(Clone, Debug)]
 pub struct AlignedBytes {
     buf: Vec<u8>,
@@ -168,22 +192,25 @@ impl AlignedBytes {
     }
 }
 
-/// A [`HostModel`] ready to classify: nn-core's size-erased f32 or int8 network, borrowing
-/// the model's weights.
-#[derive(Clone, Debug)]
-pub enum Classifier<'a> {
-    /// An f32 model.
-    F32(MlpSlices<'a>),
-    /// An int8 model, its layers packed (boxed: the views of both packings are a few
-    /// hundred bytes).
-    I8(Box<MlpI8Packed<'a>>),
+/// A [`HostModel`] ready to classify MNIST images: its [`Model`], borrowing the model's
+/// bytes (and packed layers).
+#[derive(Clone, Copy, Debug)]
+pub struct Classifier<'a> {
+    model: Model<'a>,
 }
 
-impl Classifier<'_> {
-    /// The class and the probabilities for 0–255 pixels, computed as the firmware does: an
-    /// f32 model scales the pixels as its file says and runs `predict_into`; an int8 model
-    /// runs `MlpI8Packed::predict_pixels_into` (`MlpI8::predict_pixels_into`'s bits), and its
-    /// probabilities are the exact `(q + 128) / 256`.
+impl<'a> Classifier<'a> {
+    /// The network.
+    pub fn model(&self) -> &Model<'a> {
+        &self.model
+    }
+
+    /// The class and the outputs for 0–255 pixels, computed as the firmware does
+    /// ([`Model::predict_pixels`]): an f32 model scales the pixels as its file says, and its
+    /// class is the first largest output; an int8 model's class is the first largest int8
+    /// output of its last layer (softmax is monotonic; the int8 logits break the ties its
+    /// 1/256 steps would make), and its outputs are the exact dequantised int8 ones (for a
+    /// softmax, `(q + 128) / 256`).
     ///
     /// # Errors
     /// None for a model [`HostModel::load`] accepted; nn-core's error otherwise.
@@ -191,28 +218,40 @@ impl Classifier<'_> {
         &self,
         pixels: &[u8; IMAGE_PIXELS],
     ) -> Result<(usize, [f32; CLASSES]), nn_core::Error> {
-        match self {
-            Classifier::F32(mlp) => {
-                let mut x = [0.0f32; IMAGE_PIXELS];
-                mlp.scaling.apply(pixels, &mut x);
-                let mut hidden = vec![0.0; mlp.hidden];
-                let mut probabilities = [0.0; CLASSES];
-                let class = mlp.predict_into(&x, &mut hidden, &mut probabilities)?;
-                Ok((class, probabilities))
+        let mut scratch = vec![0.0f32; self.model.scratch_len()];
+        let mut outputs = [0.0f32; CLASSES];
+        match self.model {
+            Model::F32(_) => {
+                self.model
+                    .predict_pixels(pixels, &mut scratch, &mut outputs)?;
+                Ok((nn_core::kernels::argmax(&outputs), outputs))
             }
-            Classifier::I8(mlp) => {
-                let m = mlp.model();
-                let mut scratch = vec![0i8; m.input + m.hidden + m.output];
+            Model::I8(m) => {
+                // The last layer's int8 tensor first (the class), then the softmax on it.
+                let logits = Model::I8(ModelI8 { softmax: None, ..m });
                 let mut q = [0i8; CLASSES];
-                let class = mlp.predict_pixels_into(pixels, &mut scratch, &mut q)?;
-                Ok((class, q.map(|q| TensorQuant::PROBABILITY.dequantize(q))))
+                logits.predict_pixels_i8(pixels, &mut scratch, &mut q)?;
+                let class = (0..CLASSES).fold(0, |best, k| if q[k] > q[best] { k } else { best });
+                let quant = match m.softmax {
+                    Some(p) => {
+                        let mut probabilities = [0i8; CLASSES];
+                        nn_core::kernels::softmax_i8(&q, p, &mut probabilities);
+                        q = probabilities;
+                        TensorQuant::PROBABILITY
+                    }
+                    None => m
+                        .layers
+                        .last()
+                        .map_or(TensorQuant::PROBABILITY, |l| l.activated()),
+                };
+                Ok((class, q.map(|q| quant.dequantize(q))))
             }
         }
     }
 }
 
 impl HostModel {
-    /// Reads, validates and copies the model file at `path` (see the module docs).
+    /// Reads, validates and keeps the MNIST model file at `path` (see the module docs).
     ///
     /// # Errors
     /// [`ModelError`], naming the file.
@@ -220,62 +259,94 @@ impl HostModel {
         Self::from_bytes(&read_bytes(path)?, path)
     }
 
-    /// Validates and copies a model file's `bytes`, read from `path` (which errors name).
+    /// Reads, validates and keeps the model file at `path`, of any shape (steps 1 to 3).
+    ///
+    /// # Errors
+    /// [`ModelError::Read`], [`ModelError::Format`], naming the file.
+    pub fn load_any(path: &Path) -> Result<Self, ModelError> {
+        Self::from_bytes_any(&read_bytes(path)?, path)
+    }
+
+    /// Validates and keeps an MNIST model file's `bytes`, read from `path` (which errors
+    /// name).
     ///
     /// # Errors
     /// [`ModelError`], naming the file.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, ModelError> {
-        let name = || show(path);
-        let format = |source| ModelError::Format {
-            path: name(),
-            source,
+        let model = Self::from_bytes_any(bytes, path)?;
+        let [input, hidden, output] = model.shape;
+        let widest = match model.model() {
+            Model::F32(m) => m.layers.iter().map(|l| l.outputs).max(),
+            Model::I8(m) => m.layers.iter().map(|l| l.outputs).max(),
         };
-        let file = ModelFile::parse(bytes).map_err(format)?;
-        let shape @ [input, hidden, output] = file.shape();
-        if input != IMAGE_PIXELS || output != CLASSES || hidden > MAX_HIDDEN {
+        if input != IMAGE_PIXELS || output != CLASSES || widest.unwrap_or(0) > MAX_HIDDEN {
             return Err(ModelError::Shape {
-                path: name(),
+                path: show(path),
                 input,
                 hidden,
                 output,
             });
         }
-        let weights = match file.element() {
-            ElementType::F32 => {
-                let mut parameters = vec![0.0; file.parameter_count()];
-                file.copy_parameters(&mut parameters).map_err(format)?;
-                file.header().slices_in(&parameters).map_err(format)?;
-                Weights::F32(parameters)
-            }
-            ElementType::I8 => {
-                let file = AlignedBytes::new(bytes);
-                let model = ModelFile::parse(file.bytes())
-                    .and_then(|f| f.slices_i8())
-                    .map_err(format)?;
-                let len = model.packed_len();
+        Ok(model)
+    }
+
+    /// Validates and keeps a model file's `bytes` of any shape, read from `path` (which errors
+    /// name).
+    ///
+    /// # Errors
+    /// [`ModelError::Format`], naming the file.
+    pub fn from_bytes_any(bytes: &[u8], path: &Path) -> Result<Self, ModelError> {
+        let format = |source| ModelError::Format {
+            path: show(path),
+            source,
+        };
+        let aligned = AlignedBytes::new(bytes);
+        let file = ModelFile::parse(aligned.bytes()).map_err(format)?;
+        let (packed, packed_len) = match file.model().map_err(format)? {
+            Model::F32(_) => (Vec::new(), 0),
+            Model::I8(m) => {
+                let len = m.packed_len();
                 let mut packed = vec![Line([0; 16]); len.div_ceil(16)];
-                model
-                    .pack(&mut words_mut(&mut packed)[..len])
-                    .map_err(format)?;
-                Weights::I8 { file, packed }
+                m.pack(&mut words_mut(&mut packed)[..len]).map_err(format)?;
+                (packed, len)
             }
         };
+        let (header, shape, checksum) = (*file.header(), file.shape(), file.checksum());
+        let class_names = file.class_names().into_iter().map(str::to_owned).collect();
         Ok(Self {
-            header: *file.header(),
+            file: aligned,
+            packed,
+            packed_len,
+            header,
             shape,
-            class_names: file.class_names().into_iter().map(str::to_owned).collect(),
-            weights,
-            bytes: bytes.len(),
-            checksum: file.checksum(),
+            class_names,
+            checksum,
+            parameters: OnceLock::new(),
         })
     }
 
-    /// The file's header.
+    /// The network, every layer borrowed from the file's bytes, an int8 model's packed
+    /// layers attached.
+    pub fn model(&self) -> Model<'_> {
+        // `from_bytes_any` parsed these very bytes and viewed them, which are private.
+        let model = ModelFile::parse(self.file.bytes())
+            .and_then(|f| f.model())
+            .expect("HostModel::load checked the file");
+        match model {
+            Model::I8(m) => Model::I8(ModelI8 {
+                packed: &words(&self.packed)[..self.packed_len],
+                ..m
+            }),
+            f32 => f32,
+        }
+    }
+
+    /// The file's header (for a version-3 file, the summary `ModelFile::header` gives).
     pub fn header(&self) -> &Header {
         &self.header
     }
 
-    /// `[input, hidden, output]`.
+    /// `[input, hidden, output]` of the header.
     pub fn shape(&self) -> [usize; 3] {
         self.shape
     }
@@ -302,17 +373,30 @@ impl HostModel {
         self.header.element
     }
 
-    /// An f32 model's `W1, b1, W2, b2` in file order; `None` for an int8 model.
+    /// An f32 model's parameters, each layer's weights then its bias in layer order (`W1,
+    /// b1, W2, b2` at depth 2); `None` for an int8 model.
     pub fn parameters(&self) -> Option<&[f32]> {
-        match &self.weights {
-            Weights::F32(parameters) => Some(parameters),
-            Weights::I8 { .. } => None,
+        if self.element() != ElementType::F32 {
+            return None;
         }
+        let parameters = self.parameters.get_or_init(|| {
+            let file = ModelFile::parse(self.file.bytes()).expect("checked at load");
+            let mut parameters = vec![0.0; file.parameter_count()];
+            file.copy_parameters(&mut parameters)
+                .expect("an f32 file and a buffer of its parameter count");
+            parameters
+        });
+        Some(parameters)
+    }
+
+    /// The file's bytes, as read.
+    pub fn bytes(&self) -> &[u8] {
+        self.file.bytes()
     }
 
     /// The file's length in bytes.
     pub fn file_len(&self) -> usize {
-        self.bytes
+        self.file.len
     }
 
     /// The file's CRC-32.
@@ -320,27 +404,15 @@ impl HostModel {
         self.checksum
     }
 
-    /// The network, ready to classify.
+    /// The network, ready to classify MNIST images.
     pub fn classifier(&self) -> Classifier<'_> {
-        // `load` made the same calls on the same header and bytes, which are private.
-        match &self.weights {
-            Weights::F32(parameters) => Classifier::F32(
-                self.header
-                    .slices_in(parameters)
-                    .expect("HostModel::load checked the parameter split"),
-            ),
-            Weights::I8 { file, packed } => Classifier::I8(
-                ModelFile::parse(file.bytes())
-                    .and_then(|f| f.slices_i8())
-                    .and_then(|m| MlpI8Packed::new(m, &words(packed)[..m.packed_len()]))
-                    .map(Box::new)
-                    .expect("HostModel::load checked and packed the int8 file"),
-            ),
+        Classifier {
+            model: self.model(),
         }
     }
 
-    /// [`Classifier::predict_pixels`] of [`HostModel::classifier`]: for one image (the
-    /// int8 file is checked again on each call; classify many through one classifier).
+    /// [`Classifier::predict_pixels`] of [`HostModel::classifier`]: for one image (the file
+    /// is checked again on each call; classify many through one classifier).
     ///
     /// # Errors
     /// None for a model [`HostModel::load`] accepted; nn-core's error otherwise.
@@ -369,6 +441,70 @@ mod tests {
         .unwrap();
         let largest = nn_core::format::encoded_len(&header).unwrap() as u64;
         assert!(largest <= MAX_MODEL_BYTES && MAX_MODEL_BYTES - largest < 64);
+    }
+
+    /// A depth-3 f32 model built over plain vectors goes through `write` and `load` and
+    /// classifies as the model it was built from; a model of another shape is written, and
+    /// `load_any` reads what `load` refuses for its shape.
+    #[test]
+    fn write_then_load_gives_back_a_depth_3_model() {
+        use nn_core::Activation;
+        use nn_core::network::{LayerF32, Layers, ModelF32};
+        let sizes = [IMAGE_PIXELS, 12, 11, CLASSES];
+        let params: Vec<(Vec<f32>, Vec<f32>)> = sizes
+            .windows(2)
+            .map(|p| {
+                let w = (0..p[0] * p[1])
+                    .map(|j| ((j % 7) as f32 - 3.0) * 0.01)
+                    .collect();
+                let b = (0..p[1]).map(|j| (j as f32 - 5.0) * 0.1).collect();
+                (w, b)
+            })
+            .collect();
+        let build = |sizes: &[usize]| {
+            let mut layers = Layers::new();
+            for (i, p) in sizes.windows(2).enumerate() {
+                layers
+                    .push(LayerF32 {
+                        weights: &params[i].0,
+                        bias: &params[i].1,
+                        inputs: p[0],
+                        outputs: p[1],
+                        activation: [Activation::Relu6, Activation::Tanh, Activation::Identity][i],
+                    })
+                    .unwrap();
+            }
+            Model::F32(ModelF32 {
+                layers,
+                softmax: true,
+                scaling: InputScaling::UNIT,
+            })
+        };
+        let dir = std::env::temp_dir().join(format!("host-model-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("deep.nnm");
+        let model = build(&sizes);
+        write(&path, &model, &[]).unwrap();
+        let host = HostModel::load(&path).unwrap();
+        assert_eq!(host.model().depth(), 3);
+        let pixels: [u8; IMAGE_PIXELS] = std::array::from_fn(|i| (i * 31 % 256) as u8);
+        let mut scratch = vec![0.0; model.scratch_len()];
+        let mut expected = [0.0f32; CLASSES];
+        model
+            .predict_pixels(&pixels, &mut scratch, &mut expected)
+            .unwrap();
+        let (class, outputs) = host.predict_pixels(&pixels).unwrap();
+        assert_eq!(outputs, expected);
+        assert_eq!(class, nn_core::kernels::argmax(&expected));
+
+        // 784-12-11 is a valid model but not an MNIST classifier: written, and read by
+        // `load_any` only.
+        let other = dir.join("other.nnm");
+        write(&other, &build(&sizes[..3]), &[]).unwrap();
+        let err = HostModel::load(&other).unwrap_err();
+        assert!(err.to_string().contains("784-H-10"), "{err}");
+        assert_eq!(HostModel::load_any(&other).unwrap().shape(), [784, 12, 11]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         }),
     };
     let bytes = model_file(&net, scaling).with_context(|| name.clone())?;
-    crate::model::write(&args.out, &bytes).with_context(|| name.clone())?;
+    crate::model::write_bytes(&args.out, &bytes).with_context(|| name.clone())?;
     let kind = match net.weights {
         Weights::F32(_) => "float32",
         Weights::I8(_) => "int8",

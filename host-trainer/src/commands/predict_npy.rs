@@ -15,12 +15,12 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use nn_core::network::{LayerF32, LayerI8, Layers, Model, ModelF32, ModelI8};
-use nn_core::{Activation, TensorQuant};
+use nn_core::TensorQuant;
+use nn_core::network::Model;
 use nn_data::npy::{self, Array, Data, Dtype};
 use nn_data::read::{read_capped, show};
 
-use crate::model::{Classifier, HostModel};
+use crate::model::HostModel;
 
 /// The largest `.npy` input read (1 GiB: 340,000 rows of 784 float32 inputs); the cap keeps
 /// a wrong path (a disk image, /dev/zero) from filling memory.
@@ -41,7 +41,7 @@ enum Rows<'a> {
 pub fn run(model_path: &Path, input: &Path, out: &Path) -> Result<()> {
     crate::files::atomic::check_distinct(("--npy", input), ("--out", out))?;
     crate::files::atomic::check_distinct(("--model", model_path), ("--out", out))?;
-    let model = HostModel::load(model_path)?;
+    let model = HostModel::load_any(model_path)?;
     let name = show(input);
     let bytes = read_capped(input, MAX_NPY_BYTES, "a .npy file").with_context(|| name.clone())?;
     let array = npy::parse(&bytes).with_context(|| name.clone())?;
@@ -56,8 +56,7 @@ pub fn run(model_path: &Path, input: &Path, out: &Path) -> Result<()> {
 /// # Errors
 /// A shape or dtype the model cannot take, or nn-core's error on a row (a non-finite input).
 pub fn predict(model: &HostModel, array: &Array) -> Result<Array> {
-    let classifier = model.classifier();
-    let model = model_of(&classifier)?;
+    let model = model.model();
     let (inputs, outputs) = (model.inputs(), model.outputs());
     let int8 = matches!(model, Model::I8(_));
     let rows = match array.shape[..] {
@@ -121,81 +120,6 @@ pub fn predict(model: &HostModel, array: &Array) -> Result<Array> {
             Data::F32(out_f32)
         },
     })
-}
-
-/// The seam to the host's model: until `HostModel` hands out nn-core's [`Model`] itself,
-/// its depth-2 classifier's arrays are borrowed as one (the int8 layers unpacked).
-fn model_of<'a>(classifier: &'a Classifier<'a>) -> Result<Model<'a>> {
-    match classifier {
-        Classifier::F32(m) => {
-            let softmax = m.output_activation == Activation::Softmax;
-            let mut layers = Layers::new();
-            layers.push(LayerF32 {
-                weights: m.w1,
-                bias: m.b1,
-                inputs: m.input,
-                outputs: m.hidden,
-                activation: m.hidden_activation,
-            })?;
-            layers.push(LayerF32 {
-                weights: m.w2,
-                bias: m.b2,
-                inputs: m.hidden,
-                outputs: m.output,
-                activation: if softmax {
-                    Activation::Identity
-                } else {
-                    m.output_activation
-                },
-            })?;
-            Ok(Model::F32(ModelF32 {
-                layers,
-                softmax,
-                scaling: m.scaling,
-            }))
-        }
-        Classifier::I8(packed) => {
-            let m = packed.model();
-            let layer =
-                |l: &nn_core::model_i8::DenseI8<'a>, inputs, outputs, output, activation, table| {
-                    LayerI8 {
-                        weights: l.weights,
-                        bias: l.bias,
-                        requant: l.requant,
-                        weight_scales: l.weight_scales,
-                        inputs,
-                        outputs,
-                        output,
-                        activation,
-                        table,
-                    }
-                };
-            let mut layers = Layers::new();
-            layers.push(layer(
-                &m.layer1,
-                m.input,
-                m.hidden,
-                m.hidden_quant,
-                m.hidden_activation,
-                m.sigmoid_table,
-            ))?;
-            layers.push(layer(
-                &m.layer2,
-                m.hidden,
-                m.output,
-                m.logits_quant,
-                Activation::Identity,
-                &[],
-            ))?;
-            Ok(Model::I8(ModelI8 {
-                layers,
-                input: m.input_quant,
-                softmax: Some(m.softmax),
-                scaling: m.scaling,
-                packed: &[],
-            }))
-        }
-    }
 }
 
 /// TFLite's QUANTIZE of `x` into `q`: `round(x / scale) + zero_point` in f32, rounded half

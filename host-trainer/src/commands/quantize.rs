@@ -73,7 +73,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     let out_bytes = q
         .encode()
         .with_context(|| format!("model {}", show(&args.out)))?;
-    crate::model::write(&args.out, &out_bytes)?;
+    crate::model::write_bytes(&args.out, &out_bytes)?;
 
     // Both models through `eval`'s own pass, so that these lines agree with `eval`'s.
     let f32_eval = evaluate(
