@@ -230,7 +230,7 @@ fn quantize_eval_and_inspect_from_the_command_line() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("format:      NNMF version 2"), "{out}");
     assert!(out.contains("element:     I8"), "{out}");
-    assert!(out.contains("int8 input:  scale"), "{out}");
+    assert!(out.contains("input:     int8, scale"), "{out}");
     assert!(out.contains("16 channels"), "{out}");
 
     // An int8 file is not quantised again, and says why, in one line.

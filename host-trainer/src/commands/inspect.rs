@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use nn_core::TensorQuant;
 use nn_core::format::ModelFile;
-use nn_core::network::{LayerF32, LayerI8, Layers, Model, ModelF32, ModelI8};
-use nn_core::{Activation, TensorQuant};
+use nn_core::network::Model;
 
 use crate::outputs::stdout::print_line;
 use nn_data::read::show;
@@ -29,117 +29,53 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         source,
     })?;
     let h = file.header();
-    let [i, hid, o] = file.shape();
+    let model = file
+        .model()
+        .map_err(|source| crate::model::ModelError::Format {
+            path: show(&args.file),
+            source,
+        })?;
+    let layers: Vec<(usize, usize)> = match &model {
+        Model::F32(m) => m.layers.iter().map(|l| (l.inputs, l.outputs)).collect(),
+        Model::I8(m) => m.layers.iter().map(|l| (l.inputs, l.outputs)).collect(),
+    };
+    let shape: Vec<String> = layers
+        .first()
+        .map(|l| l.0)
+        .into_iter()
+        .chain(layers.iter().map(|l| l.1))
+        .map(|n| n.to_string())
+        .collect();
+    let parameters: usize = layers.iter().map(|(i, o)| o * i + o).sum();
     let mut text = vec![
         format!("file:        {} ({} bytes)", show(&args.file), bytes.len()),
         format!(
             "format:      {} version {}",
             String::from_utf8_lossy(&h.magic),
-            h.version
+            file.version()
         ),
-        format!("shape:       {i}-{hid}-{o}"),
-        format!(
-            "activations: hidden {:?}, output {:?}",
-            h.hidden_activation, h.output_activation
-        ),
+        format!("shape:       {}", shape.join("-")),
         format!(
             "scaling:     x = pixel * {} + {}",
             h.scaling.scale, h.scaling.offset
         ),
         format!("element:     {:?}", h.element),
         format!(
-            "parameters:  {} (W1 {hid}x{i}, b1 {hid}, W2 {o}x{hid}, b2 {o}), {} bytes of weights",
-            file.parameter_count(),
+            "parameters:  {parameters} weights and biases, {} bytes of weights",
             bytes.len() - file.weights_offset() - nn_core::format::CHECKSUM_LEN
         ),
     ];
-    let model = model_of(&file).map_err(|source| crate::model::ModelError::Format {
-        path: show(&args.file),
-        source,
-    })?;
     text.extend(layer_lines(&model));
-    text.extend(crate::convert::quantize::inspect_lines(&file));
+    let names: Vec<&str> = file.class_names().into_iter().collect();
+    if !names.is_empty() {
+        text.push(format!("classes:     {}", names.join(", ")));
+    }
     text.push(format!(
         "checksum:    ok (CRC-32 {:#010x})",
         file.checksum()
     ));
     print_line(&text.join("\n"))?;
     Ok(())
-}
-
-/// The file as nn-core's [`Model`] view, for the version 1 and 2 files this build reads:
-/// their two layers through the depth-2 slices. The seam to the model file's version 3:
-/// once `ModelFile::model` is in this build, this is that call.
-fn model_of<'a>(file: &ModelFile<'a>) -> Result<Model<'a>, nn_core::Error> {
-    let h = file.header();
-    let softmax = h.output_activation == Activation::Softmax;
-    let last = if softmax {
-        Activation::Identity
-    } else {
-        h.output_activation
-    };
-    if h.element == nn_core::format::ElementType::I8 {
-        let m = file.slices_i8()?;
-        let mut layers = Layers::default();
-        for (l, inputs, outputs, output, activation, table) in [
-            (
-                m.layer1,
-                m.input,
-                m.hidden,
-                m.hidden_quant,
-                m.hidden_activation,
-                m.sigmoid_table,
-            ),
-            (
-                m.layer2,
-                m.hidden,
-                m.output,
-                m.logits_quant,
-                Activation::Identity,
-                &[][..],
-            ),
-        ] {
-            layers.push(LayerI8 {
-                weights: l.weights,
-                bias: l.bias,
-                requant: l.requant,
-                weight_scales: l.weight_scales,
-                inputs,
-                outputs,
-                output,
-                activation,
-                table,
-            })?;
-        }
-        return Ok(Model::I8(ModelI8 {
-            layers,
-            input: m.input_quant,
-            softmax: Some(m.softmax),
-            scaling: m.scaling,
-            packed: &[],
-        }));
-    }
-    let m = file.slices()?;
-    let mut layers = Layers::default();
-    layers.push(LayerF32 {
-        weights: m.w1,
-        bias: m.b1,
-        inputs: m.input,
-        outputs: m.hidden,
-        activation: m.hidden_activation,
-    })?;
-    layers.push(LayerF32 {
-        weights: m.w2,
-        bias: m.b2,
-        inputs: m.hidden,
-        outputs: m.output,
-        activation: last,
-    })?;
-    Ok(Model::F32(ModelF32 {
-        layers,
-        softmax,
-        scaling: m.scaling,
-    }))
 }
 
 /// `inspect`'s lines about the layers of `model`, any depth: each one's inputs → outputs,
@@ -170,14 +106,26 @@ pub fn layer_lines(model: &Model<'_>) -> Vec<String> {
             lines.push(format!("  input:     int8, {}", t(m.input)));
             for (k, l) in m.layers.iter().enumerate() {
                 let table = if l.table.is_empty() { "" } else { ", table" };
+                let (lo, hi) = l
+                    .weight_scales
+                    .iter()
+                    .fold((f32::INFINITY, 0.0f32), |(lo, hi), &s| {
+                        (lo.min(s), hi.max(s))
+                    });
                 lines.push(format!(
-                    "  layer {}:   {} -> {}, {:?}, int8 output {}{table}",
+                    "  layer {}:   {} -> {}, {:?}, int8 output {}, weight scales {lo:e} to {hi:e}{table}",
                     k + 1,
                     l.inputs,
                     l.outputs,
                     l.activation,
                     t(l.output)
                 ));
+            }
+            if m.softmax.is_some() {
+                lines.push(
+                    "  softmax:   int8 output scale 1/256, zero point -128 (p = (q + 128) / 256)"
+                        .into(),
+                );
             }
         }
     }

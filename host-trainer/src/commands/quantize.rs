@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use nn_core::format::{ElementType, ModelFile};
+use nn_core::network::Model;
 
-use crate::convert::quantize::{DEFAULT_CALIBRATION, quantize};
+use crate::convert::quantize::{DEFAULT_CALIBRATION, quantize_network};
 use crate::evaluate::evaluate;
 use crate::model::HostModel;
 use nn_data::read::show;
@@ -43,22 +44,20 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
             file.element()
         );
     }
-    let [input, _, output] = file.shape();
-    if input != PIXELS || output != data::CLASSES {
+    let model = file.model().with_context(|| format!("model {name}"))?;
+    let Model::F32(f32_model) = model else {
+        bail!("model {name}: already int8; quantize takes an f32 model");
+    };
+    if model.inputs() != PIXELS || model.outputs() != data::CLASSES {
         bail!(
-            "model {name}: shape {:?} does not take 28x28 images into 10 classes",
-            file.shape()
+            "model {name}: {} inputs and {} outputs do not take 28x28 images into 10 classes",
+            model.inputs(),
+            model.outputs()
         );
     }
     if args.calibration == 0 {
         bail!("--calibration must be at least 1");
     }
-    let mut params = vec![0.0f32; file.parameter_count()];
-    file.copy_parameters(&mut params)
-        .with_context(|| format!("model {name}"))?;
-    let f32_model = file
-        .slices_in(&params)
-        .with_context(|| format!("model {name}"))?;
     let names: Vec<String> = file.class_names().into_iter().map(str::to_owned).collect();
 
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
@@ -68,7 +67,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     // them (the training set's labels are not used: calibration reads only its images).
     let test =
         &data::load_test_labelled(&dir, Fetch::Allowed, data::folder::Skip::Nothing, &names)?.sets;
-    let q = quantize(&f32_model, names, &mnist.train.images[..n * PIXELS])
+    let q = quantize_network(&f32_model, names, &mnist.train.images[..n * PIXELS])
         .with_context(|| format!("quantizing {name}"))?;
     let out_bytes = q
         .encode()

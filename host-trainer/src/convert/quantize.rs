@@ -19,7 +19,6 @@
 //!    first) and evaluate both models on the 10,000 test images.
 
 use anyhow::{Context, Result, bail};
-use nn_core::format::{ModelFile, QuantHeader};
 use nn_core::kernels;
 use nn_core::lut;
 use nn_core::network::ModelF32;
@@ -28,7 +27,6 @@ use nn_core::{Activation, MlpI8, MlpSlices, TensorQuant};
 use rayon::prelude::*;
 
 use crate::convert::int8_model::{QuantizedLayer, QuantizedModel};
-use crate::model::AlignedBytes;
 use nn_data::PIXELS;
 
 /// Training images the activation ranges are measured on, by default.
@@ -182,7 +180,7 @@ pub const TANH_RANGE: f32 = 4.0;
 
 /// Runs the f32 network `m` on `images` (`inputs` bytes each) and returns each layer's
 /// range: after a ReLU or ReLU6, before a sigmoid or tanh (their tables read the
-/// pre-activation), the product itself otherwise. 
+/// pre-activation), the product itself otherwise.
 fn calibrate_layers(m: &ModelF32<'_>, images: &[u8]) -> Vec<Range> {
     let sizes: Vec<usize> = m.layers.iter().map(|l| l.outputs).collect();
     let inputs = m.layers.get(0).map_or(1, |l| l.inputs.max(1));
@@ -349,58 +347,12 @@ pub fn classify_f32(m: &MlpSlices<'_>, images: &[u8]) -> Result<Vec<usize>, nn_c
         .collect()
 }
 
-/// `inspect`'s lines about an int8 file's quantisation.
-pub fn describe(q: &QuantHeader, m: Option<&MlpI8<'_>>) -> Vec<String> {
-    let t = |t: TensorQuant| format!("scale {:e}, zero point {}", t.scale, t.zero_point);
-    let mut lines = vec![
-        format!("int8 input:  {} (q = pixel - 128)", t(q.input)),
-        format!("int8 hidden: {}", t(q.hidden)),
-        format!("int8 logits: {}", t(q.logits)),
-        "int8 output: softmax, scale 1/256, zero point -128 (p = (q + 128) / 256)".to_owned(),
-    ];
-    if let Some(m) = m {
-        for (name, l) in [("W1", &m.layer1), ("W2", &m.layer2)] {
-            let (lo, hi) = l
-                .weight_scales
-                .iter()
-                .fold((f32::INFINITY, 0.0f32), |(lo, hi), &s| {
-                    (lo.min(s), hi.max(s))
-                });
-            lines.push(format!(
-                "int8 {name}:     {} channels, weight scales {lo:e} to {hi:e}",
-                l.weight_scales.len()
-            ));
-        }
-        if !m.sigmoid_table.is_empty() {
-            lines.push(
-                "int8 sigmoid: 256-entry table (LOGISTIC, scale 1/256, zero point -128)".to_owned(),
-            );
-        }
-    }
-    lines
-}
-
-/// `inspect`'s extra lines for `file`: class names, and for int8 the quantisation.
-pub fn inspect_lines(file: &ModelFile<'_>) -> Vec<String> {
-    let mut lines = Vec::new();
-    let names: Vec<&str> = file.class_names().into_iter().collect();
-    if !names.is_empty() {
-        lines.push(format!("classes:     {}", names.join(", ")));
-    }
-    if let Some(q) = file.quant_header() {
-        let aligned = AlignedBytes::new(file.as_bytes());
-        let m = ModelFile::parse(aligned.bytes())
-            .ok()
-            .and_then(|f| f.slices_i8().ok().map(|m| describe(q, Some(&m))));
-        lines.extend(m.unwrap_or_else(|| describe(q, None)));
-    }
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::AlignedBytes;
     use nn_core::InputScaling;
+    use nn_core::format::ModelFile;
 
     /// A small LCG, so the test needs no data and no extra crate.
     fn lcg(seed: u64) -> impl FnMut() -> f64 {

@@ -2,13 +2,12 @@
 //! and read back into the trainer's flat layout for `eval`.
 //!
 //! The flat buffer's layers are already the file's tensors in the file's order and layout
-//! (`W1 (H,IN)`, `b1`, `W2 (OUT,H)`, `b2`, …), so export is one `encode` call. Depth 2 is
-//! written by the version 1/2 encoder, byte for byte as ever; any other depth goes through
-//! a [`Model`] view ([`model_view`]) and the host's one model writer.
+//! (`W1 (H,IN)`, `b1`, `W2 (OUT,H)`, `b2`, …), so export is a [`Model`] view over them
+//! ([`model_view`]) and nn-core's one encoder, which writes depth 2 byte for byte as ever.
 
 use std::path::{Path, PathBuf};
 
-use nn_core::format::{self, Header};
+use nn_core::format;
 use nn_core::network::{LayerF32, Layers, Model, ModelF32};
 use nn_core::{Activation, InputScaling};
 
@@ -54,29 +53,18 @@ pub fn encode(net: &Network, scaling: InputScaling) -> Result<Vec<u8>, nn_core::
 }
 
 /// The model file's bytes for `net` fed with pixels scaled by `scaling`, with `class_names`
-/// (`k`-th for output `k`, at most one per output) in a version-2 file; without names the
-/// file is version 1, byte for byte what it was before names existed. Depth 2 only: other
-/// depths are written from [`model_view`].
+/// (`k`-th for output `k`, at most one per output), through nn-core's one encoder
+/// ([`format::encode_model`]): a depth-2 network without names is version 1, byte for byte
+/// what it was before names existed, with names version 2, any other depth version 3.
 pub fn encode_named(
     net: &Network,
     scaling: InputScaling,
     class_names: &[String],
 ) -> Result<Vec<u8>, nn_core::Error> {
-    let layers = net.params.layers();
-    let [(w1, b1), (w2, b2)] = layers[..] else {
-        // A version 1/2 header describes two layers and nothing else.
-        return Err(nn_core::Error::BadHeader);
-    };
-    let s = &net.params.sizes;
-    let header = Header::new(
-        [s[0], s[1], s[2]],
-        Activation::from(net.activation),
-        Activation::Softmax,
-        scaling,
-    )?;
+    let model = Model::F32(model_view(net, scaling)?);
     let names: Vec<&str> = class_names.iter().map(String::as_str).collect();
-    let mut bytes = vec![0u8; format::encoded_len_named(&header, &names)?];
-    let n = format::encode_named(&header, &names, [w1, b1, w2, b2], &mut bytes)?;
+    let mut bytes = vec![0u8; format::encoded_len_model(&model, &names)?];
+    let n = format::encode_model(&model, &names, &mut bytes)?.len();
     bytes.truncate(n);
     Ok(bytes)
 }
@@ -110,22 +98,6 @@ pub fn model_view(net: &Network, scaling: InputScaling) -> Result<ModelF32<'_>, 
     })
 }
 
-/// The seam to the host's one model writer for depths other than 2: what
-/// `crate::model::write(path, &model, names)` does once the model file's version 3 is in
-/// this build (helper format3's piece). Until then it refuses in one line, writing nothing.
-fn write_any_depth(path: &Path, model: &Model<'_>, _names: &[&str]) -> Result<(), ExportError> {
-    Err(ExportError::Unsupported {
-        path: path.to_path_buf(),
-        why: format!(
-            "a network of {} layers needs model file version 3, which this build cannot write yet",
-            match model {
-                Model::F32(m) => m.layers.len(),
-                Model::I8(m) => m.layers.len(),
-            }
-        ),
-    })
-}
-
 /// Writes `net` to `path` atomically (see [`crate::files::atomic`]), without class names.
 pub fn write_model(path: &Path, net: &Network, scaling: InputScaling) -> Result<(), ExportError> {
     write_model_named(path, net, scaling, &[])
@@ -142,11 +114,6 @@ pub fn write_model_named(
         path: path.to_path_buf(),
         source,
     };
-    if net.params.depth() != 2 {
-        let model = Model::F32(model_view(net, scaling).map_err(format_error)?);
-        let names: Vec<&str> = class_names.iter().map(String::as_str).collect();
-        return write_any_depth(path, &model, &names);
-    }
     let bytes = encode_named(net, scaling, class_names).map_err(format_error)?;
     crate::files::atomic::write(path, &bytes).map_err(|source| ExportError::Io {
         path: path.to_path_buf(),
@@ -169,24 +136,44 @@ pub fn network(
     model: &crate::model::HostModel,
     path: &Path,
 ) -> Result<(Network, InputScaling), ExportError> {
-    let header = *model.header();
     let unsupported = |why: String| ExportError::Unsupported {
         path: path.to_path_buf(),
         why,
     };
-    let activation = Hidden::try_from(header.hidden_activation)
-        .map_err(|other| unsupported(format!("hidden activation {other:?}")))?;
-    if header.output_activation != Activation::Softmax {
+    let Model::F32(m) = model.model() else {
+        return Err(unsupported(
+            "int8 weights (training and eval of loss read f32 models)".to_owned(),
+        ));
+    };
+    let layers: Vec<&LayerF32<'_>> = m.layers.iter().collect();
+    let Some((last, hidden)) = layers.split_last() else {
+        return Err(unsupported("no layers".to_owned()));
+    };
+    if !m.softmax || last.activation != Activation::Identity {
         return Err(unsupported(format!(
-            "output activation {:?}, expected Softmax",
-            header.output_activation
+            "output activation {:?}{}, expected a softmax",
+            last.activation,
+            if m.softmax { " then softmax" } else { "" }
         )));
     }
-    let params = Flat {
-        sizes: model.shape().to_vec(),
-        data: model.parameters().map(<[f32]>::to_vec).ok_or_else(|| {
-            unsupported("int8 weights (training and eval of loss read f32 models)".to_owned())
-        })?,
-    };
-    Ok((Network { params, activation }, header.scaling))
+    let first = hidden.first().map_or(Activation::Relu, |l| l.activation);
+    if let Some(l) = hidden.iter().find(|l| l.activation != first) {
+        return Err(unsupported(format!(
+            "hidden activations {first:?} and {:?} (the trainer uses one for every hidden layer)",
+            l.activation
+        )));
+    }
+    let activation = Hidden::try_from(first)
+        .map_err(|other| unsupported(format!("hidden activation {other:?}")))?;
+    let inputs = hidden.first().unwrap_or(last).inputs;
+    let sizes = std::iter::once(inputs)
+        .chain(layers.iter().map(|l| l.outputs))
+        .collect();
+    let data = layers
+        .iter()
+        .flat_map(|l| l.weights.iter().chain(l.bias))
+        .copied()
+        .collect();
+    let params = Flat { sizes, data };
+    Ok((Network { params, activation }, m.scaling))
 }
