@@ -42,7 +42,6 @@ fn inspect_shows_shape_parameters_and_checksum() {
     assert!(out.contains("shape:       784-16-10"), "{out}");
     // 16·784 + 16 + 10·16 + 10
     assert!(out.contains("parameters:  12730 "), "{out}");
-    assert!(out.contains("hidden Relu, output Softmax"), "{out}");
     assert!(out.contains("layers:      2, then softmax"), "{out}");
     assert!(out.contains("  layer 1:   784 -> 16, Relu, f32"), "{out}");
     assert!(

@@ -161,7 +161,8 @@ mod tests {
         let images: Vec<u8> = (0..6 * 50).map(|i| (i * 37 % 256) as u8).collect();
         let q = quantize_network(&f32_model, Vec::new(), &images).unwrap();
         let lines = layer_lines(&q.model().unwrap());
-        assert_eq!(lines.len(), 5, "{lines:?}");
+        assert_eq!(lines.len(), 6, "{lines:?}");
+        assert!(lines[5].starts_with("  softmax:   int8 output scale 1/256"));
         assert_eq!(
             lines[1],
             "  input:     int8, scale 3.921569e-3, zero point -128"
