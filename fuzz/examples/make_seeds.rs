@@ -12,8 +12,8 @@ use nn_core::format::{
     encoded_len_model, encoded_len_named,
 };
 use nn_core::lut::{logistic_table, tanh_table};
-use nn_core::network::{LayerF32, LayerI8, Layers, Model, ModelF32, ModelI8};
 use nn_core::model_i8::{DenseI8, MlpI8, TensorQuant};
+use nn_core::network::{LayerF32, LayerI8, Layers, Model, ModelF32, ModelI8};
 use nn_core::protocol::{
     MAX_FRAME, Request, Response, ResponseBody, TensorElement, TensorRequest, TensorResponse,
     encode_request, encode_response, encode_tensor_request, encode_tensor_response,
@@ -169,7 +169,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let wq: Vec<Vec<i8>> = sizes
         .windows(2)
-        .map(|p| (0..p[0] * p[1]).map(|j| (j as i32 * 37 % 255 - 127) as i8).collect())
+        .map(|p| {
+            (0..p[0] * p[1])
+                .map(|j| (j as i32 * 37 % 255 - 127) as i8)
+                .collect()
+        })
         .collect();
     let bq: Vec<Vec<i32>> = sizes
         .windows(2)

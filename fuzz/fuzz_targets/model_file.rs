@@ -45,7 +45,10 @@ fn exercise(bytes: &[u8]) {
         Err(e) => assert_eq!(e, Error::Misaligned),
     }
     if file.depth() != 2 {
-        assert_eq!(file.slices().map(|_| ()).unwrap_err(), expected_two_layer(&file));
+        assert_eq!(
+            file.slices().map(|_| ()).unwrap_err(),
+            expected_two_layer(&file)
+        );
         return;
     }
     assert_eq!(
@@ -139,7 +142,9 @@ fn same_model(a: &Model<'_>, b: &Model<'_>) -> bool {
 /// written back by `encode_model` as a file that reads as the same model, in the same or an
 /// older version.
 fn exercise_model(file: &ModelFile<'_>, model: &Model<'_>) {
-    model.check().expect("parse checked what Model::check checks");
+    model
+        .check()
+        .expect("parse checked what Model::check checks");
     assert_eq!(model.depth(), file.depth());
     let [input, _, output] = file.shape();
     assert_eq!((model.inputs(), model.outputs()), (input, output));
