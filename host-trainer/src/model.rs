@@ -250,6 +250,21 @@ impl<'a> Classifier<'a> {
     }
 }
 
+/// `model`'s sizes as a chain, inputs first: `784-32-16-10`.
+pub fn chain(model: &Model<'_>) -> String {
+    let sizes: Vec<(usize, usize)> = match model {
+        Model::F32(m) => m.layers.iter().map(|l| (l.inputs, l.outputs)).collect(),
+        Model::I8(m) => m.layers.iter().map(|l| (l.inputs, l.outputs)).collect(),
+    };
+    let first = sizes.first().map(|l| l.0);
+    first
+        .into_iter()
+        .chain(sizes.iter().map(|l| l.1))
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
 impl HostModel {
     /// Reads, validates and keeps the MNIST model file at `path` (see the module docs).
     ///

@@ -35,18 +35,18 @@ pub fn run(args: &InspectArgs) -> Result<()> {
             path: show(&args.file),
             source,
         })?;
-    let layers: Vec<(usize, usize)> = match &model {
-        Model::F32(m) => m.layers.iter().map(|l| (l.inputs, l.outputs)).collect(),
-        Model::I8(m) => m.layers.iter().map(|l| (l.inputs, l.outputs)).collect(),
+    let parameters: usize = match &model {
+        Model::F32(m) => m
+            .layers
+            .iter()
+            .map(|l| l.outputs * l.inputs + l.outputs)
+            .sum(),
+        Model::I8(m) => m
+            .layers
+            .iter()
+            .map(|l| l.outputs * l.inputs + l.outputs)
+            .sum(),
     };
-    let shape: Vec<String> = layers
-        .first()
-        .map(|l| l.0)
-        .into_iter()
-        .chain(layers.iter().map(|l| l.1))
-        .map(|n| n.to_string())
-        .collect();
-    let parameters: usize = layers.iter().map(|(i, o)| o * i + o).sum();
     let mut text = vec![
         format!("file:        {} ({} bytes)", show(&args.file), bytes.len()),
         format!(
@@ -54,7 +54,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
             String::from_utf8_lossy(&h.magic),
             file.version()
         ),
-        format!("shape:       {}", shape.join("-")),
+        format!("shape:       {}", crate::model::chain(&model)),
         format!(
             "scaling:     x = pixel * {} + {}",
             h.scaling.scale, h.scaling.offset

@@ -30,7 +30,7 @@ use hyper::{Method, Request, StatusCode};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
-use crate::model::{HostModel, read_bytes};
+use crate::model::{Classifier, HostModel, read_bytes};
 use crate::outputs::stdout::print_line;
 use http::{Answer, DECODE_BUDGET, read_body, refuse_body};
 use nn_data::preprocess::{self, PreprocessError};
@@ -57,7 +57,10 @@ pub struct ServeArgs {
 
 /// What every request handler shares.
 struct App {
-    model: HostModel,
+    /// The model, leaked: it lives as long as the server, and its [`Classifier`] borrows it
+    /// once instead of viewing the file again on every request.
+    model: &'static HostModel,
+    classifier: Classifier<'static>,
     file: Bytes,
     /// [`DECODE_BUDGET`] in KiB permits: the working memory of the bodies being classified.
     decoding: Arc<Semaphore>,
@@ -95,21 +98,22 @@ struct PredictionJson<'a> {
 pub fn run(args: &ServeArgs) -> Result<()> {
     // One read: the page gets the very bytes the host validated and classifies with.
     let file = read_bytes(&args.model)?;
-    let model = HostModel::from_bytes(&file, &args.model)?;
+    let model: &'static HostModel = Box::leak(Box::new(HostModel::from_bytes(&file, &args.model)?));
     let listener = std::net::TcpListener::bind((args.host, args.port))
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .with_context(|| format!("serve: cannot listen on {}:{}", args.host, args.port))?;
     let addr = listener
         .local_addr()
         .context("serve: the server has no address")?;
-    let [_, hidden, _] = model.shape();
     print_line(&format!(
-        "serving http://{addr}/ with model {} (784-{hidden}-10, {:?}); POST /predict takes a PNG or JSON pixels; Ctrl-C stops",
+        "serving http://{addr}/ with model {} ({}, {:?}); POST /predict takes a PNG or JSON pixels; Ctrl-C stops",
         show(&args.model),
+        crate::model::chain(&model.model()),
         model.element()
     ))?;
     let app = Arc::new(App {
         model,
+        classifier: model.classifier(),
         file: Bytes::from(file),
         decoding: Arc::new(Semaphore::new((DECODE_BUDGET >> 10) as usize)),
     });
@@ -182,7 +186,7 @@ impl App {
             let _room = tokio::runtime::Handle::current()
                 .block_on(Arc::clone(&self.decoding).acquire_many_owned(kib))
                 .map_err(|_| Answer::error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
-            classify(&self.model, &body)
+            classify(self.model, &self.classifier, &body)
         });
         match work.await {
             Ok(Ok(json)) => Answer::ok("application/json", Bytes::from(json)),
@@ -241,7 +245,7 @@ fn refusal(e: PreprocessError) -> Answer {
 }
 
 /// An image file, or JSON pixels (a body starting with `{`), classified.
-fn classify(model: &HostModel, body: &[u8]) -> Result<String, Answer> {
+fn classify(model: &HostModel, classifier: &Classifier<'_>, body: &[u8]) -> Result<String, Answer> {
     let pixels = if is_json(body) {
         let json: PixelsJson = serde_json::from_slice(body).map_err(json_error)?;
         if json.width.checked_mul(json.height) != Some(json.pixels.len()) {
@@ -260,7 +264,7 @@ fn classify(model: &HostModel, body: &[u8]) -> Result<String, Answer> {
         preprocess::from_bytes(body)
     }
     .map_err(refusal)?;
-    let (class, probabilities) = model.predict_pixels(&pixels).map_err(|e| {
+    let (class, probabilities) = classifier.predict_pixels(&pixels).map_err(|e| {
         Answer::error(
             StatusCode::BAD_REQUEST,
             &format!("the model refused the image: {e}"),
