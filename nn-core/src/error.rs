@@ -171,7 +171,7 @@ pub enum Error {
         /// The row (channel).
         index: usize,
     },
-    /// A network has no layer, or more than [`MAX_LAYERS`](crate::network::MAX_LAYERS).
+    /// A network has no layer, or more than `network::MAX_LAYERS` (16).
     BadDepth {
         /// Its layers.
         depth: usize,
@@ -376,7 +376,7 @@ impl core::fmt::Display for Error {
             Error::BadDepth { depth } => write!(
                 f,
                 "a network of {depth} layers: 1 to {} are supported",
-                crate::network::MAX_LAYERS
+                crate::types::MAX_LAYERS
             ),
             Error::LayerInputs {
                 layer,

@@ -35,6 +35,7 @@ use crate::shape::{Shape, check_lengths};
 use crate::types::InputScaling;
 use crate::types::Tensor;
 pub use crate::types::TensorQuant;
+pub use crate::types::{MAX_OUTPUTS, SIGMOID_TABLE_LEN};
 
 /// One int8 fully connected layer, borrowed: `rows` outputs of `cols` inputs.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -362,10 +363,3 @@ impl<'a, const IN: usize, const H: usize, const OUT: usize> MlpI8Ref<'a, IN, H, 
         }
     }
 }
-
-/// The most outputs an int8 model has: TFLite's int8 softmax takes at most 256 elements (past
-/// that its fixed-point sum can overflow), and so does `kernels::softmax_i8`.
-pub const MAX_OUTPUTS: usize = 256;
-
-/// Entries of an int8 sigmoid's lookup table: one per int8 input.
-pub const SIGMOID_TABLE_LEN: usize = 256;

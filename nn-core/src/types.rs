@@ -21,6 +21,13 @@ pub const MIN_OUTPUTS: usize = 2;
 /// terms in f32 rounds a sum up by less than a factor of 257, so activations stay below
 /// `f32::MAX` (3.4e38) and every output is finite.
 pub const MAX_ACTIVATION: f32 = 1e36;
+/// The deepest network a model file may hold, and the length of `network::Layers`' inline array.
+pub const MAX_LAYERS: usize = 16;
+/// The most outputs an int8 model has: TFLite's int8 softmax takes at most 256 elements (past
+/// that its fixed-point sum can overflow), and so does `kernels::softmax_i8`.
+pub const MAX_OUTPUTS: usize = 256;
+/// Entries of an int8 sigmoid's or tanh's lookup table: one per int8 input.
+pub const SIGMOID_TABLE_LEN: usize = 256;
 /// The longest class name, in bytes of UTF-8.
 pub const CLASS_NAME_MAX_LEN: usize = 32;
 

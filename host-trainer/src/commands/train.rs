@@ -12,6 +12,7 @@ use crate::outputs::metrics::Metrics;
 use crate::outputs::plot::History;
 use crate::outputs::progress::Progress;
 use crate::outputs::stdout::print_line;
+use crate::train::{MAX_PARAMETERS, hidden_list};
 use nn_train::network::Hidden;
 use nn_train::presets::Preset;
 use nn_train::{Tee, TrainConfig};
@@ -26,9 +27,6 @@ use nn_data::{self as data, Fetch};
 pub const MAX_BATCH_SIZE: usize = 65_536;
 /// The most `--threads`.
 pub const MAX_THREADS: usize = 1024;
-/// The most parameters a network may have: those of the widest one-layer network, so
-/// every trained model file and checkpoint stays within what the host reads back.
-pub const MAX_PARAMETERS: usize = MAX_HIDDEN * (IMAGE_PIXELS + 1) + CLASSES * (MAX_HIDDEN + 1);
 /// The most working memory a training run's batch buffers may take (bytes): the
 /// activations and their gradients, `4 × batch × (784 + 2 × Σ hidden + 2 × 10)`.
 pub const MAX_BATCH_MEMORY: usize = 4 << 30;
@@ -169,15 +167,6 @@ impl TrainArgs {
         }
         c
     }
-}
-
-/// `--hidden` as it is written on the command line: `256,128`.
-pub(crate) fn hidden_list(hidden: &[usize]) -> String {
-    hidden
-        .iter()
-        .map(usize::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// Refuses settings that cannot train or would exhaust memory, naming the flag and its limit.

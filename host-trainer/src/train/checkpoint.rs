@@ -27,7 +27,7 @@ const MAX_HEADER: usize = 64 << 10;
 /// The largest checkpoint read: the header, and parameters plus both Adam moments of the
 /// largest network the trainer builds (`MAX_PARAMETERS`, those of 784-`MAX_HIDDEN`-10).
 pub const MAX_BYTES: u64 =
-    (MAGIC.len() + 4 + MAX_HEADER + 12 * crate::commands::train::MAX_PARAMETERS + DIGEST) as u64;
+    (MAGIC.len() + 4 + MAX_HEADER + 12 * super::MAX_PARAMETERS + DIGEST) as u64;
 
 /// Why a checkpoint could not be written or used.
 #[derive(Debug, thiserror::Error)]
@@ -211,8 +211,8 @@ fn check_config(saved: &TrainConfig, wanted: &TrainConfig) -> Result<(), Problem
         ("preset", saved.preset.clone(), wanted.preset.clone()),
         (
             "hidden",
-            crate::commands::train::hidden_list(&saved.hidden),
-            crate::commands::train::hidden_list(&wanted.hidden),
+            super::hidden_list(&saved.hidden),
+            super::hidden_list(&wanted.hidden),
         ),
         (
             "activation",

@@ -7,8 +7,24 @@ pub mod export;
 
 use std::path::{Path, PathBuf};
 
+use nn_core::{CLASSES, IMAGE_PIXELS};
 use nn_data::Dataset;
 use nn_train::{Observer, RunSummary, TrainConfig, TrainError};
+
+use crate::model::MAX_HIDDEN;
+
+/// The most parameters a network may have: those of the widest one-layer network, so
+/// every trained model file and checkpoint stays within what the host reads back.
+pub const MAX_PARAMETERS: usize = MAX_HIDDEN * (IMAGE_PIXELS + 1) + CLASSES * (MAX_HIDDEN + 1);
+
+/// Hidden layer sizes as `--hidden` takes them: `256,128`.
+pub fn hidden_list(hidden: &[usize]) -> String {
+    hidden
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
 
 /// Why a run stopped without a model.
 #[derive(Debug, thiserror::Error)]

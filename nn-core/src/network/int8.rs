@@ -10,9 +10,8 @@ use super::{
 use crate::activation::Activation;
 use crate::kernels;
 use crate::kernels::int8::packed::PackedDenseI8;
-use crate::model_i8::{MAX_OUTPUTS, SIGMOID_TABLE_LEN};
 use crate::quant::DenseI8Params;
-use crate::types::TensorQuant;
+use crate::types::{MAX_OUTPUTS, SIGMOID_TABLE_LEN, TensorQuant};
 
 /// What a call feeds the first layer.
 #[derive(Clone, Copy, Debug)]

@@ -50,8 +50,7 @@ use crate::quant::{Requant, SoftmaxI8Params};
 pub use crate::types::{ElementType, LayerTensor};
 use crate::types::{InputScaling, TensorQuant};
 
-/// The deepest network a model file may hold, and the length of [`Layers`]' inline array.
-pub const MAX_LAYERS: usize = 16;
+pub use crate::types::MAX_LAYERS;
 
 /// Up to [`MAX_LAYERS`] layers inline: no allocator, and `Copy`, so a model can be built in
 /// a `const` or on the stack.
@@ -393,7 +392,7 @@ impl<'a> Model<'a> {
     /// Whether inference can run this model: 1 to [`MAX_LAYERS`] layers, each taking the
     /// previous one's outputs, every array as long as the sizes say, an activation the
     /// element type runs, a table for each int8 sigmoid or tanh, at most
-    /// [`crate::model_i8::MAX_OUTPUTS`] outputs into an int8 softmax, and a packed buffer
+    /// `model_i8::MAX_OUTPUTS` (256) outputs into an int8 softmax, and a packed buffer
     /// that is empty or [`ModelI8::packed_len`] long. Every `predict*` call checks it first,
     /// so none panics on any model; it costs a few comparisons per layer.
     ///
