@@ -242,8 +242,10 @@ fn broken_frames_get_error_replies_and_serving_goes_on() {
         "{reply:?}"
     );
 
-    // Twice the longest frame, then the terminator.
-    let mut oversized = vec![0x55u8; 2 * MAX_FRAME];
+    // Twice the longest frame the firmware reads (its buffer holds the model's largest
+    // tensor message, an f32 input of 784 values), then the terminator.
+    let longest = protocol::max_frame_for(IMAGE_PIXELS, nn_core::CLASSES);
+    let mut oversized = vec![0x55u8; 2 * longest];
     oversized.push(0);
     link.send_raw(&oversized).unwrap();
     let reply = link.read_response().unwrap();
