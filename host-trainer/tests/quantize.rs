@@ -231,7 +231,10 @@ fn quantize_eval_and_inspect_from_the_command_line() {
     assert!(out.contains("format:      NNMF version 2"), "{out}");
     assert!(out.contains("element:     I8"), "{out}");
     assert!(out.contains("input:     int8, scale"), "{out}");
-    assert!(out.contains("16 channels"), "{out}");
+    assert!(
+        out.contains("layer 1:   784 -> 16, Relu, int8 output scale"),
+        "{out}"
+    );
 
     // An int8 file is not quantised again, and says why, in one line.
     let o = bin(&["quantize", "--model", q, "--out", f]);
