@@ -2,10 +2,9 @@
 //! converts from a TensorFlow Lite file, any depth, borrowed as nn-core's [`ModelI8`] to
 //! run and encode them. Both converters stand on this; neither imports the other.
 
-use nn_core::model_i8::DenseI8;
 use nn_core::network::{LayerI8, Layers, Model, ModelI8};
 use nn_core::quant::{Requant, SoftmaxI8Params};
-use nn_core::{Activation, Error, InputScaling, MlpI8, TensorQuant};
+use nn_core::{Activation, Error, InputScaling, TensorQuant};
 
 /// An int8 model that owns its arrays; [`QuantizedModel::view`] borrows them as nn-core's
 /// [`ModelI8`].
@@ -93,11 +92,6 @@ impl QuantizedModel {
         self.view().map(Model::I8)
     }
 
-    /// [`as_mlp`] of [`QuantizedModel::view`].
-    pub fn as_mlp(&self) -> Option<MlpI8<'_>> {
-        as_mlp(&self.view().ok()?)
-    }
-
     /// The int8 model file's bytes.
     ///
     /// # Errors
@@ -106,39 +100,4 @@ impl QuantizedModel {
         let names: Vec<&str> = self.class_names.iter().map(String::as_str).collect();
         crate::convert::encode_model(&self.model()?, &names)
     }
-}
-
-/// A depth-2 softmax classifier as the version-2 [`MlpI8`]; `None` for any other network.
-/// Bridge for the version-2 encoder and quantize's evaluation until they take a [`Model`].
-pub fn as_mlp<'a>(m: &ModelI8<'a>) -> Option<MlpI8<'a>> {
-    let (Some(l1), Some(l2), 2) = (m.layers.get(0), m.layers.get(1), m.layers.len()) else {
-        return None;
-    };
-    let hidden_ok = matches!(
-        l1.activation,
-        Activation::Relu | Activation::Sigmoid | Activation::Identity
-    );
-    if !hidden_ok || l2.activation != Activation::Identity {
-        return None;
-    }
-    let dense = |l: &LayerI8<'a>| DenseI8 {
-        weights: l.weights,
-        bias: l.bias,
-        requant: l.requant,
-        weight_scales: l.weight_scales,
-    };
-    Some(MlpI8 {
-        input: l1.inputs,
-        hidden: l1.outputs,
-        output: l2.outputs,
-        hidden_activation: l1.activation,
-        scaling: m.scaling,
-        input_quant: m.input,
-        hidden_quant: l1.output,
-        logits_quant: l2.output,
-        softmax: m.softmax?,
-        layer1: dense(l1),
-        layer2: dense(l2),
-        sigmoid_table: l1.table,
-    })
 }
