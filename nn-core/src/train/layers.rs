@@ -1,9 +1,10 @@
 //! The layers, each forward pass directly above its backward pass: the dense layer, the
 //! activations, and softmax fused with the cross-entropy loss.
 //!
-//! Every loop is the plain one, and its order is part of the contract: a sum starts from
-//! its first term (the bias, or 0) and adds the others in index order, one rounding per
-//! multiply and one per add, with no fused multiply-add. Rust never contracts `a * b + c`
+//! Every loop is the plain one, and its order is part of the contract: a sum starts from 0
+//! and adds its terms in index order (a dense layer's dot products in [`dot`]'s eight
+//! interleaved partial sums, so that they vectorise), one rounding per multiply and one per
+//! add, with no fused multiply-add. Rust never contracts `a * b + c`
 //! and `libm` computes `expf`, `logf` and `tanhf` in the same integer-exact steps on every
 //! target, so x86-64, wasm32 and Cortex-M produce the same bits.
 //!
@@ -56,8 +57,35 @@ pub fn dense_sizes(b: usize, weight: usize, bias: usize, inp: usize, out: usize)
     (oc, c)
 }
 
+/// Partial sums of a dot product: wide enough for a host's and wasm's vectors, few enough
+/// for a Cortex-M's registers.
+const LANES: usize = 8;
+
+/// `Σ_i x[i] · w[i]` in a fixed order that vectorises: partial sum `j` takes the terms
+/// `i ≡ j (mod 8)` in index order, from 0; then `((s0 + s1) + (s2 + s3)) + ((s4 + s5) +
+/// (s6 + s7))`. Every target computes exactly this, whatever its vector width.
+///
+/// # Panics
+/// If `x` and `w` differ in length.
+pub fn dot(x: &[f32], w: &[f32]) -> f32 {
+    assert_eq!(x.len(), w.len(), "dot: the vectors differ in length");
+    let (xs, x_tail) = x.as_chunks::<LANES>();
+    let (ws, w_tail) = w.as_chunks::<LANES>();
+    let mut s = [0.0f32; LANES];
+    for (x, w) in xs.iter().zip(ws) {
+        for j in 0..LANES {
+            s[j] += x[j] * w[j];
+        }
+    }
+    for (j, (&x, &w)) in x_tail.iter().zip(w_tail).enumerate() {
+        s[j] += x * w;
+    }
+    ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+}
+
 /// `out (B,OC) ← inp (B,C) · weightᵀ + bias`, with `weight (OC,C)` and `bias (OC)`:
-/// `out[r][o] = bias[o] + Σ_i inp[r][i] · weight[o][i]`. `out` need not be initialised.
+/// `out[r][o] = bias[o] + dot(inp[r], weight[o])` ([`dot`]'s order). `out` need not be
+/// initialised.
 ///
 /// # Panics
 /// If the lengths are not those shapes.
@@ -65,11 +93,7 @@ pub fn matmul_forward(out: &mut [f32], inp: &[f32], weight: &[f32], bias: &[f32]
     let (oc, c) = dense_sizes(b, weight.len(), bias.len(), inp.len(), out.len());
     for (x, y) in inp.chunks_exact(c).zip(out.chunks_exact_mut(oc)) {
         for ((y, w), &bias) in y.iter_mut().zip(weight.chunks_exact(c)).zip(bias) {
-            let mut acc = bias;
-            for (&x, &w) in x.iter().zip(w) {
-                acc += x * w;
-            }
-            *y = acc;
+            *y = bias + dot(x, w);
         }
     }
 }
@@ -101,9 +125,12 @@ pub fn input_backward(dinp: &mut [f32], dout: &[f32], weight: &[f32], b: usize) 
 pub fn weight_backward(dweight: &mut [f32], dout: &[f32], inp: &[f32], b: usize) {
     let oc = dout.len() / b.max(1);
     let (oc, c) = dense_sizes(b, dweight.len(), oc, inp.len(), dout.len());
-    dweight.fill(0.0);
-    for (dy, x) in dout.chunks_exact(oc).zip(inp.chunks_exact(c)) {
-        for (&d, dw) in dy.iter().zip(dweight.chunks_exact_mut(c)) {
+    // Row by row of the gradient, the examples inside: each row stays in cache while every
+    // example adds to it, in example order.
+    for (o, dw) in dweight.chunks_exact_mut(c).enumerate() {
+        dw.fill(0.0);
+        for (dy, x) in dout.chunks_exact(oc).zip(inp.chunks_exact(c)) {
+            let d = dy[o];
             for (dw, &x) in dw.iter_mut().zip(x) {
                 *dw += d * x;
             }
@@ -283,6 +310,25 @@ mod tests {
         assert_eq!(dinp, [1.0, 0.0, 1.0, 1.0], "dout · weight");
         assert_eq!(dw, [1.0, 2.0, 0.0, 0.0, 3.0, 4.0], "doutᵀ · inp");
         assert_eq!(db, [1.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn dot_sums_in_eight_interleaved_partial_sums() {
+        // Terms 1, 2^-24, … chosen so that any other order rounds differently.
+        let x: [f32; 19] = core::array::from_fn(|i| if i % 8 == 0 { 1.0 } else { 5.9604645e-8 });
+        let w = [1.0f32; 19];
+        let mut s = [0.0f32; 8];
+        for i in 0..19 {
+            s[i % 8] += x[i] * w[i];
+        }
+        let want = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+        assert_eq!(dot(&x, &w).to_bits(), want.to_bits());
+        let sequential = x.iter().fold(0.0f32, |a, &v| a + v);
+        assert_ne!(
+            want.to_bits(),
+            sequential.to_bits(),
+            "the order shows in the bits"
+        );
     }
 
     #[test]
