@@ -289,7 +289,8 @@ worker.onmessage = (event) => {
   const measured = r.heldOut === 0
     ? "keep two or more of a digit to measure before and after"
     : "on " + r.heldOut + " held-out examples: " + r.before + " right before, " + r.after + " after";
-  learnedLine.textContent = "Learned in " + (r.ms / 1000).toFixed(1) + " s (" + r.steps + " steps); " + measured + ".";
+  learnedLine.textContent = "Learned in " + (r.ms / 1000).toFixed(1) + " s: " + r.steps + " steps on your " +
+    window.nnState.teach.kept + " examples, after a first run for the measure; " + measured + ".";
   teachSay("now running the tuned model: draw again", false);
   updateButtons();
   classify();
