@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 mod common;
-use common::{host_trainer, serve};
+use common::{host_trainer, serve, serve_env};
 
 fn root() -> &'static Path {
     common::root()
@@ -55,6 +55,7 @@ fn the_page_its_wasm_and_the_model_are_served_as_committed() {
     for (path, file, kind) in [
         ("", "nn-wasm/www/index.html", "text/html"),
         ("app.js", "nn-wasm/www/app.js", "text/javascript"),
+        ("learn.js", "nn-wasm/www/learn.js", "text/javascript"),
         (
             "nn_wasm.wasm",
             "nn-wasm/www/nn_wasm.wasm",
@@ -74,6 +75,24 @@ fn the_page_its_wasm_and_the_model_are_served_as_committed() {
     let (status, _, body) = get(&format!("{url}elsewhere"));
     assert_eq!(status, 404);
     assert!(String::from_utf8_lossy(&body).contains("not found"));
+}
+
+#[test]
+fn replay_is_off_without_mnist_in_the_cache() {
+    let empty = tempfile::tempdir().unwrap();
+    let model = root().join("firmware/models/mcu.nnm");
+    let (_server, url) = serve_env(&model, &[("MNIST_MCU_DATA", empty.path())]);
+    let (status, content_type, body) = get(&format!("{url}replay.bin"));
+    assert_eq!(status, 404);
+    assert!(content_type.starts_with("application/json"));
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    let error = answer["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("replay is off: no MNIST in the trainer's cache"),
+        "{error}"
+    );
+    // The page itself is served all the same.
+    assert_eq!(get(&url).0, 200);
 }
 
 #[test]

@@ -480,3 +480,234 @@ fn the_page_draws_one_bar_per_class_with_the_models_names() {
     let console = browser.console_errors();
     assert!(console.is_empty(), "console errors {console:?}");
 }
+
+/// Pen strokes on the canvas, in canvas pixels.
+type Strokes = Vec<Vec<(i64, i64)>>;
+
+/// A digit in a style MNIST does not have: boxy, seven-segment-like strokes through the
+/// corners and the middle of a box (x right, y down, 0–1), as a person with a square hand
+/// might write them.
+fn boxy(digit: u8) -> Vec<Vec<(f64, f64)>> {
+    let (tl, tr, ml, mr, bl, br) = (
+        (0.0, 0.0),
+        (1.0, 0.0),
+        (0.0, 0.5),
+        (1.0, 0.5),
+        (0.0, 1.0),
+        (1.0, 1.0),
+    );
+    match digit {
+        0 => vec![vec![tl, tr, br, bl, tl]],
+        1 => vec![
+            vec![(0.2, 0.25), (0.6, 0.0), (0.6, 1.0)],
+            vec![(0.2, 1.0), (1.0, 1.0)],
+        ],
+        2 => vec![vec![tl, tr, mr, ml, bl, br]],
+        3 => vec![vec![tl, tr, br, bl], vec![ml, mr]],
+        4 => vec![vec![tl, ml, mr], vec![tr, br]],
+        5 => vec![vec![tr, tl, ml, mr, br, bl]],
+        6 => vec![vec![tr, tl, bl, br, mr, ml]],
+        7 => vec![vec![(0.0, 0.2), tl, tr, br]],
+        8 => vec![vec![tl, tr, br, bl, tl], vec![ml, mr]],
+        _ => vec![vec![mr, ml, tl, tr, br, bl]],
+    }
+}
+
+/// One hand-drawn sample of [`boxy`]'s `digit` on the page's canvas: a box of random size,
+/// slanted to the right, placed near the middle, each corner moved a little; the strokes cut
+/// into pen moves a few pixels apart.
+fn boxy_strokes(digit: u8, rng: &mut common::XorShift) -> Strokes {
+    let mut between = |lo: f64, hi: f64| lo + (hi - lo) * rng.unit();
+    let (w, h) = (between(80.0, 120.0), between(150.0, 190.0));
+    let slant = between(0.15, 0.35);
+    let (cx, cy) = (between(125.0, 155.0), between(125.0, 155.0));
+    let jitter: Vec<(f64, f64)> = (0..12)
+        .map(|_| (between(-6.0, 6.0), between(-6.0, 6.0)))
+        .collect();
+    boxy(digit)
+        .into_iter()
+        .map(|stroke| {
+            let corners: Vec<(f64, f64)> = stroke
+                .iter()
+                .enumerate()
+                .map(|(k, &(x, y))| {
+                    let (jx, jy) = jitter[k % jitter.len()];
+                    (
+                        cx + (x - 0.5) * w + (0.5 - y) * h * slant + jx,
+                        cy + (y - 0.5) * h + jy,
+                    )
+                })
+                .collect();
+            let mut points = vec![corners[0]];
+            for pair in corners.windows(2) {
+                let (a, b) = (pair[0], pair[1]);
+                let steps = ((b.0 - a.0).hypot(b.1 - a.1) / 12.0).ceil().max(1.0) as usize;
+                for s in 1..=steps {
+                    let t = s as f64 / steps as f64;
+                    points.push((a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t));
+                }
+            }
+            points
+                .into_iter()
+                .map(|(x, y)| {
+                    (
+                        (x.round() as i64).clamp(2, CANVAS - 3),
+                        (y.round() as i64).clamp(2, CANVAS - 3),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Clears the pad, draws `strokes` and returns the class the page shows.
+fn read_drawing(browser: &Browser, strokes: &[Vec<(i64, i64)>]) -> Value {
+    let clear = browser.element("#clear");
+    browser.call("POST", &format!("/element/{clear}/click"), None);
+    draw(browser, &browser.element("#pad"), strokes);
+    browser.script("return nnState.predicted;")
+}
+
+#[test]
+#[ignore = "e2e: drives headless Chromium (scripts/setup.sh installs chromium and chromium-driver), needs MNIST"]
+fn the_page_learns_a_new_handwriting() {
+    // Replay examples come from the trainer's MNIST cache.
+    nn_data::ensure(&nn_data::default_dir()).expect("MNIST");
+    let browser = Browser::start();
+    browser.call(
+        "POST",
+        "/window/rect",
+        Some(json!({"width": 960, "height": 1040})),
+    );
+    let (_server, url) = serve(&root().join("firmware/models/mcu.nnm"));
+    browser.open(&url, "mcu.nnm");
+    let teach = browser.script("return nnState.teach;");
+    assert_eq!(teach["replay"], 300, "replay examples: {teach}");
+
+    // Three kept and two held-out drawings of each digit, the kept ones in rounds of 0–9.
+    let mut rng = common::XorShift(0x19_2026);
+    let kept: Vec<(u8, Strokes)> = (0..30)
+        .map(|k| ((k % 10) as u8, boxy_strokes((k % 10) as u8, &mut rng)))
+        .collect();
+    let held: Vec<(u8, Strokes)> = (0..20)
+        .map(|k| ((k % 10) as u8, boxy_strokes((k % 10) as u8, &mut rng)))
+        .collect();
+    let right = |browser: &Browser| {
+        held.iter()
+            .filter(|(label, strokes)| read_drawing(browser, strokes) == json!(label))
+            .count()
+    };
+    let before = right(&browser);
+
+    let keep = |label: u8| {
+        let button = browser.element(&format!("#keep button:nth-child({})", label + 1));
+        browser.call("POST", &format!("/element/{button}/click"), None);
+    };
+    for (label, strokes) in &kept {
+        read_drawing(&browser, strokes);
+        keep(*label);
+    }
+    // One more, kept under the wrong digit, then removed with its ×.
+    read_drawing(&browser, &kept[0].1);
+    keep(7);
+    assert_eq!(browser.script("return nnState.teach.kept;"), 31);
+    let last = browser.element("#thumbs .thumb:last-child .remove");
+    browser.call("POST", &format!("/element/{last}/click"), None);
+    let shown = browser.script(
+        "return Array.from(document.querySelectorAll('#thumbs .thumb span')).map((s) => s.textContent);",
+    );
+    let labels: Vec<Value> = kept.iter().map(|(l, _)| json!(l.to_string())).collect();
+    assert_eq!(shown, json!(labels), "the thumbnails' labels");
+
+    let learn = browser.element("#learn");
+    browser.call("POST", &format!("/element/{learn}/click"), None);
+    let start = Instant::now();
+    let teach = loop {
+        let teach = browser.script("return nnState.teach;");
+        assert!(teach["error"].is_null(), "Learn: {teach}");
+        if teach["learned"] == 1 {
+            break teach;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "Learn never finished"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let after = right(&browser);
+    eprintln!(
+        "boxy digits: {before} of 20 held-out drawings right before Learn, {after} after; the page's \
+         own held-out kept examples: {} of {} before, {} after; {} steps in {:.0} ms",
+        teach["before"],
+        teach["heldOut"],
+        teach["after"],
+        teach["steps"],
+        teach["ms"].as_f64().unwrap()
+    );
+    assert_eq!(teach["heldOut"], 10, "the second of every three of a digit");
+    assert!(
+        teach["after"].as_u64() > teach["before"].as_u64(),
+        "the page's held-out measure: {teach}"
+    );
+    assert!(
+        after > before,
+        "the page read {after} of 20 held-out drawings right after Learn, {before} before"
+    );
+
+    // Teach mode for the README: a fresh drawing read by the tuned model.
+    read_drawing(&browser, &held[4].1);
+    browser.script("window.scrollTo(0, 0);");
+    let shot = browser.call("GET", "/screenshot", None);
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(shot.as_str().unwrap())
+        .unwrap();
+    std::fs::write(out_dir().join("teach.png"), png).unwrap();
+
+    // What Download saves is a model file `eval` and `quantize` accept.
+    let tuned = browser.script("return Array.from(tuned);");
+    let tuned: Vec<u8> = tuned
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_u64().unwrap() as u8)
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tuned.nnm");
+    std::fs::write(&path, &tuned).unwrap();
+    for args in [
+        vec!["eval", "--model", path.to_str().unwrap()],
+        vec![
+            "quantize",
+            "--model",
+            path.to_str().unwrap(),
+            "--out",
+            dir.path().join("tuned-int8.nnm").to_str().unwrap(),
+        ],
+    ] {
+        let run = common::host_trainer(&args);
+        run.assert_ok();
+        eprintln!("{}: {}", args[0], run.stdout.trim());
+    }
+
+    // The page asked the server for nothing but its files, the model and the replay examples.
+    let asked = browser.script(
+        "return performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname);",
+    );
+    for path in asked.as_array().unwrap() {
+        assert!(
+            [
+                "/app.js",
+                "/learn.js",
+                "/nn_wasm.wasm",
+                "/model.nnm",
+                "/replay.bin"
+            ]
+            .contains(&path.as_str().unwrap()),
+            "the page asked for {path}"
+        );
+    }
+    let errors = browser.script("return window.pageErrors;");
+    assert_eq!(errors, json!([]), "page errors");
+    let console = browser.console_errors();
+    assert!(console.is_empty(), "console errors {console:?}");
+}

@@ -28,6 +28,7 @@ use nn_core::{CLASSES, IMAGE_PIXELS};
 
 #[cfg(target_arch = "wasm32")]
 pub mod exports;
+pub mod teach;
 
 /// Side of the page's square canvas, in pixels.
 pub const CANVAS: usize = 280;
@@ -125,6 +126,11 @@ impl<'a> Model<'a> {
     ) -> Result<usize, nn_core::Error> {
         self.net
             .classify_pixels(pixels, &mut work.scratch, probabilities)
+    }
+
+    /// The validated file.
+    pub fn file(&self) -> &ModelFile<'a> {
+        &self.file
     }
 
     /// Class `k`'s name, when the file has class names.

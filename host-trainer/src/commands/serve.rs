@@ -1,11 +1,17 @@
 //! `serve`: the draw-a-digit page and a prediction endpoint, on one small HTTP server
 //! (`http`: hyper, with the limits and timeouts that keep any client from stalling it).
 //!
-//! - `GET /` (the page), `/app.js`, `/nn_wasm.wasm`: `nn-wasm/www/`, built into this binary
+//! - `GET /` (the page), `/app.js`, `/learn.js` (the page's Web Worker), `/nn_wasm.wasm`: `nn-wasm/www/`, built into this binary
 //!   (the `.wasm` is committed; `scripts/build-wasm.sh` rebuilds it), so the page needs nothing
 //!   from anywhere else; inference runs in the browser on nn-core compiled to wasm;
 //! - `GET /model.nnm`: the model file's bytes as read at start, which the page loads through
 //!   nn-core's validating decoder;
+//! - `GET /replay.bin`: the replay examples the page's **Learn** mixes into every batch against
+//!   forgetting: `--replay N` MNIST training images (the first N/10 of each class, in file
+//!   order), read at start from the trainer's cache ([`mnist::default_dir`], never fetched),
+//!   as records of 785 bytes: the label, then the 28×28 pixels (nn-wasm's `RECORD`). Without
+//!   the cache, or with `--replay 0`, it answers 404 with the reason and the page says replay
+//!   is off;
 //! - `POST /predict`: a PNG (JPEG, PNM) body, or JSON `{"width": W, "height": H, "pixels":
 //!   [W × H grey levels 0–255, row-major]}`, through the same preprocessing as `predict` and
 //!   the page, classified by the host: `{"class", "name" (when the model has class names),
@@ -33,12 +39,15 @@ use tokio::sync::Semaphore;
 use crate::model::{Classifier, HostModel, read_bytes};
 use crate::outputs::stdout::print_line;
 use http::{Answer, DECODE_BUDGET, read_body, refuse_body};
+use nn_data::dataset::Dataset;
+use nn_data::mnist::{self, Fetch};
 use nn_data::preprocess::{self, PreprocessError};
 use nn_data::read::show;
 
 /// The page, its script and the wasm module, as committed in `nn-wasm/www/`.
 const INDEX_HTML: &[u8] = include_bytes!("../../../nn-wasm/www/index.html");
 const APP_JS: &[u8] = include_bytes!("../../../nn-wasm/www/app.js");
+const LEARN_JS: &[u8] = include_bytes!("../../../nn-wasm/www/learn.js");
 const NN_WASM: &[u8] = include_bytes!("../../../nn-wasm/www/nn_wasm.wasm");
 
 /// Options of `serve`.
@@ -53,7 +62,15 @@ pub struct ServeArgs {
     /// Address to listen on (0.0.0.0 to let other machines in).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
+    /// MNIST training images offered to the page's Learn as replay examples (a multiple of
+    /// 10; 0: none), from the trainer's MNIST cache ($MNIST_MCU_DATA or
+    /// ~/.cache/mnist-mcu/mnist), which `serve` never downloads.
+    #[arg(long, default_value_t = 300)]
+    pub replay: usize,
 }
+
+/// Bytes of one replay record: the label, then the 28×28 pixels.
+const RECORD: usize = 1 + nn_core::IMAGE_PIXELS;
 
 /// What every request handler shares.
 struct App {
@@ -62,6 +79,8 @@ struct App {
     model: &'static HostModel,
     classifier: Classifier<'static>,
     file: Bytes,
+    /// `GET /replay.bin`'s records, or why there are none.
+    replay: Result<Bytes, String>,
     /// [`DECODE_BUDGET`] in KiB permits: the working memory of the bodies being classified.
     decoding: Arc<Semaphore>,
 }
@@ -105,8 +124,17 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     let addr = listener
         .local_addr()
         .context("serve: the server has no address")?;
+    let replay = replay_records(args.replay);
+    let replay_note = match &replay {
+        Ok(records) => format!(
+            "replay: {} MNIST training images for the page's Learn",
+            records.len() / RECORD
+        ),
+        Err(why) => format!("replay off: {why}"),
+    };
+    // One line: a reader that takes only the address may close the pipe after it.
     print_line(&format!(
-        "serving http://{addr}/ with model {} ({}, {:?}); POST /predict takes a PNG or JSON pixels; Ctrl-C stops",
+        "serving http://{addr}/ with model {} ({}, {:?}); POST /predict takes a PNG or JSON pixels; {replay_note}; Ctrl-C stops",
         show(&args.model),
         crate::model::chain(&model.model()),
         model.element()
@@ -115,6 +143,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         model,
         classifier: model.classifier(),
         file: Bytes::from(file),
+        replay: replay.map(Bytes::from),
         decoding: Arc::new(Semaphore::new((DECODE_BUDGET >> 10) as usize)),
     });
     tokio::runtime::Builder::new_current_thread()
@@ -139,12 +168,21 @@ impl http::Routes for App {
                 Some(("text/html; charset=utf-8", Bytes::from_static(INDEX_HTML)))
             }
             "/app.js" => Some(("text/javascript; charset=utf-8", Bytes::from_static(APP_JS))),
+            "/learn.js" => Some((
+                "text/javascript; charset=utf-8",
+                Bytes::from_static(LEARN_JS),
+            )),
             "/nn_wasm.wasm" => Some(("application/wasm", Bytes::from_static(NN_WASM))),
             "/model.nnm" => Some(("application/octet-stream", self.file.clone())),
+            "/replay.bin" => Some(("application/octet-stream", Bytes::new())),
             _ => None,
         };
         let method = request.method().clone();
         let answer = match (&method, file, path.as_str()) {
+            (&Method::GET | &Method::HEAD, Some(_), "/replay.bin") => match &self.replay {
+                Ok(records) => Answer::ok("application/octet-stream", records.clone()),
+                Err(why) => Answer::error(StatusCode::NOT_FOUND, &format!("replay is off: {why}")),
+            },
             (&Method::GET | &Method::HEAD, Some((content_type, bytes)), _) => {
                 Answer::ok(content_type, bytes)
             }
@@ -162,6 +200,48 @@ impl http::Routes for App {
         };
         refuse_body(request.into_body(), answer)
     }
+}
+
+/// `GET /replay.bin`'s body: `n` MNIST training images from the trainer's cache, the first
+/// `n / 10` of each class in file order, as [`RECORD`]s; or why there are none.
+fn replay_records(n: usize) -> Result<Vec<u8>, String> {
+    if n == 0 {
+        return Err("--replay 0".into());
+    }
+    if !n.is_multiple_of(nn_core::CLASSES) {
+        return Err(format!("--replay {n} is not a multiple of 10"));
+    }
+    let dir = mnist::default_dir();
+    let data = mnist::load(&dir, Fetch::Never).map_err(|e| {
+        format!("no MNIST in the trainer's cache ({e}); `host-trainer train` fetches it")
+    })?;
+    pick_replay(&data.train, n).ok_or_else(|| {
+        format!(
+            "{} holds fewer than {} training images of some class",
+            show(&dir),
+            n / nn_core::CLASSES
+        )
+    })
+}
+
+/// The first `n / 10` images of each class of `set`, in its order, as [`RECORD`]s; `None`
+/// when a class has fewer.
+fn pick_replay(set: &Dataset, n: usize) -> Option<Vec<u8>> {
+    let per_class = n / nn_core::CLASSES;
+    let mut taken = [0usize; nn_core::CLASSES];
+    let mut out = Vec::with_capacity(n * RECORD);
+    for i in 0..set.len() {
+        let label = set.label(i);
+        let Some(count) = taken.get_mut(usize::from(label)) else {
+            continue;
+        };
+        if *count < per_class {
+            *count += 1;
+            out.push(label);
+            out.extend_from_slice(set.image(i));
+        }
+    }
+    (out.len() == n * RECORD).then_some(out)
 }
 
 impl App {

@@ -160,9 +160,16 @@ impl Drop for Running {
 /// `host-trainer serve --port 0 --model <model>`, once it listens: the server, killed on
 /// drop, and the address it prints (`http://127.0.0.1:PORT/`).
 pub fn serve(model: &Path) -> (Running, String) {
+    serve_env(model, &[])
+}
+
+/// [`serve`] with environment variables set (e.g. `MNIST_MCU_DATA`, where replay examples
+/// come from).
+pub fn serve_env(model: &Path, env: &[(&str, &Path)]) -> (Running, String) {
     let mut child = Command::new(host_trainer_binary())
         .args(["serve", "--port", "0", "--model"])
         .arg(model)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
