@@ -84,14 +84,22 @@ impl AdamStep {
     /// p ← p − α m / (sqrt(v) + ε)
     /// ```
     ///
+    /// with tiny values flushed to zero in software, the same on every target: `g²` when
+    /// `|g| < 1e-17`, `m` below 1e-30 in magnitude, `v` below 1e-30. Otherwise they would
+    /// sink into subnormals, which x86 (and so the page's wasm) computes a hundred times
+    /// slower, while a Cortex-M4's FPU does not; flushing in hardware would break the bit
+    /// identity. It moves no parameter by a visible amount: such a `v` is far below `ε²`,
+    /// and such an `m` moves `p` by `α · 1e-30 / ε`.
+    ///
     /// # Panics
     /// If the four slices differ in length (zipping them would silently skip the rest).
     pub fn update(&self, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
-        self.update_with(p, m, v, g, libm::sqrtf);
+        self.run::<true>(p, m, v, g, libm::sqrtf);
     }
 
-    /// [`update`](Self::update) with the square root given: any correctly rounded one gives
-    /// the same bits, and a host's `f32::sqrt` lets the loop vectorise.
+    /// The update without the flushes, with the square root given: what a host that
+    /// flushes subnormals in hardware runs (the trainer's epochs), where `f32::sqrt` lets
+    /// the loop vectorise. Any correctly rounded square root gives the same bits.
     ///
     /// # Panics
     /// As [`update`](Self::update).
@@ -104,14 +112,41 @@ impl AdamStep {
         g: &[f32],
         sqrt: impl Fn(f32) -> f32,
     ) {
+        self.run::<false>(p, m, v, g, sqrt);
+    }
+
+    #[inline]
+    fn run<const FLUSH: bool>(
+        &self,
+        p: &mut [f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        g: &[f32],
+        sqrt: impl Fn(f32) -> f32,
+    ) {
         assert!(
             p.len() == m.len() && m.len() == v.len() && v.len() == g.len(),
             "Adam: parameters, moments and gradients differ in length"
         );
+        const SQUARE_FLUSH: f32 = 1e-17;
+        const MOMENT_FLUSH: f32 = 1e-30;
         let (b1, b2) = (self.one_minus_beta1, self.one_minus_beta2);
         for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+            let g2 = if FLUSH && g.abs() < SQUARE_FLUSH {
+                0.0
+            } else {
+                g * g
+            };
             *m += (g - *m) * b1;
-            *v += (g * g - *v) * b2;
+            *v += (g2 - *v) * b2;
+            if FLUSH {
+                if m.abs() < MOMENT_FLUSH {
+                    *m = 0.0;
+                }
+                if *v < MOMENT_FLUSH {
+                    *v = 0.0;
+                }
+            }
             *p -= self.alpha * *m / (sqrt(*v) + self.epsilon);
         }
     }
