@@ -1,6 +1,6 @@
 //! A dense int8 layer prepared once, when the model is loaded, in the order the host's
 //! packed kernels read it (`simd::vnni::dense_i8_packed` with AVX-512 VNNI,
-//! [`super::simd::avx2::dense_i8_packed`] with AVX2, through
+//! `simd::avx2::dense_i8_packed` with AVX2, through
 //! [`crate::kernels::dense_i8_packed`]); the plain row-major layer it came from stays
 //! beside it, for every other build and as the reference: both give the same bits.
 //!

@@ -1,12 +1,12 @@
-//! [`super::dense_i8_packed`] on AVX2 without VNNI, on the layout the VNNI kernel reads
-//! ([`crate::kernels::int8::packed`]).
+//! [`crate::kernels::int8::simd::dense_i8_packed`] on AVX2 without VNNI, on the layout
+//! the VNNI kernel reads ([`crate::kernels::int8::packed`]).
 //!
 //! AVX2's byte product, `vpmaddubsw`, multiplies 32 unsigned bytes by 32 signed ones and
 //! adds each pair of products into an i16, saturating: with `x + 128` (up to 255) and a
 //! weight (down to −128) a pair can pass 2¹⁵. So `x + 128` goes in as its two nibbles,
 //! `16 h + l` with `h`, `l` in [0, 15]: each pair sum is then at most 2 · 15 · 128 = 3840
-//! in magnitude, exact, and up to 8 of them ([`SPAN`]) add up in i16 lanes without leaving
-//! them (8 · 3840 < 2¹⁵). Every [`SPAN`] quads the i16 sums are widened and combined,
+//! in magnitude, exact, and up to 8 of them (`SPAN`) add up in i16 lanes without leaving
+//! them (8 · 3840 < 2¹⁵). Every `SPAN` quads the i16 sums are widened and combined,
 //! `16 Σh + Σl`, by `vpmaddwd` with 16s and 1s into int32 lanes, which wrap modulo 2³² as
 //! the twin's sum does: the outputs are the twin's bits for every input.
 //!
@@ -17,7 +17,7 @@
 //! takes two widenings, two `vpmaddwd` and two int32 adds.
 //!
 //! The rest is the VNNI kernel's: `Σ w (x + 128)` plus the folded bias is `Σ w (x − zp)`
-//! plus the bias; quads of `x` that are all −128 add nothing and are skipped; [`GROUP`]
+//! plus the bias; quads of `x` that are all −128 add nothing and are skipped; `GROUP`
 //! blocks share each broadcast quad, so every weight is read once; 8 rows at a time are
 //! requantised in vectors ([`crate::kernels::int8::requantise`] in 32-bit lanes for the
 //! usual shifts, [`crate::quant::Requant::apply`] on 64-bit lanes for the others).
@@ -40,7 +40,7 @@ const LANES: usize = 8;
 /// As [`super::dense_i8_packed`]:
 /// 1. `x + 128` as nibbles, each quad's high and low nibbles in one word each, and the
 ///    list of the quads that are not all 0.
-/// 2. For each group of up to [`GROUP`] blocks, one pass over the listed quads.
+/// 2. For each group of up to `GROUP` blocks, one pass over the listed quads.
 /// 3. 8 rows at a time: the folded bias, the requantisation, the zero point and the clamp.
 ///
 /// # Panics
@@ -107,11 +107,15 @@ fn split<'b>(
     let high_low = |quad: u32| [(quad >> 4) & 0x0f0f_0f0f, quad & 0x0f0f_0f0f];
     // Safety: chunk `k` writes quads `4k..4k + 4`, and the tail's quads follow, so quads
     // `0..quads` are written, each once, all inside `nibbles` (`quads ≤ MAX_COLS / 4`,
-    // asserted above); each list write is at `listed ≤ q < quads`, inside `active`. The
-    // loads read whole chunks of `x`. The build has AVX2 (this module's `cfg`).
+    // asserted above). Chunk `k` stores 4 list entries from `listed ≤ 4k` on, below
+    // `4k + 4 ≤ quads` (the chunk is whole), and each tail write is at `listed ≤ q <
+    // quads`: all inside `active`. The loads read whole chunks of `x`. The build has AVX2
+    // (this module's `cfg`).
     unsafe {
         let flip = _mm_set1_epi8(-128);
         let low = _mm_set1_epi8(0x0f);
+        let zero = _mm_setzero_si128();
+        let mut listed = 0;
         for (k, chunk) in body.iter().enumerate() {
             let v = _mm_xor_si128(_mm_loadu_si128(chunk.as_ptr().cast()), flip);
             let high = _mm_and_si128(_mm_srli_epi16::<4>(v), low);
@@ -119,20 +123,23 @@ fn split<'b>(
             let at = nibbles.add(4 * k).cast::<__m128i>();
             _mm_storeu_si128(at, _mm_unpacklo_epi32(high, v));
             _mm_storeu_si128(at.add(1), _mm_unpackhi_epi32(high, v));
+            // The 4 quads' indices, the live ones first.
+            let dead = _mm_cmpeq_epi32(_mm_or_si128(high, v), zero);
+            let live = !_mm_movemask_ps(_mm_castsi128_ps(dead)) as usize & 0xf;
+            let order = _mm_loadu_si128(LIVE_FIRST[live].as_ptr().cast());
+            let indices = _mm_add_epi32(order, _mm_set1_epi32(4 * k as i32));
+            _mm_storeu_si128(list.add(listed).cast(), indices);
+            listed += live.count_ones() as usize;
         }
         for (j, part) in tail.chunks(QUAD).enumerate() {
             let mut quad = [0u8; QUAD];
             for (byte, &v) in quad.iter_mut().zip(part) {
                 *byte = (v as u8) ^ 0x80;
             }
-            nibbles
-                .add(4 * body.len() + j)
-                .write(high_low(u32::from_le_bytes(quad)));
-        }
-        let mut listed = 0;
-        for q in 0..quads {
+            let q = 4 * body.len() + j;
+            nibbles.add(q).write(high_low(u32::from_le_bytes(quad)));
             list.add(listed).write(q as u32);
-            listed += usize::from(*nibbles.add(q) != [0, 0]);
+            listed += usize::from(quad != [0; QUAD]);
         }
         (
             core::slice::from_raw_parts(nibbles, quads),
@@ -140,6 +147,25 @@ fn split<'b>(
         )
     }
 }
+
+/// For each set of live quads among 4 (bit `j` for quad `j`), their positions, in order,
+/// first.
+const LIVE_FIRST: [[u32; 4]; 16] = {
+    let mut table = [[0; 4]; 16];
+    let mut live = 0;
+    while live < 16 {
+        let (mut j, mut n) = (0, 0);
+        while j < 4 {
+            if live >> j & 1 == 1 {
+                table[live][n] = j as u32;
+                n += 1;
+            }
+            j += 1;
+        }
+        live += 1;
+    }
+    table
+};
 
 /// `[a…, 0…]`.
 fn pad<const N: usize>(a: [[__m256i; 2]; N]) -> [__m256i; 2 * GROUP] {
