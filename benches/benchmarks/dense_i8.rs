@@ -64,8 +64,13 @@ fn dense_i8(c: &mut Criterion) {
 /// MLPerf Tiny's anomaly-detection model's shapes (640-128-128-128-128-8-128-128-128-128-640,
 /// ReLU, 264,192 MACs), random weights with a fixed seed and one requantisation per layer:
 /// one whole inference through `nn_core::kernels::dense_i8` (the dispatch table's choice)
-/// and through the layers packed once (`dense_i8_packed`). `benches/tflite/ad.py` times
-/// TFLite on the model itself, one thread, to compare.
+/// and through the layers packed once (`dense_i8_packed`); then `model-packed`, the model
+/// itself (`firmware/models/ad01-int8.nnm`) loaded as `host-trainer` loads it, its layers
+/// packed, `Model::predict_i8` on 64 random int8 inputs in turn. `benches/tflite/ad.py`
+/// times TFLite on the same model and the same kind of inputs, one thread, to compare.
+/// The anomaly detector the firmware ships, imported from MLPerf Tiny's TFLite file.
+const AD01_INT8: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/firmware/models/ad01-int8.nnm");
+
 fn anomaly_detector(c: &mut Criterion) {
     const SIZES: [usize; 11] = [640, 128, 128, 128, 128, 8, 128, 128, 128, 128, 640];
     let mut group = c.benchmark_group("dense_i8_ad");
@@ -128,6 +133,27 @@ fn anomaly_detector(c: &mut Criterion) {
                 std::mem::swap(&mut a, &mut b);
             }
             black_box(&a);
+        })
+    });
+    let host = host_trainer::model::HostModel::load_any(std::path::Path::new(AD01_INT8))
+        .unwrap_or_else(|e| panic!("{AD01_INT8}: {e}"));
+    let model = host.model();
+    assert_eq!(
+        (model.inputs(), model.outputs()),
+        (640, 640),
+        "{AD01_INT8}: not the anomaly detector"
+    );
+    let inputs: Vec<Vec<i8>> = (0..64).map(|_| i8s(640)).collect();
+    let mut scratch = vec![0.0f32; model.scratch_len()];
+    let mut out = vec![0i8; 640];
+    let mut i = 0;
+    group.bench_function("model-packed", |bench| {
+        bench.iter(|| {
+            i = (i + 1) % inputs.len();
+            model
+                .predict_i8(black_box(&inputs[i]), &mut scratch, &mut out)
+                .expect("lengths match the model");
+            black_box(&out);
         })
     });
     group.finish();

@@ -1,9 +1,10 @@
 //! One harness for every int8 kernel version: the scalar twin, the host SIMD kernel (and
-//! its `wide` path on its own, which a VNNI build would otherwise skip), the Cortex-M4
-//! and Cortex-M0+ kernels' portable twins (same passes as the assembly), and whatever the dispatcher
-//! picks. Integer arithmetic has one right answer, so every version must equal the twin
-//! and an independent reference exactly: the requantisation rebuilt from its definition
-//! in i128 (one rounding, half up), the dot product in i64.
+//! its `wide` path on its own, which a VNNI build would otherwise skip), the packed layer
+//! (VNNI or AVX2), the Cortex-M4 and Cortex-M0+ kernels' portable twins (same passes as the
+//! assembly), and whatever the dispatcher picks. Integer arithmetic has one right answer,
+//! so every version must equal the twin and an independent reference exactly: the
+//! requantisation rebuilt from its definition in i128 (one rounding, half up), the dot
+//! product in i64.
 //! Shapes: empty, 1x1, column counts around 4/8/16/32/64, the model's layers. Values:
 //! the ends of every range, saturating multipliers, wrapping accumulators.
 
@@ -320,7 +321,15 @@ fn dense_at_every_shape() {
             check_dense(&w, &x, &bias, &requant, p);
         }
     }
-    for (cols, rows) in [(784, 1024), (784, 128), (1024, 10), (128, 10), (1, 1)] {
+    // Past the packed kernels' `MAX_COLS` they run the plain layer.
+    for (cols, rows) in [
+        (784, 1024),
+        (784, 128),
+        (1024, 10),
+        (128, 10),
+        (1, 1),
+        (4100, 3),
+    ] {
         let (w, x, bias, requant, p) = layer(&mut rng, rows, cols);
         check_dense(&w, &x, &bias, &requant, p);
     }

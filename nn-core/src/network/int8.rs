@@ -94,16 +94,22 @@ impl ModelI8<'_> {
     }
 
     /// Runs a checked model on `input`, writing its int8 output tensor to `out`
-    /// (`(outputs)`); `scratch` holds at least two [`widest`] byte buffers. Returns the
-    /// class: the first largest of the last layer's outputs, before the softmax (which is
-    /// monotonic, and whose 1/256 steps would make ties the logits do not have).
-    pub(super) fn run_i8(&self, input: Input<'_>, scratch: &mut [f32], out: &mut [i8]) -> usize {
+    /// (`(outputs)`); `scratch` holds at least two [`widest`] byte buffers. Returns the last
+    /// layer's outputs, before the softmax: the class is their first largest
+    /// ([`argmax_i8`]; the softmax is monotonic, and its 1/256 steps would make ties the
+    /// logits do not have). A caller that wants no class pays for no search.
+    pub(super) fn run_i8<'s>(
+        &self,
+        input: Input<'s>,
+        scratch: &'s mut [f32],
+        out: &mut [i8],
+    ) -> &'s [i8] {
         let (y, _) = self.run(input, scratch);
         match self.softmax {
             Some(p) => kernels::softmax_i8(y, p, out),
             None => out.copy_from_slice(y),
         }
-        argmax_i8(y)
+        y
     }
 
     /// [`ModelI8::run_i8`], the output tensor dequantised into `out`.

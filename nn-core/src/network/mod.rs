@@ -507,7 +507,11 @@ impl<'a> Model<'a> {
     ) -> Result<usize, Error> {
         let m = self.int8()?;
         self.check_call(pixels.len(), scratch, out.len())?;
-        Ok(m.run_i8(int8::Input::Pixels(pixels), scratch, out))
+        Ok(int8::argmax_i8(m.run_i8(
+            int8::Input::Pixels(pixels),
+            scratch,
+            out,
+        )))
     }
 
     /// The int8 model, or [`Error::ElementMismatch`].

@@ -1,5 +1,6 @@
 //! A dense int8 layer prepared once, when the model is loaded, in the order the host's
-//! VNNI kernel reads it (`simd::vnni::dense_i8_packed`, through
+//! packed kernels read it (`simd::vnni::dense_i8_packed` with AVX-512 VNNI,
+//! `simd::avx2::dense_i8_packed` with AVX2, through
 //! [`crate::kernels::dense_i8_packed`]); the plain row-major layer it came from stays
 //! beside it, for every other build and as the reference: both give the same bits.
 //!
@@ -8,7 +9,8 @@
 //! 1. `words`, `(blocks, quads, 16)`: word `(b, q, i)` holds the 4 weights
 //!    `w[16b + i, 4q..4q + 4]`, little-endian, zero past the last row or column. One
 //!    `vpdpbusd` of a block's 64-byte vector with the input quad `x[4q..4q + 4]` broadcast
-//!    into every lane does 16 rows × 4 columns.
+//!    into every lane does 16 rows × 4 columns; the AVX2 kernel's `vpmaddubsw` does 8 rows
+//!    × 4 columns with each half of a 32-byte vector.
 //! 2. `bias`, `(16 · blocks)`: `bias[r] − (128 + zp_in) · Σ_c w[r, c]` (mod 2³²): the kernel
 //!    multiplies unsigned bytes, `x + 128`, so `Σ w (x − zp) = Σ w (x + 128) − (128 + zp) Σ w`,
 //!    and the second term is a constant of the layer.
@@ -26,16 +28,16 @@ pub const BLOCK_ROWS: usize = 16;
 /// Columns per word.
 pub const QUAD: usize = 4;
 
+/// The most columns the packed kernels take (they keep `x + 128` in a buffer on their
+/// stack); wider layers run the plain kernel.
+pub const MAX_COLS: usize = 4096;
+
 /// A dense int8 layer, `y = dense_i8(w, x, bias, requant, p)`, with its packed twin
 /// borrowed from a buffer [`PackedDenseI8::pack`] filled.
 #[derive(Clone, Copy, Debug)]
-// Only the VNNI kernel reads the packed views; other builds run the plain layer.
+// Only the VNNI and AVX2 kernels read the packed views; other builds run the plain layer.
 #[cfg_attr(
-    not(all(
-        target_arch = "x86_64",
-        target_feature = "avx512vnni",
-        target_feature = "avx512bw"
-    )),
+    not(all(target_arch = "x86_64", target_feature = "avx2")),
     allow(dead_code)
 )]
 pub struct PackedDenseI8<'a> {
@@ -176,6 +178,18 @@ impl<'a> PackedDenseI8<'a> {
     /// Outputs.
     pub fn rows(&self) -> usize {
         self.bias.len()
+    }
+
+    /// Whether the packed kernels take this layer: at most [`MAX_COLS`] columns, and an
+    /// output zero point in `[−2²⁹, 2²⁹]`, for which adding it in int32 to the requantised
+    /// value clamped to ±2³⁰ gives what [`super::output`]'s saturating sum gives, once
+    /// clamped to an i8.
+    #[cfg_attr(
+        not(all(target_arch = "x86_64", target_feature = "avx2")),
+        allow(dead_code)
+    )]
+    pub(crate) fn takes_packed(&self) -> bool {
+        self.cols <= MAX_COLS && (-(1 << 29)..=(1 << 29)).contains(&self.p.output_zero_point)
     }
 
     /// The plain layer through the dispatched [`crate::kernels::dense_i8`], for the builds

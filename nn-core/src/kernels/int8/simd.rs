@@ -17,6 +17,9 @@
 //! - **AVX-512 VNNI on a packed layer** ([`dense_i8_packed`], the layout in
 //!   [`super::packed`]): one `vpdpbusd` per 16 rows × 4 columns, the input quad broadcast,
 //!   quads of `x` that are all −128 skipped (they add 0), 16 rows requantised at once.
+//! - **AVX2 on a packed layer** (`avx2`, builds without VNNI): the same layout, its
+//!   weights stored unsigned, and the same steps, each 8 rows × 4 columns widened to i16
+//!   within 128-bit halves and two `vpmaddwd` with the input quad's pairs broadcast.
 //!
 //! All accumulate modulo 2³², as the twin does, so they agree with it for every input:
 //! every product and pair sum is exact in int32 (at most 2 · 128 · 32768 = 2²³), and
@@ -143,7 +146,7 @@ pub mod wide_i16 {
 ))]
 pub mod vnni {
     use super::{DenseI8Args, by_row_groups};
-    use crate::kernels::int8::packed::{BLOCK_ROWS, PackedDenseI8, QUAD};
+    use crate::kernels::int8::packed::{BLOCK_ROWS, MAX_COLS, PackedDenseI8, QUAD};
     use core::arch::x86_64::*;
 
     /// Bytes per vector.
@@ -172,10 +175,6 @@ pub mod vnni {
         }
     }
 
-    /// The most columns [`dense_i8_packed`] takes (its `x + 128` buffer is on the stack);
-    /// wider layers run the plain kernel.
-    pub const MAX_PACKED_COLS: usize = 4096;
-
     /// Blocks of 16 rows that share each broadcast quad of `x`.
     const GROUP: usize = 4;
 
@@ -195,22 +194,19 @@ pub mod vnni {
         let (rows, cols) = (layer.rows(), layer.cols);
         assert_eq!(x.len(), cols, "dense_i8_packed: x is not (cols)");
         assert_eq!(y.len(), rows, "dense_i8_packed: y is not (rows)");
-        // The output stage adds the zero point in int32 after clamping the requantised
-        // value to ±2³⁰, which changes nothing for zero points this small.
-        let zp_ok = (-(1 << 29)..=(1 << 29)).contains(&layer.p.output_zero_point);
-        if cols > MAX_PACKED_COLS || !zp_ok {
+        if !layer.takes_packed() {
             return layer.plain(x, y);
         }
         let quads = cols.div_ceil(QUAD);
         let blocks = rows.div_ceil(BLOCK_ROWS);
-        let mut xu = core::mem::MaybeUninit::<[u32; MAX_PACKED_COLS / QUAD]>::uninit();
+        let mut xu = core::mem::MaybeUninit::<[u32; MAX_COLS / QUAD]>::uninit();
         // One vector of slack: each chunk stores 16 words from its first listed index on.
-        let mut active = core::mem::MaybeUninit::<[u32; MAX_PACKED_COLS / QUAD + 16]>::uninit();
+        let mut active = core::mem::MaybeUninit::<[u32; MAX_COLS / QUAD + 16]>::uninit();
         let chunks = cols.div_ceil(STEP);
-        // Safety: `chunks * STEP ≤ MAX_PACKED_COLS` bytes (`MAX_PACKED_COLS` is a multiple
+        // Safety: `chunks * STEP ≤ MAX_COLS` bytes (`MAX_COLS` is a multiple
         // of `STEP`), so every store of `xu` lands inside it; each masked load reads only
         // the bytes of `x` from `at` on. Each chunk's store of `active` writes 16 words
-        // from `listed`, which is below `quads ≤ MAX_PACKED_COLS / 4` (one index per quad
+        // from `listed`, which is below `quads ≤ MAX_COLS / 4` (one index per quad
         // listed), so inside `active` with its slack.
         // AVX-512F and BW: this module's `cfg`. The stores initialise the first
         // `chunks * STEP ≥ quads * 4` bytes of `xu` and `listed` words of `active`.
@@ -446,9 +442,17 @@ pub mod vnni {
     }
 }
 
+/// The AVX2 version of [`dense_i8_packed`], for builds without VNNI.
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx2",
+    not(all(target_feature = "avx512vnni", target_feature = "avx512bw"))
+))]
+pub mod avx2;
+
 /// `y = dense_i8(w, x, bias, requant, p)` of a layer packed at load
-/// ([`super::packed::PackedDenseI8`]): the VNNI version where the build has it, the plain
-/// layer through [`dense_i8`] everywhere else.
+/// ([`super::packed::PackedDenseI8`]): the VNNI version where the build has it, else the
+/// AVX2 one, the plain layer through [`dense_i8`] everywhere else.
 ///
 /// # Panics
 /// If `x` is not `(cols)` or `y` not `(rows)`.
@@ -459,10 +463,12 @@ pub fn dense_i8_packed(layer: &super::packed::PackedDenseI8<'_>, x: &[i8], y: &m
         target_feature = "avx512bw"
     ))]
     vnni::dense_i8_packed(layer, x, y);
-    #[cfg(not(all(
+    #[cfg(all(
         target_arch = "x86_64",
-        target_feature = "avx512vnni",
-        target_feature = "avx512bw"
-    )))]
+        target_feature = "avx2",
+        not(all(target_feature = "avx512vnni", target_feature = "avx512bw"))
+    ))]
+    avx2::dense_i8_packed(layer, x, y);
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2")))]
     layer.plain(x, y);
 }
