@@ -223,6 +223,29 @@ pub enum Error {
     /// and this model is not one (another depth, or layers they cannot hold): use
     /// `format::ModelFile::model`.
     NotTwoLayer,
+    /// A training buffer handed in has the wrong length: `what` names it.
+    TrainBuffer {
+        /// The buffer: "params", "state", "work", "inputs", "labels", "order"…
+        what: &'static str,
+        /// The length the network's sizes need.
+        expected: usize,
+        /// The length given.
+        found: usize,
+    },
+    /// A label is not one of the network's outputs.
+    LabelOutOfRange {
+        /// The label.
+        label: u8,
+        /// The network's outputs.
+        classes: usize,
+    },
+    /// A training step was given no examples, or more than the learner was sized for.
+    BatchSize {
+        /// Examples given.
+        found: usize,
+        /// The most the learner takes.
+        max: usize,
+    },
 }
 
 impl core::fmt::Display for Error {
@@ -406,6 +429,20 @@ impl core::fmt::Display for Error {
             Error::NotTwoLayer => f.write_str(
                 "this model is not the two-layer form of format versions 1 and 2; read it as a Model",
             ),
+            Error::TrainBuffer {
+                what,
+                expected,
+                found,
+            } => write!(
+                f,
+                "training buffer {what} holds {found} values, the network needs {expected}"
+            ),
+            Error::LabelOutOfRange { label, classes } => {
+                write!(f, "label {label} is not one of the network's {classes} outputs")
+            }
+            Error::BatchSize { found, max } => {
+                write!(f, "a training step of {found} examples: 1 to {max} are taken")
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod preprocess;
 pub mod protocol;
 pub mod quant;
 mod shape;
+pub mod train;
 mod types;
 
 pub use activation::Activation;

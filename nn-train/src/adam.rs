@@ -1,33 +1,9 @@
 //! Adam (Kingma and Ba 2015) in the form Keras implements, over flat buffers.
 
+pub use nn_core::train::{AdamConfig, AdamStep};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::flat::Flat;
-
-/// Adam's hyper-parameters. [`Default`] is Keras': lr 1e-3, β1 0.9, β2 0.999, ε 1e-7.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AdamConfig {
-    /// Learning rate.
-    pub lr: f32,
-    /// Decay of the first moment.
-    pub beta1: f32,
-    /// Decay of the second moment.
-    pub beta2: f32,
-    /// Added to `sqrt(v)` (Keras' "epsilon hat": after bias correction is folded into lr).
-    pub epsilon: f32,
-}
-
-impl Default for AdamConfig {
-    fn default() -> Self {
-        Self {
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            epsilon: 1e-7,
-        }
-    }
-}
 
 /// The optimizer's state: both moments in the parameters' layout, and the step count.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,17 +45,7 @@ impl Adam {
     /// ```
     pub fn next_step(&mut self) -> AdamStep {
         self.t += 1;
-        let c = self.config;
-        // Powers in f64, then rounded once: the same α as Keras to f32 precision.
-        let t = i32::try_from(self.t).unwrap_or(i32::MAX);
-        let alpha = (f64::from(c.lr) * (1.0 - f64::from(c.beta2).powi(t)).sqrt()
-            / (1.0 - f64::from(c.beta1).powi(t))) as f32;
-        AdamStep {
-            alpha,
-            one_minus_beta1: 1.0 - c.beta1,
-            one_minus_beta2: 1.0 - c.beta2,
-            epsilon: c.epsilon,
-        }
+        AdamStep::new(self.config, u32::try_from(self.t).unwrap_or(u32::MAX))
     }
 
     /// One step over every parameter. Each element is independent, so splitting the loop
@@ -92,42 +58,7 @@ impl Adam {
             .zip(self.m.data.par_chunks_mut(CHUNK))
             .zip(self.v.data.par_chunks_mut(CHUNK))
             .zip(grads.data.par_chunks(CHUNK))
-            .for_each(|(((p, m), v), g)| s.update(p, m, v, g));
-    }
-}
-
-/// The scalars of one Adam step, shared by every part of the parameters it moves.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AdamStep {
-    /// `lr · sqrt(1 − β2^t) / (1 − β1^t)`.
-    pub alpha: f32,
-    /// `1 − β1`.
-    pub one_minus_beta1: f32,
-    /// `1 − β2`.
-    pub one_minus_beta2: f32,
-    /// `ε`.
-    pub epsilon: f32,
-}
-
-impl AdamStep {
-    /// Moves parameters `p` by gradients `g`, updating their moments `m` and `v`; all four
-    /// slices are the same part of the flat layout. Memory-bound: 16 bytes read and 12
-    /// written per parameter, so callers run it on data still in cache where they can.
-    ///
-    /// # Panics
-    /// If the four slices differ in length (zipping them would silently skip the rest).
-    pub fn update(&self, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
-        assert!(
-            p.len() == m.len() && m.len() == v.len() && v.len() == g.len(),
-            "Adam: parameters, moments and gradients differ in length"
-        );
-        let (b1, b2) = (self.one_minus_beta1, self.one_minus_beta2);
-        // Zipped iterators, not indices: no bounds checks, so the loop vectorises.
-        for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
-            *m += (g - *m) * b1;
-            *v += (g * g - *v) * b2;
-            *p -= self.alpha * *m / (v.sqrt() + self.epsilon);
-        }
+            .for_each(|(((p, m), v), g)| s.update_with(p, m, v, g, f32::sqrt));
     }
 }
 
@@ -169,5 +100,20 @@ mod tests {
         assert!((p.data[0] - e0).abs() < 2e-7, "{} vs {e0}", p.data[0]);
         assert_eq!(p.data[2], 0.5, "a zero gradient leaves the parameter alone");
         assert_eq!(adam.t, 2);
+    }
+
+    #[test]
+    fn nn_cores_step_size_is_the_f64_powi_formula_bit_for_bit() {
+        // nn-core computes α without std; the trainer's runs must not move by a bit.
+        let c = AdamConfig::default();
+        for t in (1..20_000).chain([1 << 20, i32::MAX as u32]) {
+            let by_std = (f64::from(c.lr) * (1.0 - f64::from(c.beta2).powi(t as i32)).sqrt()
+                / (1.0 - f64::from(c.beta1).powi(t as i32))) as f32;
+            assert_eq!(
+                AdamStep::new(c, t).alpha.to_bits(),
+                by_std.to_bits(),
+                "t = {t}"
+            );
+        }
     }
 }

@@ -7,7 +7,7 @@
 //!   ([`backward_and_step`]), so the 3 MB gradient never goes to memory.
 //!
 //! The activations and the loss are the plain ones of `network`. The test at the bottom
-//! holds a whole fast step to the plain [`network::step`].
+//! holds a whole fast step to nn-core's plain one ([`nn_core::train::Learner::step`]).
 
 use gemm::Parallelism;
 
@@ -323,19 +323,20 @@ pub fn backward_and_step(
                     MatRef::row_major(x, b, input),
                     Parallelism::None,
                 );
-                step.update(pw, mw, vw, gw);
+                step.update_with(pw, mw, vw, gw, f32::sqrt);
             },
         );
     // b1 and every later layer are contiguous after W1 and small: one pass.
-    step.update(
+    step.update_with(
         &mut net.params.data[w1..],
         &mut adam.m.data[w1..],
         &mut adam.v.data[w1..],
         &grads.data[w1..],
+        f32::sqrt,
     );
 }
 
-/// [`network::step`], fast: [`forward`], then [`backward_and_step`]. What training runs.
+/// nn-core's [`Learner::step`](nn_core::train::Learner::step), fast: [`forward`], then [`backward_and_step`]. What training runs.
 pub fn step(
     net: &mut Network,
     ws: &mut Workspace,
@@ -354,7 +355,7 @@ mod tests {
     use crate::adam::AdamConfig;
     use crate::network::Hidden;
     use crate::network::tests::{close, random};
-    use crate::rng::Rng;
+    use nn_core::train::Rng;
 
     #[test]
     fn gemm_layer_matches_the_plain_one() {
@@ -377,11 +378,12 @@ mod tests {
         close(&db_f, &db_p, 1e-5);
     }
 
-    /// The fast step against the plain one on a network of `sizes`, whose first hidden
-    /// layer is two full fused blocks and a partial one. The sums run in another order, so
-    /// the gradients differ in the last bits; after one Adam step every parameter and
-    /// moment agrees within 1e-6 · (1 + |value|).
+    /// The fast step against nn-core's plain one on a network of `sizes`, whose first
+    /// hidden layer is two full fused blocks and a partial one. The sums run in another
+    /// order, so the gradients differ in the last bits; after one Adam step every parameter
+    /// and moment agrees within 1e-6 · (1 + |value|).
     fn fast_step_matches_the_plain_step(sizes: &[usize], activation: Hidden) {
+        use nn_core::train::{Learn, Learner, Net, Optimizer, state_len, work_len};
         let b = 7;
         let mut rng = Rng::new(5);
         let net = Network {
@@ -392,16 +394,30 @@ mod tests {
         ws.x.copy_from_slice(&random(b * sizes[0], &mut rng));
         ws.labels.copy_from_slice(&[0, 9, 2, 3, 3, 7, 1]);
 
-        let (mut plain_net, mut plain_grads) = (net.clone(), Flat::zeros(sizes));
-        let mut plain_adam = Adam::new(AdamConfig::default(), &net.params);
-        let plain = network::step(
-            &mut plain_net,
-            &mut ws,
-            &mut plain_grads,
-            &mut plain_adam,
+        let mut activations = vec![nn_core::Activation::from(activation); sizes.len() - 2];
+        activations.push(nn_core::Activation::Identity);
+        let mut plain_params = net.params.data.clone();
+        let mut state = vec![0.0; state_len(sizes, Learn::All)];
+        let mut work = vec![0.0; work_len(sizes, b)];
+        let plain_net = Net {
+            sizes,
+            activations: &activations,
+        };
+        let adam = Optimizer::Adam(AdamConfig::default());
+        let mut learner = Learner::new(
+            plain_net,
+            Learn::All,
+            adam,
+            &mut plain_params,
+            &mut state,
+            &mut work,
             b,
-        );
-        let plain_probs = ws.probs.clone();
+        )
+        .expect("a valid learner");
+        let plain = learner.step(&ws.x, &ws.labels).expect("a valid step");
+        let n = net.params.data.len();
+        let (plain_grads, moments) = state.split_at(n);
+        let (plain_m, plain_v) = moments.split_at(n);
 
         let (mut fast_net, mut fast_grads) = (net.clone(), Flat::zeros(sizes));
         let mut fast_adam = Adam::new(AdamConfig::default(), &net.params);
@@ -409,13 +425,12 @@ mod tests {
 
         assert_eq!(fast.correct, plain.correct);
         assert!((fast.loss_sum - plain.loss_sum).abs() < 1e-5 * plain.loss_sum);
-        close(&ws.probs, &plain_probs, 1e-6);
         // The fused step leaves the first weights' gradient alone; the rest it does write.
         let w1 = sizes[1] * sizes[0];
-        close(&fast_grads.data[w1..], &plain_grads.data[w1..], 1e-6);
-        close(&fast_adam.m.data, &plain_adam.m.data, 1e-6);
-        close(&fast_adam.v.data, &plain_adam.v.data, 1e-6);
-        close(&fast_net.params.data, &plain_net.params.data, 1e-6);
+        close(&fast_grads.data[w1..], &plain_grads[w1..], 1e-6);
+        close(&fast_adam.m.data, plain_m, 1e-6);
+        close(&fast_adam.v.data, plain_v, 1e-6);
+        close(&fast_net.params.data, &plain_params, 1e-6);
         assert_ne!(fast_net.params, net.params, "the step moved the parameters");
         assert_eq!(fast_adam.t, 1);
     }

@@ -2,13 +2,15 @@
 //! cross-entropy. Maths only: no command line, no files, no terminal; the caller saves
 //! checkpoints and the model through the callbacks of [`run`].
 //!
-//! - [`network`]: the network from scratch: the flat parameters, each layer's forward
-//!   pass above its backward pass, the loss and the whole step, as plain loops. Start here.
-//! - [`fast`]: the same step on gemm, with the first layer's gradient fused into Adam's
-//!   update: what training runs, tested equal to `network`.
+//! - The maths (each layer's forward pass above its backward pass, the loss, Adam, the
+//!   plain step) is nn-core's [`nn_core::train`], shared with the page and the boards.
+//!   Start there.
+//! - [`network`]: the network as the trainer holds it, and the layer loop `fast` drives.
+//! - [`fast`]: the step on gemm, with the first layer's gradient fused into Adam's
+//!   update: what training runs, tested equal to nn-core's plain step.
 //! - [`flat`]: the flat parameter buffer and its named views.
 //! - [`adam`]: the optimizer, one loop over flat buffers.
-//! - [`rng`]: the seeded generator behind init and shuffling.
+//! - [`rng`]: the seeded generator behind init and shuffling (nn-core's).
 //! - [`presets`]: the named recipes (`seed`, `default`, `mcu`), as plain data.
 //! - [`denormals`]: flush-to-zero, without which saturated sigmoids crawl.
 //! - [`trainer`]: [`Trainer`] holds the whole state of a run; [`run`] drives it epoch by
@@ -20,7 +22,7 @@ pub mod fast;
 pub mod flat;
 pub mod network;
 pub mod presets;
-pub mod rng;
+pub use nn_core::train::rng;
 pub mod trainer;
 
 pub use trainer::{
