@@ -113,7 +113,8 @@ pub struct TrainArgs {
     pub threads: Option<usize>,
     /// Directory with the MNIST IDX files (fetched there when missing), or with your own
     /// images as train/CLASS/*.png|jpg and test/CLASS/*.png|jpg (class names from the
-    /// folder names, sorted, at most 10).
+    /// folder names, sorted, at most 10). With --init also one folder per class,
+    /// `optdigits` (other writers' digits, shipped) or a `.csv.gz` in their form.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// With image folders: leave out images that cannot be read, decoded or hold no digit,
