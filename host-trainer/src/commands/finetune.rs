@@ -396,7 +396,7 @@ pub struct Tuned {
 /// `replay` mixed in) under `plan`, its `learn` parameters by Adam at `lr`.
 ///
 /// # Errors
-/// nn-core's [`nn_core::train::TrainError`], as one line.
+/// nn-core's [`nn_core::Error`] from the learner, as one line.
 pub fn tune(
     model: &mut Trainable,
     learn: Learn,
