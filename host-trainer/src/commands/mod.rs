@@ -6,6 +6,7 @@
 
 pub mod device_eval;
 pub mod eval;
+pub mod finetune;
 pub mod flags;
 pub mod import;
 pub mod inspect;
@@ -47,7 +48,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Train a network (the default when no subcommand is given).
+    /// Train a network (the default when no subcommand is given), or fine-tune one (--init).
     Train(TrainArgs),
     /// Accuracy and loss of a model file on the 10,000 test images.
     Eval(EvalArgs),

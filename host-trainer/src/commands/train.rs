@@ -17,6 +17,7 @@ use nn_train::network::Hidden;
 use nn_train::presets::Preset;
 use nn_train::{Tee, TrainConfig};
 
+use super::finetune::LearnArg;
 use crate::train::{self, Outputs};
 use nn_data::folder::Skip;
 use nn_data::read::show;
@@ -112,7 +113,8 @@ pub struct TrainArgs {
     pub threads: Option<usize>,
     /// Directory with the MNIST IDX files (fetched there when missing), or with your own
     /// images as train/CLASS/*.png|jpg and test/CLASS/*.png|jpg (class names from the
-    /// folder names, sorted, at most 10).
+    /// folder names, sorted, at most 10). With --init also one folder per class,
+    /// `optdigits` (other writers' digits, shipped) or a `.csv.gz` in their form.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// With image folders: leave out images that cannot be read, decoded or hold no digit,
@@ -132,6 +134,35 @@ pub struct TrainArgs {
     /// --metrics: beside it, `seed.json` → `seed.png`).
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Fine-tune this f32 model file instead of training from scratch, on --data (image
+    /// folders, an IDX directory, `optdigits`, a `.csv.gz` of optdigits' form), --idx or
+    /// --npy; needs --out.
+    #[arg(
+        long,
+        conflicts_with_all = ["preset", "hidden", "activation", "lr_decay", "resume", "metrics", "plot", "threads"]
+    )]
+    pub init: Option<PathBuf>,
+    /// With --init: which parameters learn.
+    #[arg(long, value_enum, default_value = "all", requires = "init")]
+    pub learn: LearnArg,
+    /// With --init: learn from this many examples per class (picked by --seed) and measure
+    /// on the rest (default: a set's own train/ and test/, or a fifth of each class held out).
+    #[arg(long, requires = "init")]
+    pub shots: Option<usize>,
+    /// With --init: MNIST training images mixed into every batch against forgetting, when
+    /// MNIST is in its cache directory [default: 32].
+    #[arg(long, requires = "init")]
+    pub replay: Option<usize>,
+    /// With --init: every example also learned moved by up to this many pixels each way
+    /// (1: nine copies) [default: 1].
+    #[arg(long, requires = "init")]
+    pub shift: Option<usize>,
+    /// With --init: examples from an IDX image file and its label file.
+    #[arg(long, num_args = 2, value_names = ["IMAGES", "LABELS"], requires = "init", conflicts_with_all = ["data", "npy"])]
+    pub idx: Vec<PathBuf>,
+    /// With --init: examples from `.npy` files, N × 784 uint8 pixels and N uint8 labels.
+    #[arg(long, num_args = 2, value_names = ["X", "Y"], requires = "init", conflicts_with = "data")]
+    pub npy: Vec<PathBuf>,
 }
 
 impl TrainArgs {
@@ -241,6 +272,9 @@ fn check_limits(config: &TrainConfig, threads: Option<usize>) -> Result<()> {
 
 /// `train`: checks every output before the run starts, then trains and writes them.
 pub fn run(args: &TrainArgs) -> Result<()> {
+    if args.init.is_some() {
+        return super::finetune::run(args);
+    }
     let config = args.config();
     check_limits(&config, args.threads)?;
     let out = args
