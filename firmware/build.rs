@@ -39,6 +39,7 @@ fn run() -> Result<(), String> {
     let board = board()?;
     println!("cargo::rustc-check-cfg=cfg(nn_model_i8)");
     println!("cargo::rustc-check-cfg=cfg(nn_digits)");
+    println!("cargo::rustc-check-cfg=cfg(nn_learn)");
     println!("cargo:rerun-if-env-changed=NN_MODEL");
     let model = env::var_os("NN_MODEL").map_or(PathBuf::from(DEFAULT_MODEL), PathBuf::from);
     let model = nn_build::compile(&model).map_err(|e| {
@@ -51,6 +52,10 @@ fn run() -> Result<(), String> {
     // inference instead and leaves them out of flash.
     let digits = if (model.inputs, model.outputs()) == (nn_core::IMAGE_PIXELS, nn_core::CLASSES) {
         println!("cargo:rustc-cfg=nn_digits");
+        // An int8 digit classifier learns its last layer on the board (src/learn.rs).
+        if model.element == nn_core::format::ElementType::I8 && model.depth() >= 2 {
+            println!("cargo:rustc-cfg=nn_learn");
+        }
         read_digits(&manifest)?
     } else {
         0
