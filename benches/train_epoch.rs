@@ -1,10 +1,12 @@
 //! One training step of the seed preset (784-1024-10 sigmoid, batch 32) and its parts, as
 //! training runs them (`nn_train::fast`): forward, the Adam update alone, and backward fused
 //! with the update. An epoch is 1,875 steps, so `seconds per epoch ≈ 1875 × (forward +
-//! fused)`. The plain step of `nn_train::network`, the readable one, is timed beside them.
+//! fused)`. nn-core's plain step (`nn_core::train::Learner`), the readable one that the page
+//! and the boards run, is timed beside them.
 //! Run with `cargo bench --bench train_epoch`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use nn_core::train::{self, Learn, Learner, Net, Optimizer};
 use nn_data::Dataset;
 use nn_train::fast;
 use nn_train::network::{self, Flat, Workspace};
@@ -65,20 +67,33 @@ fn step(c: &mut Criterion) {
     });
     g.finish();
 
-    // The readable step, naive loops throughout: what the fast one is tested against.
+    // nn-core's plain step, naive loops throughout: what the fast one is tested against,
+    // and what the page and the boards run.
+    let sizes = config.sizes();
+    let activations = [trainer.net.activation.into(), nn_core::Activation::Identity];
+    let mut params = trainer.net.params.data.clone();
+    let mut state = vec![0.0; train::state_len(&sizes, Learn::All)];
+    let mut work = vec![0.0; train::work_len(&sizes, BATCH)];
+    let net = Net {
+        sizes: &sizes,
+        activations: &activations,
+    };
+    let adam = Optimizer::Adam(config.adam);
+    let mut learner = Learner::new(
+        net,
+        Learn::All,
+        adam,
+        &mut params,
+        &mut state,
+        &mut work,
+        BATCH,
+    )
+    .expect("a valid learner");
     let mut g = c.benchmark_group("seed_step_plain");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.sample_size(10);
     g.bench_function("step", |b| {
-        b.iter(|| {
-            network::step(
-                &mut trainer.net,
-                &mut ws,
-                &mut grads,
-                &mut trainer.adam,
-                BATCH,
-            )
-        })
+        b.iter(|| learner.step(&ws.x, &ws.labels).expect("a valid step"))
     });
     g.finish();
 

@@ -11,7 +11,7 @@ use nn_train::presets::Preset;
 use nn_train::{self as train, Silent, Trainer};
 
 mod common;
-use common::{Synthetic, host_trainer, synthetic_image, write_pgm};
+use common::{Synthetic, host_trainer, root, synthetic_image, write_pgm};
 
 /// The synthetic set in `dir`, as the trainer loads it.
 fn synthetic(dir: &Path) -> (Synthetic, Mnist) {
@@ -129,4 +129,17 @@ fn resume_with_other_settings_fails_in_one_line() {
     assert_ne!(again.code, Some(101), "panicked: {again:?}");
     assert_eq!(again.stderr.lines().count(), 1, "{again:?}");
     assert!(again.stderr.contains("m.nnm.ckpt"), "{again:?}");
+}
+
+#[test]
+fn eval_reads_the_shipped_optdigits_by_name_and_by_path_alike() {
+    let model = root().join("firmware/models/mcu.nnm");
+    let csv = root().join("third_party/optdigits/digits.csv.gz");
+    let eval = |data: &str| {
+        let run = host_trainer(&["eval", "--model", model.to_str().unwrap(), "--data", data]);
+        run.assert_ok().stdout.clone()
+    };
+    let by_name = eval("optdigits");
+    assert!(by_name.contains("/1797) loss"), "{by_name}");
+    assert_eq!(by_name, eval(csv.to_str().unwrap()));
 }

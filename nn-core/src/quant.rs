@@ -268,34 +268,7 @@ fn exp_on_interval_between_negative_one_quarter_and_0_excl(a: i32) -> i32 {
 /// difference), into Q0.31: `e^a = e^(a mod 1/4 − 1/4) · Π e^(−2^k)` over the bits `k`
 /// (from −2 to 4) of the remainder, each factor a Q0.31 constant. `e^0` is `Q0_ONE`.
 pub fn exp_on_negative_values(a: i32) -> i32 {
-    const FRACTIONAL_BITS: i32 = 31 - SCALED_DIFF_INTEGER_BITS;
-    const ONE_QUARTER: i32 = 1 << (FRACTIONAL_BITS - 2);
-    // e^(−2^k) in Q0.31, for k = −2, …, 4.
-    const FACTORS: [(i32, i32); 7] = [
-        (-2, 1_672_461_947),
-        (-1, 1_302_514_674),
-        (0, 790_015_084),
-        (1, 290_630_308),
-        (2, 39_332_535),
-        (3, 720_401),
-        (4, 242),
-    ];
-    if a == 0 {
-        return Q0_ONE;
-    }
-    let a_mod_quarter_minus_one_quarter = (a & (ONE_QUARTER - 1)).wrapping_sub(ONE_QUARTER);
-    let mut result = exp_on_interval_between_negative_one_quarter_and_0_excl(rescale(
-        a_mod_quarter_minus_one_quarter,
-        SCALED_DIFF_INTEGER_BITS,
-        0,
-    ));
-    let remainder = a_mod_quarter_minus_one_quarter.wrapping_sub(a);
-    for (k, factor) in FACTORS {
-        if remainder & (1 << (FRACTIONAL_BITS + k)) != 0 {
-            result = mul(result, factor);
-        }
-    }
-    result
+    exp_on_negative_values_q(a, SCALED_DIFF_INTEGER_BITS)
 }
 
 /// gemmlowp's `one_over_one_plus_x_for_x_in_0_1`: `1 / (1 + a)` for `a` in `[0, 1)`,
@@ -334,15 +307,11 @@ pub fn get_reciprocal(x: i32, x_integer_digits: i32) -> (i32, i32) {
 }
 
 // ------------------------------------------- the logistic's and tanh's (TFLite Micro)
-//
-// Kept apart from the softmax's `exp_on_negative_values` and
-// `one_over_one_plus_x_for_x_in_0_1` rather than generalising them: sharing the code changes
-// the machine code of the softmax that the committed wasm module holds.
 
 /// gemmlowp's `exp_on_negative_values` for an input `a ≤ 0` with `integer_bits` integer
-/// bits (4 or 5: TFLite Micro's logistic, and its tanh after `ExactMulByPot<1>`), into
-/// Q0.31, as [`exp_on_negative_values`] computes it for 5: the factors `e^(−2^k)` run
-/// over the bits `k` from −2 up to `integer_bits − 1` only.
+/// bits (5: the softmax's [`exp_on_negative_values`]; 4 or 5: TFLite Micro's logistic, and
+/// its tanh after `ExactMulByPot<1>`), into Q0.31: the factors `e^(−2^k)` run over the
+/// bits `k` from −2 up to `integer_bits − 1` only.
 pub(crate) fn exp_on_negative_values_q(a: i32, integer_bits: i32) -> i32 {
     // e^(−2^k) in Q0.31, for k = −2, …, 4.
     const FACTORS: [(i32, i32); 7] = [

@@ -33,6 +33,24 @@ pub enum DataError {
         /// The label file.
         labels_file: String,
     },
+    /// A line of a CSV file (optdigits' format) is not what the format says.
+    #[error("{file}: line {line}: {why}")]
+    Csv {
+        /// The file.
+        file: String,
+        /// The line, from 1.
+        line: usize,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A `.npy` file is not the array expected (its message says what is wrong).
+    #[error("{file}: {why}")]
+    Npy {
+        /// The file.
+        file: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A `.gz` file did not decompress.
     #[error("{file}: not a valid gzip file: {source}")]
     Gzip {

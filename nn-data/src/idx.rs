@@ -125,6 +125,18 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
     Ok(bytes)
 }
 
+/// A labelled set from an IDX image file and its label file (each raw or `.gz`, read by
+/// [`read_file`]), as MNIST's own are read.
+///
+/// # Errors
+/// [`DataError`], naming the file.
+pub fn load_pair(images: &Path, labels: &Path) -> Result<crate::Dataset, DataError> {
+    let (images_file, labels_file) = (crate::read::show(images), crate::read::show(labels));
+    let pixels = parse_images_owned(read_file(images)?, &images_file)?;
+    let labels = parse_labels_owned(read_file(labels)?, &labels_file)?;
+    crate::Dataset::from_files(pixels, &images_file, labels, &labels_file)
+}
+
 /// The `N` big-endian u32 of the header, the first being `magic`. A wrong magic is reported
 /// before a short header: "this is a label file" helps more than "truncated".
 fn header<const N: usize>(bytes: &[u8], magic: u32, name: &str) -> Result<[u32; N], DataError> {

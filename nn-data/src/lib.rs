@@ -7,6 +7,7 @@
 //! - [`idx`]: the IDX format; [`fetch`]: the four MNIST files, downloaded and verified;
 //! - [`folder`]: `train/CLASS/*.png|jpg` and `test/…` image folders;
 //! - [`preprocess`]: an image file into MNIST's 28×28 form;
+//! - [`optdigits`]: other writers' digits (UCI's, as scikit-learn ships them), embedded;
 //! - [`npy`]: NumPy's `.npy` arrays (uint8, int8, float32), the Python side's tensors;
 //! - [`read`]: the bounded read every file goes through.
 
@@ -17,6 +18,7 @@ pub mod folder;
 pub mod idx;
 pub mod mnist;
 pub mod npy;
+pub mod optdigits;
 pub mod preprocess;
 pub mod read;
 

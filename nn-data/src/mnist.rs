@@ -16,7 +16,7 @@
 //! A set with no images is refused (naming its files): training on it cannot start and
 //! evaluating it means nothing.
 
-use crate::dataset::{CLASSES, Dataset, Mnist, PIXELS};
+use crate::dataset::{CLASSES, Dataset, Mnist};
 use crate::error::DataError;
 use crate::fetch::{
     self, ALL_FILES, MnistFile, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, find,
@@ -280,19 +280,5 @@ fn read_set(dir: &Path, images: MnistFile, labels: MnistFile) -> Result<Dataset,
     let images = idx::parse_images_owned(image_bytes, &images_file)?;
     let (labels_file, label_bytes) = read(labels)?;
     let labels = idx::parse_labels_owned(label_bytes, &labels_file)?;
-    if images.len() != labels.len() * PIXELS {
-        return Err(DataError::CountMismatch {
-            images_file,
-            images: images.len() / PIXELS,
-            labels_file,
-            labels: labels.len(),
-        });
-    }
-    if labels.is_empty() {
-        return Err(DataError::Empty {
-            images_file,
-            labels_file,
-        });
-    }
-    Ok(Dataset { images, labels })
+    Dataset::from_files(images, &images_file, labels, &labels_file)
 }

@@ -14,6 +14,7 @@
 //! bytes. [`encode`] writes version 1.0 files that NumPy reads (`numpy.load`).
 
 use std::fmt;
+use std::path::Path;
 
 /// The element types this project reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,6 +266,76 @@ pub fn parse(bytes: &[u8]) -> Result<Array, NpyError> {
         ),
     };
     Ok(Array { shape, data })
+}
+
+/// A labelled set from two `.npy` files: `images` N × 784 uint8 pixels in MNIST's form (28×28,
+/// ink 255 on 0), `labels` N uint8 labels 0–9 (or N × 1), each file at most
+/// [`crate::idx::MAX_FILE_BYTES`].
+///
+/// # Errors
+/// [`crate::DataError::Npy`] naming the file for a file that is not such an array; as
+/// [`crate::Dataset::from_files`] for the pair.
+pub fn load_labelled(images: &Path, labels: &Path) -> Result<crate::Dataset, crate::DataError> {
+    let read = |path: &Path| {
+        let file = crate::read::show(path);
+        let bytes = crate::read::read_capped(path, crate::idx::MAX_FILE_BYTES, "a .npy file")
+            .map_err(|source| crate::DataError::Read {
+                file: file.clone(),
+                source,
+            })?;
+        let array = parse(&bytes).map_err(|e| crate::DataError::Npy {
+            file: file.clone(),
+            why: e.to_string(),
+        })?;
+        Ok::<_, crate::DataError>((file, array))
+    };
+    let wrong = |file: &str, why: String| crate::DataError::Npy {
+        file: file.to_owned(),
+        why,
+    };
+    let (images_file, x) = read(images)?;
+    let pixels = match (&x.shape[..], x.data) {
+        ([_, crate::PIXELS], Data::U8(pixels)) => pixels,
+        ([_, crate::PIXELS], data) => {
+            return Err(wrong(
+                &images_file,
+                format!(
+                    "{} images; expected uint8 pixels 0-255 (numpy: x.astype(numpy.uint8))",
+                    data.dtype().name()
+                ),
+            ));
+        }
+        (shape, _) => {
+            return Err(wrong(
+                &images_file,
+                format!(
+                    "shape {shape:?}; expected N rows of {} pixels (numpy: x.reshape(-1, {}))",
+                    crate::PIXELS,
+                    crate::PIXELS
+                ),
+            ));
+        }
+    };
+    let (labels_file, y) = read(labels)?;
+    let labels = match (&y.shape[..], y.data) {
+        ([_] | [_, 1], Data::U8(labels)) => labels,
+        ([_] | [_, 1], data) => {
+            return Err(wrong(
+                &labels_file,
+                format!(
+                    "{} labels; expected uint8 (numpy: y.astype(numpy.uint8))",
+                    data.dtype().name()
+                ),
+            ));
+        }
+        (shape, _) => {
+            return Err(wrong(
+                &labels_file,
+                format!("shape {shape:?}; expected one label per image, N or N x 1"),
+            ));
+        }
+    };
+    crate::Dataset::from_files(pixels, &images_file, labels, &labels_file)
 }
 
 /// Encodes an array as a version 1.0 `.npy` file.

@@ -22,7 +22,9 @@ pub struct EvalArgs {
     #[arg(long)]
     pub model: PathBuf,
     /// Directory with the MNIST IDX files (fetched there when missing), or image folders
-    /// (test/CLASS/*.png|jpg, labelled by the model's class names when it has them).
+    /// (test/CLASS/*.png|jpg, labelled by the model's class names when it has them), or
+    /// `optdigits`: other writers' digits, shipped with the program (a `.csv` or `.csv.gz`
+    /// file in their format is read the same way).
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Write a confusion matrix, the most confident mistakes (PNG) and their numbers (JSON)
@@ -41,12 +43,21 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     }
     let model = HostModel::load(&args.model)?;
     let dir = args.data.clone().unwrap_or_else(data::default_dir);
-    let loaded = data::load_test_labelled(
-        &dir,
-        Fetch::Allowed,
-        skip(args.skip_bad),
-        model.class_names(),
-    )?;
+    let loaded = if data::optdigits::is_named(&dir) {
+        check_digit_classes(&args.model, &model)?;
+        data::Loaded {
+            sets: data::optdigits::load_named(&dir)?,
+            class_names: Vec::new(),
+            report: data::folder::Report::default(),
+        }
+    } else {
+        data::load_test_labelled(
+            &dir,
+            Fetch::Allowed,
+            skip(args.skip_bad),
+            model.class_names(),
+        )?
+    };
     for line in loaded.report.lines() {
         print_line(&line)?;
     }
@@ -65,6 +76,20 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         print_line(&per_class_accuracy(&model, &evaluation))?;
     }
     write_report(args, &model, test, &evaluation)
+}
+
+/// Labels 0–9 (optdigits') mean the model's outputs 0–9 only when it names no classes or
+/// names them "0" to "9".
+pub(crate) fn check_digit_classes(path: &std::path::Path, model: &HostModel) -> Result<()> {
+    let names = model.class_names();
+    if names.is_empty() || names.iter().enumerate().all(|(k, n)| *n == k.to_string()) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "model {}: its classes are {}, not the digits 0 to 9 the data is labelled with",
+        show(path),
+        names.join(", ")
+    )
 }
 
 /// `eval --report DIR`, once `eval` has printed its line.
