@@ -436,4 +436,63 @@ mod tests {
         assert_eq!(p, [e / sum, e / sum, 1.0 / sum]);
         assert!(predict(&params[..8], &[2, 4], quant, &mut f, &mut p).is_err());
     }
+
+    #[test]
+    fn fit_head_starts_from_the_shipped_head_and_learns_the_examples() {
+        let h = hidden();
+        let split = Split::new(&model(&h, last(Activation::Identity))).unwrap();
+        let quant = split.feature_quant();
+        // Two features each, classes 0, 1, 2 by which feature is large.
+        let q = [30i8, -10, -10, 30, 30, 30, 20, -10];
+        let labels = [0u8, 1, 2, 0];
+        let data = Features {
+            q: &q,
+            labels: &labels,
+            inputs: 2,
+            quant,
+        };
+        let plan = Plan {
+            epochs: 200,
+            batch: 2,
+            replay: 0,
+            seed: 3,
+        };
+        const SIZES: [usize; 2] = [2, 3];
+        let mut params = [0.0f32; 9];
+        let mut state = [0.0f32; super::super::state_len(&SIZES, Learn::All)];
+        let mut work = [0.0f32; super::super::work_len(&SIZES, 2)];
+        let (mut x, mut batch_labels, mut order) = ([0.0f32; 4], [0u8; 2], [0u32; 4]);
+        let buffers = HeadBuffers {
+            params: &mut params,
+            state: &mut state,
+            work: &mut work,
+            x: &mut x,
+            labels: &mut batch_labels,
+            order: &mut order,
+            replay_order: &mut [],
+        };
+        let adam = Optimizer::Adam(super::super::AdamConfig {
+            lr: 2.0,
+            ..Default::default()
+        });
+        let stats = fit_head(
+            &split,
+            adam,
+            plan,
+            &data,
+            &super::super::NoExamples,
+            buffers,
+        )
+        .unwrap();
+        assert_eq!(stats.steps, 400);
+        assert_eq!(stats.last_epoch.correct, 4);
+        let mut shipped = [0.0f32; 9];
+        split.init_head(&mut shipped).unwrap();
+        assert_ne!(params, shipped);
+        let (mut f, mut p) = ([0.0; 2], [0.0; 3]);
+        for (row, &label) in q.chunks_exact(2).zip(&labels) {
+            let class = predict(&params, row, quant, &mut f, &mut p).unwrap();
+            assert_eq!(class, usize::from(label));
+        }
+    }
 }
