@@ -39,7 +39,7 @@ pub const HEAD: usize = train::parameters(&SIZES);
 #[cfg(feature = "nucleo-f411re")]
 const CAPACITIES: (usize, usize, usize) = (64, 64, 16);
 #[cfg(not(feature = "nucleo-f411re"))]
-const CAPACITIES: (usize, usize, usize) = (200, 400, 32);
+const CAPACITIES: (usize, usize, usize) = (200, 1000, 32);
 /// The most examples to learn.
 pub const CAPACITY: usize = CAPACITIES.0;
 /// The most replay examples.
