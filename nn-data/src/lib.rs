@@ -9,6 +9,7 @@
 //! - [`preprocess`]: an image file into MNIST's 28×28 form;
 //! - [`optdigits`]: other writers' digits (UCI's, as scikit-learn ships them), embedded;
 //! - [`npy`]: NumPy's `.npy` arrays (uint8, int8, float32), the Python side's tensors;
+//! - [`split`]: the seeded k-shot split every learner uses, on any labelled set;
 //! - [`read`]: the bounded read every file goes through.
 
 pub mod dataset;
@@ -21,6 +22,7 @@ pub mod npy;
 pub mod optdigits;
 pub mod preprocess;
 pub mod read;
+pub mod split;
 
 pub use dataset::{CLASSES, Dataset, Mnist, PIXELS};
 pub use error::DataError;
