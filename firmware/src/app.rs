@@ -9,7 +9,8 @@ use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::{OutputPin, PinState};
 use embedded_hal_nb::serial::{Read, Write};
 use nn_core::protocol::{
-    self, AnyRequest, FrameError, FrameReader, Response, ResponseBody, TensorResponse,
+    self, AnyRequest, FrameError, FrameReader, HEAD_CHUNK, LearnResponse, Response, ResponseBody,
+    TensorResponse,
 };
 
 #[cfg(nn_digits)]
@@ -21,6 +22,13 @@ use crate::weights::{self, FRAME, Net as Model, OUTPUT_BYTES};
 pub trait Stopwatch {
     /// Runs `f`, returning its result and the count it took.
     fn measure<T>(&mut self, f: impl FnOnce() -> T) -> (T, u32);
+
+    /// [`Stopwatch::measure`] for work that may outrun the counter's wrap (learning): a
+    /// counter that wraps within seconds counts its wraps.
+    fn measure_long<T>(&mut self, f: impl FnOnce() -> T) -> (T, u64) {
+        let (value, count) = self.measure(f);
+        (value, u64::from(count))
+    }
 }
 
 /// The outcome of the boot-time self-test.
@@ -301,7 +309,8 @@ impl StackWatch {
     }
 }
 
-/// Answers requests on `serial` forever. A frame that is oversized, corrupt or not a
+/// Answers requests on `serial` forever: digits, raw tensors, and (a firmware built with
+/// an int8 digit model, cfg `nn_learn`) learning requests, whose learner `stopwatch` times. A frame that is oversized, corrupt or not a
 /// request gets an error reply (with id 0 when the id could not be read), and the loop
 /// resynchronises on the next frame delimiter. The LED, lit or not as [`show_outcome`]
 /// left it, flashes twice, then toggles with every reply.
@@ -311,8 +320,13 @@ pub fn serve<S: Read<u8> + Write<u8>>(
     delay: &mut impl DelayNs,
     passed: bool,
     model: &Model,
+    stopwatch: &mut impl Stopwatch,
 ) -> ! {
     announce_serving(led, delay, passed);
+    #[cfg(nn_learn)]
+    let learning = crate::learn::Learning::take();
+    #[cfg(not(nn_learn))]
+    let learning = &mut NoLearning;
     defmt::info!("serving requests (frames of at most {=usize} bytes)", FRAME);
     let mut lit = passed;
     let mut watch = StackWatch {
@@ -330,7 +344,7 @@ pub fn serve<S: Read<u8> + Write<u8>>(
         let Some(frame) = frames.push(byte) else {
             continue;
         };
-        match answer(model, frame, &mut reply) {
+        match answer(model, learning, stopwatch, frame, &mut reply) {
             Ok(bytes) => {
                 for &b in bytes.iter() {
                     // A write error is lost with the reply; the host's timeout reports it.
@@ -345,14 +359,30 @@ pub fn serve<S: Read<u8> + Write<u8>>(
     }
 }
 
-/// The reply to one frame, encoded into `reply`: a digit's prediction, a tensor's output,
-/// or the error (with id 0 when the id could not be read).
+/// The reply to one frame, encoded into `reply`: a digit's prediction (by the learned head
+/// when there is one), a tensor's output, a learning reply, or the error (with id 0 when the
+/// id could not be read).
 fn answer<'r>(
     model: &Model,
+    learning: &mut Learning,
+    stopwatch: &mut impl Stopwatch,
     frame: Result<&mut [u8], FrameError>,
     reply: &'r mut [u8; FRAME],
 ) -> Result<&'r [u8], nn_core::Error> {
     let (id, error) = match frame.and_then(protocol::decode_any_request) {
+        Ok(AnyRequest::Learn(request)) => {
+            let mut chunk = [0u8; HEAD_CHUNK];
+            match learning.answer(model, &request, stopwatch, &mut chunk) {
+                Ok(answer) => {
+                    let response = LearnResponse {
+                        id: request.id(),
+                        reply: answer,
+                    };
+                    return protocol::encode_learn_response(&response, reply);
+                }
+                Err(e) => (request.id(), e),
+            }
+        }
         Ok(AnyRequest::Tensor(request)) => {
             let mut out = [0u8; OUTPUT_BYTES];
             match weights::infer(model, request.element, request.data, &mut out) {
@@ -367,7 +397,7 @@ fn answer<'r>(
                 Err(e) => (request.id, e),
             }
         }
-        Ok(AnyRequest::Digit(request)) => match digit(model, &request.pixels) {
+        Ok(AnyRequest::Digit(request)) => match digit(model, learning, &request.pixels) {
             Some(prediction) => {
                 let response = Response::from_prediction(request.id, &prediction);
                 return protocol::encode_response(&response, reply);
@@ -384,19 +414,52 @@ fn answer<'r>(
     protocol::encode_response(&response, reply)
 }
 
-/// A digit request's answer: the prediction of a digit model, none for any other.
+/// A digit request's answer: the learned head's prediction when there is one, else the
+/// digit model's; none for any other model.
 #[cfg(nn_digits)]
 fn digit(
     model: &Model,
+    learning: &Learning,
     pixels: &[u8; nn_core::IMAGE_PIXELS],
 ) -> Option<nn_core::Prediction<{ nn_core::CLASSES }>> {
+    #[cfg(nn_learn)]
+    if let Some(prediction) = learning.classify(model, pixels) {
+        return Some(prediction);
+    }
+    #[cfg(not(nn_learn))]
+    let _ = learning;
     Some(weights::classify(model, pixels))
 }
 
 #[cfg(not(nn_digits))]
 fn digit(
     _: &Model,
+    _: &Learning,
     _: &[u8; nn_core::IMAGE_PIXELS],
 ) -> Option<nn_core::Prediction<{ nn_core::CLASSES }>> {
     None
+}
+
+#[cfg(nn_learn)]
+use crate::learn::Learning;
+
+/// A firmware that cannot learn (an f32 model, or one that is no digit classifier) answers
+/// every learning request with [`FrameError::CannotLearn`].
+#[cfg(not(nn_learn))]
+struct NoLearning;
+
+#[cfg(not(nn_learn))]
+use NoLearning as Learning;
+
+#[cfg(not(nn_learn))]
+impl NoLearning {
+    fn answer<'c>(
+        &mut self,
+        _: &Model,
+        _: &protocol::LearnRequest<'_>,
+        _: &mut impl Stopwatch,
+        _: &'c mut [u8; HEAD_CHUNK],
+    ) -> Result<protocol::LearnReply<'c>, FrameError> {
+        Err(FrameError::CannotLearn)
+    }
 }

@@ -8,6 +8,8 @@ mod app;
 mod boards;
 #[cfg(nn_digits)]
 mod digits;
+#[cfg(nn_learn)]
+mod learn;
 mod stack;
 mod weights;
 
@@ -44,5 +46,6 @@ fn main() -> ! {
         &mut board.delay,
         passed,
         &model,
+        &mut board.stopwatch,
     )
 }

@@ -56,6 +56,13 @@ pub fn model() -> Result<Net, nn_core::Error> {
     })
 }
 
+impl Net {
+    /// The network, for code that reads its layers (the learner's features and head).
+    pub fn model(&self) -> &Model<'static> {
+        &self.model
+    }
+}
+
 /// One input tensor through the model, its output written to `out`: 0–255 pixels or int8
 /// (an int8 model) in, the int8 output tensor out, as the host computes it from the same
 /// file; or f32 (little-endian) in, f32 out (`Model::predict`: an int8 model quantises the

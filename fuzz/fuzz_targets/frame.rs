@@ -1,6 +1,6 @@
 //! Any bytes on the serial line, as the firmware's own no_std code sees them: the frame
 //! reader must resynchronise and every frame it yields must decode to a request, a response
-//! or a typed `FrameError`, never a panic. A decoded message must survive a round trip.
+//! (learning messages included) or a typed `FrameError`, never a panic. A decoded message must survive a round trip.
 //! The zero-run pixel decoder (behind the frame's CRC, which random bytes rarely pass) gets
 //! the raw bytes too.
 #![no_main]
@@ -8,9 +8,10 @@
 use libfuzzer_sys::fuzz_target;
 use nn_core::IMAGE_PIXELS;
 use nn_core::protocol::{
-    AnyRequest, AnyResponse, FrameReader, MAX_FRAME, decode_any_request, decode_any_response,
-    decode_request, decode_response, encode_request, encode_response, encode_tensor_request,
-    encode_tensor_response, expand_zero_runs, tensor_frame_len, zero_runs,
+    AnyRequest, AnyResponse, FrameReader, LearnReply, LearnRequest, MAX_FRAME, decode_any_request,
+    decode_any_response, decode_request, decode_response, encode_learn_request,
+    encode_learn_response, encode_request, encode_response, encode_tensor_request,
+    encode_tensor_response, expand_zero_runs, learn_frame_len, tensor_frame_len, zero_runs,
 };
 
 fuzz_target!(|bytes: &[u8]| {
@@ -57,6 +58,37 @@ fn check(frame: &mut [u8]) {
         assert_eq!(
             decode_any_response(&mut again),
             Ok(AnyResponse::Tensor(response))
+        );
+    }
+    let mut learn_request = frame.to_vec();
+    if let Ok(AnyRequest::Learn(request)) = decode_any_request(&mut learn_request) {
+        let data = match request {
+            LearnRequest::Example { data, .. } => data.len(),
+            _ => 0,
+        };
+        let mut out = vec![0u8; learn_frame_len(data)];
+        let encoded = encode_learn_request(&request, &mut out).expect("learn_frame_len holds it");
+        let mut again = encoded.to_vec();
+        let decoded = decode_any_request(&mut again).expect("a frame we just encoded");
+        // Bit patterns: a NaN learning rate never equals itself.
+        assert_eq!(
+            format!("{decoded:?}"),
+            format!("{:?}", AnyRequest::Learn(request))
+        );
+    }
+    let mut learn_response = frame.to_vec();
+    if let Ok(AnyResponse::Learn(response)) = decode_any_response(&mut learn_response) {
+        let data = match response.reply {
+            LearnReply::Head { data, .. } => data.len(),
+            _ => 0,
+        };
+        let mut out = vec![0u8; learn_frame_len(data)];
+        let encoded = encode_learn_response(&response, &mut out).expect("learn_frame_len holds it");
+        let mut again = encoded.to_vec();
+        let decoded = decode_any_response(&mut again).expect("a frame we just encoded");
+        assert_eq!(
+            format!("{decoded:?}"),
+            format!("{:?}", AnyResponse::Learn(response))
         );
     }
     if let Ok(request) = decode_request(frame) {

@@ -75,6 +75,15 @@ pub enum FrameError {
     Malformed,
     /// A tensor request whose element type or length the board's model does not take.
     WrongInput,
+    /// An example the board cannot keep: its store of that kind is full.
+    StoreFull,
+    /// An example whose label is not one of the model's classes.
+    BadLabel,
+    /// A learning request this board cannot carry out: it has no head to learn (not an int8
+    /// model of two layers or more), no examples, or a plan its buffers do not hold.
+    CannotLearn,
+    /// A head read that starts beyond the head's end.
+    BadOffset,
 }
 
 impl core::fmt::Display for FrameError {
@@ -88,6 +97,10 @@ impl core::fmt::Display for FrameError {
             FrameError::WrongInput => {
                 "tensor request of an element type or length the model does not take"
             }
+            FrameError::StoreFull => "the board's example store is full",
+            FrameError::BadLabel => "example label is not one of the model's classes",
+            FrameError::CannotLearn => "the board cannot learn with this request",
+            FrameError::BadOffset => "head read starts beyond the head's end",
         })
     }
 }
@@ -97,8 +110,10 @@ impl core::error::Error for FrameError {}
 /// The protocol's version. 2: a request starts with a tag and its pixels may be zero-run
 /// encoded (version 1 had only the raw request, without a tag). 3: raw tensors of any size
 /// (request tag 2, response body tag 2) and the error [`FrameError::WrongInput`]; every
-/// version 2 frame reads as before.
-pub const VERSION: u32 = 3;
+/// version 2 frame reads as before. 4: learning on the board ([`LearnRequest`], request tag
+/// 3; [`LearnReply`], response body tag 3) and its errors; every version 3 frame reads as
+/// before.
+pub const VERSION: u32 = 4;
 
 /// How a tensor's elements travel: one byte each (u8, i8) or four (f32, little-endian).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,16 +161,167 @@ pub struct TensorResponse<'a> {
     pub data: &'a [u8],
 }
 
+/// What a board that learns is asked (protocol 4): keep a labelled example, learn from
+/// those it keeps, send back the learned head, or go back to the shipped model.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LearnRequest<'a> {
+    /// Tag 0: keep one labelled example (the board keeps its features, not the input).
+    /// Answered with [`LearnReply::Stored`].
+    Example {
+        /// Chosen by the host and echoed in the reply.
+        id: u32,
+        /// The example's class.
+        label: u8,
+        /// Whether it joins the replay set (examples of the original training data mixed
+        /// into every batch against forgetting) rather than the examples to learn.
+        replay: bool,
+        /// [`TensorElement::U8`] pixels or [`TensorElement::I8`] already quantised.
+        element: TensorElement,
+        /// The model's inputs, as `element` says.
+        #[serde(borrow)]
+        data: &'a [u8],
+    },
+    /// Tag 1: learn the head from the kept examples, starting from the shipped model's head
+    /// each time. Answered with [`LearnReply::Learned`].
+    Learn {
+        /// Chosen by the host and echoed in the reply.
+        id: u32,
+        /// How.
+        plan: LearnPlan,
+    },
+    /// Tag 2: send the head's parameters from byte `offset` on. Answered with
+    /// [`LearnReply::Head`].
+    ReadHead {
+        /// Chosen by the host and echoed in the reply.
+        id: u32,
+        /// The first byte wanted.
+        offset: u32,
+    },
+    /// Tag 3: forget every example and the learned head: the board serves with the shipped
+    /// model again. Answered with [`LearnReply::Stored`] (nothing stored).
+    Reset {
+        /// Chosen by the host and echoed in the reply.
+        id: u32,
+    },
+}
+
+impl LearnRequest<'_> {
+    /// The request's id.
+    pub fn id(&self) -> u32 {
+        match *self {
+            LearnRequest::Example { id, .. }
+            | LearnRequest::Learn { id, .. }
+            | LearnRequest::ReadHead { id, .. }
+            | LearnRequest::Reset { id } => id,
+        }
+    }
+}
+
+/// How the board learns: `nn_core::train::Plan` and the optimizer, as they travel.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LearnPlan {
+    /// Passes over the examples.
+    pub epochs: u32,
+    /// Examples per step.
+    pub batch: u32,
+    /// Replay examples added to every step.
+    pub replay: u32,
+    /// Seeds the shuffles.
+    pub seed: u64,
+    /// The optimizer and its settings.
+    pub optimizer: LearnOptimizer,
+}
+
+/// The optimizer of a [`LearnPlan`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LearnOptimizer {
+    /// Tag 0: Adam.
+    Adam {
+        /// Learning rate.
+        lr: f32,
+        /// First moment's decay.
+        beta1: f32,
+        /// Second moment's decay.
+        beta2: f32,
+        /// Added to the second moment's root.
+        epsilon: f32,
+    },
+    /// Tag 1: plain gradient descent.
+    Sgd {
+        /// Learning rate.
+        lr: f32,
+    },
+}
+
+/// The board's answer to a [`LearnRequest`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LearnReply<'a> {
+    /// Tag 0: what the board keeps now, and how much it can.
+    Stored {
+        /// Examples to learn.
+        examples: u32,
+        /// Replay examples.
+        replay: u32,
+        /// The most examples to learn it keeps.
+        capacity: u32,
+        /// The most replay examples it keeps.
+        replay_capacity: u32,
+    },
+    /// Tag 1: learning done.
+    Learned {
+        /// Optimizer steps taken.
+        steps: u32,
+        /// The last epoch's summed cross-entropy (replay examples included).
+        loss_sum: f32,
+        /// The last epoch's examples classified right as they were learned.
+        correct: u32,
+        /// What learning took: instructions in QEMU, cycles on a board.
+        count: u64,
+        /// The stack's high-water mark in bytes since boot.
+        stack_used: u32,
+    },
+    /// Tag 2: part of the head's parameters, f32 little-endian in `train`'s layout.
+    Head {
+        /// Where `data` starts.
+        offset: u32,
+        /// The head's length in bytes.
+        total: u32,
+        /// At most [`HEAD_CHUNK`] bytes.
+        #[serde(borrow)]
+        data: &'a [u8],
+    },
+}
+
+/// A [`LearnReply`] and the id of the request it answers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LearnResponse<'a> {
+    /// The request's id.
+    pub id: u32,
+    /// The answer.
+    pub reply: LearnReply<'a>,
+}
+
+/// The most head bytes one [`LearnReply::Head`] carries: its frame stays within
+/// [`MAX_FRAME`], which every board's frame buffer holds.
+pub const HEAD_CHUNK: usize = 512;
+
 /// A request frame of either kind, as a board reads it.
 // Lives only while one frame is answered, and no_std has no Box for the digit.
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum AnyRequest<'a> {
     /// One 28 × 28 image ([`encode_request`]).
     Digit(Request),
     /// A raw tensor ([`encode_tensor_request`]), borrowed from the frame.
     Tensor(TensorRequest<'a>),
+    /// A learning request ([`encode_learn_request`]), an example's data borrowed from the frame.
+    Learn(LearnRequest<'a>),
 }
 
 /// A response frame of either kind, as a host reads it.
@@ -165,6 +331,8 @@ pub enum AnyResponse<'a> {
     Digit(Response),
     /// A raw output tensor ([`encode_tensor_response`]), borrowed from the frame.
     Tensor(TensorResponse<'a>),
+    /// The answer to a learning request ([`encode_learn_response`]).
+    Learn(LearnResponse<'a>),
 }
 
 /// A [`Request`] as it travels. The host picks the shorter form; the board reads both.
@@ -182,6 +350,8 @@ enum WireRequest<'a> {
     },
     /// Tag 2: a raw tensor: the id, the element tag, then the bytes (length-prefixed).
     Tensor(#[serde(borrow)] TensorRequest<'a>),
+    /// Tag 3: learning, then [`LearnRequest`]'s own tag.
+    Learn(#[serde(borrow)] LearnRequest<'a>),
 }
 
 /// A response as it travels: [`Response`]'s layout, with a third body.
@@ -206,6 +376,8 @@ enum WireBody<'a> {
         #[serde(borrow)]
         data: &'a [u8],
     },
+    /// Tag 3: learning, then [`LearnReply`]'s own tag.
+    Learn(#[serde(borrow)] LearnReply<'a>),
 }
 
 /// The most zero pixels one `00 n` pair stands for.
@@ -309,6 +481,20 @@ pub const fn tensor_frame_len(data: usize) -> usize {
     frame_len(tensor_message_len(data))
 }
 
+/// The longest learning message, request or reply, carrying `data` bytes (an example's
+/// input, a head chunk): tags (2), id (≤ 5), the largest fixed fields (a plan's 3 × 5 + 10
+/// + 1 + 16 bytes of varints, seed and optimizer), the bytes.
+const fn learn_message_len(data: usize) -> usize {
+    2 + 5 + 42 + data
+}
+
+/// The longest frame of a learning message carrying `data` bytes, terminator included.
+pub const fn learn_frame_len(data: usize) -> usize {
+    frame_len(learn_message_len(data))
+}
+
+const _: () = assert!(learn_frame_len(HEAD_CHUNK) <= MAX_FRAME);
+
 /// The frame buffer a board needs for a model of `inputs` and `outputs` elements: any digit
 /// message ([`MAX_FRAME`]), and tensor messages of up to 4 bytes per element (f32) each way.
 pub const fn max_frame_for(inputs: usize, outputs: usize) -> usize {
@@ -395,6 +581,43 @@ pub fn encode_tensor_response<'a>(
     encode(&message, out, tensor_frame_len(response.data.len()))
 }
 
+/// Writes a learning request as a frame into `out` and returns the frame, terminator included.
+///
+/// # Errors
+/// [`Error::BufferTooSmall`] if `out` is too short ([`learn_frame_len`] of an example's data
+/// length always suffices).
+pub fn encode_learn_request<'a>(
+    request: &LearnRequest<'_>,
+    out: &'a mut [u8],
+) -> Result<&'a [u8], Error> {
+    let data = match request {
+        LearnRequest::Example { data, .. } => data.len(),
+        _ => 0,
+    };
+    encode(&WireRequest::Learn(*request), out, learn_frame_len(data))
+}
+
+/// Writes the answer to a learning request as a frame into `out` and returns the frame,
+/// terminator included.
+///
+/// # Errors
+/// [`Error::BufferTooSmall`] if `out` is too short ([`learn_frame_len`] of a head chunk's
+/// length always suffices; [`MAX_FRAME`] for a chunk of at most [`HEAD_CHUNK`]).
+pub fn encode_learn_response<'a>(
+    response: &LearnResponse<'_>,
+    out: &'a mut [u8],
+) -> Result<&'a [u8], Error> {
+    let data = match response.reply {
+        LearnReply::Head { data, .. } => data.len(),
+        _ => 0,
+    };
+    let message = WireResponse {
+        id: response.id,
+        body: WireBody::Learn(response.reply),
+    };
+    encode(&message, out, learn_frame_len(data))
+}
+
 /// Reads a digit request, in either form, from one frame, with or without its terminator.
 /// COBS is undone in place, so `frame` holds garbage afterwards. A tensor request is
 /// [`FrameError::Malformed`] here: a board that takes both reads [`decode_any_request`].
@@ -404,7 +627,7 @@ pub fn encode_tensor_response<'a>(
 pub fn decode_request(frame: &mut [u8]) -> Result<Request, FrameError> {
     match decode_any_request(frame)? {
         AnyRequest::Digit(request) => Ok(request),
-        AnyRequest::Tensor(_) => Err(FrameError::Malformed),
+        AnyRequest::Tensor(_) | AnyRequest::Learn(_) => Err(FrameError::Malformed),
     }
 }
 
@@ -423,6 +646,7 @@ pub fn decode_any_request(frame: &mut [u8]) -> Result<AnyRequest<'_>, FrameError
             Ok(AnyRequest::Digit(Request { id, pixels }))
         }
         WireRequest::Tensor(request) => Ok(AnyRequest::Tensor(request)),
+        WireRequest::Learn(request) => Ok(AnyRequest::Learn(request)),
     }
 }
 
@@ -451,6 +675,7 @@ pub fn decode_any_response(frame: &mut [u8]) -> Result<AnyResponse<'_>, FrameErr
         WireBody::Tensor { element, data } => {
             AnyResponse::Tensor(TensorResponse { id, element, data })
         }
+        WireBody::Learn(reply) => AnyResponse::Learn(LearnResponse { id, reply }),
     })
 }
 

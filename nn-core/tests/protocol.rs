@@ -10,37 +10,7 @@ use nn_core::protocol::{
 use proptest::prelude::*;
 
 mod common;
-use common::crc32_reference;
-
-/// COBS from its definition: each zero-free run is prefixed by its length + 1, and runs are
-/// cut at 254 bytes. Then the terminator.
-fn cobs_reference(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut run = Vec::new();
-    for &b in data {
-        if b == 0 {
-            out.push(run.len() as u8 + 1);
-            out.append(&mut run);
-        } else {
-            run.push(b);
-            if run.len() == 254 {
-                out.push(0xFF);
-                out.append(&mut run);
-            }
-        }
-    }
-    out.push(run.len() as u8 + 1);
-    out.append(&mut run);
-    out.push(0);
-    out
-}
-
-/// A frame around arbitrary message bytes, built without the crate.
-fn frame_of(message: &[u8]) -> Vec<u8> {
-    let mut body = message.to_vec();
-    body.extend_from_slice(&crc32_reference(message).to_le_bytes());
-    cobs_reference(&body)
-}
+use common::{cobs_reference, frame_of};
 
 fn encode_response(response: &Response) -> Vec<u8> {
     let mut out = [0u8; MAX_RESPONSE_FRAME];

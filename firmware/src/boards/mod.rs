@@ -56,11 +56,13 @@ pub struct SysTickStopwatch {
 impl SysTickStopwatch {
     const MASK: u32 = 0x00FF_FFFF;
 
-    /// Starts SysTick free-running from its largest reload.
+    /// Starts SysTick free-running from its largest reload, its exception counting wraps
+    /// for [`crate::app::Stopwatch::measure_long`].
     pub fn init(mut syst: SYST, per_tick: u32) -> Self {
         syst.set_clock_source(SystClkSource::Core);
         syst.set_reload(Self::MASK);
         syst.clear_current();
+        syst.enable_interrupt();
         syst.enable_counter();
         Self {
             _syst: syst,
@@ -79,6 +81,45 @@ impl crate::app::Stopwatch for SysTickStopwatch {
         // QEMU): far above one call.
         let ticks = start.wrapping_sub(end) & Self::MASK;
         (value, ticks * self.per_tick)
+    }
+
+    fn measure_long<T>(&mut self, f: impl FnOnce() -> T) -> (T, u64) {
+        let (start_wraps, start) = wraps_and_current();
+        // QEMU's board runs with PRIMASK set, which would hold SysTick's exception back.
+        #[cfg(feature = "qemu-mps2")]
+        let value = qemu_mps2::with_systick(f);
+        #[cfg(not(feature = "qemu-mps2"))]
+        let value = f();
+        let (end_wraps, end) = wraps_and_current();
+        let period = u64::from(Self::MASK) + 1;
+        let ticks = u64::from(end_wraps.wrapping_sub(start_wraps)) * period + u64::from(start)
+            - u64::from(end);
+        (value, ticks * u64::from(self.per_tick))
+    }
+}
+
+/// SysTick's wraps since boot: its exception's only job. Only the exception writes it, so
+/// a load and a store do (the M0+ has no atomic read-modify-write).
+#[cfg(any(feature = "qemu-mps2", feature = "pico"))]
+static WRAPS: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+#[cfg(any(feature = "qemu-mps2", feature = "pico"))]
+#[exception]
+fn SysTick() {
+    use core::sync::atomic::Ordering::Relaxed;
+    WRAPS.store(WRAPS.load(Relaxed).wrapping_add(1), Relaxed);
+}
+
+/// The wrap count and SysTick's current value, read as one: again if a wrap came between.
+#[cfg(any(feature = "qemu-mps2", feature = "pico"))]
+fn wraps_and_current() -> (u32, u32) {
+    use core::sync::atomic::Ordering::Relaxed;
+    loop {
+        let wraps = WRAPS.load(Relaxed);
+        let current = SYST::get_current();
+        if WRAPS.load(Relaxed) == wraps {
+            return (wraps, current);
+        }
     }
 }
 

@@ -61,6 +61,22 @@ impl Board {
     }
 }
 
+/// Runs `f` with SysTick's exception let through, so that `measure_long` counts the
+/// counter's wraps: PRIMASK is cleared for the while, with the UART's RX interrupt (whose
+/// handler must never run) masked in the NVIC instead, and both set back after.
+pub fn with_systick<T>(f: impl FnOnce() -> T) -> T {
+    NVIC::mask(Uart0Rx);
+    // Safety: no critical section is open here (the serve loop holds none), and the one
+    // interrupt that could fire besides SysTick, UART0 RX, is masked just above.
+    unsafe { cortex_m::interrupt::enable() };
+    let value = f();
+    cortex_m::interrupt::disable();
+    NVIC::unpend(Uart0Rx);
+    // Safety: PRIMASK is set again just above, as `Uart0::init` left it.
+    unsafe { NVIC::unmask(Uart0Rx) };
+    value
+}
+
 /// Ends the program: QEMU exits with status 0 for `true`, 1 for `false`.
 pub fn exit(success: bool) -> ! {
     debug::exit(if success {

@@ -74,28 +74,7 @@ pub fn run(args: &DeviceEvalArgs) -> anyhow::Result<()> {
         crate::files::atomic::check_writable(path, "--metrics")?;
     }
     // The device first: a wrong port fails at once, before the test set is read.
-    let (device, in_flight) = match (&args.port, &args.qemu, &args.pico) {
-        (Some(port), ..) => (Device::Port(open_port(port)?, port.clone()), 1),
-        (None, Some(elf), _) => {
-            let elf = project_file(
-                elf,
-                DEFAULT_ELF,
-                "--qemu ELF, or build it: cd firmware && cargo build --release",
-            )?;
-            let (qemu, stream) = Qemu::start(&elf)?;
-            (Device::Qemu(qemu, stream), 8)
-        }
-        (None, None, Some(elf)) => {
-            let elf = project_file(
-                elf,
-                rp2040js::DEFAULT_ELF,
-                "--pico ELF, or build it: cd firmware && cargo build-pico",
-            )?;
-            let (pico, pipe) = Rp2040js::start(&elf)?;
-            (Device::Pico(pico, pipe), 8)
-        }
-        (None, None, None) => bail!("give --port <serial device>, --qemu [ELF] or --pico [ELF]"),
-    };
+    let (device, in_flight) = open_device(args.port.as_deref(), &args.qemu, &args.pico)?;
     let in_flight = args.in_flight.unwrap_or(in_flight);
     let model = match (model, &args.npy) {
         (Loaded::Tensors(file), Some(npy)) => return run_npy(args, npy, &file, device, in_flight),
@@ -206,8 +185,44 @@ fn run_npy(
     Ok(())
 }
 
+/// Opens the device `--port`, `--qemu [ELF]` or `--pico [ELF]` names (QEMU and rp2040js
+/// started from the ELF given or the default build), and the requests to keep in flight
+/// there by default.
+///
+/// # Errors
+/// None of them given, a port that does not open, an ELF that is not there, an emulator
+/// that does not start.
+pub(crate) fn open_device(
+    port: Option<&str>,
+    qemu: &Option<PathBuf>,
+    pico: &Option<PathBuf>,
+) -> anyhow::Result<(Device, usize)> {
+    Ok(match (port, qemu, pico) {
+        (Some(port), ..) => (Device::Port(open_port(port)?, port.to_owned()), 1),
+        (None, Some(elf), _) => {
+            let elf = project_file(
+                elf,
+                DEFAULT_ELF,
+                "--qemu ELF, or build it: cd firmware && cargo build --release",
+            )?;
+            let (qemu, stream) = Qemu::start(&elf)?;
+            (Device::Qemu(qemu, stream), 8)
+        }
+        (None, None, Some(elf)) => {
+            let elf = project_file(
+                elf,
+                rp2040js::DEFAULT_ELF,
+                "--pico ELF, or build it: cd firmware && cargo build-pico",
+            )?;
+            let (pico, pipe) = Rp2040js::start(&elf)?;
+            (Device::Pico(pico, pipe), 8)
+        }
+        (None, None, None) => bail!("give --port <serial device>, --qemu [ELF] or --pico [ELF]"),
+    })
+}
+
 /// Where the evaluation runs; QEMU is killed when this is dropped.
-enum Device {
+pub(crate) enum Device {
     Port(Box<dyn serialport::SerialPort>, String),
     Qemu(Qemu, std::net::TcpStream),
     Pico(Rp2040js, rp2040js::Pipe),

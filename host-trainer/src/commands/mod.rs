@@ -1,10 +1,11 @@
 //! The command line: `train` (the default), `eval`, `predict`, `inspect`, `device-eval`,
-//! `quantize`, `import` and `serve`.
+//! `device-learn`, `quantize`, `import` and `serve`.
 //!
 //! Every failure ends as one line on stderr naming the file and the problem, and a non-zero
 //! exit status; nothing here panics on what a user, a file or the network hands it.
 
 pub mod device_eval;
+pub mod device_learn;
 pub mod eval;
 pub mod finetune;
 pub mod flags;
@@ -25,6 +26,7 @@ use clap::{Parser, Subcommand};
 use crate::outputs::stdout::Stdout;
 
 pub use device_eval::DeviceEvalArgs;
+pub use device_learn::DeviceLearnArgs;
 pub use eval::EvalArgs;
 pub use import::ImportArgs;
 pub use inspect::InspectArgs;
@@ -58,6 +60,9 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Run the test set on the board (or the firmware in QEMU) and compare with the host.
     DeviceEval(DeviceEvalArgs),
+    /// Teach the board k digits of each class over the serial protocol, check that it
+    /// learned what the host learns, and compare before and after.
+    DeviceLearn(DeviceLearnArgs),
     /// Quantise an f32 model file to int8 (TFLite's scheme) and compare their test accuracy.
     Quantize(QuantizeArgs),
     /// Convert a TensorFlow Lite model (Flatten, two FULLY_CONNECTED, SOFTMAX) into a model file.
@@ -124,6 +129,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Predict(args)) => predict::run(&args),
         Some(Command::Inspect(args)) => inspect::run(&args),
         Some(Command::DeviceEval(args)) => device_eval::run(&args),
+        Some(Command::DeviceLearn(args)) => device_learn::run(&args),
         Some(Command::Quantize(args)) => quantize::run(&args),
         Some(Command::Import(args)) => import::run(&args),
         Some(Command::Serve(args)) => serve::run(&args),

@@ -88,7 +88,7 @@ pub fn project_file(path: &Path, default: &str, flag: &str) -> anyhow::Result<Pa
 ///
 /// # Errors
 /// `count` does not leave room for a random start (over 2^31 images).
-fn run_ids(count: usize) -> anyhow::Result<u32> {
+pub(crate) fn run_ids(count: usize) -> anyhow::Result<u32> {
     let count = u32::try_from(count)
         .ok()
         .filter(|&c| c < 1 << 31)
@@ -114,6 +114,29 @@ pub fn evaluate<T: Read + Write>(
     labels: &[u8],
     in_flight: usize,
 ) -> anyhow::Result<DeviceEvalReport> {
+    let host_model = model.classifier();
+    evaluate_with(
+        link,
+        |image| host_model.predict_pixels(image),
+        images,
+        labels,
+        in_flight,
+    )
+}
+
+/// [`evaluate`] against any host computation of the device's answer: `host` gives the class
+/// and probabilities the device should answer for an image (`device-learn` passes the
+/// learned head's).
+///
+/// # Errors
+/// As [`evaluate`]; `host`'s error.
+pub fn evaluate_with<T: Read + Write>(
+    link: &mut Link<T>,
+    host: impl Fn(&[u8; IMAGE_PIXELS]) -> Result<(usize, [f32; nn_core::CLASSES]), nn_core::Error>,
+    images: &[&[u8; IMAGE_PIXELS]],
+    labels: &[u8],
+    in_flight: usize,
+) -> anyhow::Result<DeviceEvalReport> {
     ensure!(
         images.len() == labels.len(),
         "{} images but {} labels",
@@ -121,7 +144,6 @@ pub fn evaluate<T: Read + Write>(
         labels.len()
     );
     let in_flight = in_flight.max(1);
-    let host_model = model.classifier();
     let sync_id = run_ids(images.len())?;
     // Consecutive after the sync's id, never 0 (see run_ids).
     let request_id = |index: usize| sync_id.wrapping_add(1).wrapping_add(index as u32);
@@ -153,9 +175,7 @@ pub fn evaluate<T: Read + Write>(
             request_id(i),
             response.id
         );
-        let host = host_model
-            .predict_pixels(image)
-            .context("the host's inference")?;
+        let host = host(image).context("the host's inference")?;
         correct += usize::from(usize::from(class) == usize::from(label));
         agree += usize::from(usize::from(class) == host.0);
         for (d, h) in probabilities.iter().zip(&host.1) {
@@ -355,6 +375,7 @@ pub fn evaluate_tensors<T: Read + Write>(
         }
         let (id, device_element, device) = match link.read_reply()? {
             Reply::Tensor { id, element, data } => (id, element, data),
+            Reply::Learn { .. } => bail!("the device answered row {i} with a learning reply"),
             Reply::Digit(r) => match r.body {
                 ResponseBody::Error(e) => bail!("the device could not take row {i}: {e}"),
                 ResponseBody::Prediction { .. } => {

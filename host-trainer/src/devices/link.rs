@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use nn_core::IMAGE_PIXELS;
 use nn_core::protocol::{
-    self, AnyResponse, FrameError, FrameReader, MAX_FRAME, Request, Response, TensorElement,
-    TensorRequest,
+    self, AnyResponse, FrameError, FrameReader, LearnReply, LearnRequest, MAX_FRAME, Request,
+    Response, TensorElement, TensorRequest,
 };
 
 /// How long one reply may take, from the moment it is awaited. QEMU needs a few hundred
@@ -51,6 +51,91 @@ pub enum Reply {
         /// The elements as they travelled (f32 little-endian).
         data: Vec<u8>,
     },
+    /// The answer to a learning request.
+    Learn {
+        /// The request's id.
+        id: u32,
+        /// What the board answered.
+        reply: LearnAnswer,
+    },
+}
+
+/// A [`LearnReply`], owned.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LearnAnswer {
+    /// [`LearnReply::Stored`]: examples kept, and the most the board keeps.
+    Stored {
+        /// Examples to learn.
+        examples: u32,
+        /// Replay examples.
+        replay: u32,
+        /// The most examples to learn.
+        capacity: u32,
+        /// The most replay examples.
+        replay_capacity: u32,
+    },
+    /// [`LearnReply::Learned`].
+    Learned {
+        /// Optimizer steps.
+        steps: u32,
+        /// The last epoch's summed loss.
+        loss_sum: f32,
+        /// The last epoch's examples classified right as they were learned.
+        correct: u32,
+        /// Instructions (QEMU) or cycles the whole fit took.
+        count: u64,
+        /// The stack's high-water mark, bytes.
+        stack_used: u32,
+    },
+    /// [`LearnReply::Head`].
+    Head {
+        /// Where `data` starts in the head's bytes.
+        offset: u32,
+        /// The head's length in bytes.
+        total: u32,
+        /// Its bytes from `offset`.
+        data: Vec<u8>,
+    },
+}
+
+impl From<LearnReply<'_>> for LearnAnswer {
+    fn from(reply: LearnReply<'_>) -> Self {
+        match reply {
+            LearnReply::Stored {
+                examples,
+                replay,
+                capacity,
+                replay_capacity,
+            } => Self::Stored {
+                examples,
+                replay,
+                capacity,
+                replay_capacity,
+            },
+            LearnReply::Learned {
+                steps,
+                loss_sum,
+                correct,
+                count,
+                stack_used,
+            } => Self::Learned {
+                steps,
+                loss_sum,
+                correct,
+                count,
+                stack_used,
+            },
+            LearnReply::Head {
+                offset,
+                total,
+                data,
+            } => Self::Head {
+                offset,
+                total,
+                data: data.to_vec(),
+            },
+        }
+    }
 }
 
 /// A byte stream to the firmware, framed by `nn_core::protocol`.
@@ -129,6 +214,22 @@ impl<T: Read + Write> Link<T> {
         );
         let mut buf = vec![0u8; 1 + protocol::tensor_frame_len(request.data.len())];
         let len = protocol::encode_tensor_request(request, &mut buf[1..])
+            .map_err(|e| anyhow::anyhow!("encoding a request: {e}"))?
+            .len();
+        self.send_raw(&buf[..1 + len])
+    }
+
+    /// Sends one learning request frame, after a `0x00` (see [`Link::send_request`]).
+    ///
+    /// # Errors
+    /// The stream cannot be written.
+    pub fn send_learn(&mut self, request: &LearnRequest<'_>) -> anyhow::Result<()> {
+        let data = match request {
+            LearnRequest::Example { data, .. } => data.len(),
+            _ => 0,
+        };
+        let mut buf = vec![0u8; 1 + protocol::learn_frame_len(data)];
+        let len = protocol::encode_learn_request(request, &mut buf[1..])
             .map_err(|e| anyhow::anyhow!("encoding a request: {e}"))?
             .len();
         self.send_raw(&buf[..1 + len])
@@ -221,6 +322,11 @@ impl<T: Read + Write> Link<T> {
             Reply::Tensor { id, .. } => {
                 bail!("the device answered with a tensor (id {id}) where a digit reply was due")
             }
+            Reply::Learn { id, .. } => {
+                bail!(
+                    "the device answered a learning request (id {id}) where a digit reply was due"
+                )
+            }
         }
     }
 
@@ -230,7 +336,16 @@ impl<T: Read + Write> Link<T> {
     /// No complete reply within [`REPLY_TIMEOUT`] or the reply budget, the stream closes,
     /// or the frame does not decode.
     pub fn read_reply(&mut self) -> anyhow::Result<Reply> {
-        let deadline = Instant::now() + REPLY_TIMEOUT;
+        self.read_reply_within(REPLY_TIMEOUT)
+    }
+
+    /// [`Link::read_reply`] with a deadline of its own: learning takes far longer than one
+    /// inference.
+    ///
+    /// # Errors
+    /// As [`Link::read_reply`], with `timeout` for [`REPLY_TIMEOUT`].
+    pub fn read_reply_within(&mut self, timeout: Duration) -> anyhow::Result<Reply> {
+        let deadline = Instant::now() + timeout;
         self.next_reply(deadline, self.reply_budget, &mut Seen::default())?
             .map_err(|e| anyhow::anyhow!("corrupt reply from the device: {e}"))
     }
@@ -258,6 +373,10 @@ impl<T: Read + Write> Link<T> {
                                 id: t.id,
                                 element: t.element,
                                 data: t.data.to_vec(),
+                            },
+                            AnyResponse::Learn(l) => Reply::Learn {
+                                id: l.id,
+                                reply: l.reply.into(),
                             },
                         }));
                 }

@@ -50,6 +50,7 @@
 //! be the compiler's IEEE soft float, not a vendor ROM's faster approximations.
 
 mod fit;
+pub mod head;
 pub mod layers;
 pub mod optim;
 pub mod rng;

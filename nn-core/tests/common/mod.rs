@@ -9,4 +9,4 @@ pub mod mnist_like;
 pub mod reference;
 
 #[allow(unused_imports, reason = "each test file uses part of it")]
-pub use reference::{Rng, crc32_reference};
+pub use reference::{Rng, cobs_reference, crc32_reference, frame_of};

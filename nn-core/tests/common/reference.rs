@@ -1,6 +1,6 @@
 //! References that nn-core's tests and the root crate's tests and benches share, one
-//! definition each: the CRC-32 written out from its definition and a small seeded
-//! generator. nn-core's tests reach it through `common`, the root crate's tests and benches
+//! definition each: the CRC-32 and COBS written out from their definitions, a serial frame
+//! built from them, and a small seeded generator. nn-core's tests reach it through `common`, the root crate's tests and benches
 //! through `#[path]`.
 #![allow(dead_code)]
 
@@ -39,4 +39,34 @@ impl Rng {
     pub fn vec(&mut self, len: usize, scale: f32) -> Vec<f32> {
         (0..len).map(|_| self.next() * scale).collect()
     }
+}
+
+/// COBS from its definition: each zero-free run is prefixed by its length + 1, and runs are
+/// cut at 254 bytes. Then the terminator.
+pub fn cobs_reference(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut run = Vec::new();
+    for &b in data {
+        if b == 0 {
+            out.push(run.len() as u8 + 1);
+            out.append(&mut run);
+        } else {
+            run.push(b);
+            if run.len() == 254 {
+                out.push(0xFF);
+                out.append(&mut run);
+            }
+        }
+    }
+    out.push(run.len() as u8 + 1);
+    out.append(&mut run);
+    out.push(0);
+    out
+}
+
+/// A frame around arbitrary message bytes, built without the crate.
+pub fn frame_of(message: &[u8]) -> Vec<u8> {
+    let mut body = message.to_vec();
+    body.extend_from_slice(&crc32_reference(message).to_le_bytes());
+    cobs_reference(&body)
 }
