@@ -84,8 +84,8 @@ impl AdamStep {
     /// p ← p − α m / (sqrt(v) + ε)
     /// ```
     ///
-    /// with tiny values flushed to zero in software, the same on every target: `g²` when
-    /// `|g| < 1e-17`, `m` below 1e-30 in magnitude, `v` below 1e-30. Otherwise they would
+    /// with tiny values flushed to zero in software, the same on every target: `g`, `m` and
+    /// `v` below 1e-30 in magnitude, and `g²` when `|g| < 1e-17`. Otherwise they would
     /// sink into subnormals, which x86 (and so the page's wasm) computes a hundred times
     /// slower, while a Cortex-M4's FPU does not; flushing in hardware would break the bit
     /// identity. It moves no parameter by a visible amount: such a `v` is far below `ε²`,
@@ -132,6 +132,11 @@ impl AdamStep {
         const MOMENT_FLUSH: f32 = 1e-30;
         let (b1, b2) = (self.one_minus_beta1, self.one_minus_beta2);
         for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+            let g = if FLUSH && g.abs() < MOMENT_FLUSH {
+                0.0
+            } else {
+                g
+            };
             let g2 = if FLUSH && g.abs() < SQUARE_FLUSH {
                 0.0
             } else {
