@@ -23,8 +23,8 @@ use nn_core::protocol::{
 use nn_core::train::head::{self, Features, HeadBuffers, Input, Split};
 use nn_core::train::{self, AdamConfig, Learn, Optimizer, Plan, state_len, work_len};
 
-use crate::app::Stopwatch;
 use crate::stack;
+use crate::stopwatch::Stopwatch;
 use crate::weights::{INPUTS, LAYER_OUTPUTS, Net as Model8, OUTPUTS, SCRATCH_WORDS};
 
 /// Features per example: the last hidden layer's width.

@@ -11,6 +11,7 @@ mod digits;
 #[cfg(nn_learn)]
 mod learn;
 mod stack;
+mod stopwatch;
 mod weights;
 
 use boards::Board;

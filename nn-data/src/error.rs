@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::dataset::CLASSES;
+use nn_core::CLASSES;
 
 /// Everything that can go wrong getting MNIST from disk or the network.
 /// Every variant names the file (or directory) it is about.
@@ -190,7 +190,7 @@ pub enum DataError {
          number and must be named 0 to {}; rename the folders, or use a model whose file \
          names its classes (one trained with --data on image folders)",
         crate::read::show(dir),
-        crate::dataset::CLASSES - 1
+        CLASSES - 1
     )]
     UnnumberedClass {
         /// The class folder.

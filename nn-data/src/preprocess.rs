@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageError};
 
-use crate::dataset::PIXELS;
+use nn_core::IMAGE_PIXELS as PIXELS;
 
 /// Side of the output image.
 pub const SIDE: usize = nn_core::preprocess::SIDE;

@@ -9,10 +9,10 @@
 //!    starts from the served model and learns on the others; the held-out examples are then
 //!    read by the served model (before) and by that run's model (after).
 //! 3. A second run learns on every kept example, from the served model again: the model the
-//!    page then runs and downloads, written by nn-core's encoder ([`encode`]).
+//!    page then runs and downloads, written by nn-core's encoder ([`nn_core::format::encode_model`]).
 //!
 //! Both runs learn all layers with Adam on batches of kept examples, each batch also taking
-//! [`Settings::replay`] replay examples against forgetting ([`nn_core::train::fit`]).
+//! [`REPLAY`] replay examples against forgetting ([`nn_core::train::fit`]).
 
 use nn_core::format::{ModelFile, encode_model, encoded_len_model};
 use nn_core::network::{LayerF32, Layers, MAX_LAYERS, Model, ModelF32};

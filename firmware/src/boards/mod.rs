@@ -1,7 +1,7 @@
 //! One small module per board, picked by a cargo feature: its UART, its user LED, its
 //! delay, its way of counting work, its way of ending. Each exports the same names:
 //! [`Board`] (with `init`, `serve_requested`, and the fields `serial`
-//! (`embedded_hal_nb::serial::Read + Write`), `stopwatch` (`app::Stopwatch`), `led`
+//! (`embedded_hal_nb::serial::Read + Write`), `stopwatch` (`stopwatch::Stopwatch`), `led`
 //! (`embedded_hal::digital::OutputPin`, `set_high` lights it) and `delay`
 //! (`embedded_hal::delay::DelayNs`: [`SpinDelay`], or on the Pico the RP2040's timer)), [`COUNTER_UNIT`] and [`exit`]. The panic and
 //! HardFault handlers, shared, end through [`exit`]. The boards run under a debug probe
@@ -57,7 +57,7 @@ impl SysTickStopwatch {
     const MASK: u32 = 0x00FF_FFFF;
 
     /// Starts SysTick free-running from its largest reload, its exception counting wraps
-    /// for [`crate::app::Stopwatch::measure_long`].
+    /// for [`crate::stopwatch::Stopwatch::measure_long`].
     pub fn init(mut syst: SYST, per_tick: u32) -> Self {
         syst.set_clock_source(SystClkSource::Core);
         syst.set_reload(Self::MASK);
@@ -72,7 +72,7 @@ impl SysTickStopwatch {
 }
 
 #[cfg(any(feature = "qemu-mps2", feature = "pico"))]
-impl crate::app::Stopwatch for SysTickStopwatch {
+impl crate::stopwatch::Stopwatch for SysTickStopwatch {
     fn measure<T>(&mut self, f: impl FnOnce() -> T) -> (T, u32) {
         let start = SYST::get_current();
         let value = f();

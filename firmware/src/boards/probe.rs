@@ -3,7 +3,7 @@
 
 use cortex_m::peripheral::{DCB, DWT};
 
-use crate::app::Stopwatch;
+use crate::stopwatch::Stopwatch;
 
 /// What the stopwatch counts on these boards.
 pub const COUNTER_UNIT: &str = "cycles";

@@ -33,32 +33,10 @@ use nn_data::read::show;
 use nn_data::split::{self, Split};
 use nn_data::{self as data, Dataset, Fetch, Layout};
 
-use super::train::{TrainArgs, skip};
+use super::train::{LearnArg, TrainArgs, skip};
 use crate::evaluate::evaluate;
 use crate::model::HostModel;
 use crate::outputs::stdout::print_line;
-
-/// `--learn`: the command line's names of nn-core's [`Learn`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum LearnArg {
-    /// Every weight and bias.
-    #[default]
-    All,
-    /// The last layer's weights and biases only.
-    Last,
-    /// Every layer's biases only (TinyTL's idea: little memory, since no weight gradient).
-    Biases,
-}
-
-impl From<LearnArg> for Learn {
-    fn from(arg: LearnArg) -> Self {
-        match arg {
-            LearnArg::All => Learn::All,
-            LearnArg::Last => Learn::Last,
-            LearnArg::Biases => Learn::Biases,
-        }
-    }
-}
 
 /// The plan when the command line says nothing, tuned on the default model and 10 optdigits
 /// per class (README, "Learning from other writers").

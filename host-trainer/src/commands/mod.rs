@@ -123,8 +123,8 @@ pub fn one_line(e: &anyhow::Error) -> String {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        None => train::run(&cli.train),
-        Some(Command::Train(args)) => train::run(&args),
+        None => train_or_tune(&cli.train),
+        Some(Command::Train(args)) => train_or_tune(&args),
         Some(Command::Eval(args)) => eval::run(&args),
         Some(Command::Predict(args)) => predict::run(&args),
         Some(Command::Inspect(args)) => inspect::run(&args),
@@ -133,6 +133,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Quantize(args)) => quantize::run(&args),
         Some(Command::Import(args)) => import::run(&args),
         Some(Command::Serve(args)) => serve::run(&args),
+    }
+}
+
+/// `train`: from scratch, or with `--init`, fine-tuning an existing model.
+fn train_or_tune(args: &TrainArgs) -> Result<()> {
+    match args.init {
+        Some(_) => finetune::run(args),
+        None => train::run(args),
     }
 }
 

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
+use nn_core::train::Learn;
 use nn_core::{CLASSES, IMAGE_PIXELS};
 
 use crate::model::MAX_HIDDEN;
@@ -17,7 +18,6 @@ use nn_train::network::Hidden;
 use nn_train::presets::Preset;
 use nn_train::{Tee, TrainConfig};
 
-use super::finetune::LearnArg;
 use crate::train::{self, Outputs};
 use nn_data::folder::Skip;
 use nn_data::read::show;
@@ -270,11 +270,31 @@ fn check_limits(config: &TrainConfig, threads: Option<usize>) -> Result<()> {
     Ok(())
 }
 
-/// `train`: checks every output before the run starts, then trains and writes them.
-pub fn run(args: &TrainArgs) -> Result<()> {
-    if args.init.is_some() {
-        return super::finetune::run(args);
+/// `--learn`: the command line's names of nn-core's [`Learn`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LearnArg {
+    /// Every weight and bias.
+    #[default]
+    All,
+    /// The last layer's weights and biases only.
+    Last,
+    /// Every layer's biases only (TinyTL's idea: little memory, since no weight gradient).
+    Biases,
+}
+
+impl From<LearnArg> for Learn {
+    fn from(arg: LearnArg) -> Self {
+        match arg {
+            LearnArg::All => Learn::All,
+            LearnArg::Last => Learn::Last,
+            LearnArg::Biases => Learn::Biases,
+        }
     }
+}
+
+/// `train` without `--init`: checks every output before the run starts, then trains and
+/// writes them.
+pub fn run(args: &TrainArgs) -> Result<()> {
     let config = args.config();
     check_limits(&config, args.threads)?;
     let out = args
