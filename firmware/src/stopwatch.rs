@@ -7,6 +7,7 @@ pub trait Stopwatch {
 
     /// [`Stopwatch::measure`] for work that may outrun the counter's wrap (learning): a
     /// counter that wraps within seconds counts its wraps.
+    #[cfg(nn_learn)]
     fn measure_long<T>(&mut self, f: impl FnOnce() -> T) -> (T, u64) {
         let (value, count) = self.measure(f);
         (value, u64::from(count))

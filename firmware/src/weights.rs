@@ -56,6 +56,7 @@ pub fn model() -> Result<Net, nn_core::Error> {
     })
 }
 
+#[cfg(nn_learn)]
 impl Net {
     /// The network, for code that reads its layers (the learner's features and head).
     pub fn model(&self) -> &Model<'static> {

@@ -83,6 +83,7 @@ impl crate::stopwatch::Stopwatch for SysTickStopwatch {
         (value, ticks * self.per_tick)
     }
 
+    #[cfg(nn_learn)]
     fn measure_long<T>(&mut self, f: impl FnOnce() -> T) -> (T, u64) {
         let (start_wraps, start) = wraps_and_current();
         // QEMU's board runs with PRIMASK set, which would hold SysTick's exception back.
@@ -111,7 +112,7 @@ fn SysTick() {
 }
 
 /// The wrap count and SysTick's current value, read as one: again if a wrap came between.
-#[cfg(any(feature = "qemu-mps2", feature = "pico"))]
+#[cfg(all(nn_learn, any(feature = "qemu-mps2", feature = "pico")))]
 fn wraps_and_current() -> (u32, u32) {
     use core::sync::atomic::Ordering::Relaxed;
     loop {

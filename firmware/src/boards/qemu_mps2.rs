@@ -64,6 +64,7 @@ impl Board {
 /// Runs `f` with SysTick's exception let through, so that `measure_long` counts the
 /// counter's wraps: PRIMASK is cleared for the while, with the UART's RX interrupt (whose
 /// handler must never run) masked in the NVIC instead, and both set back after.
+#[cfg(nn_learn)]
 pub fn with_systick<T>(f: impl FnOnce() -> T) -> T {
     NVIC::mask(Uart0Rx);
     // Safety: no critical section is open here (the serve loop holds none), and the one
