@@ -29,6 +29,9 @@ const STACK_RESERVE: usize = 12 * 1024;
 /// was 34,032 B on the Pico and 31,816 B in QEMU, against 28 KiB for inference; this with
 /// room to spare.
 const LEARN_STACK: usize = 16 * 1024;
+/// Flash left for the code when nn-build decides whether packed layers fit beside the model:
+/// the anomaly detector's M4 build has 68 KB of code; this with room to spare.
+const CODE_ESTIMATE: usize = 128 * 1024;
 
 fn main() {
     if let Err(message) = run() {
@@ -40,13 +43,13 @@ fn main() {
 
 fn run() -> Result<(), String> {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").map_err(|e| e.to_string())?);
-    let board = board()?;
+    let (board, dsp) = board()?;
     println!("cargo::rustc-check-cfg=cfg(nn_model_i8)");
     println!("cargo::rustc-check-cfg=cfg(nn_digits)");
     println!("cargo::rustc-check-cfg=cfg(nn_learn)");
     println!("cargo:rerun-if-env-changed=NN_MODEL");
     let model = env::var_os("NN_MODEL").map_or(PathBuf::from(DEFAULT_MODEL), PathBuf::from);
-    let model = nn_build::compile(&model).map_err(|e| {
+    let mut model = nn_build::compile(&model).map_err(|e| {
         format!("{e}; build one with `host-trainer train --preset mcu` or point NN_MODEL at a model file")
     })?;
     if model.element == nn_core::format::ElementType::I8 {
@@ -67,6 +70,13 @@ fn run() -> Result<(), String> {
     if learns {
         println!("cargo:rustc-cfg=nn_learn");
     }
+    // A model other than a digit classifier (which classifies through the typed 784-H-10
+    // view of the plain weights) runs its int8 layers from the M4's wide packed layout on a
+    // core with the DSP extension, where the flash has room for it.
+    if dsp && !digits_model {
+        let layout = nn_core::kernels::int8::packed::Layout::M4Wide;
+        model.pack_if_room(layout, &board, digits, CODE_ESTIMATE)?;
+    }
     let reserve = STACK_RESERVE + if learns { LEARN_STACK } else { 0 };
     model.fit(&board, reserve, digits)?;
     println!("cargo:rerun-if-changed=boards");
@@ -74,51 +84,62 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// Every board: its cargo feature, its name, and its linker memory file, the one place
-/// its flash and RAM sizes are written (nn-build's budget check and the linker both read
-/// it). Its target and cargo alias: `.cargo/config.toml`; README.md has the same table.
-const BOARDS: &[(&str, &str, &str)] = &[
+/// Every board: its cargo feature, its name, its linker memory file, the one place its
+/// flash and RAM sizes are written (nn-build's budget check and the linker both read it),
+/// and whether its core has the DSP extension as its build targets it (nn-core's `SMLAD`
+/// kernels: the M4s, and the Pico 2's M33 built for `cortex-m33`). Its target and cargo
+/// alias: `.cargo/config.toml`; README.md has the same table.
+const BOARDS: &[(&str, &str, &str, bool)] = &[
     (
         "qemu-mps2",
         "QEMU mps2-an386",
         include_str!("boards/qemu-mps2-an386.x"),
+        true,
     ),
     (
         "nucleo-f411re",
         "NUCLEO-F411RE",
         include_str!("boards/nucleo-f411re.x"),
+        true,
     ),
     (
         "nrf52840dk",
         "nRF52840-DK",
         include_str!("boards/nrf52840dk.x"),
+        true,
     ),
-    ("pico", "Raspberry Pi Pico", include_str!("boards/pico.x")),
+    (
+        "pico",
+        "Raspberry Pi Pico",
+        include_str!("boards/pico.x"),
+        false,
+    ),
     (
         "pico2",
         "Raspberry Pi Pico 2",
         include_str!("boards/pico2.x"),
+        true,
     ),
 ];
 
-/// The board picked by the cargo features, exactly one.
-fn board() -> Result<nn_build::Board, String> {
+/// The board picked by the cargo features, exactly one, and whether its core has DSP.
+fn board() -> Result<(nn_build::Board, bool), String> {
     let picked: Vec<_> = BOARDS
         .iter()
-        .filter(|(feature, _, _)| {
+        .filter(|(feature, _, _, _)| {
             let var = format!("CARGO_FEATURE_{}", feature.to_uppercase().replace('-', "_"));
             env::var_os(var).is_some()
         })
         .collect();
-    let &[&(_, name, memory_x)] = picked.as_slice() else {
-        let features: Vec<_> = BOARDS.iter().map(|(f, _, _)| *f).collect();
+    let &[&(_, name, memory_x, dsp)] = picked.as_slice() else {
+        let features: Vec<_> = BOARDS.iter().map(|(f, _, _, _)| *f).collect();
         return Err(format!(
             "pick exactly one board feature of {}: qemu-mps2 is the default, any other \
              with --no-default-features --features <board> (or its cargo alias, see README.md)",
             features.join(", ")
         ));
     };
-    nn_build::Board::from_memory_x(name, memory_x)
+    Ok((nn_build::Board::from_memory_x(name, memory_x)?, dsp))
 }
 
 /// Checks the self-test digits' files agree with each other; returns their size in bytes.

@@ -179,7 +179,93 @@ fn main() -> ! {
         milli(totals[1]),
         same
     );
+    #[cfg(feature = "qemu-mps2")]
+    let same = same & packed::check(&bias_all, &requant_all, &x_all, &y_twin);
     exit(same)
+}
+
+/// The M4's packed path (`kernels::dense_i8_packed` over each layer packed in RAM in this
+/// build's layout, the wide one that nn-build writes to flash): the same layers, counted and
+/// compared with the scalar twin's outputs; then every number of column groups modulo the
+/// loop's 8 and every tail, on small random layers.
+#[cfg(feature = "qemu-mps2")]
+mod packed {
+    use super::*;
+    use nn_core::kernels::int8::packed::PackedDenseI8;
+
+    /// The largest layers' packed words.
+    const MAX_WORDS: usize = {
+        let (a, b) = (
+            PackedDenseI8::buffer_len(128, 640),
+            PackedDenseI8::buffer_len(640, 128),
+        );
+        if a > b { a } else { b }
+    };
+
+    pub fn check(
+        bias_all: &[i32; WIDEST],
+        requant_all: &[Requant; WIDEST],
+        x_all: &[[i8; WIDEST]; SIZES.len() - 1],
+        y_twin: &[[i8; WIDEST]; SIZES.len() - 1],
+    ) -> bool {
+        let mut buf = [0i32; MAX_WORDS];
+        let mut same = true;
+        let mut total = 0;
+        let mut offset = 0;
+        for l in 0..SIZES.len() - 1 {
+            let (cols, rows) = (SIZES[l], SIZES[l + 1]);
+            let w = &W[offset..offset + rows * cols];
+            offset += rows * cols;
+            let (bias, requant) = (&bias_all[..rows], &requant_all[..rows]);
+            let buf = &mut buf[..PackedDenseI8::buffer_len(rows, cols)];
+            PackedDenseI8::pack(w, cols, bias, requant, PARAMS, buf);
+            let layer = PackedDenseI8::new(w, cols, bias, requant, PARAMS, buf);
+            let mut y = [0i8; WIDEST];
+            total +=
+                measure(|| kernels::dense_i8_packed(&layer, &x_all[l][..cols], &mut y[..rows]));
+            same &= y[..rows] == y_twin[l][..rows];
+        }
+        defmt::info!(
+            "dense_bench: packed ({=str}): {=u32} {=str} per inference, {=u64} thousandths per MAC; parity {=bool}",
+            kernels::int8::DENSE_I8_PACKED.name,
+            total,
+            UNIT,
+            total as u64 * 1000 / WEIGHTS as u64,
+            same
+        );
+        let mut shapes_same = true;
+        let mut s = 0x5A9E_0001u32;
+        for cols in 1..=70 {
+            for rows in [1, 4, 5, 6, 11] {
+                let w = &W[cols * rows..2 * cols * rows];
+                let x: [i8; 70] = core::array::from_fn(|_| {
+                    s = next(s);
+                    (s >> 24) as i8
+                });
+                let x = &x[..cols];
+                let (bias, requant) = (&bias_all[..rows], &requant_all[..rows]);
+                let buf = &mut buf[..PackedDenseI8::buffer_len(rows, cols)];
+                PackedDenseI8::pack(w, cols, bias, requant, PARAMS, buf);
+                let layer = PackedDenseI8::new(w, cols, bias, requant, PARAMS, buf);
+                let (mut y, mut want) = ([0i8; 11], [0i8; 11]);
+                kernels::dense_i8_packed(&layer, x, &mut y[..rows]);
+                kernels::int8::scalar::dense_i8(kernels::int8::DenseI8Args::new(
+                    w,
+                    x,
+                    bias,
+                    requant,
+                    PARAMS,
+                    &mut want[..rows],
+                ));
+                shapes_same &= y == want;
+            }
+        }
+        defmt::info!(
+            "dense_bench: packed, 1 to 70 columns x 1 to 11 rows: parity {=bool}",
+            shapes_same
+        );
+        same && shapes_same
+    }
 }
 
 /// What `f` takes, in [`UNIT`]s (SysTick counts down from 2²⁴: far above one layer).

@@ -34,7 +34,14 @@ pub struct Net {
 /// consts nn-build wrote.
 pub fn model() -> Result<Net, nn_core::Error> {
     let file = ModelFile::parse(&MODEL_FILE.0)?;
-    let model = file.model()?;
+    let mut model = file.model()?;
+    // The layers nn-build packed for this core's kernel (the M4's wide layout), if any: the
+    // check below holds their length to the model's.
+    if let Model::I8(m) = &mut model
+        && !PACKED.0.is_empty()
+    {
+        m.packed = bytemuck::try_cast_slice(&PACKED.0).map_err(|_| nn_core::Error::Misaligned)?;
+    }
     model.check()?;
     for (expected, found) in [
         (INPUTS, model.inputs()),
@@ -184,7 +191,7 @@ const _: () = assert!(OUTPUTS == nn_core::CLASSES && INPUTS == nn_core::IMAGE_PI
 /// Logs which model this firmware carries.
 pub fn log_model() {
     defmt::info!(
-        "model {=usize}-...-{=usize}, {=usize} layers, {=str} ({=usize} bytes in flash, crc32 {=u32:#010x}) from {=str}",
+        "model {=usize}-...-{=usize}, {=usize} layers, {=str} ({=usize} bytes in flash, crc32 {=u32:#010x}; {=usize} bytes of packed layers) from {=str}",
         INPUTS,
         OUTPUTS,
         DEPTH,
@@ -194,6 +201,7 @@ pub fn log_model() {
         },
         MODEL_BYTES,
         MODEL_CHECKSUM,
+        PACKED.0.len(),
         MODEL_PATH
     );
 }

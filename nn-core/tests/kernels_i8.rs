@@ -1,7 +1,7 @@
 //! One harness for every int8 kernel version: the scalar twin, the host SIMD kernel (and
 //! its `wide` path on its own, which a VNNI build would otherwise skip), the packed layer
 //! (VNNI or AVX2), the Cortex-M4 and Cortex-M0+ kernels' portable twins (same passes as the
-//! assembly), and whatever the dispatcher picks. Integer arithmetic has one right answer,
+//! assembly; the M4's also over its wide packed layout), and whatever the dispatcher picks. Integer arithmetic has one right answer,
 //! so every version must equal the twin and an independent reference exactly: the
 //! requantisation rebuilt from its definition in i128 (one rounding, half up), the dot
 //! product in i64.
@@ -9,7 +9,7 @@
 //! the ends of every range, saturating multipliers, wrapping accumulators.
 
 use nn_core::kernels::int8::DenseI8Args;
-use nn_core::kernels::int8::packed::PackedDenseI8;
+use nn_core::kernels::int8::packed::{Layout, PackedDenseI8};
 use nn_core::kernels::{self, int8::m0, int8::m4, int8::scalar, int8::simd};
 use nn_core::quant::{self, DenseI8Params, Requant, SoftmaxI8Params};
 use proptest::prelude::*;
@@ -108,6 +108,15 @@ fn check_dense(w: &[i8], x: &[i8], bias: &[i32], requant: &[Requant], p: DenseI8
         dense(&packed, x, &mut y);
         assert_eq!(y, want, "{name}: {} x {} with {p:?}", bias.len(), x.len());
     }
+    // The Cortex-M4's layout, widened as nn-build writes it to flash, through its kernel's
+    // portable twin (its wide loop where the input is dense, its sparse loop otherwise).
+    let layout = Layout::M4Wide;
+    let mut buf = vec![0x5555_5555; layout.buffer_len(bias.len(), x.len())];
+    PackedDenseI8::pack_as(layout, w, x.len(), bias, requant, p, &mut buf);
+    let packed = PackedDenseI8::new_as(layout, w, x.len(), bias, requant, p, &buf);
+    let mut y = vec![0x55u8 as i8; bias.len()];
+    m4::dense_i8_packed(&packed, x, &mut y);
+    assert_eq!(y, want, "m4-wide: {} x {} with {p:?}", bias.len(), x.len());
 }
 
 // ---------------------------------------------------------------- inputs

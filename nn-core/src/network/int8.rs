@@ -9,7 +9,7 @@ use super::{
 };
 use crate::activation::Activation;
 use crate::kernels;
-use crate::kernels::int8::packed::PackedDenseI8;
+use crate::kernels::int8::packed::{Layout, PackedDenseI8};
 use crate::quant::DenseI8Params;
 use crate::types::{MAX_OUTPUTS, SIGMOID_TABLE_LEN, TensorQuant};
 
@@ -26,29 +26,44 @@ pub(super) enum Input<'x> {
 
 impl ModelI8<'_> {
     /// The `i32` words [`ModelI8::pack`] fills: every layer's
-    /// [`PackedDenseI8::buffer_len`], in order.
+    /// [`PackedDenseI8::buffer_len`], in order, in this build's layout.
     pub fn packed_len(&self) -> usize {
+        self.packed_len_as(Layout::NATIVE)
+    }
+
+    /// [`ModelI8::packed_len`] in `layout`.
+    pub fn packed_len_as(&self, layout: Layout) -> usize {
         self.layers.iter().fold(0, |n, l| {
-            n.saturating_add(PackedDenseI8::buffer_len(l.outputs, l.inputs))
+            n.saturating_add(layout.buffer_len(l.outputs, l.inputs))
         })
     }
 
-    /// Packs every layer into `buf` ([`ModelI8::packed_len`] words), once, when a host
-    /// loads the model, for the host's fastest kernel ([`kernels::dense_i8_packed`]):
-    /// `ModelI8 { packed: &buf, ..model }` then gives the same bytes as the plain layers.
+    /// Packs every layer into `buf` ([`ModelI8::packed_len`] words), once, for this
+    /// build's fastest kernel ([`kernels::dense_i8_packed`]): a host when it loads the
+    /// model, a firmware's build script for the board (`pack_as`). `ModelI8 { packed: &buf,
+    /// ..model }` then gives the same bytes as the plain layers.
     ///
     /// # Errors
     /// What [`super::Model::check`] finds in the layers; [`Error::LengthMismatch`] if `buf`
     /// is not [`ModelI8::packed_len`] long.
     pub fn pack(&self, buf: &mut [i32]) -> Result<(), Error> {
+        self.pack_as(Layout::NATIVE, buf)
+    }
+
+    /// [`ModelI8::pack`] in `layout` ([`ModelI8::packed_len_as`] words): what nn-build
+    /// writes to a Cortex-M4's flash ([`Layout::M4Wide`]).
+    ///
+    /// # Errors
+    /// As [`ModelI8::pack`].
+    pub fn pack_as(&self, layout: Layout, buf: &mut [i32]) -> Result<(), Error> {
         self.check_layers()?;
-        check_arg(self.packed_len(), buf.len())?;
+        check_arg(self.packed_len_as(layout), buf.len())?;
         let mut zp_in = self.input.zero_point;
         let mut rest = buf;
         for l in self.layers.iter() {
-            let (words, next) = rest.split_at_mut(PackedDenseI8::buffer_len(l.outputs, l.inputs));
+            let (words, next) = rest.split_at_mut(layout.buffer_len(l.outputs, l.inputs));
             let p = dense_params(l, zp_in);
-            PackedDenseI8::pack(l.weights, l.inputs, l.bias, l.requant, p, words);
+            PackedDenseI8::pack_as(layout, l.weights, l.inputs, l.bias, l.requant, p, words);
             zp_in = l.activated().zero_point;
             rest = next;
         }

@@ -67,11 +67,26 @@ pub const DENSE_I8: Kernel<DenseI8Fn> = choose(&[
     ),
 ]);
 
-/// [`super::dense_i8_packed`]'s choice: the host's packed version (AVX-512 VNNI where the
-/// build has it); on Arm, and with the twins, the plain layer through [`super::dense_i8`].
+/// [`super::dense_i8_packed`]'s choice: on a Cortex-M with the DSP extension the M4's wide
+/// loop ([`m4::wide`]); on other Arm cores, and with the twins, the plain layer through
+/// [`super::dense_i8`]; everywhere else the host's packed version (AVX-512 VNNI or AVX2).
 pub const DENSE_I8_PACKED: Kernel<DenseI8PackedFn> = choose(&[
     (
-        SCALAR || cfg!(target_arch = "arm"),
+        SCALAR,
+        Kernel {
+            name: "plain",
+            run: |layer, x, y| layer.plain(x, y),
+        },
+    ),
+    (
+        cfg!(nn_arm_dsp),
+        Kernel {
+            name: "m4",
+            run: m4::dense_i8_packed,
+        },
+    ),
+    (
+        cfg!(target_arch = "arm"),
         Kernel {
             name: "plain",
             run: |layer, x, y| layer.plain(x, y),

@@ -19,8 +19,46 @@
 //!    [`Requant::apply`] clamps it): the right shift after the 64-bit product.
 //!
 //! Padding rows hold zeros and a total shift of 1; their outputs are never written.
+//!
+//! That is [`Layout::Blocks16`], the host's. The Cortex-M4 reads another,
+//! [`Layout::M4Wide`] (`super::m4::wide`: the weights alone, widened to i16), which a
+//! firmware's build script writes to flash (nn-build) rather than to RAM at load. Each build
+//! packs and reads [`Layout::NATIVE`]; [`PackedDenseI8::pack_as`] packs for another target.
 
+use super::m4::wide;
 use crate::quant::{DenseI8Params, Requant};
+
+/// The order a packed buffer holds a layer in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// The host's (the module docs): AVX-512 VNNI and AVX2 read it.
+    Blocks16,
+    /// The Cortex-M4's (`m4::wide`): blocks of 5 rows of i16 weight pairs, twice the
+    /// weights' bytes.
+    M4Wide,
+}
+
+impl Layout {
+    /// The layout this build's packed kernel reads: the M4's on a core with the DSP
+    /// extension, the host's everywhere else (where no packed kernel reads it, the plain
+    /// layer runs).
+    pub const NATIVE: Self = if cfg!(nn_arm_dsp) {
+        Self::M4Wide
+    } else {
+        Self::Blocks16
+    };
+
+    /// The `i32` words a `(rows, cols)` layer packs into.
+    pub const fn buffer_len(self, rows: usize, cols: usize) -> usize {
+        match self {
+            Self::Blocks16 => {
+                let (blocks, quads) = blocks_quads(rows, cols);
+                blocks * BLOCK_ROWS * (quads + 3)
+            }
+            Self::M4Wide => wide::buffer_len(rows, cols),
+        }
+    }
+}
 
 /// Rows per block: the int32 lanes of a 512-bit vector.
 pub const BLOCK_ROWS: usize = 16;
@@ -41,6 +79,8 @@ pub const MAX_COLS: usize = 4096;
     allow(dead_code)
 )]
 pub struct PackedDenseI8<'a> {
+    /// How `words` is laid out; the other packed views are empty in [`Layout::M4Wide`].
+    pub(crate) layout: Layout,
     /// `(rows, cols)` row-major: the layer as the file stores it.
     pub(crate) w: &'a [i8],
     /// Inputs.
@@ -76,14 +116,13 @@ const fn view_ends(rows: usize, cols: usize) -> [usize; 3] {
 }
 
 impl<'a> PackedDenseI8<'a> {
-    /// The `i32` words a `(rows, cols)` layer packs into.
+    /// The `i32` words a `(rows, cols)` layer packs into, in this build's layout.
     pub const fn buffer_len(rows: usize, cols: usize) -> usize {
-        let (blocks, quads) = blocks_quads(rows, cols);
-        blocks * BLOCK_ROWS * (quads + 3)
+        Layout::NATIVE.buffer_len(rows, cols)
     }
 
     /// Packs `w` `(rows, cols)`, `bias` and `requant` `(rows)` for the zero points and clamp
-    /// `p` into `buf` (the module docs), every word of it written.
+    /// `p` into `buf`, in this build's layout, every word of it written.
     ///
     /// # Panics
     /// If `w` is not `(bias.len(), cols)`, `requant` not `(bias.len())`, or `buf` not
@@ -96,14 +135,34 @@ impl<'a> PackedDenseI8<'a> {
         p: DenseI8Params,
         buf: &mut [i32],
     ) {
+        Self::pack_as(Layout::NATIVE, w, cols, bias, requant, p, buf);
+    }
+
+    /// [`PackedDenseI8::pack`] in `layout` ([`Layout::buffer_len`] words): what a build
+    /// script on the host writes for a board.
+    ///
+    /// # Panics
+    /// As [`PackedDenseI8::pack`], the length being `layout`'s.
+    pub fn pack_as(
+        layout: Layout,
+        w: &[i8],
+        cols: usize,
+        bias: &[i32],
+        requant: &[Requant],
+        p: DenseI8Params,
+        buf: &mut [i32],
+    ) {
         let rows = bias.len();
         assert_eq!(w.len(), rows * cols, "pack: w is not (rows, cols)");
         assert_eq!(requant.len(), rows, "pack: requant is not (rows)");
         assert_eq!(
             buf.len(),
-            Self::buffer_len(rows, cols),
+            layout.buffer_len(rows, cols),
             "pack: buffer of the wrong length"
         );
+        if layout == Layout::M4Wide {
+            return wide::pack(w, rows, cols, bias, requant, buf);
+        }
         let (_, quads) = blocks_quads(rows, cols);
         let [a, b, c] = view_ends(rows, cols);
         let (words, rest) = buf.split_at_mut(a);
@@ -150,19 +209,40 @@ impl<'a> PackedDenseI8<'a> {
         p: DenseI8Params,
         buf: &'a [i32],
     ) -> Self {
+        Self::new_as(Layout::NATIVE, w, cols, bias, requant, p, buf)
+    }
+
+    /// [`PackedDenseI8::new`] for a `buf` that [`PackedDenseI8::pack_as`] filled in `layout`
+    /// (the kernels of another layout run the plain layer).
+    ///
+    /// # Panics
+    /// If the lengths disagree, as for [`PackedDenseI8::pack_as`].
+    pub fn new_as(
+        layout: Layout,
+        w: &'a [i8],
+        cols: usize,
+        bias: &'a [i32],
+        requant: &'a [Requant],
+        p: DenseI8Params,
+        buf: &'a [i32],
+    ) -> Self {
         let rows = bias.len();
         assert_eq!(w.len(), rows * cols, "packed: w is not (rows, cols)");
         assert_eq!(requant.len(), rows, "packed: requant is not (rows)");
         assert_eq!(
             buf.len(),
-            Self::buffer_len(rows, cols),
+            layout.buffer_len(rows, cols),
             "packed: buffer of the wrong length"
         );
-        let [a, b, c] = view_ends(rows, cols);
+        let [a, b, c] = match layout {
+            Layout::Blocks16 => view_ends(rows, cols),
+            Layout::M4Wide => [buf.len(); 3],
+        };
         let (words, rest) = buf.split_at(a);
         let (folded_bias, rest) = rest.split_at(b - a);
         let (multiplier, total_shift) = rest.split_at(c - b);
         Self {
+            layout,
             w,
             cols,
             bias,
@@ -180,16 +260,18 @@ impl<'a> PackedDenseI8<'a> {
         self.bias.len()
     }
 
-    /// Whether the packed kernels take this layer: at most [`MAX_COLS`] columns, and an
-    /// output zero point in `[−2²⁹, 2²⁹]`, for which adding it in int32 to the requantised
-    /// value clamped to ±2³⁰ gives what [`super::output`]'s saturating sum gives, once
-    /// clamped to an i8.
+    /// Whether the host's packed kernels take this layer: in their layout, at most
+    /// [`MAX_COLS`] columns, and an output zero point in `[−2²⁹, 2²⁹]`, for which adding it
+    /// in int32 to the requantised value clamped to ±2³⁰ gives what [`super::output`]'s
+    /// saturating sum gives, once clamped to an i8.
     #[cfg_attr(
         not(all(target_arch = "x86_64", target_feature = "avx2")),
         allow(dead_code)
     )]
     pub(crate) fn takes_packed(&self) -> bool {
-        self.cols <= MAX_COLS && (-(1 << 29)..=(1 << 29)).contains(&self.p.output_zero_point)
+        self.layout == Layout::Blocks16
+            && self.cols <= MAX_COLS
+            && (-(1 << 29)..=(1 << 29)).contains(&self.p.output_zero_point)
     }
 
     /// The plain layer through the dispatched [`crate::kernels::dense_i8`], for the builds

@@ -48,8 +48,11 @@
 
 use core::mem::MaybeUninit;
 
+use super::packed::{Layout, PackedDenseI8};
 use super::{DenseI8Args, I16_ZERO_POINTS, output};
 use crate::quant::{DenseI8Params, Requant};
+
+pub mod wide;
 
 /// Columns per group: one word of 4 weights per row.
 const GROUP: usize = 4;
@@ -69,6 +72,35 @@ pub const MAX_COLS: usize = 1024;
 /// (x1 − zp) | (x3 − zp) << 16, byte offset of the group in a row]`, i16 lanes low half
 /// first. The assembly reads it as three words.
 type Entry = [u32; 3];
+
+/// [`crate::kernels::dense_i8_packed`] with `SMLAD`: a layer packed in the
+/// [`Layout::M4Wide`] layout (nn-build writes it to flash) runs [`wide`]'s loop where its
+/// input is dense; where at least a quarter of the input's groups are all at the zero point
+/// (the sparse loop's 26 cycles per 16 remaining multiply-accumulates then cost less than
+/// the wide loop's 24 per 20 of all of them), and for a layer in another layout, the plain
+/// layer runs ([`dense_i8`]).
+pub fn dense_i8_packed(layer: &PackedDenseI8<'_>, x: &[i8], y: &mut [i8]) {
+    let args = DenseI8Args::new(layer.w, x, layer.bias, layer.requant, layer.p, y);
+    if layer.layout != Layout::M4Wide
+        || !I16_ZERO_POINTS.contains(&args.p.input_zero_point)
+        || args.x.len() > MAX_COLS
+    {
+        return dense_i8(args);
+    }
+    let (_, x, bias, requant, p, y) = args.parts();
+    let groups = x.len() / GROUP;
+    let mut buf = [MaybeUninit::<Entry>::uninit(); MAX_COLS / GROUP];
+    let entries = widen_padded(x, p.input_zero_point, &mut buf);
+    let zeros = entries[..groups]
+        .iter()
+        .filter(|e| e[0] | e[1] == 0)
+        .count();
+    if zeros * 4 < groups {
+        wide_rows(layer.words, entries, bias, requant, p, y);
+    } else {
+        dense_i8(DenseI8Args::new(layer.w, x, bias, requant, p, y));
+    }
+}
 
 /// [`crate::kernels::dense_i8`] with `SMLAD`, the shapes checked in `args`.
 pub fn dense_i8(args: DenseI8Args<'_>) {
@@ -176,6 +208,97 @@ pub fn dense_i8(args: DenseI8Args<'_>) {
     }
 }
 
+/// The layer through [`wide`]'s loop, [`WIDE_CHUNK`] blocks of [`wide::ROWS`] rows at a
+/// time: their sums, then their output stage (the padding rows dropped).
+fn wide_rows(
+    wide: &[i32],
+    entries: &[Entry],
+    bias: &[i32],
+    requant: &[Requant],
+    p: DenseI8Params,
+    y: &mut [i8],
+) {
+    let params = wide::split(wide, y.len(), entries.len() * GROUP);
+    let block = entries.len() * 2 * wide::ROWS;
+    let (wide, bias, requant, y) = if params.short_form && (p.min, p.max) == (i8::MIN, i8::MAX) {
+        // Whole blocks through the fused loop, the last rows (fewer than a block) below.
+        let whole = y.len() / wide::ROWS;
+        let (words, rest) = params.weights.split_at(whole * block);
+        let (ys, y) = y.split_at_mut(whole * wide::ROWS);
+        wide::out_blocks(words, entries, params.rows, p.output_zero_point, ys);
+        let done = ys.len();
+        (rest, &bias[done..], &requant[done..], y)
+    } else {
+        (params.weights, bias, requant, y)
+    };
+    let rows = WIDE_CHUNK * wide::ROWS;
+    let chunk = WIDE_CHUNK * block;
+    // Not cleared: the loop writes every sum the output stage reads (a cleared array cost
+    // 2 % of the anomaly detector's inference).
+    let mut dots = [MaybeUninit::<i32>::uninit(); WIDE_CHUNK * wide::ROWS];
+    let outs = y
+        .chunks_mut(rows)
+        .zip(bias.chunks(rows).zip(requant.chunks(rows)));
+    for (words, (ys, (bs, rqs))) in wide.chunks(chunk).zip(outs) {
+        let dots = wide::dot_blocks(words, entries, &mut dots);
+        output_rows(dots, bs, rqs, p, ys);
+    }
+}
+
+/// The output stage ([`output`]) of `y`'s rows from their sums `dots`, with
+/// [`super::requantise`]'s fast path inline and its rare other path out of line. Out of line
+/// itself: inlined into the network's layer loop, it found no registers for `p` and
+/// reloaded it for every row (30 instructions a row; 18 here).
+#[inline(never)]
+fn output_rows(dots: &[i32], bias: &[i32], requant: &[Requant], p: DenseI8Params, y: &mut [i8]) {
+    // The clamp of a layer with none (or a ReLU whose zero point is −128) is the i8 range:
+    // one `SSAT` in place of two comparisons and moves.
+    if (p.min, p.max) == (i8::MIN, i8::MAX) {
+        output_rows_clamped(dots, bias, requant, p.output_zero_point, y, |v| {
+            v.clamp(-128, 127)
+        });
+    } else {
+        let (min, max) = (i32::from(p.min), i32::from(p.max));
+        output_rows_clamped(dots, bias, requant, p.output_zero_point, y, |v| {
+            v.max(min).min(max)
+        });
+    }
+}
+
+/// [`output_rows`] with the clamp `clamp` (TFLite's order: `max` with `min` first).
+#[inline(always)]
+fn output_rows_clamped(
+    dots: &[i32],
+    bias: &[i32],
+    requant: &[Requant],
+    zp: i32,
+    y: &mut [i8],
+    clamp: impl Fn(i32) -> i32,
+) {
+    for (((yr, &b), &rq), &dot) in y.iter_mut().zip(bias).zip(requant).zip(dots) {
+        let acc = b.wrapping_add(dot);
+        let k = rq.shift.wrapping_neg();
+        let v = if (k.wrapping_sub(2) as u32) < 30 && rq.multiplier != i32::MIN {
+            let high = ((i64::from(acc) * i64::from(rq.multiplier)) >> 31) as i32;
+            ((high >> (k - 1)) + 1) >> 1
+        } else {
+            requantise_cold(acc, rq)
+        };
+        *yr = clamp(v.saturating_add(zp)) as i8;
+    }
+}
+
+/// [`super::requantise`] for the shifts no real layer has, out of the row loop's way.
+#[cold]
+#[inline(never)]
+fn requantise_cold(acc: i32, rq: Requant) -> i32 {
+    super::requantise(acc, rq)
+}
+
+/// Blocks per run of [`wide`]'s loop: their sums wait on the stack (640 bytes) for the
+/// output stage, which then runs over them in one loop, free of the loop's registers.
+const WIDE_CHUNK: usize = 32;
+
 /// Row `row`'s output from its loop's sum `dot`: the columns from `tail` on, in order,
 /// then the bias and the output stage. Always inlined: a call per row cost as much as
 /// the row's requantisation (the closure around it was not inlined).
@@ -250,6 +373,29 @@ fn widen<'a>(
     // Safety: the first `n` elements are written, and `MaybeUninit<Entry>` has `Entry`'s
     // layout.
     unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<Entry>(), n) }
+}
+
+/// Every group of `x` widened ([`widen`] without skipping), the columns after the last
+/// whole group in one more entry, its missing lanes 0: what [`wide`]'s loop reads.
+///
+/// # Panics
+/// If `x` is longer than `4 · out.len()`.
+fn widen_padded<'a>(x: &[i8], zp: i32, out: &'a mut [MaybeUninit<Entry>]) -> &'a [Entry] {
+    let groups = x.len() / GROUP;
+    let n = widen(&x[..groups * GROUP], zp, false, out).len();
+    let rest = &x[groups * GROUP..];
+    if rest.is_empty() {
+        // Safety: `widen` wrote the first `n` entries.
+        return unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<Entry>(), n) };
+    }
+    let lane = |c: usize| {
+        rest.get(c)
+            .map_or(0, |&v| (i32::from(v) - zp) as u16 as u32)
+    };
+    out[n].write([lane(0) | lane(2) << 16, lane(1) | lane(3) << 16, 0]);
+    // Safety: the first `n + 1` entries are written, and `MaybeUninit<Entry>` has `Entry`'s
+    // layout.
+    unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<Entry>(), n + 1) }
 }
 
 /// [`widen`]'s loop on the M4, 14 instructions a group: the group's word, `sxtb16` of its
