@@ -93,15 +93,17 @@ pub fn infer(
     let wrong = |_| FrameError::WrongInput;
     match (element, model.element()) {
         (TensorElement::U8 | TensorElement::I8, ElementType::I8) => {
-            // The int8 tensors are the frame's bytes and the reply's, read and written in
-            // place (copying them cost 2 % of the anomaly detector's inference).
-            let q: &mut [i8] = bytemuck::cast_slice_mut(&mut out[..OUTPUTS]);
+            let mut q = [0i8; OUTPUTS];
             if element == TensorElement::U8 {
-                model.predict_pixels_i8(data, &mut scratch, q)
+                model.predict_pixels_i8(data, &mut scratch, &mut q)
             } else {
-                model.predict_i8(bytemuck::cast_slice(data), &mut scratch, q)
+                let x: [i8; INPUTS] = core::array::from_fn(|i| data[i] as i8);
+                model.predict_i8(&x, &mut scratch, &mut q)
             }
             .map_err(wrong)?;
+            for (o, q) in out.iter_mut().zip(q) {
+                *o = q as u8;
+            }
             Ok((TensorElement::I8, OUTPUTS))
         }
         (TensorElement::U8 | TensorElement::F32, _) => {
